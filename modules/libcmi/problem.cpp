@@ -1,0 +1,50 @@
+#include "libcmi/problem.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <stdexcept>
+
+namespace cmi {
+namespace {
+
+constexpr ProblemType kTypes[] = {
+    {"tls-required", 403, "TLS required"},
+    {"tls-too-weak", 403, "TLS version too old"},
+    {"authentication-required", 401, "Authentication required"},
+    {"authentication-failed", 401, "Authentication failed"},
+    {"forbidden", 403, "Forbidden"},
+    {"signature-required", 400, "Content signature required"},
+    {"signature-malformed", 400, "Content signature malformed"},
+    {"digest-mismatch", 422, "Content digest mismatch"},
+    {"signature-invalid", 422, "Content signature invalid"},
+    {"signer-untrusted", 403, "Content signer not trusted"},
+    {"signer-not-bound", 403, "Content signer is not the CMI user"},
+    {"manifest-malformed", 400, "Manifest malformed"},
+    {"content-missing", 422, "Staged content missing"},
+    {"too-large", 413, "Request too large"},
+    {"audit-unavailable", 503, "Audit log unavailable"},
+};
+
+}  // namespace
+
+const ProblemType* find_problem_type(std::string_view code) {
+    for (const auto& t : kTypes)
+        if (code == t.code) return &t;
+    return nullptr;
+}
+
+std::string problem_json(std::string_view code, std::string_view detail,
+                         std::string_view transaction_id) {
+    const ProblemType* t = find_problem_type(code);
+    if (!t) throw std::invalid_argument("unknown problem code: " + std::string(code));
+    nlohmann::ordered_json doc;
+    doc["type"] = std::string(kProblemTypePrefix) + t->code;
+    doc["title"] = t->title;
+    doc["status"] = t->status;
+    doc["detail"] = std::string(detail);
+    doc["transaction_id"] = std::string(transaction_id);
+    // Invalid UTF-8 in a detail is replaced, never a reason to fail a refusal.
+    return doc.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+}  // namespace cmi

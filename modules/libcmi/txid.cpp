@@ -1,0 +1,81 @@
+#include "libcmi/txid.hpp"
+
+#include <openssl/rand.h>
+
+#include <chrono>
+#include <stdexcept>
+
+namespace cmi {
+namespace {
+
+void random_bytes(unsigned char* out, int n) {
+    // OpenSSL 3's DRBG reseeds after fork(), so httpd children never share a stream.
+    if (RAND_bytes(out, n) != 1) throw std::runtime_error("RAND_bytes failed");
+}
+
+std::uint64_t now_ms() {
+    using namespace std::chrono;
+    return static_cast<std::uint64_t>(
+        duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count());
+}
+
+constexpr char kHex[] = "0123456789abcdef";
+
+}  // namespace
+
+std::string TxidGenerator::next() { return next_at(now_ms()); }
+
+std::string TxidGenerator::next_at(std::uint64_t unix_ms) {
+    unsigned char rnd[10];
+    random_bytes(rnd, sizeof rnd);
+
+    // A new millisecond starts the counter at a random value below 2^11, which
+    // leaves room to count up; within a millisecond (or when the clock steps
+    // back) the counter increments and may carry into the timestamp (§6.2).
+    const std::uint64_t fresh =
+        (unix_ms << 12) | ((static_cast<std::uint64_t>(rnd[0]) << 3 | (rnd[1] & 7)) & 0x7ff);
+    std::uint64_t prev = last_.load(std::memory_order_relaxed);
+    std::uint64_t mine;
+    do {
+        mine = fresh > prev ? fresh : prev + 1;
+    } while (!last_.compare_exchange_weak(prev, mine, std::memory_order_relaxed));
+
+    const std::uint64_t ms = mine >> 12;
+    const unsigned counter = static_cast<unsigned>(mine & 0xfff);
+    unsigned char b[16];
+    for (int i = 0; i < 6; ++i) b[i] = static_cast<unsigned char>(ms >> (8 * (5 - i)));
+    b[6] = static_cast<unsigned char>(0x70 | (counter >> 8));
+    b[7] = static_cast<unsigned char>(counter & 0xff);
+    b[8] = static_cast<unsigned char>(0x80 | (rnd[2] & 0x3f));
+    for (int i = 9; i < 16; ++i) b[i] = rnd[i - 6];
+
+    std::string s;
+    s.reserve(36);
+    for (int i = 0; i < 16; ++i) {
+        if (i == 4 || i == 6 || i == 8 || i == 10) s.push_back('-');
+        s.push_back(kHex[b[i] >> 4]);
+        s.push_back(kHex[b[i] & 15]);
+    }
+    return s;
+}
+
+TxidGenerator& process_txid_generator() {
+    static TxidGenerator generator;
+    return generator;
+}
+
+bool is_uuid_v7(const std::string& s) {
+    if (s.size() != 36) return false;
+    for (std::size_t i = 0; i < s.size(); ++i) {
+        const char c = s[i];
+        if (i == 8 || i == 13 || i == 18 || i == 23) {
+            if (c != '-') return false;
+        } else if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) {
+            return false;
+        }
+    }
+    const char variant = s[19];
+    return s[14] == '7' && (variant == '8' || variant == '9' || variant == 'a' || variant == 'b');
+}
+
+}  // namespace cmi

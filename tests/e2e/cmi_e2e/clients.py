@@ -1,0 +1,66 @@
+"""Real clients: curl and openssl s_client, run as a user would run them."""
+import json
+import subprocess
+import tempfile
+from pathlib import Path
+from dataclasses import dataclass, field
+
+
+@dataclass
+class Response:
+    status: int
+    headers: dict = field(default_factory=dict)  # lower-case name -> list of values
+    body: bytes = b""
+
+    def header(self, name: str):
+        values = self.headers.get(name.lower())
+        return values[-1] if values else None
+
+    def json(self):
+        return json.loads(self.body)
+
+
+def _parse_headers(raw: str) -> tuple[int, dict]:
+    # With redirects or 100-continue curl writes several header blocks: keep the last.
+    blocks = [b for b in raw.replace("\r\n", "\n").split("\n\n") if b.strip()]
+    lines = blocks[-1].split("\n") if blocks else ["HTTP/1.1 000"]
+    status = int(lines[0].split()[1])
+    headers: dict = {}
+    for line in lines[1:]:
+        if ":" in line:
+            name, value = line.split(":", 1)
+            headers.setdefault(name.strip().lower(), []).append(value.strip())
+    return status, headers
+
+
+def curl(url: str, *args: str, ca=None, cert=None, data: bytes | None = None,
+         timeout: float = 30) -> Response:
+    """One request with curl; args are extra curl options (e.g. "-X", "PUT")."""
+    with tempfile.TemporaryDirectory() as tmp:
+        body_path = Path(tmp) / "body"
+        cmd = ["curl", "-sS", "-D", "-", "-o", str(body_path), "--max-time", str(timeout)]
+        if ca:
+            cmd += ["--cacert", str(ca)]
+        if cert:
+            cmd += ["--cert", str(cert.cert), "--key", str(cert.key)]
+        if data is not None and "-T" not in args:
+            cmd += ["--data-binary", "@-"]  # with -T - the data is the upload instead
+        cmd += list(args) + [url]
+        proc = subprocess.run(cmd, input=data, capture_output=True, timeout=timeout + 5)
+        content = body_path.read_bytes() if body_path.exists() else b""
+    if proc.returncode != 0:
+        raise RuntimeError(f"curl failed ({proc.returncode}): {proc.stderr.decode(errors='replace')}")
+    status, headers = _parse_headers(proc.stdout.decode(errors="replace"))
+    return Response(status, headers, content)
+
+
+def s_client_request(port: int, request: bytes, *tls_args: str, ca=None,
+                     timeout: float = 20) -> bytes:
+    """Sends a raw HTTP request through `openssl s_client`; returns what came back."""
+    cmd = ["openssl", "s_client", "-connect", f"127.0.0.1:{port}", "-servername", "localhost",
+           "-quiet", "-verify_return_error"]
+    if ca:
+        cmd += ["-CAfile", str(ca)]
+    cmd += list(tls_args)
+    proc = subprocess.run(cmd, input=request, capture_output=True, timeout=timeout)
+    return proc.stdout

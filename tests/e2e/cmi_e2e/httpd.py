@@ -1,0 +1,228 @@
+"""Starts the distribution's httpd from a private configuration on 127.0.0.1."""
+import os
+import pwd
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+STOCK_MODULES = [
+    "mpm_event", "authz_core", "authz_host", "authn_core", "mime", "dir", "alias",
+    "headers", "env", "setenvif", "ssl", "socache_shmcb", "dav", "dav_fs", "cgid",
+]
+OUR_MODULES = ["tls", "auth", "audit", "content"]
+
+# Error-log levels a test fails on unless it said it expects them.
+ERROR_LEVELS = re.compile(r"\] \[[a-z0-9_]+:(error|crit|alert|emerg)\] ")
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for_port(port: int, proc: subprocess.Popen, timeout: float = 20) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            return False
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return True
+        except OSError:
+            time.sleep(0.05)
+    return False
+
+
+def stock_module_dir(httpd_bin: str) -> Path:
+    apxs = shutil.which("apxs") or shutil.which("apxs2")
+    if apxs:
+        out = subprocess.run([apxs, "-q", "LIBEXECDIR"], capture_output=True, text=True)
+        if out.returncode == 0 and out.stdout.strip():
+            return Path(out.stdout.strip())
+    return Path("/usr/lib/apache2/modules")
+
+
+class Httpd:
+    """One httpd: a plain listener and a TLS listener, config snippets per test module."""
+
+    def __init__(self, pki, build_dir: Path, httpd_bin: str):
+        self.pki = pki
+        self.build_dir = Path(build_dir)
+        self.httpd_bin = httpd_bin
+        self.stock_dir = stock_module_dir(httpd_bin)
+        self.root = Path(tempfile.mkdtemp(prefix="cmi-e2e-"))
+        self.root.chmod(0o755)  # the children (www-data) serve files from here
+        for d in ("conf", "logs", "run", "htdocs", "dav", "var"):
+            (self.root / d).mkdir()
+        self.docroot = self.root / "htdocs"
+        self.dav_dir = self.root / "dav"
+        self.user = None
+        if os.geteuid() == 0:
+            self.user = "www-data"
+            pw = pwd.getpwnam(self.user)
+            for d in ("dav", "var"):
+                os.chown(self.root / d, pw.pw_uid, pw.pw_gid)
+        self.http_port = free_port()
+        self.https_port = free_port()
+        self.error_log = self.root / "logs" / "error.log"
+        self.conf_file = self.root / "conf" / "httpd.conf"
+        self.proc = None
+        self.running_config = None
+        self.server_snippet = ""
+        self.snippet = ""
+        self.vhost_snippet = ""
+        self.expected_errors: list[re.Pattern] = []
+
+    # --- configuration ---------------------------------------------------------
+    def our_module(self, name: str) -> Path:
+        return self.build_dir / "modules" / f"mod_cmi_{name}" / ".libs" / f"mod_cmi_{name}.so"
+
+    def config_text(self, server_snippet=None, snippet=None, vhost_snippet=None) -> str:
+        server_snippet = self.server_snippet if server_snippet is None else server_snippet
+        snippet = self.snippet if snippet is None else snippet
+        vhost_snippet = self.vhost_snippet if vhost_snippet is None else vhost_snippet
+        loads = [f'LoadModule {m}_module "{self.stock_dir}/mod_{m}.so"' for m in STOCK_MODULES]
+        loads += [f'LoadModule cmi_{m}_module "{self.our_module(m)}"'
+                  for m in OUR_MODULES if self.our_module(m).exists()]
+        user = f"User {self.user}\nGroup {self.user}\n" if self.user else ""
+        r, pki = self.root, self.pki
+        return f"""# written by the mod_cmi e2e harness
+ServerRoot "{r}"
+DefaultRuntimeDir "{r}/run"
+PidFile "{r}/run/httpd.pid"
+{chr(10).join(loads)}
+{user}
+ServerName localhost
+Listen 127.0.0.1:{self.http_port}
+Listen 127.0.0.1:{self.https_port}
+ErrorLog "{self.error_log}"
+LogLevel warn
+LogFormat "%h %l %u %t \\"%r\\" %>s %b" common
+CustomLog "{r}/logs/access.log" common
+TypesConfig /etc/mime.types
+DocumentRoot "{self.docroot}"
+EnableMMAP Off
+ScriptSock "{r}/run/cgid.sock"
+DavLockDB "{r}/var/davlock"
+SSLSessionCache "shmcb:{r}/run/ssl_scache(512000)"
+<Directory />
+    AllowOverride None
+    Require all denied
+</Directory>
+<Directory "{r}/htdocs">
+    Require all granted
+</Directory>
+Alias /dav/ "{self.dav_dir}/"
+<Directory "{self.dav_dir}">
+    Dav On
+    Require all granted
+</Directory>
+
+<VirtualHost 127.0.0.1:{self.https_port}>
+    SSLEngine on
+    SSLProtocol -all +TLSv1.2 +TLSv1.3
+    SSLCertificateFile "{pki.server.cert}"
+    SSLCertificateKeyFile "{pki.server.key}"
+    SSLCACertificateFile "{pki.ca_cert}"
+    # Ask for a client certificate at the handshake, enforce it per location.
+    SSLVerifyClient optional
+    SSLVerifyDepth 3
+{vhost_snippet}
+</VirtualHost>
+
+# --- server-level snippet ---
+{server_snippet}
+
+# --- locations ---
+{snippet}
+"""
+
+    def configure(self, snippet="", server_snippet="", vhost_snippet=""):
+        """Use this configuration, restarting httpd only if it changed."""
+        self.snippet, self.server_snippet, self.vhost_snippet = snippet, server_snippet, vhost_snippet
+        if self.proc is None or self.running_config != self.config_text():
+            self.restart()
+
+    def configtest(self, snippet="", server_snippet="") -> subprocess.CompletedProcess:
+        """`httpd -t` on a configuration, without touching the running server."""
+        path = self.root / "conf" / "configtest.conf"
+        path.write_text(self.config_text(server_snippet=server_snippet, snippet=snippet))
+        return subprocess.run([self.httpd_bin, "-t", "-d", str(self.root), "-f", str(path)],
+                              capture_output=True, text=True, timeout=60)
+
+    # --- process -------------------------------------------------------------
+    def start(self):
+        text = self.config_text()
+        self.conf_file.write_text(text)
+        self.stderr_file = open(self.root / "logs" / "stderr.log", "ab")
+        self.proc = subprocess.Popen(
+            [self.httpd_bin, "-d", str(self.root), "-f", str(self.conf_file), "-DFOREGROUND"],
+            stdout=self.stderr_file, stderr=self.stderr_file, start_new_session=True)
+        ok = wait_for_port(self.http_port, self.proc) and wait_for_port(self.https_port, self.proc)
+        if not ok:
+            self.stop()
+            raise RuntimeError("httpd did not start:\n" + self.tail_logs())
+        self.running_config = text
+
+    def stop(self):
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(timeout=5)
+        self.proc = None
+        self.running_config = None
+        self.stderr_file.close()
+
+    def restart(self):
+        self.stop()
+        self.start()
+
+    def cleanup(self):
+        self.stop()
+        if os.environ.get("CMI_KEEP_E2E_ROOT") is None:
+            shutil.rmtree(self.root, ignore_errors=True)
+
+    # --- logs ----------------------------------------------------------------
+    def tail_logs(self, lines=30) -> str:
+        out = []
+        for name in ("stderr.log", "error.log"):
+            p = self.root / "logs" / name
+            if p.exists():
+                out.append(f"--- {name}\n" + "\n".join(p.read_text(errors="replace").splitlines()[-lines:]))
+        return "\n".join(out)
+
+    def log_size(self) -> int:
+        return self.error_log.stat().st_size if self.error_log.exists() else 0
+
+    def log_since(self, offset: int) -> str:
+        if not self.error_log.exists():
+            return ""
+        with open(self.error_log, "rb") as f:
+            f.seek(offset)
+            return f.read().decode(errors="replace")
+
+    def expect_error(self, pattern: str):
+        """This test expects error-log lines matching `pattern` (a regex)."""
+        self.expected_errors.append(re.compile(pattern))
+
+    def unexpected_errors(self, offset: int) -> list[str]:
+        return [line for line in self.log_since(offset).splitlines()
+                if ERROR_LEVELS.search(line)
+                and not any(p.search(line) for p in self.expected_errors)]
+
+    # --- URLs ----------------------------------------------------------------
+    def url(self, path: str, tls: bool = True, host: str = "localhost") -> str:
+        if tls:
+            return f"https://{host}:{self.https_port}{path}"
+        return f"http://{host}:{self.http_port}{path}"

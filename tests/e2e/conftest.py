@@ -1,0 +1,37 @@
+"""Fixtures: one PKI and one httpd for the session; an error-log check per test."""
+import os
+from pathlib import Path
+
+import pytest
+
+from cmi_e2e.httpd import Httpd
+from cmi_e2e.pki import Pki
+
+SOURCE_DIR = Path(os.environ.get("CMI_SOURCE_DIR", Path(__file__).resolve().parents[2]))
+BUILD_DIR = Path(os.environ.get("CMI_BUILD_DIR", SOURCE_DIR / "build"))
+HTTPD_BIN = os.environ.get("CMI_HTTPD", "/usr/sbin/apache2")
+
+
+@pytest.fixture(scope="session")
+def pki(tmp_path_factory):
+    return Pki(tmp_path_factory.mktemp("pki"))
+
+
+@pytest.fixture(scope="session")
+def httpd(pki):
+    server = Httpd(pki, BUILD_DIR, HTTPD_BIN)
+    try:
+        yield server
+    finally:
+        server.cleanup()
+
+
+@pytest.fixture(autouse=True)
+def error_log_guard(request, httpd):
+    """Fails a test whose run put unexpected error-level lines in the error log."""
+    httpd.expected_errors = []
+    offset = httpd.log_size()
+    yield
+    unexpected = httpd.unexpected_errors(offset)
+    if unexpected:
+        pytest.fail("unexpected errors in the error log:\n" + "\n".join(unexpected[:20]), pytrace=False)
