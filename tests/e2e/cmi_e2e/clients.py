@@ -11,6 +11,7 @@ class Response:
     status: int
     headers: dict = field(default_factory=dict)  # lower-case name -> list of values
     body: bytes = b""
+    http_version: str = ""  # "1.1", "2"
 
     def header(self, name: str):
         values = self.headers.get(name.lower())
@@ -20,17 +21,17 @@ class Response:
         return json.loads(self.body)
 
 
-def _parse_headers(raw: str) -> tuple[int, dict]:
+def _parse_headers(raw: str) -> tuple[int, dict, str]:
     # With redirects or 100-continue curl writes several header blocks: keep the last.
     blocks = [b for b in raw.replace("\r\n", "\n").split("\n\n") if b.strip()]
     lines = blocks[-1].split("\n") if blocks else ["HTTP/1.1 000"]
-    status = int(lines[0].split()[1])
+    version, status = lines[0].split()[0].split("/")[1], int(lines[0].split()[1])
     headers: dict = {}
     for line in lines[1:]:
         if ":" in line:
             name, value = line.split(":", 1)
             headers.setdefault(name.strip().lower(), []).append(value.strip())
-    return status, headers
+    return status, headers, version
 
 
 def curl(url: str, *args: str, ca=None, cert=None, data: bytes | None = None,
@@ -50,8 +51,8 @@ def curl(url: str, *args: str, ca=None, cert=None, data: bytes | None = None,
         content = body_path.read_bytes() if body_path.exists() else b""
     if proc.returncode != 0:
         raise RuntimeError(f"curl failed ({proc.returncode}): {proc.stderr.decode(errors='replace')}")
-    status, headers = _parse_headers(proc.stdout.decode(errors="replace"))
-    return Response(status, headers, content)
+    status, headers, version = _parse_headers(proc.stdout.decode(errors="replace"))
+    return Response(status, headers, content, version)
 
 
 def s_client_request(port: int, request: bytes, *tls_args: str, ca=None,

@@ -13,6 +13,7 @@ from pathlib import Path
 STOCK_MODULES = [
     "mpm_event", "authz_core", "authz_host", "authn_core", "mime", "dir", "alias",
     "headers", "env", "setenvif", "ssl", "socache_shmcb", "dav", "dav_fs", "cgid",
+    "auth_basic", "authn_file", "authz_user", "access_compat", "http2",
 ]
 OUR_MODULES = ["tls", "auth", "audit", "content"]
 
@@ -126,6 +127,7 @@ Alias /dav/ "{self.dav_dir}/"
 
 <VirtualHost 127.0.0.1:{self.https_port}>
     SSLEngine on
+    Protocols h2 http/1.1
     SSLProtocol -all +TLSv1.2 +TLSv1.3
     SSLCertificateFile "{pki.server.cert}"
     SSLCertificateKeyFile "{pki.server.key}"
