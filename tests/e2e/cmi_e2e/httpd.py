@@ -156,7 +156,7 @@ Alias /dav/ "{self.dav_dir}/"
         path = self.root / "conf" / "configtest.conf"
         path.write_text(self.config_text(server_snippet=server_snippet, snippet=snippet))
         return subprocess.run([self.httpd_bin, "-t", "-d", str(self.root), "-f", str(path)],
-                              capture_output=True, text=True, timeout=60)
+                              capture_output=True, text=True, timeout=60, env=self.environment())
 
     # --- process -------------------------------------------------------------
     def start(self):
@@ -165,12 +165,24 @@ Alias /dav/ "{self.dav_dir}/"
         self.stderr_file = open(self.root / "logs" / "stderr.log", "ab")
         self.proc = subprocess.Popen(
             [self.httpd_bin, "-d", str(self.root), "-f", str(self.conf_file), "-DFOREGROUND"],
-            stdout=self.stderr_file, stderr=self.stderr_file, start_new_session=True)
+            stdout=self.stderr_file, stderr=self.stderr_file, start_new_session=True,
+            env=self.environment())
         ok = wait_for_port(self.http_port, self.proc) and wait_for_port(self.https_port, self.proc)
         if not ok:
             self.stop()
             raise RuntimeError("httpd did not start:\n" + self.tail_logs())
         self.running_config = text
+
+    def environment(self) -> dict:
+        """httpd's environment; with a sanitizer build, the ASan/UBSan runtimes preloaded."""
+        env = dict(os.environ)
+        preload = os.environ.get("CMI_HTTPD_PRELOAD", "")
+        if preload:
+            env["LD_PRELOAD"] = preload
+            # httpd frees its pools at exit, not every malloc: leaks are checked by valgrind runs.
+            env.setdefault("ASAN_OPTIONS", "detect_leaks=0:abort_on_error=0")
+            env.setdefault("UBSAN_OPTIONS", "print_stacktrace=1:halt_on_error=1")
+        return env
 
     def stop(self):
         if self.proc is None:
