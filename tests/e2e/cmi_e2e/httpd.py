@@ -18,6 +18,7 @@ STOCK_MODULES = [
 OUR_MODULES = ["tls", "auth", "audit", "content"]
 
 # Error-log levels a test fails on unless it said it expects them.
+SANITIZER = re.compile(r"(AddressSanitizer|UndefinedBehaviorSanitizer|LeakSanitizer|runtime error:)")
 ERROR_LEVELS = re.compile(r"\] \[[a-z0-9_]+:(error|crit|alert|emerg)\] ")
 
 
@@ -79,6 +80,7 @@ class Httpd:
         self.snippet = ""
         self.vhost_snippet = ""
         self.expected_errors: list[re.Pattern] = []
+        self._stderr_seen = 0
 
     # --- configuration ---------------------------------------------------------
     def our_module(self, name: str) -> Path:
@@ -231,9 +233,21 @@ Alias /dav/ "{self.dav_dir}/"
         self.expected_errors.append(re.compile(pattern))
 
     def unexpected_errors(self, offset: int) -> list[str]:
-        return [line for line in self.log_since(offset).splitlines()
-                if ERROR_LEVELS.search(line)
-                and not any(p.search(line) for p in self.expected_errors)]
+        lines = [line for line in self.log_since(offset).splitlines()
+                 if ERROR_LEVELS.search(line)
+                 and not any(p.search(line) for p in self.expected_errors)]
+        return lines + self.sanitizer_reports()
+
+    def sanitizer_reports(self) -> list[str]:
+        """ASan/UBSan findings httpd printed to stderr since the last look."""
+        path = self.root / "logs" / "stderr.log"
+        if not path.exists():
+            return []
+        with open(path, "rb") as f:
+            f.seek(self._stderr_seen)
+            text = f.read().decode(errors="replace")
+            self._stderr_seen = f.tell()
+        return [line for line in text.splitlines() if SANITIZER.search(line)]
 
     # --- URLs ----------------------------------------------------------------
     def url(self, path: str, tls: bool = True, host: str = "localhost") -> str:
