@@ -1,4 +1,5 @@
 """Fixtures: one PKI and one httpd for the session; an error-log check per test."""
+import atexit
 import os
 from pathlib import Path
 
@@ -20,6 +21,7 @@ def pki(tmp_path_factory):
 @pytest.fixture(scope="session")
 def httpd(pki):
     server = Httpd(pki, BUILD_DIR, HTTPD_BIN)
+    atexit.register(server.stop)  # even if pytest itself is interrupted
     try:
         yield server
     finally:
