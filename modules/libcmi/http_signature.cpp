@@ -13,6 +13,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <stdexcept>
 
 namespace cmi::httpsig {
 namespace {
@@ -281,6 +282,46 @@ bool verify_base(Alg alg, EVP_PKEY* key, std::string_view base, std::string_view
     EVP_MD_CTX_free(ctx);
     ERR_clear_error();
     return ok;
+}
+
+std::string sign_base(Alg alg, EVP_PKEY* key, std::string_view base) {
+    if (!fits(alg, key)) throw std::runtime_error(std::string("the key does not fit ") + alg_name(alg));
+    const EVP_MD* md = nullptr;
+    if (alg == Alg::ecdsa_p256_sha256 || alg == Alg::rsa_v1_5_sha256) md = EVP_sha256();
+    if (alg == Alg::ecdsa_p384_sha384) md = EVP_sha384();
+    if (alg == Alg::rsa_pss_sha512) md = EVP_sha512();
+    EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+    EVP_PKEY_CTX* pctx = nullptr;
+    size_t n = 0;
+    bool ok = ctx && EVP_DigestSignInit(ctx, &pctx, md, nullptr, key) == 1;
+    if (ok && alg == Alg::rsa_pss_sha512)
+        ok = EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) == 1 &&
+             EVP_PKEY_CTX_set_rsa_mgf1_md(pctx, EVP_sha512()) == 1 && EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, 64) == 1;
+    const auto* in = reinterpret_cast<const unsigned char*>(base.data());
+    ok = ok && EVP_DigestSign(ctx, nullptr, &n, in, base.size()) == 1;
+    std::string sig(n, '\0');
+    ok = ok && EVP_DigestSign(ctx, reinterpret_cast<unsigned char*>(sig.data()), &n, in, base.size()) == 1;
+    EVP_MD_CTX_free(ctx);
+    if (!ok) throw std::runtime_error("signing failed");
+    sig.resize(n);
+    if (alg != Alg::ecdsa_p256_sha256 && alg != Alg::ecdsa_p384_sha384) return sig;
+    const int half = alg == Alg::ecdsa_p256_sha256 ? 32 : 48;
+    const unsigned char* p = reinterpret_cast<const unsigned char*>(sig.data());
+    ECDSA_SIG* es = d2i_ECDSA_SIG(nullptr, &p, static_cast<long>(sig.size()));
+    if (!es) throw std::runtime_error("signing failed");
+    std::string raw(static_cast<size_t>(2 * half), '\0');
+    BN_bn2binpad(ECDSA_SIG_get0_r(es), reinterpret_cast<unsigned char*>(raw.data()), half);
+    BN_bn2binpad(ECDSA_SIG_get0_s(es), reinterpret_cast<unsigned char*>(raw.data() + half), half);
+    ECDSA_SIG_free(es);
+    return raw;
+}
+
+Pkey load_private_key(const std::string& pem_file) {
+    BIO* bio = BIO_new_file(pem_file.c_str(), "r");
+    EVP_PKEY* key = bio ? PEM_read_bio_PrivateKey(bio, nullptr, nullptr, nullptr) : nullptr;
+    BIO_free(bio);
+    ERR_clear_error();
+    return Pkey(key);
 }
 
 }  // namespace cmi::httpsig

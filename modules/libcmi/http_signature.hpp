@@ -81,6 +81,11 @@ Pkey public_key_from_pem(std::string_view pem);
 // the only one the key type allows (RSA keys need `alg`).
 Alg resolve_alg(const std::optional<Alg>& declared, evp_pkey_st* key);
 
+// Client side (cmi-sign): alg's signature over base (ECDSA as raw r||s).
+// Throws std::runtime_error when the key does not fit or signing fails.
+std::string sign_base(Alg alg, evp_pkey_st* private_key, std::string_view base);
+Pkey load_private_key(const std::string& pem_file);
+
 // True when sig is alg's signature over base with key (ECDSA: raw r||s).
 bool verify_base(Alg alg, evp_pkey_st* key, std::string_view base, std::string_view sig);
 

@@ -11,7 +11,7 @@ import pytest
 import requests
 
 from cmi_e2e.clients import curl
-from cmi_e2e.content import (cms_sign, raw_tls_request, tamper_signature, write_cgi,
+from cmi_e2e.content import (cmi_sign, cms_sign, raw_tls_request, tamper_signature, write_cgi,
                              www_owned_dir)
 from cmi_e2e.problems import assert_problem
 
@@ -120,11 +120,29 @@ def test_openssl_signed_upload_with_curl_is_created(server, tmp):
     assert (server.dav_dir / "curl.bin").read_bytes() == data
 
 
+@pytest.mark.parametrize("md", ["sha256", "sha512"])
+def test_cmi_sign_cms_upload_with_curl(server, tmp, md):
+    data = os.urandom(123_456)
+    (tmp / "upload.bin").write_bytes(data)
+    headers = cmi_sign("cms", "--cert", str(server.pki.client_b.cert), "--key", str(server.pki.client_b.key),
+                       "--md", md, str(tmp / "upload.bin"))
+    r = curl(server.url(f"/dav/cmi-sign-{md}.bin"), "-T", str(tmp / "upload.bin"),
+             "-H", f"CMI-Content-Signature: {headers['CMI-Content-Signature']}", ca=server.pki.ca_cert)
+    assert r.status == 201, r.body
+    assert (server.dav_dir / f"cmi-sign-{md}.bin").read_bytes() == data
+    # The same header over other bytes is refused.
+    (tmp / "other.bin").write_bytes(data[::-1])
+    server.expect_error(DAV_ERROR)
+    r = curl(server.url(f"/dav/cmi-sign-other-{md}.bin"), "-T", str(tmp / "other.bin"),
+             "-H", f"CMI-Content-Signature: {headers['CMI-Content-Signature']}", ca=server.pki.ca_cert)
+    assert_problem(r, 422, "digest-mismatch")
+
+
 def test_chunked_upload_is_created(server, tmp):
     data = os.urandom(300_000)
     (tmp / "upload.bin").write_bytes(data)
     header = cms_sign(data, server.pki.client, tmp)
-    r = curl(server.url("/dav/chunked.bin"), "-T", str(tmp / "upload.bin"),
+    r = curl(server.url("/dav/chunked.bin"), "--http1.1", "-T", str(tmp / "upload.bin"),
              "-H", "Transfer-Encoding: chunked", "-H", f"CMI-Content-Signature: {header}",
              ca=server.pki.ca_cert)
     assert r.status == 201, r.body
@@ -162,11 +180,24 @@ def test_flipped_byte_in_chunked_upload(server, tmp):
     header = cms_sign(bytes(data), server.pki.client, tmp)
     data[-1] ^= 0x01
     (tmp / "upload.bin").write_bytes(data)
-    r = curl(server.url("/dav/flipped-chunked.bin"), "-T", str(tmp / "upload.bin"),
+    r = curl(server.url("/dav/flipped-chunked.bin"), "--http1.1", "-T", str(tmp / "upload.bin"),
              "-H", "Transfer-Encoding: chunked", "-H", f"CMI-Content-Signature: {header}",
              ca=server.pki.ca_cert)
     assert_problem(r, 422, "digest-mismatch")
     assert no_file(server, "flipped-chunked.bin")
+
+
+def test_flipped_byte_over_http2(server, tmp):
+    server.expect_error(DAV_ERROR)
+    data = bytearray(os.urandom(70_000))
+    header = cms_sign(bytes(data), server.pki.client, tmp)
+    data[0] ^= 0x01
+    (tmp / "upload.bin").write_bytes(data)
+    r = curl(server.url("/dav/flipped-h2.bin"), "--http2", "-T", str(tmp / "upload.bin"),
+             "-H", f"CMI-Content-Signature: {header}", ca=server.pki.ca_cert)
+    assert r.http_version == "2"
+    assert_problem(r, 422, "digest-mismatch")
+    assert no_file(server, "flipped-h2.bin")
 
 
 def test_existing_file_survives_a_failed_overwrite(server, tmp):
@@ -303,7 +334,7 @@ def test_spool_mode_cgi_sees_verified_body(server, tmp):
     data = os.urandom(500_000)
     (tmp / "upload.bin").write_bytes(data)
     header = cms_sign(data, server.pki.client, tmp)
-    r = curl(server.url("/cgi-spool/env.sh"), "-X", "POST", "-T", str(tmp / "upload.bin"),
+    r = curl(server.url("/cgi-spool/env.sh"), "--http1.1", "-X", "POST", "-T", str(tmp / "upload.bin"),
              "-H", "Transfer-Encoding: chunked", "-H", f"CMI-Content-Signature: {header}",
              ca=server.pki.ca_cert)
     assert r.status == 200, r.body
@@ -370,7 +401,7 @@ def test_large_chunked_upload_validates(server, tmp):
                     "-signer", str(server.pki.client.cert), "-inkey", str(server.pki.client.key),
                     "-out", str(tmp / "big.p7s")], check=True)
     header = base64.b64encode((tmp / "big.p7s").read_bytes()).decode()
-    r = curl(server.url("/dav/big.bin"), "-T", str(path), "-H", "Transfer-Encoding: chunked",
+    r = curl(server.url("/dav/big.bin"), "--http1.1", "-T", str(path), "-H", "Transfer-Encoding: chunked",
              "-H", f"CMI-Content-Signature: {header}", ca=server.pki.ca_cert, timeout=120)
     assert r.status == 201, r.body
     assert (server.dav_dir / "big.bin").stat().st_size == 100 << 20

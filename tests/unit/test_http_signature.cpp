@@ -211,6 +211,7 @@ public:
             const std::string base = signature_base(s.params, rfc_request());
             const std::string sig = sign_base(c.alg, c.key.get(), base);
             CPPUNIT_ASSERT_MESSAGE(alg_name(c.alg), verify_base(resolve_alg(s.params.alg, c.key.get()), c.key.get(), base, sig));
+            CPPUNIT_ASSERT_MESSAGE(alg_name(c.alg), verify_base(c.alg, c.key.get(), base, httpsig::sign_base(c.alg, c.key.get(), base)));
             std::string flipped = base;
             flipped[2] ^= 0x20;
             CPPUNIT_ASSERT_MESSAGE(alg_name(c.alg), !verify_base(c.alg, c.key.get(), flipped, sig));

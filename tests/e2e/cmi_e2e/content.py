@@ -64,3 +64,10 @@ def raw_tls_request(port: int, ca: Path, head: bytes, body: bytes | None = None,
             except (TimeoutError, socket.timeout, ssl.SSLError, ConnectionResetError):
                 pass
             return got
+
+
+def cmi_sign(*args: str) -> dict:
+    """Runs tools/cmi-sign; returns the headers it prints."""
+    build = Path(os.environ.get("CMI_BUILD_DIR", Path(__file__).resolve().parents[3] / "build"))
+    proc = subprocess.run([str(build / "tools" / "cmi-sign"), *args], capture_output=True, text=True, check=True)
+    return dict(line.split(": ", 1) for line in proc.stdout.splitlines())
