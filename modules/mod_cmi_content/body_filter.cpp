@@ -72,7 +72,12 @@ apr_status_t verify_filter_body(ap_filter_t* f, apr_bucket_brigade* bb, ap_input
     if (mode == AP_MODE_SPECULATIVE || mode == AP_MODE_INIT || ctx->concluded)
         return ap_get_brigade(f->next, bb, mode, block, readbytes);
 
-    apr_status_t rv = ap_get_brigade(f->next, bb, mode, block, readbytes);
+    // Ask for fewer bytes by what is held, so the held byte plus the new data
+    // never exceed readbytes (ap_get_client_block flattens into a buffer that size).
+    apr_off_t held = 0;
+    apr_brigade_length(ctx->held, 0, &held);
+    const apr_off_t ask = mode == AP_MODE_READBYTES && readbytes > held ? readbytes - held : readbytes;
+    apr_status_t rv = ap_get_brigade(f->next, bb, mode, block, ask > 0 ? ask : 1);
     if (rv != APR_SUCCESS) return rv;  // client abort, LimitRequestBody (413 already sent), ...
     bool eos = false;
     rv = hash_buckets(bb, *ctx->st, eos);
