@@ -13,12 +13,14 @@ constexpr const char* kFilterName = "CMI_CONTENT_VERIFY";
 struct FilterCtx {
     RequestState* st;
     apr_bucket_brigade* held;  // the last byte seen so far, not yet released
+    apr_off_t expected = -1;   // Content-Length, or -1 when the framing does not say
+    apr_off_t seen = 0;
     bool concluded = false;
     bool failed = false;
 };
 
 // Hashes every data bucket of bb; true when bb holds EOS.
-apr_status_t hash_buckets(apr_bucket_brigade* bb, RequestState& st, bool& eos) {
+apr_status_t hash_buckets(apr_bucket_brigade* bb, RequestState& st, bool& eos, apr_off_t& seen) {
     for (apr_bucket* b = APR_BRIGADE_FIRST(bb); b != APR_BRIGADE_SENTINEL(bb); b = APR_BUCKET_NEXT(b)) {
         if (APR_BUCKET_IS_EOS(b)) {
             eos = true;
@@ -30,6 +32,7 @@ apr_status_t hash_buckets(apr_bucket_brigade* bb, RequestState& st, bool& eos) {
         const apr_status_t rv = apr_bucket_read(b, &data, &len, APR_BLOCK_READ);
         if (rv != APR_SUCCESS) return rv;
         st.digest.update(data, len);
+        seen += static_cast<apr_off_t>(len);
     }
     return APR_SUCCESS;
 }
@@ -80,10 +83,16 @@ apr_status_t verify_filter_body(ap_filter_t* f, apr_bucket_brigade* bb, ap_input
     apr_status_t rv = ap_get_brigade(f->next, bb, mode, block, ask > 0 ? ask : 1);
     if (rv != APR_SUCCESS) return rv;  // client abort, LimitRequestBody (413 already sent), ...
     bool eos = false;
-    rv = hash_buckets(bb, *ctx->st, eos);
+    rv = hash_buckets(bb, *ctx->st, eos, ctx->seen);
     if (rv != APR_SUCCESS) return rv;
     APR_BRIGADE_PREPEND(bb, ctx->held);
-    if (!eos) return hold_back_last_byte(r, bb, ctx->held);
+    // With a Content-Length, data before the last byte cannot complete the
+    // body, so only the final bytes need holding back; without one (chunked,
+    // HTTP/2 without length) any read may be the last.
+    if (!eos) {
+        if (ctx->expected >= 0 && ctx->seen < ctx->expected) return APR_SUCCESS;
+        return hold_back_last_byte(r, bb, ctx->held);
+    }
 
     ctx->concluded = true;
     std::string detail;
@@ -112,6 +121,10 @@ void add_body_filter(request_rec* r, RequestState* st) {
     auto* ctx = httpd::pool_new<FilterCtx>(r->pool);
     ctx->st = st;
     ctx->held = apr_brigade_create(r->pool, r->connection->bucket_alloc);
+    const char* length = apr_table_get(r->headers_in, "Content-Length");
+    if (length && !apr_table_get(r->headers_in, "Transfer-Encoding") &&
+        !ap_parse_strict_length(&ctx->expected, length))
+        ctx->expected = -1;
     ap_add_input_filter(kFilterName, ctx, r, r->connection);
 }
 
