@@ -37,6 +37,19 @@ CONFIG = """
 <Location /dav/sha256only/>
     CMIContentDigestAlgorithms sha-256
 </Location>
+<Location /misconfigured/>
+    CMIContentValidation Required
+    CMIContentFormats cms
+</Location>
+Alias /misconfigured/ "{dav}/"
+ScriptAlias /cgi-spool-limited/ "{cgi}/"
+<Location /cgi-spool-limited/>
+    CMIContentValidation Required
+    CMIContentTrustAnchors "{ca}"
+    CMIContentSpool On
+    CMIContentSpoolDir "{spool}"
+    LimitRequestBody 1000
+</Location>
 ScriptAlias /cgi/ "{cgi}/"
 ScriptAlias /cgi-spool/ "{cgi}/"
 <Directory "{cgi}">
@@ -85,7 +98,8 @@ def server(httpd, tmp_path_factory):
     htpasswd.write_text(f"provider-a:{{SHA}}{sha}\nprovider-b:{{SHA}}{sha}\n")
     for d in ("limited", "bound", "sha256only"):
         www_owned_dir(httpd.dav_dir / d)
-    httpd.configure(CONFIG.format(ca=httpd.pki.ca_cert, htpasswd=htpasswd, cgi=cgi, spool=spool))
+    httpd.configure(CONFIG.format(ca=httpd.pki.ca_cert, htpasswd=htpasswd, cgi=cgi, spool=spool,
+                                  dav=httpd.dav_dir))
     httpd.spool_dir, httpd.marker = spool, markers / "ran"
     return httpd
 
@@ -172,6 +186,16 @@ def test_flipped_byte_is_digest_mismatch_and_leaves_no_file(server, tmp):
     doc = assert_problem(r, 422, "digest-mismatch")
     assert no_file(server, "flipped.bin")
     assert doc["transaction_id"] in server.log_since(offset)
+
+
+def test_flipped_last_byte_with_content_length(server, tmp):
+    server.expect_error(DAV_ERROR)
+    data = bytearray(os.urandom(90_000))
+    header = signed(server, tmp, bytes(data))
+    data[-1] ^= 0x80
+    r = put(server, "/dav/flipped-last.bin", bytes(data), header)
+    assert_problem(r, 422, "digest-mismatch")
+    assert no_file(server, "flipped-last.bin")
 
 
 def test_flipped_byte_in_chunked_upload(server, tmp):
@@ -291,6 +315,26 @@ def test_limit_request_body_is_413(server, tmp):
     r = put(server, "/dav/limited/big.bin", data, signed(server, tmp, data))
     assert r.status_code == 413
     assert no_file(server, "limited/big.bin")
+
+
+def test_location_without_trust_anchors_fails_closed(server, tmp):
+    server.expect_error(r"CMIContentTrustAnchors is not set")
+    data = b"content"
+    offset = server.log_size()
+    r = put(server, "/misconfigured/x.bin", data, signed(server, tmp, data))
+    assert r.status_code == 500
+    assert no_file(server, "x.bin")
+    assert "CMIContentTrustAnchors is not set" in server.log_since(offset)
+
+
+def test_spool_mode_limit_request_body_is_413_and_cgi_never_runs(server, tmp):
+    server.marker.unlink(missing_ok=True)
+    data = os.urandom(5000)
+    r = requests.post(server.url("/cgi-spool-limited/marker.sh"), data=data, headers=signed(server, tmp, data),
+                      verify=str(server.pki.ca_cert), timeout=30)
+    assert r.status_code == 413
+    assert not server.marker.exists()
+    assert list(server.spool_dir.iterdir()) == []
 
 
 # --- signer binding -----------------------------------------------------------------
