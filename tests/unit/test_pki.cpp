@@ -84,21 +84,18 @@ std::string write_pem(const std::string& stem, const X509* cert) {
 }
 
 std::string cms_sign(const std::string& data, const Cred& signer, const EVP_MD* md, bool detached, bool include_cert) {
-    BIO* in = BIO_new_mem_buf(data.data(), static_cast<int>(data.size()));
+    std::unique_ptr<BIO, decltype(&BIO_free)> in(BIO_new_mem_buf(data.data(), static_cast<int>(data.size())), BIO_free);
     unsigned flags = CMS_BINARY | CMS_PARTIAL | (detached ? CMS_DETACHED : 0) | (include_cert ? 0 : CMS_NOCERTS);
-    CMS_ContentInfo* cms = CMS_sign(nullptr, nullptr, nullptr, nullptr, flags);
+    std::unique_ptr<CMS_ContentInfo, decltype(&CMS_ContentInfo_free)> cms(
+        CMS_sign(nullptr, nullptr, nullptr, nullptr, flags), CMS_ContentInfo_free);
     check(cms != nullptr, "CMS_sign");
-    check(CMS_add1_signer(cms, signer.cert.get(), signer.key.get(), md, flags) != nullptr, "CMS_add1_signer");
-    check(CMS_final(cms, in, nullptr, flags) == 1, "CMS_final");
-    BIO* out = BIO_new(BIO_s_mem());
-    i2d_CMS_bio(out, cms);
+    check(CMS_add1_signer(cms.get(), signer.cert.get(), signer.key.get(), md, flags) != nullptr, "CMS_add1_signer");
+    check(CMS_final(cms.get(), in.get(), nullptr, flags) == 1, "CMS_final");
+    std::unique_ptr<BIO, decltype(&BIO_free)> out(BIO_new(BIO_s_mem()), BIO_free);
+    i2d_CMS_bio(out.get(), cms.get());
     char* p = nullptr;
-    const long n = BIO_get_mem_data(out, &p);
-    std::string der(p, static_cast<size_t>(n));
-    BIO_free(out);
-    BIO_free(in);
-    CMS_ContentInfo_free(cms);
-    return der;
+    const long n = BIO_get_mem_data(out.get(), &p);
+    return std::string(p, static_cast<size_t>(n));
 }
 
 }  // namespace testpki
