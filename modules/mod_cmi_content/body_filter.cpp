@@ -99,6 +99,14 @@ apr_status_t verify_filter_body(ap_filter_t* f, apr_bucket_brigade* bb, ap_input
     if (const char* code = conclude(r, *ctx->st, detail)) {
         ctx->failed = true;
         apr_brigade_cleanup(bb);
+        if (r->status != HTTP_OK || r->sent_bodyct) {
+            // The handler has already answered (e.g. mod_dav's 409) and httpd
+            // is only discarding the rest of the body: nothing used it, and a
+            // second response cannot be sent. Record the verdict and end cleanly.
+            httpd::refuse(r, cmi_content_module, code, detail + " (after the handler had answered)");
+            APR_BRIGADE_INSERT_TAIL(bb, apr_bucket_eos_create(f->c->bucket_alloc));
+            return APR_SUCCESS;
+        }
         send_refusal_from_filter(r, httpd::refuse(r, cmi_content_module, code, detail));
         return AP_FILTER_ERROR;
     }

@@ -233,6 +233,22 @@ def test_existing_file_survives_a_failed_overwrite(server, tmp):
     assert (server.dav_dir / "keep.txt").read_bytes() == good
 
 
+@pytest.mark.parametrize("good", [True, False])
+def test_handler_error_before_reading_is_kept(server, tmp, good):
+    # mod_dav answers 409 (no parent collection) without reading the body; httpd
+    # then discards the body through our filter, which must not replace the 409.
+    server.expect_error(r"dav:error.*no-such-collection")
+    data = os.urandom(30_000)
+    header = signed(server, tmp, data)
+    body = data if good else data[:-1] + b"!"
+    offset = server.log_size()
+    r = put(server, "/dav/no-such-collection/x.bin", body, header)
+    assert r.status_code == 409, r.text
+    assert not (server.dav_dir / "no-such-collection").exists()
+    # The discarded body was still judged, and a mismatch is on record.
+    assert ("digest-mismatch" in server.log_since(offset)) is not good
+
+
 def test_tampered_signature_is_signature_invalid(server, tmp):
     data = b"content"
     header = {"CMI-Content-Signature": tamper_signature(cms_sign(data, server.pki.client, tmp))}
