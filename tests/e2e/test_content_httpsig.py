@@ -112,8 +112,9 @@ def test_cmi_sign_http_upload_with_curl(server, tmp_path, alg):
     args = ["-T", str(tmp_path / "b")]
     for k, v in headers.items():
         args += ["-H", f"{k}: {v}"]
-    r = curl(url, *args, ca=server.pki.ca_cert)
+    r = curl(url, "--http2", *args, ca=server.pki.ca_cert)
     assert r.status == 201, r.body
+    assert r.http_version == "2"  # @target-uri from :scheme/:authority/:path
     assert (server.dav_dir / f"cmi-sign-{alg}.bin").read_bytes() == body
     # The same headers on a PUT to another URL fail. (HTTP/1.1: refused before
     # 100-continue; over h2 curl may see the early answer's RST_STREAM as an error.)

@@ -26,6 +26,18 @@ const char* kEd25519Pub =
     "MCowBQYDK2VwAyEAJrQLj5P/89iXES9+vFgrIy29clF9CC/oPPsw3c5D0bs=\n"
     "-----END PUBLIC KEY-----\n";
 
+// RFC 9421 Appendix B.1.2.
+const char* kRsaPssPub =
+    "-----BEGIN PUBLIC KEY-----\n"
+    "MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEAr4tmm3r20Wd/PbqvP1s2\n"
+    "+QEtvpuRaV8Yq40gjUR8y2Rjxa6dpG2GXHbPfvMs8ct+Lh1GH45x28Rw3Ry53mm+\n"
+    "oAXjyQ86OnDkZ5N8lYbggD4O3w6M6pAvLkhk95AndTrifbIFPNU8PPMO7OyrFAHq\n"
+    "gDsznjPFmTOtCEcN2Z1FpWgchwuYLPL+Wokqltd11nqqzi+bJ9cvSKADYdUAAN5W\n"
+    "Utzdpiy6LbTgSxP7ociU4Tn0g5I6aDZJ7A8Lzo0KSyZYoA485mqcO0GVAdVw9lq4\n"
+    "aOT9v6d+nb4bnNkQVklLQ3fVAvJm+xdDOp9LCNCN48V2pnDOkFV6+U9nV5oyc6XI\n"
+    "2wIDAQAB\n"
+    "-----END PUBLIC KEY-----\n";
+
 // The test request of RFC 9421 Appendix B.2.
 Request rfc_request(std::map<std::string, std::string> fields = {}) {
     if (fields.empty())
@@ -97,6 +109,7 @@ class HttpSignatureTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(rfc9421_b26_ed25519_verifies);
     CPPUNIT_TEST(rfc9421_b26_one_changed_byte_fails);
     CPPUNIT_TEST(rfc9421_b24_ecdsa_p256_verifies);
+    CPPUNIT_TEST(rfc9421_b21_rsa_pss_verifies);
     CPPUNIT_TEST(derived_components);
     CPPUNIT_TEST(every_algorithm_round_trips);
     CPPUNIT_TEST(algorithm_must_fit_key);
@@ -164,6 +177,29 @@ public:
         bad[40] ^= 0x80;
         CPPUNIT_ASSERT(!verify_base(Alg::ecdsa_p256_sha256, key.get(), base, bad));
         CPPUNIT_ASSERT(!verify_base(Alg::ecdsa_p256_sha256, key.get(), base, sig.substr(1)));
+    }
+
+    void rfc9421_b21_rsa_pss_verifies() {
+        const Signature s = parse_signature_fields(
+            "sig-b21=();created=1618884473;keyid=\"test-key-rsa-pss\";nonce=\"b3k2pp5k7z-50gnwp.yemd\"",
+            "sig-b21=:d2pmTvmbncD3xQm8E9ZV2828BjQWGgiwAaw5bAkgibUopemLJcWDy/lkbbHAve4cRAtx31Iq786U7it++wgGxbtRxf8Udx7zFZsck"
+            "zXaJMkA7ChG52eSkFxykJeNqsrWH5S+oxNFlD4dzVuwe8DhTSja8xxbR/Z2cOGdCbzR72rgFWhzx2VjBqJzsPLMIQKhO4DGezXehhWwE56YCE+"
+            "O6c0mKZsfxVrogUvA4HELjVKWmAvtl6UnCh8jYzuVG5WSb/QEVPnP5TmcAnLH1g+s++v6d4s8m0gCw1fV5/SITLq9mhho8K3+7EPYTU8IU1bLhd"
+            "xO5Nyt8C8ssinQ98Xw9Q==:");
+        CPPUNIT_ASSERT_EQUAL(std::string("b3k2pp5k7z-50gnwp.yemd"), *s.params.nonce);
+        const std::string base = signature_base(s.params, rfc_request());
+        CPPUNIT_ASSERT_EQUAL(std::string("\"@signature-params\": ();created=1618884473;keyid=\"test-key-rsa-pss\";"
+                                         "nonce=\"b3k2pp5k7z-50gnwp.yemd\""),
+                             base);
+        Pkey key = public_key_from_pem(kRsaPssPub);
+        CPPUNIT_ASSERT(key);
+        CPPUNIT_ASSERT(verify_base(Alg::rsa_pss_sha512, key.get(), base, s.value));
+        CPPUNIT_ASSERT(!verify_base(Alg::rsa_v1_5_sha256, key.get(), base, s.value));
+        std::string changed = base;
+        changed[changed.size() - 2] = 'e';
+        CPPUNIT_ASSERT(!verify_base(Alg::rsa_pss_sha512, key.get(), changed, s.value));
+        // An RSA key without `alg` is ambiguous: refused rather than guessed.
+        CPPUNIT_ASSERT_EQUAL(std::string("signature-malformed"), code_of([&] { resolve_alg(s.params.alg, key.get()); }));
     }
 
     void derived_components() {
