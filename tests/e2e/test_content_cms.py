@@ -390,6 +390,17 @@ def test_optional_with_bad_signature_is_still_refused(server, tmp):
     assert_problem(r, 400, "signature-malformed")
 
 
+def test_stream_mode_cgi_with_mismatch_gets_our_problem(server, tmp):
+    # Stream mode suits atomic handlers; a CGI still gets its read failing and
+    # the client our 422, never the CGI's output (use spool mode for CGIs).
+    server.expect_error(r"cgid:error.*(Error reading request entity data|request body)")
+    data = os.urandom(20_000)
+    r = requests.post(server.url("/cgi/env.sh"), data=data[:-1] + b"?", headers=signed(server, tmp, data),
+                      verify=str(server.pki.ca_cert), timeout=30)
+    assert_problem(r, 422, "digest-mismatch")
+    assert "validation=" not in r.text
+
+
 def test_spool_mode_cgi_sees_verified_body(server, tmp):
     data = os.urandom(500_000)
     (tmp / "upload.bin").write_bytes(data)
