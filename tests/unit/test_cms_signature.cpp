@@ -20,6 +20,7 @@ class CmsSignatureTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(tampered_signature_is_invalid);
     CPPUNIT_TEST(malformed_blobs);
     CPPUNIT_TEST(missing_signer_certificate);
+    CPPUNIT_TEST(carried_intermediates_are_used_but_not_trusted);
     CPPUNIT_TEST(trust_anchor_file_errors);
     CPPUNIT_TEST_SUITE_END();
 
@@ -133,6 +134,20 @@ public:
     void missing_signer_certificate() {
         CPPUNIT_ASSERT_EQUAL(std::string("signer-untrusted"),
                              code_of(testpki::cms_sign(body_, signer_, EVP_sha256(), true, false)));
+    }
+
+    void carried_intermediates_are_used_but_not_trusted() {
+        const auto inter = testpki::issue_ca(ca_, "unit intermediate");
+        const auto leaf = testpki::issue(inter, "provider-c");
+        // The intermediate travels in the CMS: the chain reaches the anchor.
+        const auto e = verify_cms_signature(testpki::cms_sign_with(body_, leaf, {inter.cert.get()}), *anchors_, all_);
+        CPPUNIT_ASSERT_EQUAL(std::string("provider-c"), e.signer_cn);
+        // Without it there is no path.
+        CPPUNIT_ASSERT_EQUAL(std::string("signer-untrusted"), code_of(testpki::cms_sign_with(body_, leaf, {})));
+        // A root the client sends along is not a trust anchor.
+        const auto rogue_leaf = testpki::issue(rogue_, "provider-a");
+        CPPUNIT_ASSERT_EQUAL(std::string("signer-untrusted"),
+                             code_of(testpki::cms_sign_with(body_, rogue_leaf, {rogue_.cert.get()})));
     }
 
     void trust_anchor_file_errors() {

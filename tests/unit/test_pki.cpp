@@ -73,6 +73,33 @@ Cred issue(const Cred& ca, const std::string& cn, int nb, int na, bool signing_k
     return c;
 }
 
+Cred issue_ca(const Cred& parent, const std::string& cn) {
+    Cred c{ec_key(), nullptr};
+    c.cert = new_cert(cn, c.key.get(), -1, 30);
+    X509_set_issuer_name(c.cert.get(), X509_get_subject_name(parent.cert.get()));
+    add_ext(c.cert.get(), parent.cert.get(), NID_basic_constraints, "critical,CA:TRUE");
+    add_ext(c.cert.get(), parent.cert.get(), NID_key_usage, "critical,keyCertSign,cRLSign");
+    add_ext(c.cert.get(), parent.cert.get(), NID_subject_key_identifier, "hash");
+    add_ext(c.cert.get(), parent.cert.get(), NID_authority_key_identifier, "keyid");
+    check(X509_sign(c.cert.get(), parent.key.get(), EVP_sha256()) > 0, "X509_sign");
+    return c;
+}
+
+std::string cms_sign_with(const std::string& data, const Cred& signer, const std::vector<X509*>& extra) {
+    std::unique_ptr<BIO, decltype(&BIO_free)> in(BIO_new_mem_buf(data.data(), static_cast<int>(data.size())), BIO_free);
+    const unsigned flags = CMS_BINARY | CMS_PARTIAL | CMS_DETACHED;
+    std::unique_ptr<CMS_ContentInfo, decltype(&CMS_ContentInfo_free)> cms(
+        CMS_sign(nullptr, nullptr, nullptr, nullptr, flags), CMS_ContentInfo_free);
+    check(cms && CMS_add1_signer(cms.get(), signer.cert.get(), signer.key.get(), EVP_sha256(), flags), "signer");
+    for (X509* x : extra) check(CMS_add1_cert(cms.get(), x) == 1, "CMS_add1_cert");
+    check(CMS_final(cms.get(), in.get(), nullptr, flags) == 1, "CMS_final");
+    std::unique_ptr<BIO, decltype(&BIO_free)> out(BIO_new(BIO_s_mem()), BIO_free);
+    i2d_CMS_bio(out.get(), cms.get());
+    char* p = nullptr;
+    const long n = BIO_get_mem_data(out.get(), &p);
+    return std::string(p, static_cast<size_t>(n));
+}
+
 std::string write_pem(const std::string& stem, const X509* cert) {
     const char* tmp = std::getenv("TMPDIR");
     std::string path = std::string(tmp ? tmp : "/tmp") + "/cmi-unit-" + stem + "-" + std::to_string(getpid()) + ".pem";

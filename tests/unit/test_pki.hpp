@@ -5,6 +5,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace testpki {
 
@@ -21,6 +22,12 @@ Cred make_ca(const std::string& cn, int not_before_days = -1);
 // days are relative to now; a negative not_after makes an expired certificate.
 Cred issue(const Cred& ca, const std::string& cn, int not_before_days = -1, int not_after_days = 30,
            bool signing_key_usage = true);
+
+// An intermediate CA under `parent`.
+Cred issue_ca(const Cred& parent, const std::string& cn);
+
+// DER of a detached CMS over data that also carries `extra` certificates.
+std::string cms_sign_with(const std::string& data, const Cred& signer, const std::vector<X509*>& extra);
 
 // Writes PEM certificates to a temporary file; returns its path.
 std::string write_pem(const std::string& stem, const X509* cert);
