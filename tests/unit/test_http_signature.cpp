@@ -110,6 +110,7 @@ class HttpSignatureTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(rfc9421_b26_one_changed_byte_fails);
     CPPUNIT_TEST(rfc9421_b24_ecdsa_p256_verifies);
     CPPUNIT_TEST(rfc9421_b21_rsa_pss_verifies);
+    CPPUNIT_TEST(rfc9421_b23_full_coverage_verifies);
     CPPUNIT_TEST(derived_components);
     CPPUNIT_TEST(every_algorithm_round_trips);
     CPPUNIT_TEST(algorithm_must_fit_key);
@@ -200,6 +201,25 @@ public:
         CPPUNIT_ASSERT(!verify_base(Alg::rsa_pss_sha512, key.get(), changed, s.value));
         // An RSA key without `alg` is ambiguous: refused rather than guessed.
         CPPUNIT_ASSERT_EQUAL(std::string("signature-malformed"), code_of([&] { resolve_alg(s.params.alg, key.get()); }));
+    }
+
+    void rfc9421_b23_full_coverage_verifies() {
+        const Signature s = parse_signature_fields(
+            "sig-b23=(\"date\" \"@method\" \"@path\" \"@query\" \"@authority\" \"content-type\" \"content-digest\" "
+            "\"content-length\");created=1618884473;keyid=\"test-key-rsa-pss\"",
+            "sig-b23=:bbN8oArOxYoyylQQUU6QYwrTuaxLwjAC9fbY2F6SVWvh0yBiMIRGOnMYwZ/5MR6fb0Kh1rIRASVxFkeGt683+qRpRRU5p2voTp768"
+            "ZrCUb38K0fUxN0O0iC59DzYx8DFll5GmydPxSmme9v6ULbMFkl+V5B1TP/yPViV7KsLNmvKiLJH1pFkh/aYA2HXXZzNBXmIkoQoLd7YfW91kE9o"
+            "/CCoC1xMy7JA1ipwvKvfrs65ldmlu9bpG6A9BmzhuzF8Eim5f8ui9eH8LZH896+QIF61ka39VBrohr9iyMUJpvRX2Zbhl5ZJzSRxpJyoEZAFL2F"
+            "Uo5fTIztsDZKEgM4cUA==:");
+        Pkey key = public_key_from_pem(kRsaPssPub);
+        CPPUNIT_ASSERT(verify_base(Alg::rsa_pss_sha512, key.get(), signature_base(s.params, rfc_request()), s.value));
+        // One byte of the covered Content-Digest changed: the signature fails.
+        auto fields = std::map<std::string, std::string>{
+            {"date", "Tue, 20 Apr 2021 02:07:55 GMT"},
+            {"content-type", "application/json"},
+            {"content-digest", "sha-512=:WZDPaVn/7XgHaAy8pmojAkGWoRx2UFChF41A2svX+TaPm+AbwAgBWnrIiYllu7BNNyealdVLvRwEmTHWXvJwex==:"},
+            {"content-length", "18"}};
+        CPPUNIT_ASSERT(!verify_base(Alg::rsa_pss_sha512, key.get(), signature_base(s.params, rfc_request(fields)), s.value));
     }
 
     void derived_components() {
