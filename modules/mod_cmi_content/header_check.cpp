@@ -15,13 +15,12 @@ namespace {
 
 constexpr const char* kCmsHeader = "CMI-Content-Signature";
 
-Expectation check_cms(request_rec* r, const DirConfig& dc, const char* header) {
+Expectation check_cms(const DirConfig& dc, const char* header) {
     if (!dc.anchors) throw std::logic_error("CMIContentTrustAnchors is not set for this location; CMS signatures cannot be verified");
     const auto der = base64_decode(header);
     if (!der || der->empty())
         throw ValidationError("signature-malformed", std::string(kCmsHeader) + " is not base64 of a DER CMS structure");
     const CmsExpectation cms = verify_cms_signature(*der, *dc.anchors, digest_algs(dc));
-    (void)r;
     return Expectation{"cms", cms.alg, cms.message_digest, cms.signer_cn};
 }
 
@@ -58,7 +57,7 @@ HeaderVerdict check_headers(request_rec* r, const DirConfig& dc) {
     }
 
     try {
-        Expectation e = cms ? check_cms(r, dc, cms) : check_http_signature(r, dc);
+        Expectation e = cms ? check_cms(dc, cms) : check_http_signature(r, dc);
         if (binds_signer(dc)) {
             const char* user = cmi_user(r);
             if (!user || e.signer != user)
