@@ -224,6 +224,26 @@ def test_flipped_byte_over_http2(server, tmp):
     assert no_file(server, "flipped-h2.bin")
 
 
+@pytest.mark.parametrize("good", [True, False])
+def test_http2_upload_of_unknown_length(server, tmp, good):
+    # `-T -` streams stdin: no Content-Length, the body ends with the h2 stream.
+    if not good:
+        server.expect_error(DAV_ERROR)
+    data = os.urandom(250_000)
+    header = cms_sign(data, server.pki.client, tmp)
+    body = data if good else data[:-1] + bytes([data[-1] ^ 1])
+    name = f"h2-stdin-{good}.bin"
+    r = curl(server.url(f"/dav/{name}"), "--http2", "-T", "-", "-H", f"CMI-Content-Signature: {header}",
+             ca=server.pki.ca_cert, data=body)
+    assert r.http_version == "2"
+    if good:
+        assert r.status == 201, r.body
+        assert (server.dav_dir / name).read_bytes() == data
+    else:
+        assert_problem(r, 422, "digest-mismatch")
+        assert no_file(server, name)
+
+
 def test_existing_file_survives_a_failed_overwrite(server, tmp):
     server.expect_error(DAV_ERROR)
     good = b"version 1\n"
