@@ -16,11 +16,15 @@ const DirConfig& dir_config(request_rec* r) {
     return *static_cast<const DirConfig*>(ap_get_module_config(r->per_dir_config, &cmi_content_module));
 }
 
-// Requests that carry (or may carry) content. A GET or DELETE without a body
+// Requests that carry content: any body at all, and every PUT, POST or PATCH
+// (an empty upload is content too). A DELETE or MKCOL with "Content-Length: 0"
 // has nothing to validate.
 bool carries_body(request_rec* r) {
-    return apr_table_get(r->headers_in, "Content-Length") || apr_table_get(r->headers_in, "Transfer-Encoding") ||
-           r->method_number == M_PUT || r->method_number == M_POST || r->method_number == M_PATCH;
+    if (r->method_number == M_PUT || r->method_number == M_POST || r->method_number == M_PATCH) return true;
+    if (apr_table_get(r->headers_in, "Transfer-Encoding")) return true;
+    const char* length = apr_table_get(r->headers_in, "Content-Length");
+    apr_off_t n = 0;
+    return length && !(ap_parse_strict_length(&n, length) && n == 0);
 }
 
 // Fixups: after authentication (the signer may be bound to the user), before

@@ -316,6 +316,22 @@ def test_missing_signature_where_required(server):
     assert no_file(server, "unsigned.bin")
 
 
+def test_requests_without_content_need_no_signature(server, tmp):
+    data = b"to be deleted"
+    assert put(server, "/dav/delete-me.bin", data, signed(server, tmp, data)).status_code == 201
+    r = requests.delete(server.url("/dav/delete-me.bin"), headers={"Content-Length": "0"},
+                        verify=str(server.pki.ca_cert), timeout=30)
+    assert r.status_code == 204, r.text
+    r = requests.request("MKCOL", server.url("/dav/new-collection/"), verify=str(server.pki.ca_cert), timeout=30)
+    assert r.status_code == 201, r.text
+    r = requests.get(server.url("/dav/keep.txt"), verify=str(server.pki.ca_cert), timeout=30)
+    assert r.status_code in (200, 404)
+    # A body on any method is content and needs a signature.
+    r = requests.request("PROPFIND", server.url("/dav/"), data=b"<propfind/>", headers={"Depth": "0"},
+                         verify=str(server.pki.ca_cert), timeout=30)
+    assert_problem(r, 400, "signature-required")
+
+
 @pytest.mark.parametrize("value", ["not base64!", base64.b64encode(b"not DER").decode(), ""])
 def test_malformed_signature(server, value):
     r = put(server, "/dav/malformed.bin", b"content", {"CMI-Content-Signature": value})
