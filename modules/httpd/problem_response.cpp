@@ -24,6 +24,10 @@ extern "C" apr_status_t problem_type_filter(ap_filter_t* f, apr_bucket_brigade* 
 extern "C" void insert_problem_filter(request_rec* r) {
     if (apr_table_get(r->notes, kProblemNote) && !apr_table_get(r->notes, kFilterAddedNote)) {
         apr_table_setn(r->notes, kFilterAddedNote, "1");
+        // A refusal raised from a filter (an error bucket) reaches the error
+        // path after the header filter has merged and cleared err_headers_out.
+        if (const char* txid = apr_table_get(r->notes, kTransactionIdKey))
+            apr_table_setn(r->err_headers_out, kTransactionIdHeader, txid);
         ap_add_output_filter(kFilterName, nullptr, r, r->connection);
     }
 }

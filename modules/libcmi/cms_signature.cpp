@@ -1,0 +1,129 @@
+#include "libcmi/cms_signature.hpp"
+
+#include "libcmi/x509_name.hpp"
+
+#include <openssl/cms.h>
+#include <openssl/err.h>
+#include <openssl/objects.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
+#include <algorithm>
+#include <memory>
+
+namespace cmi {
+namespace {
+
+template <class T, void (*Free)(T*)>
+struct Deleter {
+    void operator()(T* p) const { Free(p); }
+};
+using CmsPtr = std::unique_ptr<CMS_ContentInfo, Deleter<CMS_ContentInfo, CMS_ContentInfo_free>>;
+using BioPtr = std::unique_ptr<BIO, Deleter<BIO, BIO_free_all>>;
+using StoreCtxPtr = std::unique_ptr<X509_STORE_CTX, Deleter<X509_STORE_CTX, X509_STORE_CTX_free>>;
+struct CertsFree {
+    void operator()(STACK_OF(X509) * s) const { sk_X509_pop_free(s, X509_free); }
+};
+
+[[noreturn]] void malformed(const std::string& why) {
+    ERR_clear_error();
+    throw ValidationError("signature-malformed", "CMI-Content-Signature: " + why);
+}
+
+// Only SHA-256 and SHA-512 (and only those configured) may name the digest.
+DigestAlg digest_alg_of(int nid, const std::vector<DigestAlg>& accepted) {
+    std::optional<DigestAlg> alg;
+    if (nid == NID_sha256) alg = DigestAlg::sha256;
+    else if (nid == NID_sha512) alg = DigestAlg::sha512;
+    if (!alg || std::find(accepted.begin(), accepted.end(), *alg) == accepted.end()) {
+        const char* name = OBJ_nid2sn(nid);
+        malformed(std::string("digest algorithm ") + (name ? name : "unknown") + " is not accepted");
+    }
+    return *alg;
+}
+
+// A signature algorithm that names its own hash (e.g. ecdsa-with-SHA1,
+// sha1WithRSAEncryption) must not name a weak one.
+void check_signature_alg(int nid) {
+    int md_nid = NID_undef, pk_nid = NID_undef;
+    if (OBJ_find_sigid_algs(nid, &md_nid, &pk_nid) &&
+        (md_nid == NID_sha1 || md_nid == NID_md5 || md_nid == NID_md5_sha1 || md_nid == NID_md4))
+        malformed(std::string("signature algorithm ") + OBJ_nid2sn(nid) + " is not accepted");
+}
+
+void verify_chain(X509* signer, STACK_OF(X509) * untrusted, const TrustAnchors& anchors, std::time_t at) {
+    StoreCtxPtr ctx(X509_STORE_CTX_new());
+    if (!ctx || !X509_STORE_CTX_init(ctx.get(), anchors.store(), signer, untrusted))
+        throw std::runtime_error("X509_STORE_CTX_init failed");
+    // Content signers often reuse their TLS client certificate, so no extended
+    // key usage is demanded; the key usage, if present, must allow signing.
+    X509_STORE_CTX_set_purpose(ctx.get(), X509_PURPOSE_ANY);
+    if (at) X509_VERIFY_PARAM_set_time(X509_STORE_CTX_get0_param(ctx.get()), at);
+    if (X509_verify_cert(ctx.get()) != 1) {
+        const int err = X509_STORE_CTX_get_error(ctx.get());
+        ERR_clear_error();
+        throw ValidationError("signer-untrusted", std::string("the content signer certificate is not trusted: ") +
+                                                      X509_verify_cert_error_string(err));
+    }
+    if ((X509_get_extension_flags(signer) & EXFLAG_KUSAGE) &&
+        !(X509_get_key_usage(signer) & (KU_DIGITAL_SIGNATURE | KU_NON_REPUDIATION)))
+        throw ValidationError("signer-untrusted",
+                              "the content signer certificate's key usage allows no digital signature");
+}
+
+}  // namespace
+
+CmsExpectation verify_cms_signature(std::string_view der, const TrustAnchors& anchors,
+                                    const std::vector<DigestAlg>& accepted, std::time_t at) {
+    BioPtr in(BIO_new_mem_buf(der.data(), static_cast<int>(der.size())));
+    if (!in) throw std::runtime_error("out of memory");
+    CmsPtr cms(d2i_CMS_bio(in.get(), nullptr));
+    if (!cms) malformed("not a DER CMS structure");
+    if (OBJ_obj2nid(CMS_get0_type(cms.get())) != NID_pkcs7_signed) malformed("not a CMS SignedData");
+    if (CMS_is_detached(cms.get()) != 1) malformed("the signature must be detached (openssl cms -sign without -nodetach)");
+
+    STACK_OF(CMS_SignerInfo)* infos = CMS_get0_SignerInfos(cms.get());
+    if (!infos || sk_CMS_SignerInfo_num(infos) != 1) malformed("exactly one signer is required");
+    CMS_SignerInfo* si = sk_CMS_SignerInfo_value(infos, 0);
+
+    X509_ALGOR* dig = nullptr;
+    X509_ALGOR* sig = nullptr;
+    CMS_SignerInfo_get0_algs(si, nullptr, nullptr, &dig, &sig);
+    CmsExpectation out{digest_alg_of(OBJ_obj2nid(dig->algorithm), accepted), {}, {}, {}};
+    check_signature_alg(OBJ_obj2nid(sig->algorithm));
+
+    if (CMS_signed_get_attr_count(si) <= 0) malformed("signed attributes are required");
+    auto* md = static_cast<ASN1_OCTET_STRING*>(
+        CMS_signed_get0_data_by_OBJ(si, OBJ_nid2obj(NID_pkcs9_messageDigest), -3, V_ASN1_OCTET_STRING));
+    if (!md) malformed("the messageDigest attribute is missing");
+    out.message_digest.assign(reinterpret_cast<const char*>(ASN1_STRING_get0_data(md)),
+                              static_cast<size_t>(ASN1_STRING_length(md)));
+    if (out.message_digest.size() != digest_alg_size(out.alg)) malformed("the messageDigest has the wrong length");
+
+    // The signer certificate must be among the certificates the CMS carries.
+    std::unique_ptr<STACK_OF(X509), CertsFree> certs(CMS_get1_certs(cms.get()));
+    if (CMS_set1_signers_certs(cms.get(), nullptr, 0) < 0 || !certs) {
+        ERR_clear_error();
+        throw ValidationError("signer-untrusted", "the CMS does not carry the signer certificate");
+    }
+    X509* signer = nullptr;
+    CMS_SignerInfo_get0_algs(si, nullptr, &signer, nullptr, nullptr);
+    if (!signer) throw ValidationError("signer-untrusted", "the CMS does not carry the signer certificate");
+
+    verify_chain(signer, certs.get(), anchors, at);
+
+    if (CMS_SignerInfo_verify(si) != 1) {
+        ERR_clear_error();
+        throw ValidationError("signature-invalid", "the CMS signature does not verify with the signer certificate");
+    }
+    out.signer_cn = subject_cn(signer);
+    out.signer_dn = subject_dn(signer);
+    return out;
+}
+
+void check_cms_digest(const CmsExpectation& e, std::string_view streamed_digest) {
+    if (!digest_equal(e.message_digest, streamed_digest))
+        throw ValidationError("digest-mismatch", "the body does not match the signed messageDigest");
+}
+
+}  // namespace cmi

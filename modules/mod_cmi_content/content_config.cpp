@@ -1,0 +1,148 @@
+#include "mod_cmi_content/content_config.hpp"
+
+#include "httpd/barrier.hpp"
+#include "httpd/pool_object.hpp"
+
+#include <apr_file_info.h>
+
+#include <stdexcept>
+#include <string>
+
+namespace cmi::content {
+namespace {
+
+using httpd::as_cmd;
+using httpd::directive_barrier;
+
+const char* set_validation(cmd_parms* cmd, void* cfg, const char* arg) {
+    return directive_barrier(cmd, [&]() -> const char* {
+        auto* c = static_cast<DirConfig*>(cfg);
+        if (!strcasecmp(arg, "Off")) c->validation = Validation::off;
+        else if (!strcasecmp(arg, "Optional")) c->validation = Validation::optional;
+        else if (!strcasecmp(arg, "Required")) c->validation = Validation::required;
+        else throw std::invalid_argument(std::string("'") + arg + "' is not a mode; use Off, Optional or Required");
+        return nullptr;
+    });
+}
+
+// ITERATE handlers see one argument per call. The set named in a section
+// replaces the inherited one (see merge_dir_config).
+const char* add_format(cmd_parms* cmd, void* cfg, const char* arg) {
+    return directive_barrier(cmd, [&]() -> const char* {
+        auto* c = static_cast<DirConfig*>(cfg);
+        unsigned bit = 0;
+        if (!strcasecmp(arg, "cms")) bit = kFormatCms;
+        else if (!strcasecmp(arg, "http-signature")) bit = kFormatHttpSignature;
+        else throw std::invalid_argument(std::string("'") + arg + "' is not a format; use cms and/or http-signature");
+        c->formats |= bit;
+        return nullptr;
+    });
+}
+
+const char* add_digest_alg(cmd_parms* cmd, void* cfg, const char* arg) {
+    return directive_barrier(cmd, [&]() -> const char* {
+        auto* c = static_cast<DirConfig*>(cfg);
+        const auto alg = digest_alg_from_name(arg);
+        if (!alg)
+            throw std::invalid_argument(std::string("'") + arg +
+                                        "' is not accepted; use sha-256 and/or sha-512 (SHA-1 and MD5 are refused)");
+        c->digest_algs |= *alg == DigestAlg::sha256 ? kAlgSha256 : kAlgSha512;
+        return nullptr;
+    });
+}
+
+const char* set_trust_anchors(cmd_parms* cmd, void* cfg, const char* arg) {
+    return directive_barrier(cmd, [&]() -> const char* {
+        const char* path = ap_server_root_relative(cmd->pool, arg);
+        if (!path) throw std::invalid_argument(std::string("invalid path '") + arg + "'");
+        try {
+            static_cast<DirConfig*>(cfg)->anchors = httpd::pool_new<TrustAnchors>(cmd->pool, path);
+        } catch (const std::runtime_error& e) {
+            throw std::invalid_argument(std::string(e.what()) + "; give a readable PEM bundle of the CA certificates "
+                                                                "content signers must chain to");
+        }
+        return nullptr;
+    });
+}
+
+const char* directory_arg(cmd_parms* cmd, const char* arg, const char* what) {
+    const char* path = ap_server_root_relative(cmd->pool, arg);
+    apr_finfo_t fi;
+    if (!path || apr_stat(&fi, path, APR_FINFO_TYPE, cmd->temp_pool) != APR_SUCCESS || fi.filetype != APR_DIR)
+        throw std::invalid_argument(std::string("'") + arg + "' is not a directory; give an existing directory " + what);
+    return path;
+}
+
+const char* set_signer_keys(cmd_parms* cmd, void* cfg, const char* arg) {
+    return directive_barrier(cmd, [&]() -> const char* {
+        static_cast<DirConfig*>(cfg)->signer_keys_dir =
+            directory_arg(cmd, arg, "holding <keyid>.pem public keys or certificates");
+        return nullptr;
+    });
+}
+
+const char* set_spool_dir(cmd_parms* cmd, void* cfg, const char* arg) {
+    return directive_barrier(cmd, [&]() -> const char* {
+        static_cast<DirConfig*>(cfg)->spool_dir = directory_arg(cmd, arg, "writable by the httpd user");
+        return nullptr;
+    });
+}
+
+const char* set_bind_signer(cmd_parms*, void* cfg, int on) {
+    static_cast<DirConfig*>(cfg)->bind_signer = httpd::to_tri(on);
+    return nullptr;
+}
+
+const char* set_spool(cmd_parms*, void* cfg, int on) {
+    static_cast<DirConfig*>(cfg)->spool = httpd::to_tri(on);
+    return nullptr;
+}
+
+}  // namespace
+
+const command_rec directives[] = {
+    AP_INIT_TAKE1("CMIContentValidation", as_cmd(set_validation), nullptr, RSRC_CONF | ACCESS_CONF,
+                  "Off (default), Optional or Required: validation of signed request bodies"),
+    AP_INIT_ITERATE("CMIContentFormats", as_cmd(add_format), nullptr, RSRC_CONF | ACCESS_CONF,
+                    "cms and/or http-signature: the self-contained upload formats accepted (default both)"),
+    AP_INIT_ITERATE("CMIContentDigestAlgorithms", as_cmd(add_digest_alg), nullptr, RSRC_CONF | ACCESS_CONF,
+                    "sha-256 and/or sha-512: the body digest algorithms accepted (default both)"),
+    AP_INIT_TAKE1("CMIContentTrustAnchors", as_cmd(set_trust_anchors), nullptr, RSRC_CONF | ACCESS_CONF,
+                  "PEM file of the CA certificates that CMS content signers must chain to"),
+    AP_INIT_TAKE1("CMIContentSignerKeys", as_cmd(set_signer_keys), nullptr, RSRC_CONF | ACCESS_CONF,
+                  "directory of RFC 9421 signer keys, one <keyid>.pem (public key or certificate) each"),
+    AP_INIT_FLAG("CMIContentBindSigner", as_cmd(set_bind_signer), nullptr, RSRC_CONF | ACCESS_CONF,
+                 "On: the signer identity must equal the authenticated CMI user (default Off)"),
+    AP_INIT_FLAG("CMIContentSpool", as_cmd(set_spool), nullptr, RSRC_CONF | ACCESS_CONF,
+                 "On: spool and verify the whole body before the handler runs (default Off: stream)"),
+    AP_INIT_TAKE1("CMIContentSpoolDir", as_cmd(set_spool_dir), nullptr, RSRC_CONF | ACCESS_CONF,
+                  "directory for spooled bodies (default: the system temporary directory)"),
+    {nullptr, {nullptr}, nullptr, 0, RAW_ARGS, nullptr},
+};
+
+std::vector<DigestAlg> digest_algs(const DirConfig& c) {
+    const unsigned bits = c.digest_algs ? c.digest_algs : kAlgSha256 | kAlgSha512;
+    std::vector<DigestAlg> out;
+    if (bits & kAlgSha256) out.push_back(DigestAlg::sha256);
+    if (bits & kAlgSha512) out.push_back(DigestAlg::sha512);
+    return out;
+}
+
+void* create_dir_config(apr_pool_t* p, char*) { return httpd::pool_new<DirConfig>(p); }
+
+void* merge_dir_config(apr_pool_t* p, void* basev, void* addv) {
+    const auto* base = static_cast<const DirConfig*>(basev);
+    const auto* add = static_cast<const DirConfig*>(addv);
+    auto* c = httpd::pool_new<DirConfig>(p);
+    c->validation = add->validation != Validation::unset ? add->validation : base->validation;
+    c->formats = add->formats ? add->formats : base->formats;
+    c->digest_algs = add->digest_algs ? add->digest_algs : base->digest_algs;
+    c->anchors = httpd::merge_ptr(base->anchors, add->anchors);
+    c->signer_keys_dir = httpd::merge_ptr(base->signer_keys_dir, add->signer_keys_dir);
+    c->bind_signer = httpd::merge_tri(base->bind_signer, add->bind_signer);
+    c->spool = httpd::merge_tri(base->spool, add->spool);
+    c->spool_dir = httpd::merge_ptr(base->spool_dir, add->spool_dir);
+    return c;
+}
+
+}  // namespace cmi::content

@@ -1,0 +1,47 @@
+// mod_cmi_content configuration: per-directory validation policy.
+#pragma once
+#include "httpd/directive.hpp"
+#include "httpd/httpd_includes.hpp"
+#include "libcmi/digest.hpp"
+#include "libcmi/trust_anchors.hpp"
+
+#include <vector>
+
+extern "C" {
+extern module AP_MODULE_DECLARE_DATA cmi_content_module;
+}
+
+namespace cmi::content {
+
+enum class Validation : signed char { unset = -1, off = 0, optional = 1, required = 2 };
+
+// Bit sets; 0 means "unset, inherit".
+enum Format : unsigned { kFormatCms = 1, kFormatHttpSignature = 2 };
+enum AlgBit : unsigned { kAlgSha256 = 1, kAlgSha512 = 2 };
+
+struct DirConfig {
+    Validation validation = Validation::unset;
+    unsigned formats = 0;
+    unsigned digest_algs = 0;
+    const TrustAnchors* anchors = nullptr;  // owned by the configuration pool
+    const char* signer_keys_dir = nullptr;
+    httpd::Tri bind_signer = httpd::Tri::unset;
+    httpd::Tri spool = httpd::Tri::unset;
+    const char* spool_dir = nullptr;
+};
+
+void* create_dir_config(apr_pool_t* p, char* dir);
+void* merge_dir_config(apr_pool_t* p, void* base, void* add);
+
+extern const command_rec directives[];
+
+// Effective values after defaults.
+inline Validation validation(const DirConfig& c) {
+    return c.validation == Validation::unset ? Validation::off : c.validation;
+}
+inline unsigned formats(const DirConfig& c) { return c.formats ? c.formats : kFormatCms | kFormatHttpSignature; }
+std::vector<DigestAlg> digest_algs(const DirConfig& c);
+inline bool binds_signer(const DirConfig& c) { return c.bind_signer == httpd::Tri::on; }
+inline bool spools(const DirConfig& c) { return c.spool == httpd::Tri::on; }
+
+}  // namespace cmi::content

@@ -1,0 +1,77 @@
+#include "mod_cmi_content/header_check.hpp"
+
+#include "httpd/pool_object.hpp"
+#include "httpd/problem_response.hpp"
+#include "libcmi/base64.hpp"
+#include "libcmi/cms_signature.hpp"
+#include "mod_cmi_content/content_notes.hpp"
+#include "mod_cmi_content/http_signature_check.hpp"
+
+#include <stdexcept>
+#include <string>
+
+namespace cmi::content {
+namespace {
+
+constexpr const char* kCmsHeader = "CMI-Content-Signature";
+
+Expectation check_cms(const DirConfig& dc, const char* header) {
+    if (!dc.anchors) throw std::logic_error("CMIContentTrustAnchors is not set for this location; CMS signatures cannot be verified");
+    const auto der = base64_decode(header);
+    if (!der || der->empty())
+        throw ValidationError("signature-malformed", std::string(kCmsHeader) + " is not base64 of a DER CMS structure");
+    const CmsExpectation cms = verify_cms_signature(*der, *dc.anchors, digest_algs(dc));
+    return Expectation{"cms", cms.alg, cms.message_digest, cms.signer_cn};
+}
+
+const char* cmi_user(request_rec* r) {
+    const char* u = apr_table_get(r->notes, kUserKey);
+    return u ? u : r->user;
+}
+
+}  // namespace
+
+HeaderVerdict check_headers(request_rec* r, const DirConfig& dc) {
+    const unsigned accepted = formats(dc);
+    const char* cms = (accepted & kFormatCms) ? apr_table_get(r->headers_in, kCmsHeader) : nullptr;
+    const bool http = (accepted & kFormatHttpSignature) && has_http_signature(r);
+
+    if (cms && http)
+        return {httpd::refuse(r, cmi_content_module, "signature-malformed",
+                              "Send one content signature: CMI-Content-Signature or Signature-Input/Signature, not both."),
+                nullptr};
+    if (!cms && !http) {
+        if (validation(dc) == Validation::required) {
+            publish(r, kValidationKey, "absent");
+            std::string how;
+            if (accepted & kFormatCms) how = "a CMI-Content-Signature header (format cms)";
+            if (accepted & kFormatHttpSignature)
+                how += std::string(how.empty() ? "" : " or ") +
+                       "Content-Digest with Signature-Input/Signature (format http-signature)";
+            return {httpd::refuse(r, cmi_content_module, "signature-required",
+                                  "This CMI interface requires signed content: send " + how + "."),
+                    nullptr};
+        }
+        publish(r, kValidationKey, "absent");
+        return {};
+    }
+
+    try {
+        Expectation e = cms ? check_cms(dc, cms) : check_http_signature(r, dc);
+        if (binds_signer(dc)) {
+            const char* user = cmi_user(r);
+            if (!user || e.signer != user)
+                throw ValidationError("signer-not-bound", "The content signer '" + e.signer +
+                                                              "' is not the authenticated user" +
+                                                              (user ? std::string(" '") + user + "'." : "."));
+        }
+        publish(r, kFormatKey, e.format);
+        publish(r, kSignerKey, e.signer);
+        return {DECLINED, httpd::pool_new<RequestState>(r->pool, std::move(e))};
+    } catch (const ValidationError& ve) {
+        publish(r, kValidationKey, "invalid");
+        return {httpd::refuse(r, cmi_content_module, ve.code, ve.what()), nullptr};
+    }
+}
+
+}  // namespace cmi::content

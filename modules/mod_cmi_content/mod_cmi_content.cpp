@@ -1,0 +1,71 @@
+// mod_cmi_content — CMI content validation (OMA CMI §6.4), Self-contained
+// Upload: the request body must carry a valid signed hash (CMS or RFC 9421 +
+// RFC 9530), checked while it streams to the handler or before it runs.
+#include "httpd/barrier.hpp"
+#include "httpd/httpd_includes.hpp"
+#include "httpd/problem_response.hpp"
+#include "mod_cmi_content/body_filter.hpp"
+#include "mod_cmi_content/content_config.hpp"
+#include "mod_cmi_content/header_check.hpp"
+#include "mod_cmi_content/spool.hpp"
+
+namespace cmi::content {
+namespace {
+
+const DirConfig& dir_config(request_rec* r) {
+    return *static_cast<const DirConfig*>(ap_get_module_config(r->per_dir_config, &cmi_content_module));
+}
+
+// Requests that carry content: any body at all, and every PUT, POST or PATCH
+// (an empty upload is content too). A DELETE or MKCOL with "Content-Length: 0"
+// has nothing to validate.
+bool carries_body(request_rec* r) {
+    if (r->method_number == M_PUT || r->method_number == M_POST || r->method_number == M_PATCH) return true;
+    if (apr_table_get(r->headers_in, "Transfer-Encoding")) return true;
+    const char* length = apr_table_get(r->headers_in, "Content-Length");
+    apr_off_t n = 0;
+    return length && !(ap_parse_strict_length(&n, length) && n == 0);
+}
+
+// Fixups: after authentication (the signer may be bound to the user), before
+// the handler reads the body — so a refusal here precedes 100-continue.
+int validate(request_rec* r) {
+    if (r->main) return DECLINED;
+    const DirConfig& dc = dir_config(r);
+    if (validation(dc) == Validation::off || !carries_body(r)) return DECLINED;
+
+    const HeaderVerdict v = check_headers(r, dc);
+    if (v.status != DECLINED || !v.state) return v.status;
+    if (spools(dc)) return spool_and_verify(r, dc, *v.state);
+    add_body_filter(r, v.state);
+    return DECLINED;
+}
+
+extern "C" int fixups(request_rec* r) {
+    return httpd::hook_barrier(r, cmi_content_module, "fixups", [r] { return validate(r); });
+}
+
+void register_hooks(apr_pool_t*) {
+    httpd::register_problem_response();
+    register_body_filter();
+    register_spool_filter();
+    ap_hook_fixups(fixups, nullptr, nullptr, APR_HOOK_MIDDLE);
+}
+
+}  // namespace
+}  // namespace cmi::content
+
+extern "C" {
+APLOG_USE_MODULE(cmi_content);
+
+__attribute__((visibility("default"))) module AP_MODULE_DECLARE_DATA cmi_content_module = {
+    STANDARD20_MODULE_STUFF,
+    cmi::content::create_dir_config,
+    cmi::content::merge_dir_config,
+    nullptr,
+    nullptr,
+    cmi::content::directives,
+    cmi::content::register_hooks,
+    AP_MODULE_FLAG_NONE,
+};
+}

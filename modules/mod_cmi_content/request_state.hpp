@@ -1,0 +1,31 @@
+// What one request must prove about its body, decided from its headers
+// before the body is read, and the digest that accumulates while it streams.
+#pragma once
+#include "httpd/httpd_includes.hpp"
+#include "libcmi/digest.hpp"
+
+#include <string>
+
+namespace cmi::content {
+
+struct Expectation {
+    const char* format = "";  // "cms" or "http-signature"
+    DigestAlg alg = DigestAlg::sha256;
+    std::string digest;       // the signed (cms) or signed-over (http-signature) body digest
+    std::string signer;       // certificate CN or keyid
+};
+
+struct RequestState {
+    explicit RequestState(Expectation e) : expect(std::move(e)), digest(expect.alg) {}
+    Expectation expect;
+    StreamingDigest digest;
+};
+
+// Publishes a key in r->notes and r->subprocess_env.
+void publish(request_rec* r, const char* key, const std::string& value);
+
+// After the whole body: compares the streamed digest, publishes the result.
+// Returns nullptr when it matches, else the problem code for refuse().
+const char* conclude(request_rec* r, RequestState& st, std::string& detail);
+
+}  // namespace cmi::content

@@ -1,0 +1,17 @@
+// Spool mode: the whole body is read into an unlinked temporary file and
+// verified before the handler runs; the handler then reads the spooled copy.
+// A non-atomic handler (CGI, proxy) never sees an unverified byte.
+#pragma once
+#include "httpd/httpd_includes.hpp"
+#include "mod_cmi_content/content_config.hpp"
+#include "mod_cmi_content/request_state.hpp"
+
+namespace cmi::content {
+
+void register_spool_filter();
+
+// Reads, hashes and spools the body, then verifies it. Returns DECLINED when
+// the handler may run (reading from the spool), or the status to return.
+int spool_and_verify(request_rec* r, const DirConfig& dc, RequestState& st);
+
+}  // namespace cmi::content

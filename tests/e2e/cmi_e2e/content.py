@@ -1,0 +1,73 @@
+"""Helpers for mod_cmi_content tests: signing with real tools, CGI scripts, raw requests."""
+import base64
+import os
+import pwd
+import socket
+import ssl
+import subprocess
+from pathlib import Path
+
+
+def cms_sign(data: bytes, cred, tmp: Path, md: str | None = None) -> str:
+    """The CMI-Content-Signature value, made by the openssl CLI as a provider would."""
+    src, out = tmp / "content.bin", tmp / "content.p7s"
+    src.write_bytes(data)
+    cmd = ["openssl", "cms", "-sign", "-binary", "-outform", "DER", "-in", str(src),
+           "-signer", str(cred.cert), "-inkey", str(cred.key), "-out", str(out)]
+    if md:
+        cmd += ["-md", md]
+    subprocess.run(cmd, check=True, capture_output=True)
+    return base64.b64encode(out.read_bytes()).decode()
+
+
+def tamper_signature(header: str) -> str:
+    """Flips the last byte of the DER: the signature value of the only SignerInfo."""
+    der = bytearray(base64.b64decode(header))
+    der[-1] ^= 0x01
+    return base64.b64encode(bytes(der)).decode()
+
+
+def www_owned_dir(path: Path) -> Path:
+    """A directory the httpd children (www-data when run as root) may write to."""
+    path.mkdir(parents=True, exist_ok=True)
+    if os.geteuid() == 0:
+        pw = pwd.getpwnam("www-data")
+        os.chown(path, pw.pw_uid, pw.pw_gid)
+    return path
+
+
+def write_cgi(path: Path, body: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("#!/bin/sh\n" + body)
+    path.chmod(0o755)
+    return path
+
+
+def raw_tls_request(port: int, ca: Path, head: bytes, body: bytes | None = None,
+                    read_first: bool = True, timeout: float = 20) -> bytes:
+    """Sends a request head over TLS; with read_first, reads the first answer before
+    any body is sent (for Expect: 100-continue). Returns all bytes received."""
+    ctx = ssl.create_default_context(cafile=str(ca))
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as raw:
+        with ctx.wrap_socket(raw, server_hostname="localhost") as s:
+            s.sendall(head)
+            got = b""
+            if read_first:
+                got = s.recv(65536)
+                if got.startswith(b"HTTP/1.1 100") and body is not None:
+                    s.sendall(body)
+            elif body is not None:
+                s.sendall(body)
+            try:
+                while chunk := s.recv(65536):
+                    got += chunk
+            except (TimeoutError, socket.timeout, ssl.SSLError, ConnectionResetError):
+                pass
+            return got
+
+
+def cmi_sign(*args: str) -> dict:
+    """Runs tools/cmi-sign; returns the headers it prints."""
+    build = Path(os.environ.get("CMI_BUILD_DIR", Path(__file__).resolve().parents[3] / "build"))
+    proc = subprocess.run([str(build / "tools" / "cmi-sign"), *args], capture_output=True, text=True, check=True)
+    return dict(line.split(": ", 1) for line in proc.stdout.splitlines())

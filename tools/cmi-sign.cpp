@@ -1,0 +1,178 @@
+// cmi-sign: the client side of mod_cmi_content. Prints the request headers
+// that make a Self-contained Upload verifiable:
+//   cmi-sign cms  --cert C --key K [--md sha256|sha512] [--chain F] FILE
+//   cmi-sign http --key K --keyid ID [--alg A] [--method PUT] --url U
+//                 [--digest sha-256|sha-512] [--nonce N] [--component C]... FILE
+// The file is streamed, never read into memory at once.
+#include "libcmi/base64.hpp"
+#include "libcmi/digest.hpp"
+#include "libcmi/http_signature.hpp"
+#include "libcmi/structured_field.hpp"
+
+#include <openssl/cms.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+
+#include <cstdio>
+#include <ctime>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace {
+
+using Args = std::multimap<std::string, std::string>;
+
+[[noreturn]] void usage() {
+    std::cerr << "usage: cmi-sign cms --cert CERT.pem --key KEY.pem [--md sha256|sha512] [--chain CHAIN.pem] FILE\n"
+                 "       cmi-sign http --key KEY.pem --keyid ID --url URL [--alg ALG] [--method PUT]\n"
+                 "                     [--digest sha-256|sha-512] [--nonce N] [--component C]... FILE\n"
+                 "ALG: ed25519 ecdsa-p256-sha256 ecdsa-p384-sha384 rsa-pss-sha512 rsa-v1_5-sha256\n";
+    std::exit(2);
+}
+
+std::string one(const Args& a, const std::string& k, const char* dflt = nullptr) {
+    auto it = a.find(k);
+    if (it != a.end()) return it->second;
+    if (dflt) return dflt;
+    std::cerr << "cmi-sign: --" << k << " is required\n";
+    usage();
+}
+
+std::string openssl_error(const std::string& what) {
+    char buf[256];
+    ERR_error_string_n(ERR_get_error(), buf, sizeof buf);
+    return what + ": " + buf;
+}
+
+std::string sign_cms(const Args& a, const std::string& file) {
+    const std::string md_name = one(a, "md", "sha256");
+    const EVP_MD* md = md_name == "sha256" ? EVP_sha256() : md_name == "sha512" ? EVP_sha512() : nullptr;
+    if (!md) throw std::runtime_error("--md must be sha256 or sha512");
+    BIO* cb = BIO_new_file(one(a, "cert").c_str(), "r");
+    X509* cert = cb ? PEM_read_bio_X509(cb, nullptr, nullptr, nullptr) : nullptr;
+    BIO_free(cb);
+    if (!cert) throw std::runtime_error(openssl_error("cannot read the certificate"));
+    cmi::httpsig::Pkey key = cmi::httpsig::load_private_key(one(a, "key"));
+    if (!key) throw std::runtime_error("cannot read the private key");
+    STACK_OF(X509)* chain = nullptr;
+    if (a.count("chain")) {
+        chain = sk_X509_new_null();
+        BIO* b = BIO_new_file(one(a, "chain").c_str(), "r");
+        while (X509* c = b ? PEM_read_bio_X509(b, nullptr, nullptr, nullptr) : nullptr) sk_X509_push(chain, c);
+        BIO_free(b);
+        ERR_clear_error();
+    }
+    BIO* in = BIO_new_file(file.c_str(), "rb");
+    if (!in) throw std::runtime_error("cannot read " + file);
+    const unsigned flags = CMS_DETACHED | CMS_BINARY | CMS_PARTIAL;
+    CMS_ContentInfo* cms = CMS_sign(nullptr, nullptr, chain, nullptr, flags);
+    if (!cms || !CMS_add1_signer(cms, cert, key.get(), md, flags) || CMS_final(cms, in, nullptr, flags) != 1)
+        throw std::runtime_error(openssl_error("CMS signing failed"));
+    unsigned char* der = nullptr;
+    const int n = i2d_CMS_ContentInfo(cms, &der);
+    if (n <= 0) throw std::runtime_error(openssl_error("CMS encoding failed"));
+    std::string out = cmi::base64_encode(std::string(reinterpret_cast<char*>(der), static_cast<size_t>(n)));
+    OPENSSL_free(der);
+    CMS_ContentInfo_free(cms);
+    BIO_free(in);
+    X509_free(cert);
+    sk_X509_pop_free(chain, X509_free);
+    return "CMI-Content-Signature: " + out + "\n";
+}
+
+cmi::httpsig::Request parse_url(const std::string& method, const std::string& url) {
+    cmi::httpsig::Request r;
+    r.method = method;
+    const size_t colon = url.find("://");
+    if (colon == std::string::npos) throw std::runtime_error("--url must be absolute, e.g. https://host/path");
+    r.scheme = url.substr(0, colon);
+    const std::string rest = url.substr(colon + 3);
+    const size_t slash = rest.find_first_of("/?");
+    r.authority = rest.substr(0, slash);
+    std::string target = slash == std::string::npos ? "/" : rest.substr(slash);
+    const size_t q = target.find('?');
+    r.path = target.substr(0, q);
+    if (q != std::string::npos) {
+        r.has_query = true;
+        r.query = target.substr(q + 1);
+    }
+    return r;
+}
+
+std::string sign_http(const Args& a, const std::string& file) {
+    const auto digest_alg = cmi::digest_alg_from_name(one(a, "digest", "sha-256"));
+    if (!digest_alg) throw std::runtime_error("--digest must be sha-256 or sha-512");
+    cmi::StreamingDigest d(*digest_alg);
+    std::ifstream in(file, std::ios::binary);
+    if (!in) throw std::runtime_error("cannot read " + file);
+    std::vector<char> buf(1 << 16);
+    while (in.read(buf.data(), static_cast<std::streamsize>(buf.size())) || in.gcount() > 0)
+        d.update(buf.data(), static_cast<size_t>(in.gcount()));
+    const std::string content_digest = cmi::content_digest_member(*digest_alg, d.finish());
+
+    cmi::httpsig::Pkey key = cmi::httpsig::load_private_key(one(a, "key"));
+    if (!key) throw std::runtime_error("cannot read the private key");
+    std::optional<cmi::httpsig::Alg> alg;
+    if (a.count("alg")) {
+        alg = cmi::httpsig::alg_from_name(one(a, "alg"));
+        if (!alg) throw std::runtime_error("unknown --alg " + one(a, "alg"));
+    }
+    const cmi::httpsig::Alg use = cmi::httpsig::resolve_alg(alg, key.get());
+
+    cmi::httpsig::Request rq = parse_url(one(a, "method", "PUT"), one(a, "url"));
+    rq.field = [&](const std::string& name) -> std::optional<std::string> {
+        if (name == "content-digest") return content_digest;
+        return std::nullopt;
+    };
+    cmi::sf::InnerList list;
+    auto range = a.equal_range("component");
+    if (range.first == range.second)
+        for (const char* c : {"@method", "@target-uri", "content-digest"}) list.items.push_back({cmi::sf::String{c}, {}});
+    for (auto it = range.first; it != range.second; ++it) list.items.push_back({cmi::sf::String{it->second}, {}});
+    list.params.emplace_back("created", static_cast<int64_t>(std::time(nullptr)));
+    if (a.count("nonce")) list.params.emplace_back("nonce", cmi::sf::String{one(a, "nonce")});
+    list.params.emplace_back("keyid", cmi::sf::String{one(a, "keyid")});
+    list.params.emplace_back("alg", cmi::sf::String{cmi::httpsig::alg_name(use)});
+
+    cmi::httpsig::Params p;
+    for (const auto& item : list.items) p.components.push_back(std::get<cmi::sf::String>(item.value).value);
+    p.serialized = cmi::sf::serialize(list);
+    const std::string base = cmi::httpsig::signature_base(p, rq);
+    const std::string sig = cmi::httpsig::sign_base(use, key.get(), base);
+    return "Content-Digest: " + content_digest + "\nSignature-Input: sig1=" + p.serialized +
+           "\nSignature: sig1=:" + cmi::base64_encode(sig) + ":\n";
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    if (argc < 3) usage();
+    const std::string mode = argv[1];
+    Args args;
+    std::string file;
+    for (int i = 2; i < argc; ++i) {
+        std::string s = argv[i];
+        if (s.rfind("--", 0) == 0) {
+            if (i + 1 >= argc) usage();
+            args.emplace(s.substr(2), argv[++i]);
+        } else if (file.empty()) {
+            file = s;
+        } else {
+            usage();
+        }
+    }
+    if (file.empty()) usage();
+    try {
+        if (mode == "cms") std::cout << sign_cms(args, file);
+        else if (mode == "http") std::cout << sign_http(args, file);
+        else usage();
+    } catch (const std::exception& e) {
+        std::cerr << "cmi-sign: " << e.what() << "\n";
+        return 1;
+    }
+    return 0;
+}
