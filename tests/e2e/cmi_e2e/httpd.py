@@ -83,6 +83,10 @@ class Httpd:
         self._stderr_seen = 0
 
     # --- configuration ---------------------------------------------------------
+    def source_tool(self, name: str) -> Path:
+        """A script from tools/ in the source tree."""
+        return Path(os.environ.get("CMI_SOURCE_DIR", Path(__file__).resolve().parents[3])) / "tools" / name
+
     def our_module(self, name: str) -> Path:
         return self.build_dir / "modules" / f"mod_cmi_{name}" / ".libs" / f"mod_cmi_{name}.so"
 
