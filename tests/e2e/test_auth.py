@@ -43,6 +43,11 @@ LOCATIONS = """
     CMIAuthMechanisms digest
     CMIAuthProvider cmi-sha cmi-md5
 </Location>
+<Location /auth/digest-md5>
+    CMIAuthMechanisms digest
+    CMIAuthProvider cmi-sha cmi-md5
+    CMIAuthDigestAlgorithms MD5
+</Location>
 <Location /auth/digest-short>
     CMIAuthMechanisms digest
     CMIAuthProvider cmi-sha cmi-md5
@@ -71,7 +76,7 @@ LOCATIONS = """
 </Location>
 """
 
-LOCATION_DIRS = ("cert", "certexpr", "digest", "digest-short", "basic", "multi", "default",
+LOCATION_DIRS = ("cert", "certexpr", "digest", "digest-md5", "digest-short", "basic", "multi", "default",
                  "only-cert", "only-cert-401")
 
 
@@ -213,7 +218,7 @@ def test_digest_md5_by_rfc7616_client(server):
     assert r.headers["X-CMI-User"] == "mallory"
 
 
-def test_digest_with_curl(server):
+def test_digest_sha256_with_curl(server):
     r = curl(url(server, "digest"), "--digest", "-u", f"alice:{MD5_USERS['alice']}", ca=server.pki.ca_cert)
     assert r.status == 200, r.body
     assert r.header("X-CMI-User") == "alice"
@@ -391,3 +396,27 @@ def test_require_mechanism_default_401_offers_challenges(server):
     r, _ = digest_get(server, "only-cert-401", "alice", SHA_USERS["alice"], "SHA-256")
     assert_problem(r, 401, "authentication-failed")
     assert ("Digest", "SHA-256") in schemes(r)
+
+
+def test_curl_digest_answers_the_first_challenge_sha256(server):
+    # curl 7.88 does SHA-256 Digest and takes the first challenge: mallory,
+    # who has only an MD5 (htdigest) entry, cannot log in where SHA-256 comes first.
+    r = curl(url(server, "digest"), "--digest", "-u", f"mallory:{MD5_USERS['mallory']}", ca=server.pki.ca_cert)
+    assert_problem(r, 401, "authentication-failed")
+
+
+def test_curl_digest_md5(server):
+    r = curl(url(server, "digest-md5"), "--digest", "-u", f"mallory:{MD5_USERS['mallory']}",
+             ca=server.pki.ca_cert)
+    assert r.status == 200, r.body
+    assert r.header("X-CMI-User") == "mallory"
+
+
+def test_md5_only_location_refuses_sha256(server):
+    first = get(server, "digest-md5")
+    assert schemes(first) == [("Digest", "MD5")]
+    chal = dict(digest.digest_challenge(first, "MD5"))
+    h = digest.authorization(chal, "alice", SHA_USERS["alice"], "GET", "/auth/digest-md5/hello.txt",
+                             algorithm="SHA-256")
+    doc = assert_problem(digest.get(url(server, "digest-md5"), h, server.pki.ca_cert), 401, "authentication-failed")
+    assert "SHA-256 is not accepted" in doc["detail"]
