@@ -2,6 +2,7 @@
 
 #include "httpd/barrier.hpp"
 #include "httpd/pool_object.hpp"
+#include "mod_cmi_auth/saml_config.hpp"
 
 #include <ap_provider.h>
 #include <mod_auth.h>
@@ -144,6 +145,18 @@ const command_rec directives[] = {
     AP_INIT_TAKE1("CMIAuthDigestNonceSecret", as_cmd(set_nonce_secret), nullptr, RSRC_CONF,
                   "file with the secret Digest nonces are keyed with; the same file on every node "
                   "of a cluster (default: random per start)"),
+    AP_INIT_TAKE1("CMISAMLIdPMetadata", as_cmd(add_saml_idp_metadata), nullptr, OR_AUTHCFG,
+                  "SAML 2.0 metadata file of a trusted IdP (repeatable)"),
+    AP_INIT_TAKE1("CMISAMLSPEntityID", as_cmd(set_saml_sp_entity_id), nullptr, OR_AUTHCFG,
+                  "this service's SAML entity id: the Audience assertions must name"),
+    AP_INIT_TAKE1("CMISAMLClockSkew", as_cmd(set_saml_clock_skew), nullptr, OR_AUTHCFG,
+                  "seconds of clock difference tolerated in SAML validity times (default 60)"),
+    AP_INIT_TAKE1("CMISAMLUserAttribute", as_cmd(set_saml_user_attribute), nullptr, OR_AUTHCFG,
+                  "NameID (default) or the SAML attribute (Name or FriendlyName) that names the user"),
+    AP_INIT_FLAG("CMISAMLOneTimeUse", as_cmd(set_saml_one_time_use), nullptr, OR_AUTHCFG,
+                 "On: an assertion is accepted once; replays are refused (default Off)"),
+    AP_INIT_FLAG("CMISAMLHolderOfKey", as_cmd(set_saml_holder_of_key), nullptr, OR_AUTHCFG,
+                 "On: assertions must be holder-of-key, bound to the TLS client certificate (default Off)"),
     {nullptr, {nullptr}, nullptr, 0, RAW_ARGS, nullptr},
 };
 
@@ -158,6 +171,12 @@ void* merge_dir_config(apr_pool_t* p, void* basev, void* addv) {
     c->providers = add->providers ? add->providers : base->providers;
     c->digest_algorithms = add->digest_algorithms ? add->digest_algorithms : base->digest_algorithms;
     c->nonce_lifetime = add->nonce_lifetime ? add->nonce_lifetime : base->nonce_lifetime;
+    c->saml_idps = add->saml_idps ? add->saml_idps : base->saml_idps;
+    c->saml_sp_entity_id = add->saml_sp_entity_id ? add->saml_sp_entity_id : base->saml_sp_entity_id;
+    c->saml_skew = add->saml_skew >= 0 ? add->saml_skew : base->saml_skew;
+    c->saml_user_attribute = add->saml_user_attribute ? add->saml_user_attribute : base->saml_user_attribute;
+    c->saml_one_time_use = httpd::merge_tri(base->saml_one_time_use, add->saml_one_time_use);
+    c->saml_holder_of_key = httpd::merge_tri(base->saml_holder_of_key, add->saml_holder_of_key);
     return c;
 }
 

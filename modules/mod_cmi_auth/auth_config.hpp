@@ -8,6 +8,10 @@
 
 #include <ap_expr.h>
 
+namespace cmi::saml {
+class TrustedIdps;
+}
+
 // Every file of the module logs under its name (per-module LogLevel).
 extern "C" {
 APLOG_USE_MODULE(cmi_auth);
@@ -24,6 +28,14 @@ struct DirConfig {
     apr_array_header_t* providers = nullptr;          // of const char* names; nullptr: file
     apr_array_header_t* digest_algorithms = nullptr;  // of digest::Algorithm; nullptr: SHA-256 MD5
     int nonce_lifetime = 0;                           // seconds; 0: unset (300)
+
+    // saml
+    saml::TrustedIdps* saml_idps = nullptr;  // from CMISAMLIdPMetadata; nullptr: none trusted
+    const char* saml_sp_entity_id = nullptr;
+    int saml_skew = -1;                     // -1: unset (60)
+    const char* saml_user_attribute = nullptr;  // nullptr: NameID
+    httpd::Tri saml_one_time_use = httpd::Tri::unset;
+    httpd::Tri saml_holder_of_key = httpd::Tri::unset;
 };
 
 struct ServerConfig {
@@ -52,5 +64,9 @@ apr_array_header_t* mechanisms(const DirConfig& c, apr_pool_t* p);
 apr_array_header_t* digest_algorithms(const DirConfig& c, apr_pool_t* p);
 apr_array_header_t* providers(const DirConfig& c, apr_pool_t* p);
 inline int nonce_lifetime(const DirConfig& c) { return c.nonce_lifetime ? c.nonce_lifetime : 300; }
+inline int saml_skew(const DirConfig& c) { return c.saml_skew >= 0 ? c.saml_skew : 60; }
+inline const char* saml_user_attribute(const DirConfig& c) {
+    return c.saml_user_attribute ? c.saml_user_attribute : "NameID";
+}
 
 }  // namespace cmi::auth

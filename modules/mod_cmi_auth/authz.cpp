@@ -54,10 +54,22 @@ authz_status check_saml_attribute(request_rec* r, const char* require_line, cons
     const char* name = ap_getword_conf(r->pool, &line);
     char* key = apr_pstrcat(r->pool, httpd::kSamlAttrPrefix, name, nullptr);
     ap_str_toupper(key);
-    const char* have = apr_table_get(r->notes, key);
-    while (have && *line) {
-        const char* want = ap_getword_conf(r->pool, &line);
-        if (*want && !strcmp(want, have)) return AUTHZ_GRANTED;
+    // Every value of a multi-valued attribute is its own notes entry.
+    struct Match {
+        const char* want;
+        bool found;
+    };
+    while (*line) {
+        Match m{ap_getword_conf(r->pool, &line), false};
+        if (!*m.want) continue;
+        apr_table_do(
+            [](void* rec, const char*, const char* value) -> int {
+                auto* mm = static_cast<Match*>(rec);
+                if (!strcmp(mm->want, value)) mm->found = true;
+                return !mm->found;
+            },
+            &m, r->notes, key, nullptr);
+        if (m.found) return AUTHZ_GRANTED;
     }
     return deny(r, std::string("SAML attribute ") + name + " does not have a required value.");
 }

@@ -4,6 +4,8 @@
 #include "mod_cmi_auth/auth_config.hpp"
 
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace cmi::auth {
 
@@ -20,6 +22,8 @@ struct Outcome {
     const char* user = nullptr;
     const char* issuer = nullptr;
     std::string detail;  // why, for the client and the log; never a secret
+    // More notes/env entries (SAML: name id, assertion id, attributes).
+    std::vector<std::pair<std::string, std::string>> notes;
 };
 
 // The credentials after "<scheme> " in Authorization, or nullptr if the

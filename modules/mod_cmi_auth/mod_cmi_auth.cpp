@@ -8,8 +8,10 @@
 #include "mod_cmi_auth/auth_config.hpp"
 #include "mod_cmi_auth/authz.hpp"
 #include "mod_cmi_auth/mechanism.hpp"
+#include "mod_cmi_auth/saml_config.hpp"
 
 #include <apr_file_io.h>
+#include <dlfcn.h>
 #include <mod_auth.h>
 
 #include <cstring>
@@ -69,6 +71,12 @@ void set_identity(request_rec* r, Mech m, const Outcome& o) {
         apr_table_setn(t, httpd::kUserKey, o.user);
         apr_table_setn(t, httpd::kAuthMechKey, mech);
         if (o.issuer && *o.issuer) apr_table_setn(t, httpd::kAuthIssuerKey, o.issuer);
+    }
+    // A multi-valued key: one notes entry per value (Require cmi-saml-attribute
+    // sees them all), values joined with ", " in the environment.
+    for (const auto& [k, v] : o.notes) {
+        apr_table_add(r->notes, k.c_str(), v.c_str());
+        apr_table_merge(r->subprocess_env, k.c_str(), v.c_str());
     }
 }
 
@@ -199,11 +207,19 @@ extern "C" int post_config(apr_pool_t* pconf, apr_pool_t*, apr_pool_t* ptemp, se
 }
 
 extern "C" void child_init(apr_pool_t* p, server_rec* main) {
+    try {
+        ensure_lasso();
+    } catch (const std::exception& e) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, 0, main, "mod_cmi_auth: %s", e.what());
+    }
     for (server_rec* s = main; s; s = s->next)
         if (httpd::ReplayCache* c = server_config(s).replay_cache) c->child_init(p, s);
 }
 
 void register_hooks(apr_pool_t* p) {
+    // This module is unloaded at every restart; lasso must not be: glib keeps
+    // its registered GTypes, which would point into unmapped code.
+    dlopen("liblasso.so.3", RTLD_NOW | RTLD_NODELETE);
     httpd::register_problem_response();
     ap_hook_pre_config(pre_config, nullptr, nullptr, APR_HOOK_MIDDLE);
     ap_hook_post_config(post_config, nullptr, nullptr, APR_HOOK_MIDDLE);
