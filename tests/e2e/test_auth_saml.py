@@ -125,6 +125,24 @@ def test_signed_assertion_is_accepted_and_mapped(server, idp):
     assert r.headers["X-CMI-Role"] == "content-provider"
 
 
+def test_response_made_by_lasso_idp(server, idp):
+    xml, name_id = saml.lasso_response(idp, SP, url(server), {"role": ["admin", "viewer"]})
+    r = send(server, xml, d="admins")
+    # /saml/admins: the URL lasso put in Recipient/Destination must be this one.
+    assert r.status_code == 401  # Recipient is /saml/hello.txt, not /saml/admins/...
+    xml, name_id = saml.lasso_response(idp, SP, url(server, "admins"), {"role": ["admin", "viewer"]})
+    r = send(server, xml, d="admins")
+    assert r.status_code == 200, r.text
+    assert r.headers["X-CMI-User"] == name_id
+    assert r.headers["X-CMI-Mech"] == "saml"
+    assert r.headers["X-CMI-Role"] == "admin, viewer"
+
+
+def test_lasso_response_modified_after_signing(server, idp):
+    xml, name_id = saml.lasso_response(idp, SP, url(server), {"role": ["viewer"]})
+    refused(send(server, xml.replace(">viewer<", ">admin<")), "does not verify")
+
+
 def test_signed_response_with_unsigned_assertion(server, idp):
     r = send(server, idp.sign(idp.response(spec().xml(signed=False), sign_response=True)))
     assert r.status_code == 200, r.text

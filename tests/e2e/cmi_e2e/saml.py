@@ -96,6 +96,8 @@ class Idp:
 
     def __init__(self, directory: Path, entity_id: str, name: str = "idp"):
         self.dir = directory
+        # Fresh file names for every key: a new IdP is a configuration change.
+        name = f"{name}-{uuid.uuid4().hex[:8]}"
         self.entity_id = entity_id
         key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"{name} signing")])
@@ -157,3 +159,47 @@ class Idp:
 
 def header(xml: str) -> str:
     return "SAML " + base64.b64encode(xml.encode()).decode()
+
+
+def lasso_response(idp: Idp, sp_entity_id: str, acs_url: str, attributes: dict) -> tuple[str, str]:
+    """A Response made by python3-lasso as an IdP (IdP-initiated, HTTP-POST):
+    signed Response and signed Assertion, rsa-sha256. Returns (xml, NameID)."""
+    import lasso
+    sp_md = idp.dir / f"sp-{uuid.uuid4().hex}.xml"
+    sp_md.write_text(
+        f'<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" entityID={quoteattr(sp_entity_id)}>'
+        '<md:SPSSODescriptor AuthnRequestsSigned="false" WantAssertionsSigned="true" '
+        'protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol">'
+        '<md:AssertionConsumerService index="0" isDefault="true" '
+        f'Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST" Location={quoteattr(acs_url)}/>'
+        "</md:SPSSODescriptor></md:EntityDescriptor>")
+    server = lasso.Server(str(idp.metadata_path), str(idp.key_path), None, str(idp.cert_path))
+    server.signatureMethod = lasso.SIGNATURE_METHOD_RSA_SHA256  # lasso's default is rsa-sha1
+    server.addProvider(lasso.PROVIDER_ROLE_SP, str(sp_md))
+    login = lasso.Login(server)
+    login.initIdpInitiatedAuthnRequest(sp_entity_id)
+    login.request.nameIdPolicy.format = lasso.SAML2_NAME_IDENTIFIER_FORMAT_PERSISTENT
+    login.request.nameIdPolicy.allowCreate = True
+    login.request.protocolBinding = lasso.SAML2_METADATA_BINDING_POST
+    login.processAuthnRequestMsg(None)
+    login.validateRequestMsg(True, True)
+    login.buildAssertion(lasso.SAML2_AUTHN_CONTEXT_X509, instant(), None, instant(-60), instant(300))
+    statement = lasso.Saml2AttributeStatement()
+    attrs = []
+    for name, values in attributes.items():
+        a = lasso.Saml2Attribute()
+        a.name = name
+        vals = []
+        for v in values:
+            av = lasso.Saml2AttributeValue()
+            t = lasso.MiscTextNode.newWithString(v)
+            t.textChild = True
+            av.any = [t]
+            vals.append(av)
+        a.attributeValue = vals
+        attrs.append(a)
+    statement.attribute = attrs
+    login.assertion.attributeStatement = [statement]
+    login.buildAuthnResponseMsg()
+    sp_md.unlink()
+    return base64.b64decode(login.msgBody).decode(), login.assertion.subject.nameID.content
