@@ -95,6 +95,15 @@ void ReplayCache::child_init(apr_pool_t* p, server_rec* s) {
 }
 
 ReplayCache::Result ReplayCache::check_and_store(request_rec* r, std::string_view key, apr_time_t expiry) {
+    // A pooled connection to memcache/redis that went stale while the store
+    // restarted fails once and is replaced: one retry hides that, a store
+    // that is really down fails twice and the caller fails closed.
+    Result res = attempt(r, key, expiry, false);
+    if (res == Result::unavailable && initialised_) res = attempt(r, key, expiry, true);
+    return res;
+}
+
+ReplayCache::Result ReplayCache::attempt(request_rec* r, std::string_view key, apr_time_t expiry, bool last) {
     if (!initialised_) return Result::unavailable;
     const auto* id = reinterpret_cast<const unsigned char*>(key.data());
     const auto idlen = static_cast<unsigned int>(key.size());
@@ -105,13 +114,15 @@ ReplayCache::Result ReplayCache::check_and_store(request_rec* r, std::string_vie
     apr_status_t rv = provider_->retrieve(instance_, r->server, id, idlen, buf, &buflen, r->pool);
     if (rv == APR_SUCCESS) return Result::replayed;
     if (rv != APR_NOTFOUND) {
-        ap_log_rerror_(__FILE__, __LINE__, owner_->module_index, APLOG_ERR, rv, r, "replay cache %s: lookup failed", spec_);
+        ap_log_rerror_(__FILE__, __LINE__, owner_->module_index, last ? APLOG_ERR : APLOG_INFO, rv, r,
+                       "replay cache %s: lookup failed%s", spec_, last ? "" : ", retrying");
         return Result::unavailable;
     }
     unsigned char one[] = {'1'};
     rv = provider_->store(instance_, r->server, id, idlen, expiry, one, sizeof one, r->pool);
     if (rv != APR_SUCCESS) {
-        ap_log_rerror_(__FILE__, __LINE__, owner_->module_index, APLOG_ERR, rv, r, "replay cache %s: store failed", spec_);
+        ap_log_rerror_(__FILE__, __LINE__, owner_->module_index, last ? APLOG_ERR : APLOG_INFO, rv, r,
+                       "replay cache %s: store failed%s", spec_, last ? "" : ", retrying");
         return Result::unavailable;
     }
     return Result::fresh;

@@ -37,6 +37,8 @@ public:
     const char* spec() const { return spec_; }
 
 private:
+    Result attempt(request_rec* r, std::string_view key, apr_time_t expiry, bool last);
+
     const ap_socache_provider_t* provider_ = nullptr;
     ap_socache_instance_t* instance_ = nullptr;
     const char* spec_ = nullptr;
