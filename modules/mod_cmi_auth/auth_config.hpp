@@ -10,6 +10,7 @@
 
 namespace cmi::saml {
 class TrustedIdps;
+class ValidatedCache;
 }
 
 // Every file of the module logs under its name (per-module LogLevel).
@@ -43,6 +44,7 @@ struct ServerConfig {
     const char* nonce_secret_file = nullptr;
     const char* nonce_secret = nullptr;  // set in post_config (file or random)
     apr_size_t nonce_secret_len = 0;
+    saml::ValidatedCache* saml_cache = nullptr;  // per child process, made in child_init
 };
 
 void* create_dir_config(apr_pool_t* p, char* dir);

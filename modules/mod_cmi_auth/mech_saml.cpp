@@ -4,6 +4,7 @@
 
 #include "httpd/notes.hpp"
 #include "libcmi/saml_assertion.hpp"
+#include "libcmi/saml_cache.hpp"
 
 #include <apr_base64.h>
 #include <openssl/evp.h>
@@ -93,16 +94,22 @@ Outcome saml_authenticate(request_rec* r, const DirConfig& dc) {
     if (policy.holder_of_key) policy.client_cert_der = client_cert_der(r);
     policy.user_attribute = saml_user_attribute(dc);
 
-    const saml::Result res = saml::validate(std::string_view(xml, static_cast<std::size_t>(len)), *dc.saml_idps, policy);
+    const std::string_view doc(xml, static_cast<std::size_t>(len));
+    saml::ValidatedCache* cache = server_config(r->server).saml_cache;
+    bool cached = false;
+    const saml::Result res = cache ? saml::validate_cached(doc, *dc.saml_idps, policy, *cache, cached)
+                                   : saml::validate(doc, *dc.saml_idps, policy);
+    ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, "saml: assertion %s", cached ? "from the validated-assertion cache"
+                                                                              : "validated");
     if (!res.ok) {
         out.detail = "The SAML assertion was refused: " + res.error + ".";
         return out;
     }
     const saml::Identity& id = res.identity;
     if (dc.saml_one_time_use == httpd::Tri::on || id.one_time_use) {
-        httpd::ReplayCache* cache = server_config(r->server).replay_cache;
+        httpd::ReplayCache* replay = server_config(r->server).replay_cache;
         const apr_time_t expiry = apr_time_from_sec(id.not_on_or_after + policy.skew + 1);
-        switch (cache ? cache->check_and_store(r, replay_key(id), expiry) : httpd::ReplayCache::Result::unavailable) {
+        switch (replay ? replay->check_and_store(r, replay_key(id), expiry) : httpd::ReplayCache::Result::unavailable) {
         case httpd::ReplayCache::Result::fresh:
             break;
         case httpd::ReplayCache::Result::replayed:

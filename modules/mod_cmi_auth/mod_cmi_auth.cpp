@@ -9,6 +9,8 @@
 #include "mod_cmi_auth/authz.hpp"
 #include "mod_cmi_auth/mechanism.hpp"
 #include "mod_cmi_auth/saml_config.hpp"
+#include "httpd/pool_object.hpp"
+#include "libcmi/saml_cache.hpp"
 
 #include <apr_file_io.h>
 #include <dlfcn.h>
@@ -48,6 +50,7 @@ namespace {
 
 constexpr const char* kMutexType = "cmi-auth-replay";
 constexpr const char* kCacheName = "cmi-auth";
+constexpr std::size_t kSamlCacheEntries = 10000;
 
 bool is_cmi(const char* type) { return type && !strcasecmp(type, "CMI"); }
 
@@ -212,8 +215,12 @@ extern "C" void child_init(apr_pool_t* p, server_rec* main) {
     } catch (const std::exception& e) {
         ap_log_error(APLOG_MARK, APLOG_CRIT, 0, main, "mod_cmi_auth: %s", e.what());
     }
-    for (server_rec* s = main; s; s = s->next)
+    // One validated-assertion cache per process, in the child's pool.
+    auto* saml_cache = httpd::pool_new<saml::ValidatedCache>(p, kSamlCacheEntries);
+    for (server_rec* s = main; s; s = s->next) {
+        server_config(s).saml_cache = saml_cache;
         if (httpd::ReplayCache* c = server_config(s).replay_cache) c->child_init(p, s);
+    }
 }
 
 void register_hooks(apr_pool_t* p) {

@@ -31,6 +31,13 @@ LimitRequestFieldSize 65536
     Header always set X-CMI-NameID "%{{CMI_SAML_NAMEID}}e"
     Header always set X-CMI-Assertion "%{{CMI_SAML_ASSERTION_ID}}e"
     Header always set X-CMI-Role "%{{CMI_SAML_ATTR_ROLE}}e"
+    LogLevel cmi_auth:debug
+</Location>
+<Location /saml/othersp>
+    CMISAMLSPEntityID https://other.example/sp
+</Location>
+<Location /saml/noskew>
+    CMISAMLClockSkew 0
 </Location>
 <Location /saml/once>
     CMISAMLOneTimeUse On
@@ -56,7 +63,7 @@ LimitRequestFieldSize 65536
 </Location>
 """
 
-DIRS = ("", "once", "hok", "byorg", "admins", "providers", "noconfig")
+DIRS = ("", "othersp", "noskew", "once", "hok", "byorg", "admins", "providers", "noconfig")
 
 
 @pytest.fixture(scope="module")
@@ -411,3 +418,46 @@ def test_graceful_restart_keeps_working(server, idp):
     assert server.proc.poll() is None
     log = server.log_since(0)
     assert "Segmentation fault" not in log and "exit signal" not in log
+
+
+# --- the validated-assertion cache ------------------------------------------------------
+
+def test_reused_assertion_is_answered_from_the_cache(server, idp):
+    a = idp.signed_assertion(spec())
+    offset = server.log_size()
+    # The cache is per process: ten uses cannot all land in different children.
+    for _ in range(10):
+        r = send(server, a)
+        assert r.status_code == 200 and r.headers["X-CMI-User"] == "alice@provider-a"
+    assert "saml: assertion from the validated-assertion cache" in server.log_since(offset)
+
+
+def test_cached_assertion_is_still_checked_against_the_audience(server, idp):
+    a = idp.signed_assertion(spec())
+    for _ in range(5):
+        assert send(server, a).status_code == 200
+    refused(send(server, a, d="othersp"), "another audience")
+
+
+def test_cached_holder_of_key_assertion_needs_the_same_certificate(server, idp):
+    s = spec(method=saml.HOK, hok_cert_der=cert_der(server.pki.client.cert))
+    a = idp.signed_assertion(s)
+    for _ in range(5):
+        assert send(server, a, d="hok", cert=server.pki.client).status_code == 200
+    refused(send(server, a, d="hok", cert=server.pki.client_b), "holder-of-key")
+
+
+def test_cached_assertion_expires(server, idp):
+    a = idp.signed_assertion(spec(not_on_or_after=3, confirmation_not_on_or_after=3))
+    for _ in range(5):
+        assert send(server, a, d="noskew").status_code == 200
+    time.sleep(4)
+    for _ in range(5):
+        refused(send(server, a, d="noskew"), "expired")
+
+
+def test_cached_one_time_assertion_is_still_one_time(server, idp):
+    a = idp.signed_assertion(spec())
+    assert send(server, a).status_code == 200  # validated and cached (reusable here)
+    assert send(server, a, d="once").status_code == 200
+    refused(send(server, a, d="once"), "already used")

@@ -50,3 +50,67 @@ public:
 };
 
 CPPUNIT_TEST_SUITE_REGISTRATION(SamlTest);
+
+#include "libcmi/saml_cache.hpp"
+
+class SamlCacheTest : public CppUnit::TestFixture {
+    CPPUNIT_TEST_SUITE(SamlCacheTest);
+    CPPUNIT_TEST(find_until_expiry);
+    CPPUNIT_TEST(capacity_evicts_oldest);
+    CPPUNIT_TEST(key_binds_the_policy);
+    CPPUNIT_TEST_SUITE_END();
+
+public:
+    void find_until_expiry() {
+        cmi::saml::ValidatedCache c(10);
+        cmi::saml::Identity id;
+        id.user = "alice";
+        c.put("k", id, 100);
+        CPPUNIT_ASSERT_EQUAL(std::string("alice"), c.find("k", 99)->user);
+        CPPUNIT_ASSERT(!c.find("k", 100));
+        CPPUNIT_ASSERT(!c.find("k", 50));  // dropped when found expired
+        CPPUNIT_ASSERT(!c.find("other", 0));
+    }
+
+    void capacity_evicts_oldest() {
+        cmi::saml::ValidatedCache c(2);
+        cmi::saml::Identity id;
+        c.put("a", id, 100);
+        c.put("b", id, 100);
+        c.put("c", id, 100);
+        CPPUNIT_ASSERT(!c.find("a", 0));
+        CPPUNIT_ASSERT(c.find("b", 0) && c.find("c", 0));
+        cmi::saml::ValidatedCache none(0);
+        none.put("a", id, 100);
+        CPPUNIT_ASSERT(!none.find("a", 0));
+    }
+
+    void key_binds_the_policy() {
+        cmi::saml::TrustedIdps idps, other;
+        cmi::saml::Policy p;
+        p.sp_entity_id = "https://sp";
+        p.recipients = {"https://h/x"};
+        using K = cmi::saml::ValidatedCache;
+        const std::string base = K::key("<a/>", p, idps);
+        CPPUNIT_ASSERT(base == K::key("<a/>", p, idps));
+        CPPUNIT_ASSERT(base != K::key("<b/>", p, idps));
+        CPPUNIT_ASSERT(base != K::key("<a/>", p, other));
+        auto q = p;
+        q.sp_entity_id = "https://other";
+        CPPUNIT_ASSERT(base != K::key("<a/>", q, idps));
+        q = p;
+        q.recipients = {"https://h/y"};
+        CPPUNIT_ASSERT(base != K::key("<a/>", q, idps));
+        q = p;
+        q.holder_of_key = true;
+        CPPUNIT_ASSERT(base != K::key("<a/>", q, idps));
+        auto q2 = q;
+        q2.client_cert_der = "cert";
+        CPPUNIT_ASSERT(K::key("<a/>", q, idps) != K::key("<a/>", q2, idps));
+        q = p;
+        q.user_attribute = "mail";
+        CPPUNIT_ASSERT(base != K::key("<a/>", q, idps));
+    }
+};
+
+CPPUNIT_TEST_SUITE_REGISTRATION(SamlCacheTest);
