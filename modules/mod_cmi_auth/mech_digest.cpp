@@ -108,10 +108,8 @@ Outcome digest_authenticate(request_rec* r, const DirConfig& dc) {
         out.detail = "The Digest nonce has expired; retry with the new nonce.";
         return out;
     }
-    httpd::ReplayCache* cache = server_config(r->server).replay_cache;
     const std::string key = "cmi-dg:" + c->nonce + ":" + c->nc;
-    switch (cache ? cache->check_and_store(r, key, now + apr_time_from_sec(lifetime + 5))
-                  : httpd::ReplayCache::Result::unavailable) {
+    switch (record_once(r, key, now + apr_time_from_sec(lifetime + 5))) {
     case httpd::ReplayCache::Result::fresh:
         break;
     case httpd::ReplayCache::Result::replayed:

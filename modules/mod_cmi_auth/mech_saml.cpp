@@ -107,9 +107,8 @@ Outcome saml_authenticate(request_rec* r, const DirConfig& dc) {
     }
     const saml::Identity& id = res.identity;
     if (dc.saml_one_time_use == httpd::Tri::on || id.one_time_use) {
-        httpd::ReplayCache* replay = server_config(r->server).replay_cache;
         const apr_time_t expiry = apr_time_from_sec(id.not_on_or_after + policy.skew + 1);
-        switch (replay ? replay->check_and_store(r, replay_key(id), expiry) : httpd::ReplayCache::Result::unavailable) {
+        switch (record_once(r, replay_key(id), expiry)) {
         case httpd::ReplayCache::Result::fresh:
             break;
         case httpd::ReplayCache::Result::replayed:

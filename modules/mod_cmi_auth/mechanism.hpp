@@ -36,6 +36,11 @@ std::string quoted(const char* s);
 // The realm: AuthName, or "CMI".
 const char* realm(request_rec* r);
 
+// Records `key` in the replay cache until `expiry`. A subrequest or internal
+// redirect of the request that recorded it (same credentials, authenticated
+// again for another per-directory configuration) is not a replay.
+httpd::ReplayCache::Result record_once(request_rec* r, const std::string& key, apr_time_t expiry);
+
 Outcome cert_authenticate(request_rec* r, const DirConfig& dc);
 
 Outcome basic_authenticate(request_rec* r, const DirConfig& dc);

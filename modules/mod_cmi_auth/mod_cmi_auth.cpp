@@ -46,6 +46,22 @@ const char* realm(request_rec* r) {
     return name && *name ? name : "CMI";
 }
 
+httpd::ReplayCache::Result record_once(request_rec* r, const std::string& key, apr_time_t expiry) {
+    request_rec* first = r;
+    while (first->main || first->prev) first = first->main ? first->main : first->prev;
+    const std::string note = "CMI_AUTH_RECORDED " + key;
+    if (apr_table_get(first->notes, note.c_str())) return httpd::ReplayCache::Result::fresh;
+    httpd::ReplayCache* cache = server_config(r->server).replay_cache;
+    if (!cache) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                      "no replay cache: load mod_socache_shmcb or set CMIAuthReplayCache");
+        return httpd::ReplayCache::Result::unavailable;
+    }
+    const auto res = cache->check_and_store(r, key, expiry);
+    if (res == httpd::ReplayCache::Result::fresh) apr_table_set(first->notes, note.c_str(), "1");
+    return res;
+}
+
 namespace {
 
 constexpr const char* kMutexType = "cmi-auth-replay";

@@ -41,6 +41,7 @@ LimitRequestFieldSize 65536
 </Location>
 <Location /saml/once>
     CMISAMLOneTimeUse On
+    DirectoryIndex hello.txt
 </Location>
 <Location /saml/hok>
     # saml only: with cert first, the TLS client certificate itself would win.
@@ -461,3 +462,12 @@ def test_cached_one_time_assertion_is_still_one_time(server, idp):
     assert send(server, a).status_code == 200  # validated and cached (reusable here)
     assert send(server, a, d="once").status_code == 200
     refused(send(server, a, d="once"), "already used")
+
+
+def test_one_time_assertion_survives_subrequests_and_internal_redirects(server, idp):
+    # /saml/once/ is answered through mod_dir's subrequest for hello.txt: the
+    # same request must not count as a replay of itself.
+    r = requests.get(server.url("/saml/once/"), headers={"Authorization": saml.header(idp.signed_assertion(spec()))},
+                     verify=str(server.pki.ca_cert), timeout=30)
+    assert r.status_code == 200, r.text
+    assert r.text == "saml secret once\n"
