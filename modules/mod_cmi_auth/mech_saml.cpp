@@ -67,6 +67,11 @@ Outcome saml_authenticate(request_rec* r, const DirConfig& dc) {
     const char* b64 = authorization_params(r, "SAML");
     if (!b64) return out;
     out.verdict = Verdict::denied;
+    // A bearer assertion is as good as a password to whoever sees it (cf. RFC 6750 §5.3).
+    if (!ap_ssl_conn_is_ssl(r->connection)) {
+        out.detail = "SAML assertions are only accepted over TLS.";
+        return out;
+    }
     if (!dc.saml_idps || dc.saml_idps->empty() || !dc.saml_sp_entity_id) {
         // A client can send this at will: a warning, not an error.
         ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
@@ -130,6 +135,7 @@ Outcome saml_authenticate(request_rec* r, const DirConfig& dc) {
 }
 
 void saml_challenge(request_rec* r) {
+    if (!ap_ssl_conn_is_ssl(r->connection)) return;  // not offered where it would be refused
     apr_table_addn(r->err_headers_out, "WWW-Authenticate",
                    apr_pstrcat(r->pool, "SAML realm=", quoted(realm(r)).c_str(), nullptr));
 }

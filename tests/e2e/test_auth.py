@@ -126,10 +126,10 @@ def test_no_credentials_is_refused_with_every_challenge(server):
     assert "cert, saml, digest, basic" in doc["detail"]
 
 
-def test_basic_is_not_offered_over_plain_http(server):
+def test_basic_and_saml_are_not_offered_over_plain_http(server):
     r = get(server, "multi", tls=False)
     assert_problem(r, 401, "authentication-required")
-    assert schemes(r) == [("SAML", None), ("Digest", "SHA-256"), ("Digest", "MD5")]
+    assert schemes(r) == [("Digest", "SHA-256"), ("Digest", "MD5")]
 
 
 def test_default_mechanisms_are_cert_and_saml(server):

@@ -471,3 +471,11 @@ def test_one_time_assertion_survives_subrequests_and_internal_redirects(server, 
                      verify=str(server.pki.ca_cert), timeout=30)
     assert r.status_code == 200, r.text
     assert r.text == "saml secret once\n"
+
+
+def test_saml_over_plain_http_is_refused(server, idp):
+    r = requests.get(server.url("/saml/hello.txt", tls=False),
+                     headers={"Authorization": saml.header(idp.signed_assertion(spec()))}, timeout=30)
+    doc = refused(r, "only accepted over TLS")
+    assert "WWW-Authenticate" not in r.headers
+    assert doc["status"] == 401
