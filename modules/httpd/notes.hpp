@@ -8,3 +8,15 @@ inline constexpr const char* kTransactionIdHeader = "CMI-Transaction-ID";
 inline constexpr const char* kRefusalKey = "CMI_REFUSAL";
 
 }  // namespace cmi::httpd
+
+namespace cmi::httpd {
+
+// Who the client is (mod_cmi_auth).
+inline constexpr const char* kUserKey = "CMI_USER";
+inline constexpr const char* kAuthMechKey = "CMI_AUTH_MECH";
+inline constexpr const char* kAuthIssuerKey = "CMI_AUTH_ISSUER";
+inline constexpr const char* kSamlNameIdKey = "CMI_SAML_NAMEID";
+inline constexpr const char* kSamlAssertionIdKey = "CMI_SAML_ASSERTION_ID";
+inline constexpr const char* kSamlAttrPrefix = "CMI_SAML_ATTR_";
+
+}  // namespace cmi::httpd

@@ -23,6 +23,7 @@ constexpr ProblemType kTypes[] = {
     {"content-missing", 422, "Staged content missing"},
     {"too-large", 413, "Request too large"},
     {"audit-unavailable", 503, "Audit log unavailable"},
+    {"authentication-unavailable", 503, "Authentication service unavailable"},
 };
 
 }  // namespace

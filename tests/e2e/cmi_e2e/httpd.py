@@ -14,6 +14,7 @@ STOCK_MODULES = [
     "mpm_event", "authz_core", "authz_host", "authn_core", "mime", "dir", "alias",
     "headers", "env", "setenvif", "ssl", "socache_shmcb", "dav", "dav_fs", "cgid",
     "auth_basic", "authn_file", "authz_user", "access_compat", "http2",
+    "socache_redis", "socache_memcache",
 ]
 OUR_MODULES = ["tls", "auth", "audit", "content"]
 
@@ -83,6 +84,10 @@ class Httpd:
         self._stderr_seen = 0
 
     # --- configuration ---------------------------------------------------------
+    def source_tool(self, name: str) -> Path:
+        """A script from tools/ in the source tree."""
+        return Path(os.environ.get("CMI_SOURCE_DIR", Path(__file__).resolve().parents[3])) / "tools" / name
+
     def our_module(self, name: str) -> Path:
         return self.build_dir / "modules" / f"mod_cmi_{name}" / ".libs" / f"mod_cmi_{name}.so"
 

@@ -1,0 +1,98 @@
+#include "libcmi/saml_cache.hpp"
+
+#include <openssl/evp.h>
+
+#include <stdexcept>
+
+namespace cmi::saml {
+namespace {
+
+// SHA-256 over length-prefixed fields, so no two field lists collide.
+class KeyHash {
+public:
+    KeyHash() : ctx_(EVP_MD_CTX_new()) {
+        if (!ctx_ || !EVP_DigestInit_ex(ctx_, EVP_sha256(), nullptr)) throw std::runtime_error("SHA-256 unavailable");
+    }
+    ~KeyHash() { EVP_MD_CTX_free(ctx_); }
+    KeyHash(const KeyHash&) = delete;
+    KeyHash& operator=(const KeyHash&) = delete;
+
+    void add(std::string_view s) {
+        const std::uint64_t n = s.size();
+        EVP_DigestUpdate(ctx_, &n, sizeof n);
+        EVP_DigestUpdate(ctx_, s.data(), s.size());
+    }
+    std::string finish() {
+        unsigned char md[EVP_MAX_MD_SIZE];
+        unsigned int len = 0;
+        EVP_DigestFinal_ex(ctx_, md, &len);
+        return std::string(reinterpret_cast<char*>(md), len);
+    }
+
+private:
+    EVP_MD_CTX* ctx_;
+};
+
+}  // namespace
+
+std::string ValidatedCache::key(std::string_view xml, const Policy& p, const TrustedIdps& idps) {
+    KeyHash h;
+    h.add(xml);
+    h.add(p.sp_entity_id);
+    for (const auto& r : p.recipients) h.add(r);
+    h.add("|");
+    h.add(p.holder_of_key ? "hok" : "bearer");
+    h.add(p.client_cert_der);
+    h.add(p.user_attribute);
+    h.add(std::to_string(p.skew));
+    // The trust set of this process's configuration: the same object, the same keys.
+    const auto addr = reinterpret_cast<std::uintptr_t>(&idps);
+    h.add(std::string_view(reinterpret_cast<const char*>(&addr), sizeof addr));
+    return h.finish();
+}
+
+std::optional<Identity> ValidatedCache::find(const std::string& key, std::int64_t now) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    auto it = entries_.find(key);
+    if (it == entries_.end()) return std::nullopt;
+    if (now >= it->second.expires) {
+        entries_.erase(it);
+        return std::nullopt;
+    }
+    return it->second.identity;
+}
+
+void ValidatedCache::put(const std::string& key, const Identity& id, std::int64_t expires) {
+    if (!capacity_) return;
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (entries_.count(key)) return;
+    while (entries_.size() >= capacity_ && !order_.empty()) {
+        entries_.erase(order_.front());
+        order_.pop_front();
+    }
+    // order_ may name keys already dropped as expired: harmless, erase is a no-op.
+    if (order_.size() > 2 * capacity_) {
+        std::deque<std::string> live;
+        for (auto& k : order_)
+            if (entries_.count(k)) live.push_back(std::move(k));
+        order_.swap(live);
+    }
+    entries_.emplace(key, Entry{id, expires});
+    order_.push_back(key);
+}
+
+Result validate_cached(std::string_view xml, const TrustedIdps& idps, const Policy& policy, ValidatedCache& cache,
+                       bool& cached) {
+    const std::string k = ValidatedCache::key(xml, policy, idps);
+    if (auto id = cache.find(k, policy.now)) {
+        cached = true;
+        return Result{true, {}, std::move(*id)};
+    }
+    cached = false;
+    Result r = validate(xml, idps, policy);
+    // Valid until its earliest NotOnOrAfter, as validate() judged it (with the skew).
+    if (r.ok) cache.put(k, r.identity, r.identity.not_on_or_after + policy.skew);
+    return r;
+}
+
+}  // namespace cmi::saml

@@ -1,0 +1,144 @@
+// `digest`: RFC 7616 with qop=auth, SHA-256 and MD5. Nonces are stateless
+// (time + HMAC), so any node with the same secret accepts them; each
+// (nonce, nc) pair is recorded in the replay cache so a captured request
+// cannot be sent again.
+#include "mod_cmi_auth/mechanism.hpp"
+
+#include "libcmi/digest_auth.hpp"
+
+#include <ap_provider.h>
+#include <mod_auth.h>
+
+#include <cstring>
+#include <stdexcept>
+#include <string>
+
+namespace cmi::auth {
+namespace {
+
+using digest::Algorithm;
+
+std::string_view secret(request_rec* r) {
+    const ServerConfig& sc = server_config(r->server);
+    return {sc.nonce_secret, sc.nonce_secret_len};
+}
+
+bool offered(const DirConfig& dc, apr_pool_t* p, Algorithm a) {
+    apr_array_header_t* algs = digest_algorithms(dc, p);
+    for (int i = 0; i < algs->nelts; ++i)
+        if (APR_ARRAY_IDX(algs, i, Algorithm) == a) return true;
+    return false;
+}
+
+bool is_hex(const char* s) {
+    for (; *s; ++s)
+        if (!apr_isxdigit(*s)) return false;
+    return true;
+}
+
+// H(A1) from the first provider that has an entry of the algorithm's kind:
+// 32 hex digits for MD5 (htdigest), 64 for SHA-256 (cmi-htdigest).
+authn_status realm_hash(request_rec* r, const DirConfig& dc, const digest::Credentials& c, const char** hash) {
+    apr_array_header_t* names = providers(dc, r->pool);
+    bool error = false;
+    for (int i = 0; i < names->nelts; ++i) {
+        const char* name = APR_ARRAY_IDX(names, i, const char*);
+        const auto* p = static_cast<const authn_provider*>(
+            ap_lookup_provider(AUTHN_PROVIDER_GROUP, name, AUTHN_PROVIDER_VERSION));
+        if (!p || !p->get_realm_hash) continue;
+        char* h = nullptr;
+        apr_table_setn(r->notes, AUTHN_PROVIDER_NAME_NOTE, name);
+        const authn_status st = p->get_realm_hash(r, c.username.c_str(), c.realm.c_str(), &h);
+        apr_table_unset(r->notes, AUTHN_PROVIDER_NAME_NOTE);
+        if (st == AUTH_GENERAL_ERROR) error = true;
+        if (st == AUTH_USER_FOUND && h && std::strlen(h) == digest::hex_length(c.algorithm) && is_hex(h)) {
+            *hash = h;
+            return AUTH_USER_FOUND;
+        }
+    }
+    return error ? AUTH_GENERAL_ERROR : AUTH_USER_NOT_FOUND;
+}
+
+}  // namespace
+
+Outcome digest_authenticate(request_rec* r, const DirConfig& dc) {
+    Outcome out;
+    const char* params = authorization_params(r, "Digest");
+    if (!params) return out;
+    out.verdict = Verdict::denied;
+    auto c = digest::parse_credentials(params);
+    if (!c) {
+        out.detail = "Malformed Digest credentials (qop=auth, algorithm SHA-256 or MD5 required).";
+        return out;
+    }
+    if (!offered(dc, r->pool, c->algorithm)) {
+        out.detail = std::string("Digest algorithm ") + digest::algorithm_name(c->algorithm) + " is not accepted here.";
+        return out;
+    }
+    if (c->realm != realm(r)) {
+        out.detail = "The Digest realm does not match.";
+        return out;
+    }
+    if (!r->unparsed_uri || c->uri != r->unparsed_uri) {
+        out.detail = "The Digest uri does not match the request target.";
+        return out;
+    }
+    const apr_time_t now = apr_time_now();
+    const int lifetime = nonce_lifetime(dc);
+    const auto nonce_state =
+        digest::check_nonce(secret(r), c->realm, c->nonce, apr_time_sec(now), lifetime);
+    if (nonce_state == digest::NonceState::invalid) {
+        out.detail = "The Digest nonce was not issued here.";
+        return out;
+    }
+    const char* hash = nullptr;
+    const authn_status st = realm_hash(r, dc, *c, &hash);
+    if (st == AUTH_GENERAL_ERROR) {
+        out.verdict = Verdict::unavailable;
+        out.detail = "The user directory could not be consulted.";
+        return out;
+    }
+    if (st != AUTH_USER_FOUND ||
+        !digest::hex_equal(digest::expected_response(c->algorithm, hash, *c, r->method), c->response)) {
+        out.detail = "Wrong user name or password.";
+        return out;
+    }
+    if (nonce_state == digest::NonceState::stale) {
+        out.verdict = Verdict::stale;
+        out.detail = "The Digest nonce has expired; retry with the new nonce.";
+        return out;
+    }
+    const std::string key = "cmi-dg:" + c->nonce + ":" + c->nc;
+    switch (record_once(r, key, now + apr_time_from_sec(lifetime + 5))) {
+    case httpd::ReplayCache::Result::fresh:
+        break;
+    case httpd::ReplayCache::Result::replayed:
+        out.detail = "This Digest nonce-count was already used (replay).";
+        return out;
+    case httpd::ReplayCache::Result::unavailable:
+        out.verdict = Verdict::unavailable;
+        out.detail = "The replay cache is unavailable.";
+        return out;
+    }
+    out.verdict = Verdict::granted;
+    out.user = apr_pstrdup(r->pool, c->username.c_str());
+    return out;
+}
+
+void digest_challenge(request_rec* r, const DirConfig& dc, bool stale) {
+    unsigned char salt[8];
+    if (apr_generate_random_bytes(salt, sizeof salt) != APR_SUCCESS)
+        throw std::runtime_error("no random bytes for a Digest nonce");
+    const std::string nonce = digest::make_nonce(secret(r), realm(r), apr_time_sec(apr_time_now()), salt);
+    const std::string realm_q = quoted(realm(r));
+    apr_array_header_t* algs = digest_algorithms(dc, r->pool);
+    for (int i = 0; i < algs->nelts; ++i) {
+        const Algorithm a = APR_ARRAY_IDX(algs, i, Algorithm);
+        apr_table_addn(r->err_headers_out, "WWW-Authenticate",
+                       apr_pstrcat(r->pool, "Digest realm=", realm_q.c_str(), ", qop=\"auth\", algorithm=",
+                                   digest::algorithm_name(a), ", nonce=\"", nonce.c_str(), "\"",
+                                   stale ? ", stale=true" : "", nullptr));
+    }
+}
+
+}  // namespace cmi::auth

@@ -1,0 +1,143 @@
+// `saml`: Authorization: SAML <base64 of a signed Assertion or Response>,
+// validated with lasso against CMISAMLIdPMetadata (libcmi/saml_assertion).
+#include "mod_cmi_auth/mechanism.hpp"
+
+#include "httpd/notes.hpp"
+#include "libcmi/saml_assertion.hpp"
+#include "libcmi/saml_cache.hpp"
+
+#include <apr_base64.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
+#include <memory>
+#include <string>
+
+namespace cmi::auth {
+namespace {
+
+bool valid_base64(const char* s, std::size_t& n) {
+    for (n = 0; s[n]; ++n)
+        if (!apr_isalnum(s[n]) && s[n] != '+' && s[n] != '/' && s[n] != '=') return false;
+    return n > 0 && n % 4 == 0;
+}
+
+// The DER of the TLS client certificate, or "" without one.
+std::string client_cert_der(request_rec* r) {
+    const char* pem = ap_ssl_var_lookup(r->pool, r->server, r->connection, r, "SSL_CLIENT_CERT");
+    if (!pem || !*pem) return {};
+    std::unique_ptr<BIO, decltype(&BIO_free)> bio(BIO_new_mem_buf(pem, -1), BIO_free);
+    std::unique_ptr<X509, decltype(&X509_free)> cert(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr),
+                                                    X509_free);
+    if (!cert) return {};
+    unsigned char* der = nullptr;
+    const int len = i2d_X509(cert.get(), &der);
+    if (len <= 0) return {};
+    std::string out(reinterpret_cast<char*>(der), static_cast<std::size_t>(len));
+    OPENSSL_free(der);
+    return out;
+}
+
+std::string env_name(const std::string& attribute) {
+    std::string out = httpd::kSamlAttrPrefix;
+    for (char c : attribute) out += apr_isalnum(c) ? static_cast<char>(apr_toupper(c)) : '_';
+    return out;
+}
+
+// The one-time-use key: short and printable for every socache provider.
+std::string replay_key(const saml::Identity& id) {
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int len = 0;
+    const std::string s = id.issuer + '\n' + id.assertion_id;
+    EVP_Digest(s.data(), s.size(), md, &len, EVP_sha256(), nullptr);
+    static const char hex[] = "0123456789abcdef";
+    std::string key = "cmi-sa:";
+    for (unsigned i = 0; i < len; ++i) {
+        key += hex[md[i] >> 4];
+        key += hex[md[i] & 15];
+    }
+    return key;
+}
+
+}  // namespace
+
+Outcome saml_authenticate(request_rec* r, const DirConfig& dc) {
+    Outcome out;
+    const char* b64 = authorization_params(r, "SAML");
+    if (!b64) return out;
+    out.verdict = Verdict::denied;
+    // A bearer assertion is as good as a password to whoever sees it (cf. RFC 6750 §5.3).
+    if (!ap_ssl_conn_is_ssl(r->connection)) {
+        out.detail = "SAML assertions are only accepted over TLS.";
+        return out;
+    }
+    if (!dc.saml_idps || dc.saml_idps->empty() || !dc.saml_sp_entity_id) {
+        // A client can send this at will: a warning, not an error.
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
+                      "saml: no CMISAMLIdPMetadata or CMISAMLSPEntityID for %s: SAML assertions are refused",
+                      r->uri);
+        out.detail = "SAML assertions are not accepted here.";
+        return out;
+    }
+    std::size_t n = 0;
+    if (!valid_base64(b64, n) || n > (saml::kMaxDocumentBytes / 3 + 1) * 4) {
+        out.detail = "The SAML credentials are not base64 of an assertion of at most 256 KiB.";
+        return out;
+    }
+    char* xml = static_cast<char*>(apr_palloc(r->pool, apr_base64_decode_len(b64) + 1));
+    const int len = apr_base64_decode(xml, b64);
+
+    saml::Policy policy;
+    policy.sp_entity_id = dc.saml_sp_entity_id;
+    const char* url = ap_construct_url(r->pool, r->uri, r);
+    policy.recipients.emplace_back(url);
+    if (r->args) policy.recipients.emplace_back(std::string(url) + "?" + r->args);
+    policy.now = apr_time_sec(apr_time_now());
+    policy.skew = saml_skew(dc);
+    policy.holder_of_key = dc.saml_holder_of_key == httpd::Tri::on;
+    if (policy.holder_of_key) policy.client_cert_der = client_cert_der(r);
+    policy.user_attribute = saml_user_attribute(dc);
+
+    const std::string_view doc(xml, static_cast<std::size_t>(len));
+    saml::ValidatedCache* cache = server_config(r->server).saml_cache;
+    bool cached = false;
+    const saml::Result res = cache ? saml::validate_cached(doc, *dc.saml_idps, policy, *cache, cached)
+                                   : saml::validate(doc, *dc.saml_idps, policy);
+    ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, "saml: assertion %s", cached ? "from the validated-assertion cache"
+                                                                              : "validated");
+    if (!res.ok) {
+        out.detail = "The SAML assertion was refused: " + res.error + ".";
+        return out;
+    }
+    const saml::Identity& id = res.identity;
+    if (dc.saml_one_time_use == httpd::Tri::on || id.one_time_use) {
+        const apr_time_t expiry = apr_time_from_sec(id.not_on_or_after + policy.skew + 1);
+        switch (record_once(r, replay_key(id), expiry)) {
+        case httpd::ReplayCache::Result::fresh:
+            break;
+        case httpd::ReplayCache::Result::replayed:
+            out.detail = "This one-time SAML assertion was already used (replay).";
+            return out;
+        case httpd::ReplayCache::Result::unavailable:
+            out.verdict = Verdict::unavailable;
+            out.detail = "The replay cache is unavailable.";
+            return out;
+        }
+    }
+    out.verdict = Verdict::granted;
+    out.user = apr_pstrdup(r->pool, id.user.c_str());
+    out.issuer = apr_pstrdup(r->pool, id.issuer.c_str());
+    if (!id.name_id.empty()) out.notes.emplace_back(httpd::kSamlNameIdKey, id.name_id);
+    out.notes.emplace_back(httpd::kSamlAssertionIdKey, id.assertion_id);
+    for (const auto& [name, value] : id.attributes) out.notes.emplace_back(env_name(name), value);
+    return out;
+}
+
+void saml_challenge(request_rec* r) {
+    if (!ap_ssl_conn_is_ssl(r->connection)) return;  // not offered where it would be refused
+    apr_table_addn(r->err_headers_out, "WWW-Authenticate",
+                   apr_pstrcat(r->pool, "SAML realm=", quoted(realm(r)).c_str(), nullptr));
+}
+
+}  // namespace cmi::auth

@@ -1,0 +1,55 @@
+// What every mechanism of AuthType CMI answers, and the helpers they share.
+#pragma once
+#include "httpd/httpd_includes.hpp"
+#include "mod_cmi_auth/auth_config.hpp"
+
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace cmi::auth {
+
+enum class Verdict {
+    absent,       // no credentials of this kind: the next mechanism is asked
+    granted,      // valid: this identity
+    denied,       // present but invalid: decides, no fall-through
+    stale,        // Digest only: valid but the nonce expired (401 stale=true)
+    unavailable,  // could not be checked (replay cache, authn provider): fail closed
+};
+
+struct Outcome {
+    Verdict verdict = Verdict::absent;
+    const char* user = nullptr;
+    const char* issuer = nullptr;
+    std::string detail;  // why, for the client and the log; never a secret
+    // More notes/env entries (SAML: name id, assertion id, attributes).
+    std::vector<std::pair<std::string, std::string>> notes;
+};
+
+// The credentials after "<scheme> " in Authorization, or nullptr if the
+// header is absent or has another scheme.
+const char* authorization_params(request_rec* r, const char* scheme);
+
+// `realm` as an RFC 7230 quoted-string.
+std::string quoted(const char* s);
+
+// The realm: AuthName, or "CMI".
+const char* realm(request_rec* r);
+
+// Records `key` in the replay cache until `expiry`. A subrequest or internal
+// redirect of the request that recorded it (same credentials, authenticated
+// again for another per-directory configuration) is not a replay.
+httpd::ReplayCache::Result record_once(request_rec* r, const std::string& key, apr_time_t expiry);
+
+Outcome cert_authenticate(request_rec* r, const DirConfig& dc);
+
+Outcome basic_authenticate(request_rec* r, const DirConfig& dc);
+void basic_challenge(request_rec* r);
+
+Outcome digest_authenticate(request_rec* r, const DirConfig& dc);
+void digest_challenge(request_rec* r, const DirConfig& dc, bool stale);
+
+Outcome saml_authenticate(request_rec* r, const DirConfig& dc);
+void saml_challenge(request_rec* r);
+
+}  // namespace cmi::auth

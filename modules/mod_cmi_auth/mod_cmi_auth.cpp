@@ -1,0 +1,269 @@
+// mod_cmi_auth — CMI user authentication (OMA CMI §6.1): `AuthType CMI`
+// accepts several standard mechanisms on one location, tried in
+// CMIAuthMechanisms order; the first that presents credentials decides.
+#include "httpd/barrier.hpp"
+#include "httpd/httpd_includes.hpp"
+#include "httpd/notes.hpp"
+#include "httpd/problem_response.hpp"
+#include "mod_cmi_auth/auth_config.hpp"
+#include "mod_cmi_auth/authz.hpp"
+#include "mod_cmi_auth/mechanism.hpp"
+#include "mod_cmi_auth/saml_config.hpp"
+#include "httpd/pool_object.hpp"
+#include "libcmi/saml_cache.hpp"
+
+#include <apr_file_io.h>
+#include <dlfcn.h>
+#include <mod_auth.h>
+
+#include <cstring>
+#include <stdexcept>
+#include <string>
+
+namespace cmi::auth {
+
+const char* authorization_params(request_rec* r, const char* scheme) {
+    const char* h = apr_table_get(r->headers_in, "Authorization");
+    if (!h) return nullptr;
+    const std::size_t n = std::strlen(scheme);
+    if (strncasecmp(h, scheme, n) || (h[n] != ' ' && h[n] != '\t')) return nullptr;
+    h += n;
+    while (*h == ' ' || *h == '\t') ++h;
+    return h;
+}
+
+std::string quoted(const char* s) {
+    std::string out = "\"";
+    for (; *s; ++s) {
+        if (*s == '"' || *s == '\\') out += '\\';
+        out += *s;
+    }
+    return out + "\"";
+}
+
+const char* realm(request_rec* r) {
+    const char* name = ap_auth_name(r);
+    return name && *name ? name : "CMI";
+}
+
+httpd::ReplayCache::Result record_once(request_rec* r, const std::string& key, apr_time_t expiry) {
+    request_rec* first = r;
+    while (first->main || first->prev) first = first->main ? first->main : first->prev;
+    const std::string note = "CMI_AUTH_RECORDED " + key;
+    if (apr_table_get(first->notes, note.c_str())) return httpd::ReplayCache::Result::fresh;
+    httpd::ReplayCache* cache = server_config(r->server).replay_cache;
+    if (!cache) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                      "no replay cache: load mod_socache_shmcb or set CMIAuthReplayCache");
+        return httpd::ReplayCache::Result::unavailable;
+    }
+    const auto res = cache->check_and_store(r, key, expiry);
+    if (res == httpd::ReplayCache::Result::fresh) apr_table_set(first->notes, note.c_str(), "1");
+    return res;
+}
+
+namespace {
+
+constexpr const char* kMutexType = "cmi-auth-replay";
+constexpr const char* kCacheName = "cmi-auth";
+constexpr std::size_t kSamlCacheEntries = 10000;
+
+bool is_cmi(const char* type) { return type && !strcasecmp(type, "CMI"); }
+
+void add_challenges(request_rec* r, const DirConfig& dc, bool stale) {
+    apr_array_header_t* mechs = mechanisms(dc, r->pool);
+    for (int i = 0; i < mechs->nelts; ++i) {
+        switch (APR_ARRAY_IDX(mechs, i, Mech)) {
+        case Mech::cert: break;  // nothing to challenge: the handshake asks
+        case Mech::saml: saml_challenge(r); break;
+        case Mech::digest: digest_challenge(r, dc, stale); break;
+        case Mech::basic: basic_challenge(r); break;
+        }
+    }
+}
+
+void set_identity(request_rec* r, Mech m, const Outcome& o) {
+    r->user = const_cast<char*>(o.user);
+    r->ap_auth_type = const_cast<char*>("CMI");
+    const char* mech = mech_name(m);
+    for (apr_table_t* t : {r->notes, r->subprocess_env}) {
+        apr_table_setn(t, httpd::kUserKey, o.user);
+        apr_table_setn(t, httpd::kAuthMechKey, mech);
+        if (o.issuer && *o.issuer) apr_table_setn(t, httpd::kAuthIssuerKey, o.issuer);
+    }
+    // A multi-valued key: one notes entry per value (Require cmi-saml-attribute
+    // sees them all), values joined with ", " in the environment.
+    for (const auto& [k, v] : o.notes) {
+        apr_table_add(r->notes, k.c_str(), v.c_str());
+        apr_table_merge(r->subprocess_env, k.c_str(), v.c_str());
+    }
+}
+
+Outcome run(Mech m, request_rec* r, const DirConfig& dc) {
+    switch (m) {
+    case Mech::cert: return cert_authenticate(r, dc);
+    case Mech::saml: return saml_authenticate(r, dc);
+    case Mech::digest: return digest_authenticate(r, dc);
+    case Mech::basic: return basic_authenticate(r, dc);
+    }
+    return {};
+}
+
+int authenticate(request_rec* r) {
+    if (!is_cmi(ap_auth_type(r))) return DECLINED;
+    const DirConfig& dc = dir_config(r);
+    apr_array_header_t* mechs = mechanisms(dc, r->pool);
+    for (int i = 0; i < mechs->nelts; ++i) {
+        const Mech m = APR_ARRAY_IDX(mechs, i, Mech);
+        const Outcome o = run(m, r, dc);
+        switch (o.verdict) {
+        case Verdict::absent:
+            continue;
+        case Verdict::granted:
+            set_identity(r, m, o);
+            return OK;
+        case Verdict::denied:
+            add_challenges(r, dc, false);
+            return httpd::refuse(r, cmi_auth_module, "authentication-failed",
+                                 std::string(mech_name(m)) + ": " + o.detail);
+        case Verdict::stale:
+            add_challenges(r, dc, true);
+            return httpd::refuse(r, cmi_auth_module, "authentication-required",
+                                 std::string(mech_name(m)) + ": " + o.detail);
+        case Verdict::unavailable:
+            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "%s: %s Requests that need it are refused (fail closed).",
+                          mech_name(m), o.detail.c_str());
+            return httpd::refuse(r, cmi_auth_module, "authentication-unavailable",
+                                 "Authentication cannot be checked right now; try again later.");
+        }
+    }
+    add_challenges(r, dc, false);
+    std::string offered;
+    for (int i = 0; i < mechs->nelts; ++i)
+        offered += std::string(i ? ", " : "") + mech_name(APR_ARRAY_IDX(mechs, i, Mech));
+    return httpd::refuse(r, cmi_auth_module, "authentication-required",
+                         "This CMI interface requires authentication (" + offered + ").");
+}
+
+extern "C" int check_authn(request_rec* r) {
+    return httpd::hook_barrier(r, cmi_auth_module, "check_authn", [r] { return authenticate(r); });
+}
+
+// Authorization refused an authenticated user with 401 (the default unless
+// AuthzSendForbiddenOnFailure On): offer the challenges again.
+extern "C" int note_auth_failure(request_rec* r, const char* type) {
+    if (!is_cmi(type)) return DECLINED;
+    httpd::hook_barrier(r, cmi_auth_module, "note_auth_failure", [r] {
+        add_challenges(r, dir_config(r), false);
+        httpd::refuse(r, cmi_auth_module, "authentication-failed",
+                      std::string("User '") + (r->user ? r->user : "") + "' is not authorized here.");
+        return OK;
+    });
+    return OK;
+}
+
+extern "C" int pre_config(apr_pool_t* pconf, apr_pool_t*, apr_pool_t*) {
+    httpd::ReplayCache::register_mutex(pconf, kMutexType);
+    return OK;
+}
+
+// The Digest nonce secret: the configured file, or random bytes made for
+// this configuration cycle (nonces then die with a restart: clients get stale=true).
+void load_nonce_secrets(apr_pool_t* pconf, server_rec* main) {
+    unsigned char* random = static_cast<unsigned char*>(apr_palloc(pconf, 32));
+    if (apr_generate_random_bytes(random, 32) != APR_SUCCESS)
+        throw std::runtime_error("cannot generate the Digest nonce secret");
+    for (server_rec* s = main; s; s = s->next) {
+        ServerConfig& sc = server_config(s);
+        if (!sc.nonce_secret_file) {
+            sc.nonce_secret = reinterpret_cast<const char*>(random);
+            sc.nonce_secret_len = 32;
+            continue;
+        }
+        apr_file_t* f = nullptr;
+        char* buf = static_cast<char*>(apr_palloc(pconf, 4096));
+        apr_size_t len = 0;
+        apr_status_t rv = apr_file_open(&f, sc.nonce_secret_file, APR_FOPEN_READ, 0, pconf);
+        if (rv == APR_SUCCESS) {
+            rv = apr_file_read_full(f, buf, 4096, &len);
+            apr_file_close(f);
+            if (rv == APR_EOF) rv = APR_SUCCESS;
+        }
+        if (rv != APR_SUCCESS || len < 16)
+            throw std::runtime_error(std::string("CMIAuthDigestNonceSecret: cannot read 16 or more bytes from ") +
+                                     sc.nonce_secret_file);
+        sc.nonce_secret = buf;
+        sc.nonce_secret_len = len;
+    }
+}
+
+int post_config_body(apr_pool_t* pconf, apr_pool_t* ptemp, server_rec* main) {
+    load_nonce_secrets(pconf, main);
+    httpd::ReplayCache* fallback = server_config(main).replay_cache;
+    if (!fallback && ap_lookup_provider(AP_SOCACHE_PROVIDER_GROUP, "shmcb", AP_SOCACHE_PROVIDER_VERSION))
+        fallback = httpd::ReplayCache::parse(pconf, ptemp, "shmcb", cmi_auth_module);
+    for (server_rec* s = main; s; s = s->next) {
+        ServerConfig& sc = server_config(s);
+        if (!sc.replay_cache) sc.replay_cache = fallback;
+        if (!sc.replay_cache) continue;  // digest requests will fail closed, with a log line
+        apr_status_t rv = sc.replay_cache->init(pconf, s, kCacheName, kMutexType);
+        if (rv != APR_SUCCESS) {
+            ap_log_error(APLOG_MARK, APLOG_EMERG, rv, s, "CMIAuthReplayCache %s: cannot initialise the cache",
+                         sc.replay_cache->spec());
+            return HTTP_INTERNAL_SERVER_ERROR;
+        }
+    }
+    return OK;
+}
+
+extern "C" int post_config(apr_pool_t* pconf, apr_pool_t*, apr_pool_t* ptemp, server_rec* s) {
+    try {
+        return post_config_body(pconf, ptemp, s);
+    } catch (const std::exception& e) {
+        ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, "mod_cmi_auth: %s", e.what());
+    }
+    return HTTP_INTERNAL_SERVER_ERROR;
+}
+
+extern "C" void child_init(apr_pool_t* p, server_rec* main) {
+    try {
+        ensure_lasso();
+    } catch (const std::exception& e) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, 0, main, "mod_cmi_auth: %s", e.what());
+    }
+    // One validated-assertion cache per process, in the child's pool.
+    auto* saml_cache = httpd::pool_new<saml::ValidatedCache>(p, kSamlCacheEntries);
+    for (server_rec* s = main; s; s = s->next) {
+        server_config(s).saml_cache = saml_cache;
+        if (httpd::ReplayCache* c = server_config(s).replay_cache) c->child_init(p, s);
+    }
+}
+
+void register_hooks(apr_pool_t* p) {
+    // This module is unloaded at every restart; lasso must not be: glib keeps
+    // its registered GTypes, which would point into unmapped code.
+    dlopen("liblasso.so.3", RTLD_NOW | RTLD_NODELETE);
+    httpd::register_problem_response();
+    ap_hook_pre_config(pre_config, nullptr, nullptr, APR_HOOK_MIDDLE);
+    ap_hook_post_config(post_config, nullptr, nullptr, APR_HOOK_MIDDLE);
+    ap_hook_child_init(child_init, nullptr, nullptr, APR_HOOK_MIDDLE);
+    ap_hook_check_authn(check_authn, nullptr, nullptr, APR_HOOK_MIDDLE, AP_AUTH_INTERNAL_PER_CONF);
+    ap_hook_note_auth_failure(note_auth_failure, nullptr, nullptr, APR_HOOK_MIDDLE);
+    register_authz_providers(p);
+}
+
+}  // namespace
+}  // namespace cmi::auth
+
+extern "C" {
+__attribute__((visibility("default"))) module AP_MODULE_DECLARE_DATA cmi_auth_module = {
+    STANDARD20_MODULE_STUFF,
+    cmi::auth::create_dir_config,
+    cmi::auth::merge_dir_config,
+    cmi::auth::create_server_config,
+    cmi::auth::merge_server_config,
+    cmi::auth::directives,
+    cmi::auth::register_hooks,
+    AP_MODULE_FLAG_NONE,
+};
+}

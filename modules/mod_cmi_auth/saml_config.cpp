@@ -1,0 +1,75 @@
+#include "mod_cmi_auth/saml_config.hpp"
+
+#include "httpd/barrier.hpp"
+#include "httpd/pool_object.hpp"
+#include "libcmi/lasso_includes.hpp"
+#include "libcmi/saml_idps.hpp"
+#include "mod_cmi_auth/auth_config.hpp"
+
+#include <cstdlib>
+#include <stdexcept>
+#include <string>
+
+namespace cmi::auth {
+
+void ensure_lasso() {
+    if (lasso_init() != 0) throw std::runtime_error("lasso_init failed");
+}
+
+const char* add_saml_idp_metadata(cmd_parms* cmd, void* cfg, const char* path) {
+    return httpd::directive_barrier(cmd, [&]() -> const char* {
+        auto* c = static_cast<DirConfig*>(cfg);
+        const char* full = ap_server_root_relative(cmd->pool, path);
+        if (!full) throw std::invalid_argument(std::string("'") + path + "' is not a valid path");
+        ensure_lasso();
+        // Each section gets its own set: an inner section's list replaces the outer one.
+        if (!c->saml_idps) c->saml_idps = httpd::pool_new<saml::TrustedIdps>(cmd->pool);
+        try {
+            c->saml_idps->load_metadata(full);
+        } catch (const std::runtime_error& e) {
+            throw std::invalid_argument(std::string(e.what()) +
+                                        "; use the IdP's SAML 2.0 metadata (md:EntityDescriptor with an "
+                                        "IDPSSODescriptor and a signing KeyDescriptor)");
+        }
+        return nullptr;
+    });
+}
+
+const char* set_saml_sp_entity_id(cmd_parms* cmd, void* cfg, const char* uri) {
+    return httpd::directive_barrier(cmd, [&]() -> const char* {
+        if (!*uri) throw std::invalid_argument("needs this service's entity id, e.g. https://cmc.example.com/saml");
+        static_cast<DirConfig*>(cfg)->saml_sp_entity_id = apr_pstrdup(cmd->pool, uri);
+        return nullptr;
+    });
+}
+
+const char* set_saml_clock_skew(cmd_parms* cmd, void* cfg, const char* secs) {
+    return httpd::directive_barrier(cmd, [&]() -> const char* {
+        char* end = nullptr;
+        const long v = std::strtol(secs, &end, 10);
+        if (!*secs || *end || v < 0 || v > 3600)
+            throw std::invalid_argument(std::string("'") + secs + "' is not a skew; use seconds from 0 to 3600");
+        static_cast<DirConfig*>(cfg)->saml_skew = static_cast<int>(v);
+        return nullptr;
+    });
+}
+
+const char* set_saml_user_attribute(cmd_parms* cmd, void* cfg, const char* name) {
+    return httpd::directive_barrier(cmd, [&]() -> const char* {
+        if (!*name) throw std::invalid_argument("use NameID or an attribute Name / FriendlyName");
+        static_cast<DirConfig*>(cfg)->saml_user_attribute = apr_pstrdup(cmd->pool, name);
+        return nullptr;
+    });
+}
+
+const char* set_saml_one_time_use(cmd_parms*, void* cfg, int on) {
+    static_cast<DirConfig*>(cfg)->saml_one_time_use = httpd::to_tri(on);
+    return nullptr;
+}
+
+const char* set_saml_holder_of_key(cmd_parms*, void* cfg, int on) {
+    static_cast<DirConfig*>(cfg)->saml_holder_of_key = httpd::to_tri(on);
+    return nullptr;
+}
+
+}  // namespace cmi::auth

@@ -1,0 +1,422 @@
+"""mod_cmi_auth (CMI §6.1): AuthType CMI with client certificates, Digest and Basic."""
+import base64
+import subprocess
+
+import pytest
+import requests
+
+from cmi_e2e import digest
+from cmi_e2e.clients import curl
+from cmi_e2e.problems import assert_problem
+
+REALM = "CMI test"
+SHA_USERS = {"alice": "wonder land"}
+MD5_USERS = {"alice": "wonder land", "mallory": "md5 only"}
+BASIC_USERS = {"carol": "basic secret"}
+
+LOCATIONS = """
+<AuthnProviderAlias file cmi-sha>
+    AuthUserFile "{conf}/sha256.digest"
+</AuthnProviderAlias>
+<AuthnProviderAlias file cmi-md5>
+    AuthUserFile "{conf}/md5.digest"
+</AuthnProviderAlias>
+<AuthnProviderAlias file cmi-basic>
+    AuthUserFile "{conf}/basic.passwd"
+</AuthnProviderAlias>
+<Location /auth>
+    AuthType CMI
+    AuthName "{realm}"
+    Require valid-user
+    Header always set X-CMI-User "%{{CMI_USER}}e"
+    Header always set X-CMI-Mech "%{{CMI_AUTH_MECH}}e"
+    Header always set X-CMI-Issuer "%{{CMI_AUTH_ISSUER}}e"
+</Location>
+<Location /auth/cert>
+    CMIAuthMechanisms cert
+</Location>
+<Location /auth/certexpr>
+    CMIAuthMechanisms cert
+    CMIAuthCertUser "%{{SSL_CLIENT_S_DN_O}}/%{{SSL_CLIENT_S_DN_CN}}"
+</Location>
+<Location /auth/digest>
+    CMIAuthMechanisms digest
+    CMIAuthProvider cmi-sha cmi-md5
+</Location>
+<Location /auth/digest-md5>
+    CMIAuthMechanisms digest
+    CMIAuthProvider cmi-sha cmi-md5
+    CMIAuthDigestAlgorithms MD5
+</Location>
+<Location /auth/digest-short>
+    CMIAuthMechanisms digest
+    CMIAuthProvider cmi-sha cmi-md5
+    CMIAuthDigestNonceLifetime 2
+</Location>
+<Location /auth/basic>
+    CMIAuthMechanisms basic
+    AuthUserFile "{conf}/basic.passwd"
+</Location>
+<Location /auth/multi>
+    CMIAuthMechanisms cert saml digest basic
+    CMIAuthProvider cmi-sha cmi-md5 cmi-basic
+</Location>
+<Location /auth/default>
+</Location>
+<Location /auth/only-cert>
+    CMIAuthMechanisms digest cert
+    CMIAuthProvider cmi-sha cmi-md5
+    Require cmi-mechanism cert
+    AuthzSendForbiddenOnFailure On
+</Location>
+<Location /auth/only-cert-401>
+    CMIAuthMechanisms digest cert
+    CMIAuthProvider cmi-sha cmi-md5
+    Require cmi-mechanism cert
+</Location>
+"""
+
+LOCATION_DIRS = ("cert", "certexpr", "digest", "digest-md5", "digest-short", "basic", "multi", "default",
+                 "only-cert", "only-cert-401")
+
+
+@pytest.fixture(scope="module")
+def server(httpd):
+    conf = httpd.root / "conf"
+    for user, pw in SHA_USERS.items():
+        subprocess.run([str(httpd.source_tool("cmi-htdigest")),
+                        *(["-c"] if user == "alice" else []),
+                        str(conf / "sha256.digest"), REALM, user],
+                       input=pw.encode(), check=True)
+    for i, (user, pw) in enumerate(MD5_USERS.items()):
+        subprocess.run([str(httpd.source_tool("cmi-htdigest")), *(["-c"] if i == 0 else []),
+                        "-a", "MD5", str(conf / "md5.digest"), REALM, user], input=pw.encode(), check=True)
+    subprocess.run(["htpasswd", "-cbB", str(conf / "basic.passwd"), "carol", BASIC_USERS["carol"]],
+                   check=True, capture_output=True)
+    for f in ("sha256.digest", "md5.digest", "basic.passwd"):
+        (conf / f).chmod(0o644)  # the children (www-data) read them
+    for d in LOCATION_DIRS:
+        (httpd.docroot / "auth" / d).mkdir(parents=True, exist_ok=True)
+        (httpd.docroot / "auth" / d / "hello.txt").write_text(f"secret of /auth/{d}\n")
+    httpd.configure(LOCATIONS.format(conf=conf, realm=REALM))
+    return httpd
+
+
+def url(server, loc, tls=True):
+    return server.url(f"/auth/{loc}/hello.txt", tls=tls)
+
+
+def get(server, loc, tls=True, **kw):
+    return requests.get(url(server, loc, tls), verify=str(server.pki.ca_cert), timeout=30, **kw)
+
+
+def schemes(resp):
+    return [(c["scheme"], c.get("algorithm")) for c in digest.challenges(resp)]
+
+
+# --- no credentials: one challenge per challengeable mechanism ------------------
+
+def test_no_credentials_is_refused_with_every_challenge(server):
+    r = get(server, "multi")
+    doc = assert_problem(r, 401, "authentication-required")
+    assert "secret of" not in r.text
+    assert schemes(r) == [("SAML", None), ("Digest", "SHA-256"), ("Digest", "MD5"), ("Basic", None)]
+    for c in digest.challenges(r):
+        assert c["realm"] == REALM
+    assert "cert, saml, digest, basic" in doc["detail"]
+
+
+def test_basic_and_saml_are_not_offered_over_plain_http(server):
+    r = get(server, "multi", tls=False)
+    assert_problem(r, 401, "authentication-required")
+    assert schemes(r) == [("Digest", "SHA-256"), ("Digest", "MD5")]
+
+
+def test_default_mechanisms_are_cert_and_saml(server):
+    r = get(server, "default")
+    assert_problem(r, 401, "authentication-required")
+    assert schemes(r) == [("SAML", None)]
+
+
+def test_challenges_survive_http2(server):
+    r = curl(url(server, "multi"), "--http2", ca=server.pki.ca_cert)
+    assert r.http_version == "2"
+    assert_problem(r, 401, "authentication-required")
+    assert len(r.headers["www-authenticate"]) == 4
+
+
+# --- cert ----------------------------------------------------------------------
+
+def test_verified_client_certificate_authenticates(server):
+    r = curl(url(server, "cert"), ca=server.pki.ca_cert, cert=server.pki.client)
+    assert r.status == 200, r.body
+    assert r.body == b"secret of /auth/cert\n"
+    assert r.header("X-CMI-User") == "provider-a"
+    assert r.header("X-CMI-Mech") == "cert"
+    assert "CN=mod_cmi test CA" in r.header("X-CMI-Issuer")
+
+
+def test_cert_user_expression(server):
+    r = curl(url(server, "certexpr"), ca=server.pki.ca_cert, cert=server.pki.client_b)
+    assert r.status == 200
+    assert r.header("X-CMI-User") == "mod_cmi tests/provider-b"
+
+
+def test_cert_user_in_access_log(server):
+    curl(url(server, "cert"), ca=server.pki.ca_cert, cert=server.pki.client)
+    log = (server.root / "logs" / "access.log").read_text()
+    assert " provider-a [" in log
+
+
+def test_no_certificate_is_refused(server):
+    r = curl(url(server, "cert"), ca=server.pki.ca_cert)
+    assert_problem(r, 401, "authentication-required")
+    assert "www-authenticate" not in r.headers  # a certificate cannot be challenged for
+    assert b"secret" not in r.body
+
+
+@pytest.mark.parametrize("which, reason", [
+    ("expired_client", "certificate has expired"),
+    ("untrusted_client", "unable to get local issuer certificate"),
+])
+def test_bad_certificate_fails_the_handshake_with_verify_optional(server, which, reason):
+    # SSLVerifyClient optional: mod_ssl itself ends the handshake for a
+    # certificate that does not verify, before any request is read.
+    server.expect_error(r"AH02039: Certificate Verification: Error \(\d+\): " + reason)
+    offset = server.log_size()
+    with pytest.raises(RuntimeError, match=r"curl failed \((35|55|56)\)"):
+        curl(url(server, "cert"), ca=server.pki.ca_cert, cert=getattr(server.pki, which))
+    assert reason in server.log_since(offset)
+
+
+def test_cert_over_plain_http_is_absent(server):
+    r = get(server, "cert", tls=False)
+    assert_problem(r, 401, "authentication-required")
+
+
+# --- digest --------------------------------------------------------------------
+
+def digest_get(server, loc, user, password, algorithm, nc=1, tls=True, uri=None, cnonce=None):
+    first = get(server, loc, tls=tls)
+    chal = digest.digest_challenge(first, algorithm)
+    path = uri or f"/auth/{loc}/hello.txt"
+    header = digest.authorization(chal, user, password, "GET", path, nc=nc, cnonce=cnonce)
+    return digest.get(url(server, loc, tls), header, server.pki.ca_cert), header
+
+
+def test_digest_sha256_by_rfc7616_client(server):
+    r, _ = digest_get(server, "digest", "alice", SHA_USERS["alice"], "SHA-256")
+    assert r.status_code == 200, r.text
+    assert r.text == "secret of /auth/digest\n"
+    assert r.headers["X-CMI-User"] == "alice"
+    assert r.headers["X-CMI-Mech"] == "digest"
+
+
+def test_digest_md5_by_rfc7616_client(server):
+    r, _ = digest_get(server, "digest", "mallory", MD5_USERS["mallory"], "MD5")
+    assert r.status_code == 200, r.text
+    assert r.headers["X-CMI-User"] == "mallory"
+
+
+def test_digest_sha256_with_curl(server):
+    r = curl(url(server, "digest"), "--digest", "-u", f"alice:{MD5_USERS['alice']}", ca=server.pki.ca_cert)
+    assert r.status == 200, r.body
+    assert r.header("X-CMI-User") == "alice"
+
+
+def test_digest_with_python_requests(server):
+    from requests.auth import HTTPDigestAuth
+    r = get(server, "digest", auth=HTTPDigestAuth("alice", SHA_USERS["alice"]))
+    assert r.status_code == 200, r.text
+    assert r.headers["X-CMI-User"] == "alice"
+
+
+def test_digest_sha256_needs_a_sha256_entry(server):
+    # mallory has only an MD5 (htdigest) entry.
+    r, _ = digest_get(server, "digest", "mallory", MD5_USERS["mallory"], "SHA-256")
+    assert_problem(r, 401, "authentication-failed")
+
+
+def test_digest_wrong_password(server):
+    r, _ = digest_get(server, "digest", "alice", "not the password", "SHA-256")
+    doc = assert_problem(r, 401, "authentication-failed")
+    assert "not the password" not in r.text
+    assert schemes(r) == [("Digest", "SHA-256"), ("Digest", "MD5")]
+    assert "Wrong user name or password" in doc["detail"]
+
+
+def test_digest_unknown_user(server):
+    r, _ = digest_get(server, "digest", "nobody", "x", "MD5")
+    assert_problem(r, 401, "authentication-failed")
+
+
+def test_digest_replayed_nonce_count_is_refused(server):
+    r, header = digest_get(server, "digest", "alice", SHA_USERS["alice"], "SHA-256")
+    assert r.status_code == 200
+    again = digest.get(url(server, "digest"), header, server.pki.ca_cert)
+    doc = assert_problem(again, 401, "authentication-failed")
+    assert "replay" in doc["detail"]
+
+
+def test_digest_next_nonce_count_is_accepted(server):
+    first = get(server, "digest")
+    chal = digest.digest_challenge(first, "SHA-256")
+    for nc in (1, 2, 3):
+        h = digest.authorization(chal, "alice", SHA_USERS["alice"], "GET", "/auth/digest/hello.txt", nc=nc)
+        assert digest.get(url(server, "digest"), h, server.pki.ca_cert).status_code == 200
+
+
+def test_digest_forged_nonce_is_refused(server):
+    first = get(server, "digest")
+    chal = digest.digest_challenge(first, "SHA-256")
+    chal["nonce"] = chal["nonce"][:32] + "0" * 32
+    h = digest.authorization(chal, "alice", SHA_USERS["alice"], "GET", "/auth/digest/hello.txt")
+    doc = assert_problem(digest.get(url(server, "digest"), h, server.pki.ca_cert), 401, "authentication-failed")
+    assert "nonce" in doc["detail"]
+
+
+def test_digest_uri_must_match_request(server):
+    r, _ = digest_get(server, "digest", "alice", SHA_USERS["alice"], "SHA-256", uri="/auth/other")
+    assert_problem(r, 401, "authentication-failed")
+
+
+def test_digest_expired_nonce_is_stale(server):
+    import time
+    first = get(server, "digest-short")
+    chal = digest.digest_challenge(first, "SHA-256")
+    time.sleep(3.5)
+    h = digest.authorization(chal, "alice", SHA_USERS["alice"], "GET", "/auth/digest-short/hello.txt")
+    r = digest.get(url(server, "digest-short"), h, server.pki.ca_cert)
+    assert_problem(r, 401, "authentication-required")
+    fresh = digest.digest_challenge(r, "SHA-256")
+    assert fresh.get("stale") == "true"
+    assert fresh["nonce"] != chal["nonce"]
+    # A wrong password with an expired nonce is a failure, not "stale".
+    h = digest.authorization(chal, "alice", "wrong", "GET", "/auth/digest-short/hello.txt")
+    r = digest.get(url(server, "digest-short"), h, server.pki.ca_cert)
+    assert_problem(r, 401, "authentication-failed")
+    assert "stale" not in digest.digest_challenge(r, "SHA-256")
+
+
+def test_digest_over_plain_http(server):
+    r, _ = digest_get(server, "digest", "alice", SHA_USERS["alice"], "SHA-256", tls=False)
+    assert r.status_code == 200
+
+
+# --- basic ---------------------------------------------------------------------
+
+def basic(user, pw):
+    return "Basic " + base64.b64encode(f"{user}:{pw}".encode()).decode()
+
+
+def test_basic_over_tls(server):
+    r = get(server, "basic", headers={"Authorization": basic("carol", BASIC_USERS["carol"])})
+    assert r.status_code == 200
+    assert r.headers["X-CMI-User"] == "carol" and r.headers["X-CMI-Mech"] == "basic"
+
+
+def test_basic_wrong_password(server):
+    r = get(server, "basic", headers={"Authorization": basic("carol", "nope")})
+    assert_problem(r, 401, "authentication-failed")
+    assert schemes(r) == [("Basic", None)]
+
+
+def test_basic_over_plain_http_is_refused(server):
+    r = get(server, "basic", tls=False, headers={"Authorization": basic("carol", BASIC_USERS["carol"])})
+    doc = assert_problem(r, 401, "authentication-failed")
+    assert "TLS" in doc["detail"]
+    assert "secret" not in r.text
+
+
+@pytest.mark.parametrize("value", ["Basic", "Basic !!!!", "Basic " + base64.b64encode(b"nocolon").decode(),
+                                   "Basic " + base64.b64encode(b":empty-user").decode()])
+def test_basic_malformed(server, value):
+    r = get(server, "basic", headers={"Authorization": value})
+    assert r.status_code == 401
+
+
+# --- several mechanisms on one location ---------------------------------------
+
+def test_multi_cert_wins(server):
+    r = curl(url(server, "multi"), ca=server.pki.ca_cert, cert=server.pki.client)
+    assert r.status == 200 and r.header("X-CMI-Mech") == "cert"
+
+
+def test_multi_basic_after_digest_providers(server):
+    r = get(server, "multi", headers={"Authorization": basic("carol", BASIC_USERS["carol"])})
+    assert r.status_code == 200 and r.headers["X-CMI-Mech"] == "basic"
+
+
+def test_multi_invalid_saml_is_a_failure(server):
+    r = curl(url(server, "multi"), "-H", "Authorization: SAML bm90IGFuIGFzc2VydGlvbg==",
+             ca=server.pki.ca_cert)
+    assert_problem(r, 401, "authentication-failed")
+
+
+def test_present_but_invalid_does_not_fall_through_to_a_later_mechanism(server):
+    # /auth/only-cert tries digest before cert: bad Digest credentials decide,
+    # even though the valid client certificate would have authenticated.
+    r = curl(url(server, "only-cert"), "-H", 'Authorization: Digest username="alice"',
+             ca=server.pki.ca_cert, cert=server.pki.client)
+    doc = assert_problem(r, 401, "authentication-failed")
+    assert doc["detail"].startswith("digest:")
+    assert b"secret" not in r.body
+
+
+def test_multi_bad_digest_is_a_failure_even_with_basic_configured(server):
+    r = get(server, "multi", headers={"Authorization": 'Digest username="carol"'})
+    doc = assert_problem(r, 401, "authentication-failed")
+    assert doc["detail"].startswith("digest:")
+
+
+def test_unknown_scheme_counts_as_no_credentials(server):
+    r = get(server, "multi", headers={"Authorization": "Bearer abc"})
+    assert_problem(r, 401, "authentication-required")
+
+
+# --- authz: Require cmi-mechanism -----------------------------------------------
+
+def test_require_mechanism_refuses_digest_user_with_403(server):
+    server.expect_error(r"AH01631: user alice: authorization failure")
+    r, _ = digest_get(server, "only-cert", "alice", SHA_USERS["alice"], "SHA-256")
+    doc = assert_problem(r, 403, "forbidden")
+    assert "digest" in doc["detail"]
+    assert "secret" not in r.text
+
+
+def test_require_mechanism_accepts_cert(server):
+    r = curl(url(server, "only-cert"), ca=server.pki.ca_cert, cert=server.pki.client)
+    assert r.status == 200 and r.header("X-CMI-Mech") == "cert"
+
+
+def test_require_mechanism_default_401_offers_challenges(server):
+    # Without AuthzSendForbiddenOnFailure httpd answers an authenticated but
+    # unauthorized user with 401; the challenges invite other credentials.
+    server.expect_error(r"AH01631: user alice: authorization failure")
+    r, _ = digest_get(server, "only-cert-401", "alice", SHA_USERS["alice"], "SHA-256")
+    assert_problem(r, 401, "authentication-failed")
+    assert ("Digest", "SHA-256") in schemes(r)
+
+
+def test_curl_digest_answers_the_first_challenge_sha256(server):
+    # curl 7.88 does SHA-256 Digest and takes the first challenge: mallory,
+    # who has only an MD5 (htdigest) entry, cannot log in where SHA-256 comes first.
+    r = curl(url(server, "digest"), "--digest", "-u", f"mallory:{MD5_USERS['mallory']}", ca=server.pki.ca_cert)
+    assert_problem(r, 401, "authentication-failed")
+
+
+def test_curl_digest_md5(server):
+    r = curl(url(server, "digest-md5"), "--digest", "-u", f"mallory:{MD5_USERS['mallory']}",
+             ca=server.pki.ca_cert)
+    assert r.status == 200, r.body
+    assert r.header("X-CMI-User") == "mallory"
+
+
+def test_md5_only_location_refuses_sha256(server):
+    first = get(server, "digest-md5")
+    assert schemes(first) == [("Digest", "MD5")]
+    chal = dict(digest.digest_challenge(first, "MD5"))
+    h = digest.authorization(chal, "alice", SHA_USERS["alice"], "GET", "/auth/digest-md5/hello.txt",
+                             algorithm="SHA-256")
+    doc = assert_problem(digest.get(url(server, "digest-md5"), h, server.pki.ca_cert), 401, "authentication-failed")
+    assert "SHA-256 is not accepted" in doc["detail"]

@@ -1,0 +1,95 @@
+"""Bad mod_cmi_auth configuration fails `apache2 -t` with a message naming the directive and the fix."""
+import pytest
+
+
+def loc(body):
+    return f"<Location /x>\nAuthType CMI\n{body}\nRequire valid-user\n</Location>"
+
+
+@pytest.mark.parametrize("server_snippet, directive, fragment", [
+    (loc("CMIAuthMechanisms cert kerberos"), "CMIAuthMechanisms", "use any of cert saml digest basic"),
+    (loc("CMIAuthMechanisms cert cert"), "CMIAuthMechanisms", "listed twice"),
+    (loc("CMIAuthMechanisms"), "CMIAuthMechanisms", "needs at least one"),
+    (loc('CMIAuthCertUser "%{SSL_CLIENT_S_DN_CN"'), "CMIAuthCertUser", "is not a string expression"),
+    (loc("CMIAuthProvider nosuchprovider"), "CMIAuthProvider", "is not a loaded authn provider"),
+    (loc("CMIAuthDigestAlgorithms SHA-512-256"), "CMIAuthDigestAlgorithms", "use SHA-256 and/or MD5"),
+    (loc("CMIAuthDigestAlgorithms MD5-sess"), "CMIAuthDigestAlgorithms", "use SHA-256 and/or MD5"),
+    (loc("CMIAuthDigestNonceLifetime 0"), "CMIAuthDigestNonceLifetime", "from 1 to 86400"),
+    (loc("CMIAuthDigestNonceLifetime 5m"), "CMIAuthDigestNonceLifetime", "from 1 to 86400"),
+    ("CMIAuthReplayCache nosuchcache:x", "CMIAuthReplayCache", "is not a loaded socache provider"),
+    ("CMIAuthDigestNonceSecret /nonexistent/secret", "CMIAuthDigestNonceSecret", "openssl rand -hex 32"),
+    (loc("CMIAuthReplayCache shmcb"), "CMIAuthReplayCache", "not allowed"),
+    (loc("Require cmi-mechanism cert password"), "cmi-mechanism", "use any of cert saml digest basic"),
+    (loc("Require cmi-saml-attribute role"), "cmi-saml-attribute", "NAME VALUE"),
+    (loc("CMISAMLIdPMetadata /nonexistent/idp.xml"), "CMISAMLIdPMetadata", "cannot read"),
+    (loc("CMISAMLIdPMetadata /etc/hostname"), "CMISAMLIdPMetadata", "not well-formed XML"),
+    (loc("CMISAMLClockSkew -5"), "CMISAMLClockSkew", "seconds from 0 to 3600"),
+    (loc("CMISAMLClockSkew 1h"), "CMISAMLClockSkew", "seconds from 0 to 3600"),
+    (loc('CMISAMLSPEntityID ""'), "CMISAMLSPEntityID", "entity id"),
+    (loc("CMISAMLOneTimeUse sometimes"), "CMISAMLOneTimeUse", "On or Off"),
+    (loc("CMISAMLHolderOfKey yes-please"), "CMISAMLHolderOfKey", "On or Off"),
+])
+
+
+def test_bad_configuration_is_refused_at_startup(httpd, server_snippet, directive, fragment):
+    result = httpd.configtest(server_snippet=server_snippet)
+    out = result.stdout + result.stderr
+    assert result.returncode != 0, out
+    assert directive in out, out
+    assert fragment in out, out
+
+
+@pytest.mark.parametrize("metadata, fragment", [
+    ('<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" entityID="https://sp">'
+     '<md:SPSSODescriptor protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol"/>'
+     "</md:EntityDescriptor>", "describes no identity provider"),
+    ('<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" entityID="https://idp">'
+     '<md:IDPSSODescriptor protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol"/>'
+     "</md:EntityDescriptor>", "has no signing certificate"),
+    ('<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" entityID="https://idp">'
+     '<md:IDPSSODescriptor protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol">'
+     '<md:KeyDescriptor><ds:KeyInfo xmlns:ds="http://www.w3.org/2000/09/xmldsig#"><ds:X509Data>'
+     "<ds:X509Certificate>bm90IGEgY2VydGlmaWNhdGU=</ds:X509Certificate></ds:X509Data></ds:KeyInfo>"
+     "</md:KeyDescriptor></md:IDPSSODescriptor></md:EntityDescriptor>", "cannot be loaded"),
+    ('<!DOCTYPE md [<!ENTITY x "y">]><md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata"/>',
+     "without a DOCTYPE"),
+])
+def test_bad_idp_metadata_is_refused_at_startup(httpd, metadata, fragment):
+    path = httpd.root / "conf" / "bad-idp-metadata.xml"
+    path.write_text(metadata)
+    result = httpd.configtest(server_snippet=loc(f'CMISAMLIdPMetadata "{path}"'))
+    out = result.stdout + result.stderr
+    assert result.returncode != 0, out
+    assert "CMISAMLIdPMetadata" in out and fragment in out, out
+
+
+def test_good_configuration_passes(httpd, tmp_path):
+    from cmi_e2e.saml import Idp
+    idp = Idp(httpd.root / "conf", "https://idp.example/config-test", "config-idp")
+    secret = tmp_path / "secret"
+    secret.write_text("0123456789abcdef0123456789abcdef\n")
+    result = httpd.configtest(server_snippet=f"""
+CMIAuthReplayCache shmcb
+CMIAuthDigestNonceSecret "{secret}"
+<Location /x>
+    AuthType CMI
+    AuthName "CMI"
+    CMIAuthMechanisms digest cert basic saml
+    CMIAuthCertUser "%{{SSL_CLIENT_S_DN_Email}}"
+    CMIAuthProvider file
+    CMIAuthDigestAlgorithms SHA-256
+    CMIAuthDigestNonceLifetime 600
+    CMISAMLIdPMetadata "{idp.metadata_path}"
+    CMISAMLSPEntityID https://cmc.example/sp
+    CMISAMLClockSkew 0
+    CMISAMLUserAttribute mail
+    CMISAMLOneTimeUse On
+    CMISAMLHolderOfKey off
+    <RequireAll>
+        Require cmi-mechanism cert digest
+        Require cmi-saml-attribute role admin "content provider"
+    </RequireAll>
+</Location>
+""")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Syntax OK" in result.stdout + result.stderr

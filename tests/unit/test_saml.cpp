@@ -1,0 +1,116 @@
+#include "libcmi/saml_assertion.hpp"
+#include "libcmi/saml_time.hpp"
+
+#include <cppunit/extensions/HelperMacros.h>
+
+using cmi::saml::parse_time;
+
+class SamlTest : public CppUnit::TestFixture {
+    CPPUNIT_TEST_SUITE(SamlTest);
+    CPPUNIT_TEST(times);
+    CPPUNIT_TEST(bad_times);
+    CPPUNIT_TEST(hostile_documents_are_refused_before_any_signature);
+    CPPUNIT_TEST_SUITE_END();
+
+public:
+    void times() {
+        CPPUNIT_ASSERT_EQUAL(std::int64_t{0}, *parse_time("1970-01-01T00:00:00Z"));
+        CPPUNIT_ASSERT_EQUAL(std::int64_t{1700000000}, *parse_time("2023-11-14T22:13:20Z"));
+        CPPUNIT_ASSERT_EQUAL(std::int64_t{1700000000}, *parse_time("2023-11-14T22:13:20.999Z"));
+        CPPUNIT_ASSERT_EQUAL(std::int64_t{1700000000}, *parse_time("2023-11-15T00:13:20+02:00"));
+        CPPUNIT_ASSERT_EQUAL(std::int64_t{951782400}, *parse_time("2000-02-29T00:00:00Z"));
+    }
+
+    void bad_times() {
+        for (const char* s : {"", "2023-11-14T22:13:20", "2023-11-14 22:13:20Z", "2023-13-14T22:13:20Z",
+                              "2023-02-29T00:00:00Z", "2023-11-14T24:00:00Z", "2023-11-14T22:13:20.Z",
+                              "2023-11-14T22:13:20Zjunk", "2023-11-14T22:13:20+2:00", "x023-11-14T22:13:20Z"})
+            CPPUNIT_ASSERT_MESSAGE(s, !parse_time(s));
+    }
+
+    void hostile_documents_are_refused_before_any_signature() {
+        cmi::saml::TrustedIdps none;
+        cmi::saml::Policy p;
+        p.sp_entity_id = "https://sp";
+        const char* docs[] = {
+            "",
+            "not xml",
+            "<!DOCTYPE x [<!ENTITY e \"admin\">]><saml:Assertion xmlns:saml=\"urn:oasis:names:tc:SAML:2.0:assertion\"/>",
+            "<saml:Assertion xmlns:saml=\"urn:oasis:names:tc:SAML:2.0:assertion\" ID=\"a\"><x ID=\"a\"/></saml:Assertion>",
+            "<samlp:Response xmlns:samlp=\"urn:oasis:names:tc:SAML:2.0:protocol\"/>",
+            "<other/>",
+        };
+        for (const char* d : docs) {
+            auto r = cmi::saml::validate(d, none, p);
+            CPPUNIT_ASSERT_MESSAGE(d, !r.ok);
+            CPPUNIT_ASSERT(!r.error.empty());
+        }
+        CPPUNIT_ASSERT(!cmi::saml::validate(std::string(300 * 1024, ' '), none, p).ok);
+    }
+};
+
+CPPUNIT_TEST_SUITE_REGISTRATION(SamlTest);
+
+#include "libcmi/saml_cache.hpp"
+
+class SamlCacheTest : public CppUnit::TestFixture {
+    CPPUNIT_TEST_SUITE(SamlCacheTest);
+    CPPUNIT_TEST(find_until_expiry);
+    CPPUNIT_TEST(capacity_evicts_oldest);
+    CPPUNIT_TEST(key_binds_the_policy);
+    CPPUNIT_TEST_SUITE_END();
+
+public:
+    void find_until_expiry() {
+        cmi::saml::ValidatedCache c(10);
+        cmi::saml::Identity id;
+        id.user = "alice";
+        c.put("k", id, 100);
+        CPPUNIT_ASSERT_EQUAL(std::string("alice"), c.find("k", 99)->user);
+        CPPUNIT_ASSERT(!c.find("k", 100));
+        CPPUNIT_ASSERT(!c.find("k", 50));  // dropped when found expired
+        CPPUNIT_ASSERT(!c.find("other", 0));
+    }
+
+    void capacity_evicts_oldest() {
+        cmi::saml::ValidatedCache c(2);
+        cmi::saml::Identity id;
+        c.put("a", id, 100);
+        c.put("b", id, 100);
+        c.put("c", id, 100);
+        CPPUNIT_ASSERT(!c.find("a", 0));
+        CPPUNIT_ASSERT(c.find("b", 0) && c.find("c", 0));
+        cmi::saml::ValidatedCache none(0);
+        none.put("a", id, 100);
+        CPPUNIT_ASSERT(!none.find("a", 0));
+    }
+
+    void key_binds_the_policy() {
+        cmi::saml::TrustedIdps idps, other;
+        cmi::saml::Policy p;
+        p.sp_entity_id = "https://sp";
+        p.recipients = {"https://h/x"};
+        using K = cmi::saml::ValidatedCache;
+        const std::string base = K::key("<a/>", p, idps);
+        CPPUNIT_ASSERT(base == K::key("<a/>", p, idps));
+        CPPUNIT_ASSERT(base != K::key("<b/>", p, idps));
+        CPPUNIT_ASSERT(base != K::key("<a/>", p, other));
+        auto q = p;
+        q.sp_entity_id = "https://other";
+        CPPUNIT_ASSERT(base != K::key("<a/>", q, idps));
+        q = p;
+        q.recipients = {"https://h/y"};
+        CPPUNIT_ASSERT(base != K::key("<a/>", q, idps));
+        q = p;
+        q.holder_of_key = true;
+        CPPUNIT_ASSERT(base != K::key("<a/>", q, idps));
+        auto q2 = q;
+        q2.client_cert_der = "cert";
+        CPPUNIT_ASSERT(K::key("<a/>", q, idps) != K::key("<a/>", q2, idps));
+        q = p;
+        q.user_attribute = "mail";
+        CPPUNIT_ASSERT(base != K::key("<a/>", q, idps));
+    }
+};
+
+CPPUNIT_TEST_SUITE_REGISTRATION(SamlCacheTest);
