@@ -42,6 +42,12 @@ struct Record {
     std::optional<std::uint64_t> response_bytes;
     std::optional<std::int64_t> duration_us;
     std::optional<std::string> receipt;
+    // ev "recovered" only: what was cut off the end of the log at start-up.
+    struct Recovered {
+        std::uint64_t bytes = 0;
+        std::string sha256;  // hex, of the cut bytes
+    };
+    std::optional<Recovered> recovered;  // serialized only when set
     std::string prev;  // hex SHA-256 of the previous line (see audit_chain.hpp)
 };
 

@@ -1,0 +1,222 @@
+#include "mod_cmi_audit/audit_log.hpp"
+
+#include "libcmi/audit_chain.hpp"
+#include "libcmi/audit_verify.hpp"
+#include "libcmi/sha256.hpp"
+#include "mod_cmi_audit/audit_config.hpp"
+
+#include <util_mutex.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fcntl.h>
+#include <stdexcept>
+#include <sys/stat.h>
+#include <system_error>
+#include <unistd.h>
+
+namespace cmi::audit {
+namespace {
+
+constexpr const char* kMutexType = "cmi-audit";
+
+std::string errno_text(int err) {
+    char buf[256];
+    return std::string(apr_strerror(APR_FROM_OS_ERROR(err), buf, sizeof buf));
+}
+
+std::string apr_text(apr_status_t rv) {
+    char buf[256];
+    return std::string(apr_strerror(rv, buf, sizeof buf));
+}
+
+// Writes all of `data` at the end of the file; returns 0 or an errno.
+int write_all(int fd, const std::string& data, std::size_t& written) {
+    written = 0;
+    while (written < data.size()) {
+        const ssize_t n = ::write(fd, data.data() + written, data.size() - written);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) return errno;
+        if (n == 0) return EIO;
+        written += static_cast<std::size_t>(n);
+    }
+    return 0;
+}
+
+}  // namespace
+
+struct AuditLog::Shared {
+    apr_uint64_t seq;
+    apr_off_t size;  // file size the head belongs to
+    char hash[65];
+};
+
+// The mutex of this generation, then the file lock that also holds off the
+// children of an older one.
+class AuditLog::Lock {
+public:
+    explicit Lock(AuditLog& log) : log_(log) {
+        const apr_status_t rv = apr_global_mutex_lock(log_.mutex_);
+        if (rv != APR_SUCCESS) {
+            error = "cannot take the audit log mutex: " + apr_text(rv);
+            return;
+        }
+        mutex_held_ = true;
+        if (!log_.regular_) return;
+        struct flock fl {};
+        fl.l_type = F_WRLCK;
+        fl.l_whence = SEEK_SET;
+        while (fcntl(log_.fd_, F_SETLKW, &fl) != 0) {
+            if (errno == EINTR) continue;
+            error = "cannot lock the audit log file: " + errno_text(errno);
+            return;
+        }
+        file_locked_ = true;
+    }
+    ~Lock() {
+        if (file_locked_) {
+            struct flock fl {};
+            fl.l_type = F_UNLCK;
+            fl.l_whence = SEEK_SET;
+            fcntl(log_.fd_, F_SETLK, &fl);
+        }
+        if (mutex_held_) apr_global_mutex_unlock(log_.mutex_);
+    }
+    Lock(const Lock&) = delete;
+    Lock& operator=(const Lock&) = delete;
+    std::string error;
+
+private:
+    AuditLog& log_;
+    bool mutex_held_ = false;
+    bool file_locked_ = false;
+};
+
+void register_audit_mutex(apr_pool_t* pconf) {
+    ap_mutex_register(pconf, kMutexType, nullptr, APR_LOCK_DEFAULT, 0);
+}
+
+AuditLog::AuditLog(apr_pool_t* pconf, server_rec* s, const char* path, const char* default_node)
+    : path_(apr_pstrdup(pconf, path)), default_node_(apr_pstrdup(pconf, default_node)) {
+    // Children run as another user: they use this descriptor, never the path.
+    fd_ = ::open(path_, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+    if (fd_ < 0) throw std::runtime_error(std::string("cannot open audit log ") + path_ + ": " + errno_text(errno));
+    struct stat st {};
+    if (fstat(fd_, &st) != 0) throw std::runtime_error(std::string("cannot stat ") + path_ + ": " + errno_text(errno));
+    regular_ = S_ISREG(st.st_mode);
+
+    apr_status_t rv = ap_global_mutex_create(&mutex_, nullptr, kMutexType, nullptr, s, pconf, 0);
+    if (rv != APR_SUCCESS) throw std::runtime_error("cannot create the audit log mutex: " + apr_text(rv));
+    rv = apr_shm_create(&shm_, sizeof(Shared), nullptr, pconf);
+    if (rv != APR_SUCCESS) throw std::runtime_error("cannot create audit log shared memory: " + apr_text(rv));
+    shared_ = static_cast<Shared*>(apr_shm_baseaddr_get(shm_));
+    std::memset(shared_, 0, sizeof(Shared));
+
+    // Old children of a graceful restart may be appending right now: read
+    // and repair the tail only while holding the lock they write under.
+    Lock lock(*this);
+    if (!lock.error.empty()) throw std::runtime_error(std::string("audit log ") + path_ + ": " + lock.error);
+    if (fstat(fd_, &st) != 0) throw std::runtime_error(std::string("cannot stat ") + path_ + ": " + errno_text(errno));
+    LogTail tail;
+    try {
+        tail = read_tail(fd_);
+    } catch (const std::exception& e) {
+        throw std::runtime_error(std::string("cannot read audit log ") + path_ + ": " + e.what());
+    }
+    if (!tail.error.empty())
+        throw std::runtime_error(std::string("audit log ") + path_ + ": " + tail.error +
+                                 "; check it with cmi-audit verify and move it aside");
+    shared_->seq = tail.head.seq;
+    shared_->size = tail.valid_size;
+    std::memcpy(shared_->hash, tail.head.hash.c_str(), 65);
+
+    if (tail.torn) {
+        // An interrupted write left part of a line. Cut it off and say so in
+        // the chain: the recovered record carries the size and hash of what was cut.
+        const off_t torn_bytes = st.st_size - tail.valid_size;
+        std::string fragment(static_cast<std::size_t>(torn_bytes), '\0');
+        const ssize_t got = pread(fd_, fragment.data(), fragment.size(), tail.valid_size);
+        if (got != static_cast<ssize_t>(fragment.size()) || ftruncate(fd_, tail.valid_size) != 0)
+            throw std::runtime_error(std::string("cannot recover the torn last line of ") + path_ + ": " +
+                                     errno_text(errno));
+        Record rec;
+        rec.node = default_node_;
+        rec.ev = "recovered";
+        rec.time_us = apr_time_now();
+        rec.recovered = Record::Recovered{static_cast<std::uint64_t>(torn_bytes), sha256_hex(fragment)};
+        const Result res = append_locked(rec, true);
+        if (!res.ok()) throw std::runtime_error(std::string("audit log ") + path_ + ": " + res.error);
+        ap_log_error_(__FILE__, __LINE__, cmi_audit_module.module_index, APLOG_WARNING, 0, s,
+                      "audit log %s ended with a torn record (%" APR_OFF_T_FMT
+                      " bytes after seq %" APR_UINT64_T_FMT "); cut off and recorded as seq %" APR_UINT64_T_FMT
+                      " (ev recovered)",
+                      path_, static_cast<apr_off_t>(torn_bytes), static_cast<apr_uint64_t>(tail.head.seq),
+                      static_cast<apr_uint64_t>(rec.seq));
+    }
+}
+
+AuditLog::~AuditLog() {
+    if (fd_ >= 0) ::close(fd_);
+}
+
+void AuditLog::child_init(apr_pool_t* pchild) {
+    const apr_status_t rv =
+        apr_global_mutex_child_init(&mutex_, apr_global_mutex_lockfile(mutex_), pchild);
+    if (rv != APR_SUCCESS) throw std::runtime_error("cannot attach to the audit log mutex: " + apr_text(rv));
+}
+
+void AuditLog::resync_locked() {
+    if (!regular_) return;
+    struct stat st {};
+    if (fstat(fd_, &st) != 0) throw std::system_error(errno, std::generic_category(), "fstat");
+    if (st.st_size == shared_->size) return;
+    // Someone outside this generation appended: the file is the truth.
+    const LogTail tail = read_tail(fd_);
+    if (!tail.error.empty() || tail.torn) throw std::runtime_error("the log changed under us: " + tail.error);
+    shared_->seq = tail.head.seq;
+    shared_->size = tail.valid_size;
+    std::memcpy(shared_->hash, tail.head.hash.c_str(), 65);
+}
+
+AuditLog::Result AuditLog::append(Record& rec, bool sync) {
+    Result res;
+    Lock lock(*this);
+    if (!lock.error.empty()) {
+        res.error = lock.error;
+        return res;
+    }
+    try {
+        resync_locked();
+    } catch (const std::exception& e) {
+        res.error = std::string("cannot read the head of the chain: ") + e.what();
+        return res;
+    }
+    return append_locked(rec, sync);
+}
+
+AuditLog::Result AuditLog::append_locked(Record& rec, bool sync) {
+    Result res;
+    rec.seq = shared_->seq + 1;
+    rec.prev.assign(shared_->hash, 64);
+    const std::string line = serialize(rec) + "\n";
+
+    std::size_t written = 0;
+    if (const int err = write_all(fd_, line, written)) {
+        std::string what = "write failed: " + errno_text(err);
+        // Never leave half a line for the next record to be glued to.
+        if (written > 0 && regular_ && ftruncate(fd_, shared_->size) != 0)
+            what += "; and cutting off the partial line failed: " + errno_text(errno);
+        res.error = what;
+        return res;
+    }
+    shared_->seq = rec.seq;
+    shared_->size += static_cast<apr_off_t>(line.size());
+    std::memcpy(shared_->hash, line_hash(line).c_str(), 65);
+    res.written = true;
+    if (sync && fdatasync(fd_) != 0)
+        res.error = "written as seq " + std::to_string(rec.seq) + " but not made durable: fdatasync failed: " +
+                    errno_text(errno);
+    return res;
+}
+
+}  // namespace cmi::audit

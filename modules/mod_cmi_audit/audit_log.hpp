@@ -1,0 +1,63 @@
+// The operation log file and the one hash chain all children append to.
+//
+// The root parent opens the file (O_APPEND) in post_config and creates a
+// global mutex and a shared-memory head {seq, hash, size}; children inherit
+// all three. An append takes the mutex, plus an fcntl lock on the file so the
+// children of an older generation (graceful restart) are excluded too, and
+// re-reads the head from the file when its size is not the one the shared
+// head belongs to.
+#pragma once
+#include "httpd/httpd_includes.hpp"
+#include "libcmi/audit_record.hpp"
+
+#include <apr_global_mutex.h>
+#include <apr_shm.h>
+
+#include <string>
+
+namespace cmi::audit {
+
+class AuditLog {
+public:
+    // Opens `path` and continues its chain; in the parent, during post_config.
+    // A torn last line is cut off and a `recovered` record says what was cut.
+    // Throws std::runtime_error with a message for the administrator.
+    AuditLog(apr_pool_t* pconf, server_rec* s, const char* path, const char* default_node);
+    AuditLog(const AuditLog&) = delete;
+    AuditLog& operator=(const AuditLog&) = delete;
+    ~AuditLog();
+
+    void child_init(apr_pool_t* pchild);
+
+    struct Result {
+        bool written = false;  // the line is in the file (and in the chain)
+        std::string error;     // empty: written and, if asked, durable
+        bool ok() const { return error.empty(); }
+    };
+    // Sets rec.seq and rec.prev, appends the line and, with `sync`, makes it
+    // durable. On a failed write the chain does not advance and a partial
+    // line is cut off again.
+    Result append(Record& rec, bool sync);
+
+    const char* path() const { return path_; }
+    const char* default_node() const { return default_node_; }
+
+private:
+    struct Shared;
+    class Lock;
+    void resync_locked();
+    Result append_locked(Record& rec, bool sync);
+
+    const char* path_;
+    const char* default_node_;
+    int fd_ = -1;
+    bool regular_ = false;
+    apr_global_mutex_t* mutex_ = nullptr;
+    apr_shm_t* shm_ = nullptr;
+    Shared* shared_ = nullptr;
+};
+
+// Registers the mutex type; call from pre_config.
+void register_audit_mutex(apr_pool_t* pconf);
+
+}  // namespace cmi::audit
