@@ -19,6 +19,7 @@ namespace cmi::audit {
 namespace {
 
 constexpr const char* kMutexType = "cmi-audit";
+constexpr const char* kSyncMutexType = "cmi-audit-sync";
 
 std::string errno_text(int err) {
     char buf[256];
@@ -47,7 +48,8 @@ int write_all(int fd, const std::string& data, std::size_t& written) {
 
 struct AuditLog::Shared {
     apr_uint64_t seq;
-    apr_off_t size;  // file size the head belongs to
+    apr_off_t size;    // file size the head belongs to
+    apr_off_t synced;  // bytes known to be on stable storage
     char hash[65];
 };
 
@@ -94,6 +96,7 @@ private:
 
 void register_audit_mutex(apr_pool_t* pconf) {
     ap_mutex_register(pconf, kMutexType, nullptr, APR_LOCK_DEFAULT, 0);
+    ap_mutex_register(pconf, kSyncMutexType, nullptr, APR_LOCK_DEFAULT, 0);
 }
 
 AuditLog::AuditLog(apr_pool_t* pconf, server_rec* s, const char* path, const char* default_node)
@@ -107,6 +110,8 @@ AuditLog::AuditLog(apr_pool_t* pconf, server_rec* s, const char* path, const cha
 
     apr_status_t rv = ap_global_mutex_create(&mutex_, nullptr, kMutexType, nullptr, s, pconf, 0);
     if (rv != APR_SUCCESS) throw std::runtime_error("cannot create the audit log mutex: " + apr_text(rv));
+    rv = ap_global_mutex_create(&sync_mutex_, nullptr, kSyncMutexType, nullptr, s, pconf, 0);
+    if (rv != APR_SUCCESS) throw std::runtime_error("cannot create the audit log sync mutex: " + apr_text(rv));
     rv = apr_shm_create(&shm_, sizeof(Shared), nullptr, pconf);
     if (rv != APR_SUCCESS) throw std::runtime_error("cannot create audit log shared memory: " + apr_text(rv));
     shared_ = static_cast<Shared*>(apr_shm_baseaddr_get(shm_));
@@ -128,6 +133,7 @@ AuditLog::AuditLog(apr_pool_t* pconf, server_rec* s, const char* path, const cha
                                  "; check it with cmi-audit verify and move it aside");
     shared_->seq = tail.head.seq;
     shared_->size = tail.valid_size;
+    shared_->synced = 0;
     std::memcpy(shared_->hash, tail.head.hash.c_str(), 65);
 
     if (tail.torn) {
@@ -144,7 +150,9 @@ AuditLog::AuditLog(apr_pool_t* pconf, server_rec* s, const char* path, const cha
         rec.ev = "recovered";
         rec.time_us = apr_time_now();
         rec.recovered = Record::Recovered{static_cast<std::uint64_t>(torn_bytes), sha256_hex(fragment)};
-        const Result res = append_locked(rec, true);
+        Result res;
+        write_locked(rec, res);
+        if (res.ok() && fdatasync(fd_) != 0) res.error = "fdatasync failed: " + errno_text(errno);
         if (!res.ok()) throw std::runtime_error(std::string("audit log ") + path_ + ": " + res.error);
         ap_log_error_(__FILE__, __LINE__, cmi_audit_module.module_index, APLOG_WARNING, 0, s,
                       "audit log %s ended with a torn record (%" APR_OFF_T_FMT
@@ -160,9 +168,10 @@ AuditLog::~AuditLog() {
 }
 
 void AuditLog::child_init(apr_pool_t* pchild) {
-    const apr_status_t rv =
-        apr_global_mutex_child_init(&mutex_, apr_global_mutex_lockfile(mutex_), pchild);
-    if (rv != APR_SUCCESS) throw std::runtime_error("cannot attach to the audit log mutex: " + apr_text(rv));
+    for (apr_global_mutex_t** m : {&mutex_, &sync_mutex_}) {
+        const apr_status_t rv = apr_global_mutex_child_init(m, apr_global_mutex_lockfile(*m), pchild);
+        if (rv != APR_SUCCESS) throw std::runtime_error("cannot attach to an audit log mutex: " + apr_text(rv));
+    }
 }
 
 void AuditLog::resync_locked() {
@@ -180,22 +189,30 @@ void AuditLog::resync_locked() {
 
 AuditLog::Result AuditLog::append(Record& rec, bool sync) {
     Result res;
-    Lock lock(*this);
-    if (!lock.error.empty()) {
-        res.error = lock.error;
-        return res;
+    apr_off_t end = 0;
+    {
+        Lock lock(*this);
+        if (!lock.error.empty()) {
+            res.error = lock.error;
+            return res;
+        }
+        try {
+            resync_locked();
+        } catch (const std::exception& e) {
+            res.error = std::string("cannot read the head of the chain: ") + e.what();
+            return res;
+        }
+        end = write_locked(rec, res);
     }
-    try {
-        resync_locked();
-    } catch (const std::exception& e) {
-        res.error = std::string("cannot read the head of the chain: ") + e.what();
-        return res;
+    if (res.written && sync) {
+        const std::string err = sync_to(end);
+        if (!err.empty())
+            res.error = "written as seq " + std::to_string(rec.seq) + " but not made durable: " + err;
     }
-    return append_locked(rec, sync);
+    return res;
 }
 
-AuditLog::Result AuditLog::append_locked(Record& rec, bool sync) {
-    Result res;
+apr_off_t AuditLog::write_locked(Record& rec, Result& res) {
     rec.seq = shared_->seq + 1;
     rec.prev.assign(shared_->hash, 64);
     const std::string line = serialize(rec) + "\n";
@@ -207,16 +224,30 @@ AuditLog::Result AuditLog::append_locked(Record& rec, bool sync) {
         if (written > 0 && regular_ && ftruncate(fd_, shared_->size) != 0)
             what += "; and cutting off the partial line failed: " + errno_text(errno);
         res.error = what;
-        return res;
+        return 0;
     }
-    shared_->seq = rec.seq;
-    shared_->size += static_cast<apr_off_t>(line.size());
     std::memcpy(shared_->hash, line_hash(line).c_str(), 65);
+    shared_->seq = rec.seq;
+    const apr_off_t end = shared_->size + static_cast<apr_off_t>(line.size());
+    __atomic_store_n(&shared_->size, end, __ATOMIC_RELEASE);
     res.written = true;
-    if (sync && fdatasync(fd_) != 0)
-        res.error = "written as seq " + std::to_string(rec.seq) + " but not made durable: fdatasync failed: " +
-                    errno_text(errno);
-    return res;
+    return end;
+}
+
+std::string AuditLog::sync_to(apr_off_t end) {
+    if (__atomic_load_n(&shared_->synced, __ATOMIC_ACQUIRE) >= end) return std::string();
+    const apr_status_t rv = apr_global_mutex_lock(sync_mutex_);
+    if (rv != APR_SUCCESS) return "cannot take the audit log sync mutex: " + apr_text(rv);
+    std::string err;
+    if (__atomic_load_n(&shared_->synced, __ATOMIC_ACQUIRE) < end) {
+        // Everything written so far, which includes our record.
+        const apr_off_t target = __atomic_load_n(&shared_->size, __ATOMIC_ACQUIRE);
+        if (fdatasync(fd_) != 0) err = "fdatasync failed: " + errno_text(errno);
+        else if (target > __atomic_load_n(&shared_->synced, __ATOMIC_ACQUIRE))
+            __atomic_store_n(&shared_->synced, target, __ATOMIC_RELEASE);
+    }
+    apr_global_mutex_unlock(sync_mutex_);
+    return err;
 }
 
 }  // namespace cmi::audit

@@ -6,6 +6,12 @@
 // children of an older generation (graceful restart) are excluded too, and
 // re-reads the head from the file when its size is not the one the shared
 // head belongs to.
+//
+// Durability (CMIAuditSync On) is a group commit: the append lock is released
+// before fdatasync, and a second mutex serialises the syncs. A process that
+// gets the sync mutex first checks whether an earlier sync already covered
+// its record (the shared `synced` size); if not, it syncs everything written
+// so far, covering every process queued behind it.
 #pragma once
 #include "httpd/httpd_includes.hpp"
 #include "libcmi/audit_record.hpp"
@@ -46,18 +52,23 @@ private:
     struct Shared;
     class Lock;
     void resync_locked();
-    Result append_locked(Record& rec, bool sync);
+    // Writes the line; returns the file size after it (0 if not written).
+    apr_off_t write_locked(Record& rec, Result& res);
+    // Group commit: makes everything up to `end` durable, sharing one
+    // fdatasync with every process that wrote before it.
+    std::string sync_to(apr_off_t end);
 
     const char* path_;
     const char* default_node_;
     int fd_ = -1;
     bool regular_ = false;
     apr_global_mutex_t* mutex_ = nullptr;
+    apr_global_mutex_t* sync_mutex_ = nullptr;
     apr_shm_t* shm_ = nullptr;
     Shared* shared_ = nullptr;
 };
 
-// Registers the mutex type; call from pre_config.
+// Registers the mutex types; call from pre_config.
 void register_audit_mutex(apr_pool_t* pconf);
 
 }  // namespace cmi::audit

@@ -272,3 +272,75 @@ def test_show_prints_one_operation(server):
     assert out.returncode == 0
     assert len(out.stdout.splitlines()) == 2 and all(txid in l for l in out.stdout.splitlines())
     assert cmi_audit(server.build_dir, "show", "nope", server.audit_log).returncode == 1
+
+
+def test_chain_survives_graceful_restart_under_load(server):
+    import os
+    import signal
+    import threading
+
+    start = len(read_lines(server.audit_log)) if server.audit_log.exists() else 0
+    offset = server.log_size()
+    session_ids = []
+    lock = threading.Lock()
+
+    errors = []
+
+    def worker(n):
+        s = requests.Session()  # keep-alive: old children keep serving during the restart
+        for _ in range(n):
+            try:
+                r = s.get(server.url("/audit/hello.txt"), verify=str(server.pki.ca_cert), timeout=60)
+            except requests.ConnectionError:
+                # An old child closed an idle keep-alive connection (ordinary
+                # graceful-restart behaviour): the request was never read. Retry.
+                s.close()
+                s = requests.Session()
+                r = s.get(server.url("/audit/hello.txt"), verify=str(server.pki.ca_cert), timeout=60)
+            with lock:
+                if r.status_code != 200:
+                    errors.append(r.status_code)
+                session_ids.append(r.headers["CMI-Transaction-ID"])
+        s.close()
+
+    threads = [threading.Thread(target=worker, args=(60,)) for _ in range(8)]
+    for t in threads:
+        t.start()
+    while len(session_ids) < 100:
+        time.sleep(0.01)
+    os.kill(server.proc.pid, signal.SIGUSR1)  # apache2 -k graceful
+    for t in threads:
+        t.join()
+    assert not errors
+    assert "SIGUSR1 received.  Doing graceful restart" in server.log_since(offset)
+    assert len(session_ids) == 480
+    wait_for_lines(server.audit_log, start + 2 * 480)
+    recs = read_records(server.audit_log)[start:]
+    ends = [x for x in recs if x["ev"] == "end"]
+    assert sorted(x["txid"] for x in ends) == sorted(session_ids)  # answered == end records
+    assert len([x for x in recs if x["ev"] == "begin"]) == 480
+    out = verify(server)
+    assert out.returncode == 0, out.stdout
+    server.restart()  # leave a fresh generation for the next test
+
+
+def test_sync_off_still_chains(httpd):
+    log = httpd.root / "logs" / "audit-nosync.log"
+    httpd.configure(LOCATIONS, server_snippet=f'CMIAuditLog "{log}"\nCMIAuditSync Off')
+    httpd.audit_log = log
+    ids = [get_logged(httpd, "/audit/hello.txt").headers["CMI-Transaction-ID"] for _ in range(5)]
+    assert all(len(records_of(log, t)) == 2 for t in ids)
+    assert cmi_audit(httpd.build_dir, "verify", log).returncode == 0
+
+
+def test_client_certificate_facts(server):
+    cred = server.pki.client
+    r = requests.get(server.url("/audit/hello.txt"), verify=str(server.pki.ca_cert),
+                     cert=(str(cred.cert), str(cred.key)), timeout=30)
+    assert r.status_code == 200
+    begin = records_of(server.audit_log, r.headers["CMI-Transaction-ID"])[0]
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    cert = x509.load_pem_x509_certificate(cred.cert.read_bytes())
+    assert begin["tls"]["client_cert_sha256"] == cert.fingerprint(hashes.SHA256()).hex()
+    assert "CN=provider-a" in begin["tls"]["client_dn"]
