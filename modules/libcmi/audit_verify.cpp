@@ -111,6 +111,53 @@ bool ChainVerifier::feed_stream(std::istream& in, const std::string& name) {
     return !error_;
 }
 
+bool ChainVerifier::feed_streams(const std::vector<std::pair<std::istream*, std::string>>& inputs) {
+    struct Cursor {
+        std::istream* in = nullptr;
+        std::string name;
+        std::uint64_t line_no = 0;
+        std::string line;
+        bool complete = false;
+        bool has = false;
+        std::optional<std::uint64_t> seq;  // nullopt: not a readable record
+    };
+    std::vector<Cursor> cursors;
+    for (const auto& [in, name] : inputs) {
+        Cursor c;
+        c.in = in;
+        c.name = name;
+        cursors.push_back(std::move(c));
+    }
+    auto advance = [](Cursor& c) {
+        c.has = static_cast<bool>(std::getline(*c.in, c.line));
+        if (!c.has) return;
+        ++c.line_no;
+        c.complete = !c.in->eof();
+        std::string why;
+        const auto rec = parse_record(c.line, why);
+        c.seq = rec ? std::optional<std::uint64_t>(rec->seq) : std::nullopt;
+    };
+    for (auto& c : cursors) advance(c);
+    for (;;) {
+        Cursor* next = nullptr;
+        for (auto& c : cursors) {
+            if (!c.has) continue;
+            // An unreadable line is reported as soon as it is at the front.
+            if (!c.seq || !c.complete) {
+                next = &c;
+                break;
+            }
+            if (!next || *c.seq < *next->seq) next = &c;
+        }
+        if (!next) break;
+        if (!feed(next->line, next->complete, next->name + ":" + std::to_string(next->line_no))) return false;
+        advance(*next);
+    }
+    for (const auto& c : cursors)
+        if (c.in->bad()) return fail(std::nullopt, c.name, "read error");
+    return !error_;
+}
+
 LogTail read_tail(int fd) {
     struct stat st {};
     if (fstat(fd, &st) != 0) throw std::system_error(errno, std::generic_category(), "fstat");

@@ -9,6 +9,8 @@
 #include <string>
 #include <string_view>
 #include <sys/types.h>
+#include <utility>
+#include <vector>
 
 namespace cmi::audit {
 
@@ -26,6 +28,12 @@ public:
     bool feed(std::string_view line, bool complete, const std::string& where);
     // Reads every line of `in` into feed(); `name` labels positions.
     bool feed_stream(std::istream& in, const std::string& name);
+    // Several files of one chain (rotated files; after a rotation the
+    // children of the old generation may finish their records in the old
+    // file while new ones go to the new file): merged by seq, taking at each
+    // step the lowest seq among the files' next lines. Each file must be in
+    // order itself; the order the files are given in does not matter.
+    bool feed_streams(const std::vector<std::pair<std::istream*, std::string>>& inputs);
 
     const std::optional<VerifyError>& error() const { return error_; }
     const ChainHead& head() const { return head_; }

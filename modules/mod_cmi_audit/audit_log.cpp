@@ -46,12 +46,49 @@ int write_all(int fd, const std::string& data, std::size_t& written) {
 
 }  // namespace
 
+// In shared memory that lives as long as the httpd parent (retained across
+// graceful restarts), so every generation of children appends to one chain.
 struct AuditLog::Shared {
-    apr_uint64_t seq;
-    apr_off_t size;    // file size the head belongs to
-    apr_off_t synced;  // bytes known to be on stable storage
+    apr_uint64_t magic;
+    apr_uint64_t seq;   // 0 with has_head false: nothing known yet
+    int has_head;
     char hash[65];
+    dev_t dev;          // the file currently configured (after a rotation,
+    ino_t ino;          // old children still hold the file before it)
+    apr_off_t size;     // its size as of the head
+    apr_off_t synced;   // its bytes known to be on stable storage
 };
+
+namespace {
+
+constexpr apr_uint64_t kSharedMagic = 0x434d494155443031ULL;  // "CMIAUD01"
+constexpr const char* kRetainedKey = "mod_cmi_audit:chain";
+
+// What survives a restart of the configuration (not of the parent).
+struct Retained {
+    apr_shm_t* shm;
+    apr_global_mutex_t* mutex;
+    apr_global_mutex_t* sync_mutex;
+};
+
+Retained& retained_state(server_rec* s) {
+    if (auto* r = static_cast<Retained*>(ap_retained_data_get(kRetainedKey)); r && r->shm) return *r;
+    auto* r = static_cast<Retained*>(ap_retained_data_create(kRetainedKey, sizeof(Retained)));
+    apr_pool_t* pool = s->process->pool;  // the parent's lifetime, not a generation's
+    apr_status_t rv = ap_global_mutex_create(&r->mutex, nullptr, kMutexType, nullptr, s, pool, 0);
+    if (rv != APR_SUCCESS) throw std::runtime_error("cannot create the audit log mutex: " + apr_text(rv));
+    rv = ap_global_mutex_create(&r->sync_mutex, nullptr, kSyncMutexType, nullptr, s, pool, 0);
+    if (rv != APR_SUCCESS) throw std::runtime_error("cannot create the audit log sync mutex: " + apr_text(rv));
+    rv = apr_shm_create(&r->shm, sizeof(AuditLog::Shared), nullptr, pool);
+    if (rv != APR_SUCCESS) throw std::runtime_error("cannot create audit log shared memory: " + apr_text(rv));
+    auto* sh = static_cast<AuditLog::Shared*>(apr_shm_baseaddr_get(r->shm));
+    std::memset(sh, 0, sizeof(AuditLog::Shared));
+    sh->magic = kSharedMagic;
+    std::memcpy(sh->hash, kGenesisPrev.data(), 64);
+    return *r;
+}
+
+}  // namespace
 
 // The mutex of this generation, then the file lock that also holds off the
 // children of an older one.
@@ -107,15 +144,15 @@ AuditLog::AuditLog(apr_pool_t* pconf, server_rec* s, const char* path, const cha
     struct stat st {};
     if (fstat(fd_, &st) != 0) throw std::runtime_error(std::string("cannot stat ") + path_ + ": " + errno_text(errno));
     regular_ = S_ISREG(st.st_mode);
+    dev_ = st.st_dev;
+    ino_ = st.st_ino;
 
-    apr_status_t rv = ap_global_mutex_create(&mutex_, nullptr, kMutexType, nullptr, s, pconf, 0);
-    if (rv != APR_SUCCESS) throw std::runtime_error("cannot create the audit log mutex: " + apr_text(rv));
-    rv = ap_global_mutex_create(&sync_mutex_, nullptr, kSyncMutexType, nullptr, s, pconf, 0);
-    if (rv != APR_SUCCESS) throw std::runtime_error("cannot create the audit log sync mutex: " + apr_text(rv));
-    rv = apr_shm_create(&shm_, sizeof(Shared), nullptr, pconf);
-    if (rv != APR_SUCCESS) throw std::runtime_error("cannot create audit log shared memory: " + apr_text(rv));
+    Retained& kept = retained_state(s);
+    mutex_ = kept.mutex;
+    sync_mutex_ = kept.sync_mutex;
+    shm_ = kept.shm;
     shared_ = static_cast<Shared*>(apr_shm_baseaddr_get(shm_));
-    std::memset(shared_, 0, sizeof(Shared));
+    if (shared_->magic != kSharedMagic) throw std::runtime_error("audit log shared memory is not ours");
 
     // Old children of a graceful restart may be appending right now: read
     // and repair the tail only while holding the lock they write under.
@@ -131,10 +168,17 @@ AuditLog::AuditLog(apr_pool_t* pconf, server_rec* s, const char* path, const cha
     if (!tail.error.empty())
         throw std::runtime_error(std::string("audit log ") + path_ + ": " + tail.error +
                                  "; check it with cmi-audit verify and move it aside");
-    shared_->seq = tail.head.seq;
+    // A file with records is the truth. An empty one (new, or just rotated)
+    // continues the head this parent already knows, if any.
+    if (tail.head.seq > 0 || !shared_->has_head) {
+        shared_->seq = tail.head.seq;
+        std::memcpy(shared_->hash, tail.head.hash.c_str(), 65);
+        shared_->has_head = 1;
+    }
+    shared_->dev = dev_;
+    shared_->ino = ino_;
     shared_->size = tail.valid_size;
     shared_->synced = 0;
-    std::memcpy(shared_->hash, tail.head.hash.c_str(), 65);
 
     if (tail.torn) {
         // An interrupted write left part of a line. Cut it off and say so in
@@ -174,8 +218,12 @@ void AuditLog::child_init(apr_pool_t* pchild) {
     }
 }
 
+bool AuditLog::current_locked() const { return shared_->dev == dev_ && shared_->ino == ino_; }
+
 void AuditLog::resync_locked() {
-    if (!regular_) return;
+    // A child of an older generation still writing to a rotated file keeps
+    // the one chain going there; only the current file can be re-read.
+    if (!regular_ || !current_locked()) return;
     struct stat st {};
     if (fstat(fd_, &st) != 0) throw std::system_error(errno, std::generic_category(), "fstat");
     if (st.st_size == shared_->size) return;
@@ -216,25 +264,33 @@ apr_off_t AuditLog::write_locked(Record& rec, Result& res) {
     rec.seq = shared_->seq + 1;
     rec.prev.assign(shared_->hash, 64);
     const std::string line = serialize(rec) + "\n";
+    struct stat before {};
+    if (regular_ && fstat(fd_, &before) != 0) {
+        res.error = "cannot stat the log: " + errno_text(errno);
+        return 0;
+    }
 
     std::size_t written = 0;
     if (const int err = write_all(fd_, line, written)) {
         std::string what = "write failed: " + errno_text(err);
         // Never leave half a line for the next record to be glued to.
-        if (written > 0 && regular_ && ftruncate(fd_, shared_->size) != 0)
+        if (written > 0 && regular_ && ftruncate(fd_, before.st_size) != 0)
             what += "; and cutting off the partial line failed: " + errno_text(errno);
         res.error = what;
         return 0;
     }
     std::memcpy(shared_->hash, line_hash(line).c_str(), 65);
     shared_->seq = rec.seq;
+    shared_->has_head = 1;
+    res.written = true;
+    if (!current_locked()) return -1;  // a rotated file: no group commit there
     const apr_off_t end = shared_->size + static_cast<apr_off_t>(line.size());
     __atomic_store_n(&shared_->size, end, __ATOMIC_RELEASE);
-    res.written = true;
     return end;
 }
 
 std::string AuditLog::sync_to(apr_off_t end) {
+    if (end < 0) return fdatasync(fd_) == 0 ? std::string() : "fdatasync failed: " + errno_text(errno);
     if (__atomic_load_n(&shared_->synced, __ATOMIC_ACQUIRE) >= end) return std::string();
     const apr_status_t rv = apr_global_mutex_lock(sync_mutex_);
     if (rv != APR_SUCCESS) return "cannot take the audit log sync mutex: " + apr_text(rv);

@@ -20,6 +20,7 @@
 #include <apr_shm.h>
 
 #include <string>
+#include <sys/types.h>
 
 namespace cmi::audit {
 
@@ -48,9 +49,11 @@ public:
     const char* path() const { return path_; }
     const char* default_node() const { return default_node_; }
 
-private:
     struct Shared;
+
+private:
     class Lock;
+    bool current_locked() const;
     void resync_locked();
     // Writes the line; returns the file size after it (0 if not written).
     apr_off_t write_locked(Record& rec, Result& res);
@@ -62,6 +65,8 @@ private:
     const char* default_node_;
     int fd_ = -1;
     bool regular_ = false;
+    dev_t dev_ = 0;
+    ino_t ino_ = 0;
     apr_global_mutex_t* mutex_ = nullptr;
     apr_global_mutex_t* sync_mutex_ = nullptr;
     apr_shm_t* shm_ = nullptr;

@@ -76,6 +76,7 @@ class AuditChainTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(garbage_line_fails);
     CPPUNIT_TEST(continuation_across_files);
     CPPUNIT_TEST(seq1_needs_genesis);
+    CPPUNIT_TEST(interleaved_files_merge_by_seq);
     CPPUNIT_TEST(tail_of_log);
     CPPUNIT_TEST(tail_of_torn_log);
     CPPUNIT_TEST(tail_of_long_lines);
@@ -154,6 +155,29 @@ public:
         ChainVerifier wrong;
         std::istringstream c(join(make_log(6, ChainHead{0, std::string(64, 'f')}))), d(join(second));
         CPPUNIT_ASSERT(!wrong.feed_stream(c, "a") || !wrong.feed_stream(d, "b"));
+    }
+
+    void interleaved_files_merge_by_seq() {
+        // After a rotation, old children finish in the old file while new
+        // ones write the new file: one chain, split across two files.
+        const auto log = make_log(10);
+        const std::string a = log[0] + log[1] + log[2] + log[4] + log[7];
+        const std::string b = log[3] + log[5] + log[6] + log[8] + log[9];
+        ChainVerifier v;
+        std::istringstream ia(a), ib(b);
+        CPPUNIT_ASSERT(v.feed_streams({{&ib, "b"}, {&ia, "a"}}));
+        CPPUNIT_ASSERT_EQUAL(std::uint64_t{10}, v.records());
+        // A swap inside one file is still an error, as is a line missing from both.
+        const std::string a_swapped = log[0] + log[2] + log[1] + log[4] + log[7];
+        ChainVerifier w;
+        std::istringstream wa(a_swapped), wb(b);
+        CPPUNIT_ASSERT(!w.feed_streams({{&wa, "a"}, {&wb, "b"}}));
+        CPPUNIT_ASSERT_EQUAL(std::uint64_t{2}, *w.error()->seq);
+        const std::string b_missing = log[3] + log[6] + log[8] + log[9];
+        ChainVerifier m;
+        std::istringstream ma(a), mb(b_missing);
+        CPPUNIT_ASSERT(!m.feed_streams({{&ma, "a"}, {&mb, "b"}}));
+        CPPUNIT_ASSERT_EQUAL(std::uint64_t{6}, *m.error()->seq);
     }
 
     void seq1_needs_genesis() {

@@ -8,6 +8,7 @@
 #include <cstring>
 #include <fstream>
 #include <iostream>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -18,8 +19,8 @@ constexpr const char* kUsage =
     "       cmi-audit show TXID FILE...\n"
     "\n"
     "verify  exit 0 if every line is a record, seq is contiguous and the hash chain\n"
-    "        holds across the FILEs (oldest first); else exit 1 naming the first bad\n"
-    "        seq and the reason. The last record of the newest file can only be\n"
+    "        holds across the FILEs (any order: records are merged by seq); else exit 1\n"
+    "        naming the first bad seq and the reason. The last record of the newest file can only be\n"
     "        vouched for by a signed checkpoint (not yet implemented).\n"
     "show    print every record whose txid (or client_txid) is TXID; exit 1 if none.\n";
 
@@ -30,19 +31,23 @@ int usage(int code) {
 
 int verify(const std::vector<std::string>& files) {
     cmi::audit::ChainVerifier v;
+    std::vector<std::unique_ptr<std::ifstream>> streams;
+    std::vector<std::pair<std::istream*, std::string>> inputs;
     for (const auto& f : files) {
-        std::ifstream in(f, std::ios::binary);
-        if (!in) {
+        auto in = std::make_unique<std::ifstream>(f, std::ios::binary);
+        if (!*in) {
             std::cerr << "cmi-audit: cannot open " << f << ": " << std::strerror(errno) << "\n";
             return 2;
         }
-        if (!v.feed_stream(in, f)) {
-            const auto& e = *v.error();
-            std::cout << "FAIL " << e.where << ": ";
-            if (e.seq) std::cout << "seq " << *e.seq << ": ";
-            std::cout << e.reason << "\n";
-            return 1;
-        }
+        inputs.emplace_back(in.get(), f);
+        streams.push_back(std::move(in));
+    }
+    if (!v.feed_streams(inputs)) {
+        const auto& e = *v.error();
+        std::cout << "FAIL " << e.where << ": ";
+        if (e.seq) std::cout << "seq " << *e.seq << ": ";
+        std::cout << e.reason << "\n";
+        return 1;
     }
     if (v.records() == 0) {
         std::cout << "FAIL: no records\n";
