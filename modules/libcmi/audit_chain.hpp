@@ -15,6 +15,10 @@ namespace cmi::audit {
 inline constexpr std::string_view kGenesisPrev =
     "0000000000000000000000000000000000000000000000000000000000000000";
 
+// What a checkpoint record signs: its own seq and its prev, i.e. the head
+// of the chain it vouches for:  "cmi-audit checkpoint v1\n<seq>\n<prev>\n".
+std::string checkpoint_message(std::uint64_t seq, std::string_view prev);
+
 // Hex SHA-256 of the bytes of one line, which must include its "\n".
 std::string line_hash(std::string_view line_with_newline);
 

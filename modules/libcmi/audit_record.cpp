@@ -65,6 +65,9 @@ std::string serialize(const Record& rec) {
     j["response_bytes"] = opt(rec.response_bytes);
     j["duration_us"] = opt(rec.duration_us);
     j["receipt"] = opt(rec.receipt);
+    if (rec.checkpoint)
+        j["checkpoint"] =
+            json{{"alg", rec.checkpoint->alg}, {"keyid", rec.checkpoint->keyid}, {"sig", rec.checkpoint->sig}};
     if (rec.recovered) j["recovered"] = json{{"bytes", rec.recovered->bytes}, {"sha256", rec.recovered->sha256}};
     j["prev"] = rec.prev;
     return j.dump(-1, ' ', /*ensure_ascii=*/true, json::error_handler_t::replace);

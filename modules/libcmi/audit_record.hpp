@@ -48,6 +48,11 @@ struct Record {
         std::string sha256;  // hex, of the cut bytes
     };
     std::optional<Recovered> recovered;  // serialized only when set
+    // ev "checkpoint" only: a signature over the chain head (audit_chain.hpp).
+    struct Checkpoint {
+        std::string alg, keyid, sig;  // sig in base64
+    };
+    std::optional<Checkpoint> checkpoint;  // serialized only when set
     std::string prev;  // hex SHA-256 of the previous line (see audit_chain.hpp)
 };
 

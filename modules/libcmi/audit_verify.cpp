@@ -1,5 +1,7 @@
 #include "libcmi/audit_verify.hpp"
 
+#include "libcmi/signer.hpp"
+
 #include <nlohmann/json.hpp>
 
 #include <cerrno>
@@ -21,6 +23,8 @@ bool is_hex64(const std::string& s) {
 struct Parsed {
     std::uint64_t seq = 0;
     std::string prev;
+    std::string ev;
+    nlohmann::json checkpoint;  // null unless present
 };
 
 // The chain fields of one line, or the reason it is not a record.
@@ -54,7 +58,9 @@ std::optional<Parsed> parse_record(std::string_view line, std::string& why) {
         why = "missing \"ev\"";
         return std::nullopt;
     }
-    return Parsed{seq->get<std::uint64_t>(), prev->get<std::string>()};
+    Parsed p{seq->get<std::uint64_t>(), prev->get<std::string>(), ev->get<std::string>(), nullptr};
+    if (const auto cp = j.find("checkpoint"); cp != j.end()) p.checkpoint = *cp;
+    return p;
 }
 
 }  // namespace
@@ -91,6 +97,27 @@ bool ChainVerifier::feed(std::string_view line, bool complete, const std::string
                     "chain broken: prev of seq " + std::to_string(rec->seq) +
                         " is not the hash of the line of seq " + std::to_string(head_.seq) + " (seq " +
                         std::to_string(head_.seq) + " or seq " + std::to_string(rec->seq) + " was altered)");
+    }
+    if (rec->ev == "checkpoint") {
+        if (key_) {
+            const auto& cp = rec->checkpoint;
+            if (!cp.is_object() || !cp.contains("sig") || !cp["sig"].is_string() || !cp.contains("keyid") ||
+                !cp["keyid"].is_string())
+                return fail(rec->seq, where, "checkpoint has no signature");
+            if (cp["keyid"].get<std::string>() != key_->keyid())
+                return fail(rec->seq, where, "checkpoint is signed by another key (keyid " +
+                                                 cp["keyid"].get<std::string>() + ")");
+            std::vector<unsigned char> sig;
+            try {
+                sig = cmi::base64_decode(cp["sig"].get<std::string>());
+            } catch (const std::exception&) {
+                return fail(rec->seq, where, "checkpoint signature is not base64");
+            }
+            if (!key_->verify(checkpoint_message(rec->seq, rec->prev), sig))
+                return fail(rec->seq, where, "checkpoint signature does not verify");
+        }
+        ++checkpoints_;
+        last_checkpoint_ = rec->seq;
     }
     std::string bytes(line);
     bytes.push_back('\n');

@@ -12,6 +12,10 @@
 #include <utility>
 #include <vector>
 
+namespace cmi {
+class SignatureVerifier;
+}
+
 namespace cmi::audit {
 
 struct VerifyError {
@@ -23,6 +27,11 @@ struct VerifyError {
 // Feed it every line of a log (or of consecutive rotated files) in order.
 class ChainVerifier {
 public:
+    // With a key, every checkpoint record must carry a valid signature by it.
+    void require_checkpoints(const SignatureVerifier* key) { key_ = key; }
+    std::uint64_t checkpoints() const { return checkpoints_; }
+    std::uint64_t last_checkpoint_seq() const { return last_checkpoint_; }
+
     // `line` without its line feed; `complete` says whether one followed.
     // Returns false at the first problem; later lines are then ignored.
     bool feed(std::string_view line, bool complete, const std::string& where);
@@ -46,6 +55,8 @@ private:
     ChainHead head_;
     std::uint64_t records_ = 0;
     std::optional<VerifyError> error_;
+    const SignatureVerifier* key_ = nullptr;
+    std::uint64_t checkpoints_ = 0, last_checkpoint_ = 0;
 };
 
 // The end of an existing log, read backwards from its last bytes.

@@ -3,6 +3,8 @@
 #include "httpd/barrier.hpp"
 #include "httpd/pool_object.hpp"
 
+#include <cerrno>
+#include <cstdlib>
 #include <stdexcept>
 #include <string>
 
@@ -46,6 +48,35 @@ const char* set_sync(cmd_parms* cmd, void*, int on) {
     });
 }
 
+const char* set_signing_key(cmd_parms* cmd, void*, const char* path) {
+    return directive_barrier(cmd, [&]() -> const char* {
+        if (const char* err = ap_check_cmd_context(cmd, GLOBAL_ONLY)) return err;
+        const char* full = ap_server_root_relative(cmd->pool, path);
+        if (!full) throw std::invalid_argument(std::string("'") + path + "' is not a valid path");
+        server_config(cmd->server).signing_key = full;
+        return nullptr;
+    });
+}
+
+apr_uint64_t positive(const char* arg, const char* what) {
+    char* end = nullptr;
+    errno = 0;
+    const unsigned long long v = std::strtoull(arg, &end, 10);
+    if (errno || !end || *end || v == 0 || !apr_isdigit(*arg) || v > 100000000ULL)
+        throw std::invalid_argument(std::string("'") + arg + "' is not a " + what + " (a number from 1)");
+    return v;
+}
+
+const char* set_checkpoint(cmd_parms* cmd, void*, const char* records, const char* seconds) {
+    return directive_barrier(cmd, [&]() -> const char* {
+        if (const char* err = ap_check_cmd_context(cmd, GLOBAL_ONLY)) return err;
+        auto& sc = server_config(cmd->server);
+        sc.checkpoint_records = positive(records, "record count");
+        if (seconds) sc.checkpoint_us = apr_time_from_sec(positive(seconds, "number of seconds"));
+        return nullptr;
+    });
+}
+
 bool valid_name(const char* s) {
     if (!*s) return false;
     for (; *s; ++s)
@@ -85,6 +116,11 @@ const command_rec directives[] = {
                   "open: proceed and log what was not recorded"),
     AP_INIT_FLAG("CMIAuditSync", as_cmd(set_sync), nullptr, RSRC_CONF,
                  "On (default): a record is on stable storage before the request proceeds"),
+    AP_INIT_TAKE1("CMIAuditSigningKey", as_cmd(set_signing_key), nullptr, RSRC_CONF,
+                  "PEM private key (Ed25519 or ECDSA P-256) that signs checkpoints and receipts"),
+    AP_INIT_TAKE12("CMIAuditCheckpoint", as_cmd(set_checkpoint), nullptr, RSRC_CONF,
+                   "records [seconds]: a signed checkpoint after at most this many records or seconds "
+                   "(default 1000 60)"),
     AP_INIT_TAKE1("CMIAuditNode", as_cmd(set_node), nullptr, RSRC_CONF,
                   "name of this node in the log (default: the host name)"),
     AP_INIT_TAKE1("CMIAuditOperation", as_cmd(set_operation), nullptr, RSRC_CONF | ACCESS_CONF,
@@ -110,7 +146,10 @@ void* merge_server_config(apr_pool_t* p, void* basev, void* addv) {
     const auto* base = static_cast<const ServerConfig*>(basev);
     const auto* add = static_cast<const ServerConfig*>(addv);
     auto* c = httpd::pool_new<ServerConfig>(p);
-    c->log_path = base->log_path;  // GLOBAL_ONLY: only the main server has one
+    c->log_path = base->log_path;  // GLOBAL_ONLY: only the main server has these
+    c->signing_key = base->signing_key;
+    c->checkpoint_records = base->checkpoint_records;
+    c->checkpoint_us = base->checkpoint_us;
     c->sync = httpd::merge_tri(base->sync, add->sync);
     c->node = add->node ? add->node : base->node;
     return c;

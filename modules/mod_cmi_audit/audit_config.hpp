@@ -24,6 +24,9 @@ struct ServerConfig {
     const char* log_path = nullptr;  // CMIAuditLog (main server only)
     httpd::Tri sync = httpd::Tri::unset;
     const char* node = nullptr;      // CMIAuditNode; nullptr: the host name
+    const char* signing_key = nullptr;  // CMIAuditSigningKey (main server only)
+    apr_uint64_t checkpoint_records = 0;  // CMIAuditCheckpoint; 0: unset (1000)
+    apr_time_t checkpoint_us = 0;         // 0: unset (60 s)
     AuditLog* log = nullptr;         // set on every server_rec by post_config
 };
 

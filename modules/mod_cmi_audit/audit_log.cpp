@@ -57,11 +57,13 @@ struct AuditLog::Shared {
     ino_t ino;          // old children still hold the file before it)
     apr_off_t size;     // its size as of the head
     apr_off_t synced;   // its bytes known to be on stable storage
+    apr_uint64_t checkpoint_seq;  // the last checkpoint record
+    apr_time_t checkpoint_time;
 };
 
 namespace {
 
-constexpr apr_uint64_t kSharedMagic = 0x434d494155443031ULL;  // "CMIAUD01"
+constexpr apr_uint64_t kSharedMagic = 0x434d494155443032ULL;  // "CMIAUD02"
 constexpr const char* kRetainedKey = "mod_cmi_audit:chain";
 
 // What survives a restart of the configuration (not of the parent).
@@ -251,6 +253,15 @@ AuditLog::Result AuditLog::append(Record& rec, bool sync) {
             return res;
         }
         end = write_locked(rec, res);
+        if (res.written) {
+            Result cp;
+            const apr_off_t cp_end = checkpoint_locked(cp);
+            if (!cp.ok()) {
+                res.error = "written as seq " + std::to_string(rec.seq) + ", but the checkpoint after it failed: " + cp.error;
+                return res;
+            }
+            if (cp_end != 0) end = cp_end;
+        }
     }
     if (res.written && sync) {
         const std::string err = sync_to(end);
@@ -286,6 +297,28 @@ apr_off_t AuditLog::write_locked(Record& rec, Result& res) {
     if (!current_locked()) return -1;  // a rotated file: no group commit there
     const apr_off_t end = shared_->size + static_cast<apr_off_t>(line.size());
     __atomic_store_n(&shared_->size, end, __ATOMIC_RELEASE);
+    return end;
+}
+
+apr_off_t AuditLog::checkpoint_locked(Result& res) {
+    if (!signer_) return 0;
+    const apr_time_t now = apr_time_now();
+    if (shared_->seq - shared_->checkpoint_seq < checkpoint_records_ &&
+        now - shared_->checkpoint_time < checkpoint_us_)
+        return 0;
+    Record cp;
+    cp.node = default_node_;
+    cp.ev = "checkpoint";
+    cp.time_us = now;
+    const std::uint64_t seq = shared_->seq + 1;
+    const std::string prev(shared_->hash, 64);
+    const auto sig = signer_->sign(checkpoint_message(seq, prev));
+    cp.checkpoint = Record::Checkpoint{signer_->algorithm(), signer_->keyid(), base64(sig.data(), sig.size())};
+    const apr_off_t end = write_locked(cp, res);
+    if (res.written) {
+        shared_->checkpoint_seq = cp.seq;
+        shared_->checkpoint_time = now;
+    }
     return end;
 }
 

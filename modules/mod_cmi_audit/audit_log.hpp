@@ -15,6 +15,7 @@
 #pragma once
 #include "httpd/httpd_includes.hpp"
 #include "libcmi/audit_record.hpp"
+#include "libcmi/signer.hpp"
 
 #include <apr_global_mutex.h>
 #include <apr_shm.h>
@@ -46,6 +47,14 @@ public:
     // line is cut off again.
     Result append(Record& rec, bool sync);
 
+    // Signed checkpoints: after at least `every_records` records or
+    // `every_us` microseconds since the last one (checked on each append).
+    void set_signer(const Signer* signer, apr_uint64_t every_records, apr_time_t every_us) {
+        signer_ = signer;
+        checkpoint_records_ = every_records;
+        checkpoint_us_ = every_us;
+    }
+
     const char* path() const { return path_; }
     const char* default_node() const { return default_node_; }
 
@@ -60,6 +69,8 @@ private:
     // Group commit: makes everything up to `end` durable, sharing one
     // fdatasync with every process that wrote before it.
     std::string sync_to(apr_off_t end);
+    // Writes a checkpoint record if one is due; returns write_locked's value or 0.
+    apr_off_t checkpoint_locked(Result& res);
 
     const char* path_;
     const char* default_node_;
@@ -71,6 +82,9 @@ private:
     apr_global_mutex_t* sync_mutex_ = nullptr;
     apr_shm_t* shm_ = nullptr;
     Shared* shared_ = nullptr;
+    const Signer* signer_ = nullptr;
+    apr_uint64_t checkpoint_records_ = 1000;
+    apr_time_t checkpoint_us_ = apr_time_from_sec(60);
 };
 
 // Registers the mutex types; call from pre_config.

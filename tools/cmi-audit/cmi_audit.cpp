@@ -2,6 +2,7 @@
 //   cmi-audit verify FILE...      the chain holds across the files, in order
 //   cmi-audit show TXID FILE...   the records of one operation
 #include "libcmi/audit_verify.hpp"
+#include "libcmi/signer.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -9,19 +10,23 @@
 #include <fstream>
 #include <iostream>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 namespace {
 
 constexpr const char* kUsage =
-    "usage: cmi-audit verify FILE...\n"
+    "usage: cmi-audit verify [--key PUBKEY.pem] FILE...\n"
     "       cmi-audit show TXID FILE...\n"
     "\n"
     "verify  exit 0 if every line is a record, seq is contiguous and the hash chain\n"
     "        holds across the FILEs (any order: records are merged by seq); else exit 1\n"
-    "        naming the first bad seq and the reason. The last record of the newest file can only be\n"
-    "        vouched for by a signed checkpoint (not yet implemented).\n"
+    "        naming the first bad seq and the reason. With --key, every checkpoint\n"
+    "        must carry a valid signature by that key (public key, certificate or\n"
+    "        private key PEM) and there must be at least one; records after the last\n"
+    "        checkpoint are counted as not covered (the chain alone cannot show that\n"
+    "        records were cut off the end).\n"
     "show    print every record whose txid (or client_txid) is TXID; exit 1 if none.\n";
 
 int usage(int code) {
@@ -29,8 +34,9 @@ int usage(int code) {
     return code;
 }
 
-int verify(const std::vector<std::string>& files) {
+int verify(const std::vector<std::string>& files, const cmi::SignatureVerifier* key) {
     cmi::audit::ChainVerifier v;
+    v.require_checkpoints(key);
     std::vector<std::unique_ptr<std::ifstream>> streams;
     std::vector<std::pair<std::istream*, std::string>> inputs;
     for (const auto& f : files) {
@@ -53,8 +59,15 @@ int verify(const std::vector<std::string>& files) {
         std::cout << "FAIL: no records\n";
         return 1;
     }
-    std::cout << "OK " << v.records() << " records, last seq " << v.head().seq << ", head " << v.head().hash
-              << "\n";
+    if (key && v.checkpoints() == 0) {
+        std::cout << "FAIL: no signed checkpoint in the log\n";
+        return 1;
+    }
+    std::cout << "OK " << v.records() << " records, last seq " << v.head().seq << ", head " << v.head().hash;
+    if (key)
+        std::cout << "; " << v.checkpoints() << " checkpoints verified, last at seq " << v.last_checkpoint_seq() << ", "
+                  << (v.head().seq - v.last_checkpoint_seq()) << " records after it not covered";
+    std::cout << "\n";
     return 0;
 }
 
@@ -93,8 +106,14 @@ int main(int argc, char** argv) {
     try {
         if (args[0] == "verify") {
             if (args.size() >= 2 && (args[1] == "--help" || args[1] == "-h")) return usage(0);
-            if (args.size() < 2) return usage(2);
-            return verify({args.begin() + 1, args.end()});
+            std::size_t first = 1;
+            std::optional<cmi::SignatureVerifier> key;
+            if (args.size() >= 3 && args[1] == "--key") {
+                key = cmi::SignatureVerifier::from_pem_file(args[2]);
+                first = 3;
+            }
+            if (args.size() <= first) return usage(2);
+            return verify({args.begin() + static_cast<long>(first), args.end()}, key ? &*key : nullptr);
         }
         if (args[0] == "show") {
             if (args.size() >= 2 && (args[1] == "--help" || args[1] == "-h")) return usage(0);
