@@ -30,6 +30,11 @@ const char* set_audit(cmd_parms*, void* cfg, int on) {
     return nullptr;
 }
 
+const char* set_receipts(cmd_parms*, void* cfg, int on) {
+    static_cast<DirConfig*>(cfg)->receipts = httpd::to_tri(on);
+    return nullptr;
+}
+
 const char* set_fail_mode(cmd_parms* cmd, void* cfg, const char* mode) {
     return directive_barrier(cmd, [&]() -> const char* {
         auto* c = static_cast<DirConfig*>(cfg);
@@ -111,6 +116,8 @@ const command_rec directives[] = {
                   "path of the operation log (JSON Lines, hash-chained); opened at start-up"),
     AP_INIT_FLAG("CMIAudit", as_cmd(set_audit), nullptr, RSRC_CONF | ACCESS_CONF,
                  "On: this location is a CMI interface whose operations are audited (default Off)"),
+    AP_INIT_FLAG("CMIAuditReceipts", as_cmd(set_receipts), nullptr, RSRC_CONF | ACCESS_CONF,
+                 "On: a signed CMI-Receipt header on each response (needs CMIAuditSigningKey)"),
     AP_INIT_TAKE1("CMIAuditFailMode", as_cmd(set_fail_mode), nullptr, RSRC_CONF | ACCESS_CONF,
                   "closed (default): refuse with 503 when the begin record cannot be written; "
                   "open: proceed and log what was not recorded"),
@@ -137,6 +144,7 @@ void* merge_dir_config(apr_pool_t* p, void* basev, void* addv) {
     c->audit = httpd::merge_tri(base->audit, add->audit);
     c->fail_mode = add->fail_mode != FailMode::unset ? add->fail_mode : base->fail_mode;
     c->operation = add->operation ? add->operation : base->operation;
+    c->receipts = httpd::merge_tri(base->receipts, add->receipts);
     return c;
 }
 

@@ -18,6 +18,7 @@ struct DirConfig {
     httpd::Tri audit = httpd::Tri::unset;
     FailMode fail_mode = FailMode::unset;
     const char* operation = nullptr;  // CMIAuditOperation; nullptr: unset
+    httpd::Tri receipts = httpd::Tri::unset;
 };
 
 struct ServerConfig {
@@ -38,6 +39,7 @@ void* merge_server_config(apr_pool_t* p, void* base, void* add);
 extern const command_rec directives[];
 
 inline bool audited(const DirConfig& c) { return c.audit == httpd::Tri::on; }
+inline bool gives_receipts(const DirConfig& c) { return c.receipts == httpd::Tri::on; }
 inline bool fails_open(const DirConfig& c) { return c.fail_mode == FailMode::open; }
 inline bool syncs(const ServerConfig& c) { return c.sync != httpd::Tri::off; }  // default On
 

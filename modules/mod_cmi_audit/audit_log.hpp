@@ -55,6 +55,7 @@ public:
         checkpoint_us_ = every_us;
     }
 
+    const Signer* signer() const { return signer_; }
     const char* path() const { return path_; }
     const char* default_node() const { return default_node_; }
 

@@ -10,39 +10,13 @@
 #include "mod_cmi_audit/request_body.hpp"
 #include "mod_cmi_audit/request_facts.hpp"
 #include "mod_cmi_audit/request_ids.hpp"
+#include "mod_cmi_audit/request_state.hpp"
+#include "mod_cmi_audit/receipt_filter.hpp"
 
 #include <string>
 
 namespace cmi::audit {
 namespace {
-
-// What happened to one operation's records; kept on the request as received,
-// so internal redirects and subrequests see the same state.
-struct RequestState {
-    bool begun = false;         // the begin record is in the log
-    bool begin_failed = false;  // it could not be written
-    BodyTally* body = nullptr;
-};
-
-request_rec* first_request(request_rec* r) {
-    for (;;) {
-        if (r->main) r = r->main;
-        else if (r->prev) r = r->prev;
-        else return r;
-    }
-}
-
-RequestState* find_state(request_rec* r) {
-    return static_cast<RequestState*>(ap_get_module_config(first_request(r)->request_config, &cmi_audit_module));
-}
-
-RequestState& state(request_rec* r) {
-    if (RequestState* st = find_state(r)) return *st;
-    request_rec* first = first_request(r);
-    auto* st = httpd::pool_new<RequestState>(first->pool);
-    ap_set_module_config(first->request_config, &cmi_audit_module, st);
-    return *st;
-}
 
 AuditLog* log_of(const request_rec* r) { return server_config(r->server).log; }
 
@@ -109,7 +83,23 @@ extern "C" void insert_filter(request_rec* r) {
     httpd::hook_barrier(r, cmi_audit_module, "insert_filter", [r] {
         if (r->main) return DECLINED;
         RequestState* st = find_state(r);
-        if (st && st->begun && !st->body) st->body = add_body_filter(r);
+        if (!st || !st->begun || st->body) return DECLINED;  // once per operation
+        st->body = add_body_filter(r);
+        const AuditLog* log = log_of(r);
+        if (gives_receipts(dir_config(r)) && log && log->signer()) add_receipt_filter(r, log->signer());
+        return DECLINED;
+    });
+}
+
+// A handler that returns a status (mod_dav's 204, a 404) goes through
+// ap_send_error_response, which drops the content filters: add it again.
+extern "C" void insert_error_filter(request_rec* r) {
+    httpd::hook_barrier(r, cmi_audit_module, "insert_error_filter", [r] {
+        if (r->main) return DECLINED;
+        RequestState* st = find_state(r);
+        const AuditLog* log = log_of(r);
+        if (st && st->begun && !st->receipt && gives_receipts(dir_config(r)) && log && log->signer())
+            add_receipt_filter(r, log->signer());
         return DECLINED;
     });
 }
@@ -133,6 +123,7 @@ int write_end(request_rec* r) {
     }
     Record end = end_record(r, last);
     if (st && st->body) end.request = body_facts(*st->body);
+    if (st && st->receipt) end.receipt = st->receipt;
     if (!begun) {
         log_not_recorded(r, *log, end, "its begin record is missing");
         return DECLINED;
@@ -189,12 +180,14 @@ extern "C" void child_init(apr_pool_t* pchild, server_rec* s) {
 void register_hooks(apr_pool_t*) {
     httpd::register_problem_response();
     register_body_filter();
+    register_receipt_filter();
     ap_hook_pre_config(pre_config, nullptr, nullptr, APR_HOOK_MIDDLE);
     ap_hook_post_config(post_config, nullptr, nullptr, APR_HOOK_MIDDLE);
     ap_hook_child_init(child_init, nullptr, nullptr, APR_HOOK_MIDDLE);
     ap_hook_header_parser(header_parser, nullptr, nullptr, APR_HOOK_REALLY_FIRST);
     ap_hook_fixups(fixups, nullptr, nullptr, APR_HOOK_REALLY_LAST);
     ap_hook_insert_filter(insert_filter, nullptr, nullptr, APR_HOOK_MIDDLE);
+    ap_hook_insert_error_filter(insert_error_filter, nullptr, nullptr, APR_HOOK_MIDDLE);
     ap_hook_log_transaction(log_transaction, nullptr, nullptr, APR_HOOK_MIDDLE);
 }
 

@@ -49,7 +49,8 @@ BodyTally* add_body_filter(request_rec* r) {
 RequestBody body_facts(BodyTally& tally) {
     RequestBody body;
     body.bytes = tally.bytes;
-    if (tally.eos) body.digest = rfc9530_sha256(tally.hash.finish());
+    if (tally.eos && !tally.digest) tally.digest = rfc9530_sha256(tally.hash.finish());
+    body.digest = tally.digest;
     return body;
 }
 

@@ -12,6 +12,7 @@ struct BodyTally {
     Sha256 hash;
     apr_uint64_t bytes = 0;
     bool eos = false;
+    std::optional<std::string> digest;  // set once, at the first body_facts() after EOS
 };
 
 // Registers the CMI_AUDIT_BODY input filter; call from register_hooks.
