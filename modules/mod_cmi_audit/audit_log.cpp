@@ -139,7 +139,7 @@ void register_audit_mutex(apr_pool_t* pconf) {
 }
 
 AuditLog::AuditLog(apr_pool_t* pconf, server_rec* s, const char* path, const char* default_node)
-    : path_(apr_pstrdup(pconf, path)), default_node_(apr_pstrdup(pconf, default_node)) {
+    : server_(s), path_(apr_pstrdup(pconf, path)), default_node_(apr_pstrdup(pconf, default_node)) {
     // Children run as another user: they use this descriptor, never the path.
     fd_ = ::open(path_, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
     if (fd_ < 0) throw std::runtime_error(std::string("cannot open audit log ") + path_ + ": " + errno_text(errno));
@@ -191,11 +191,7 @@ AuditLog::AuditLog(apr_pool_t* pconf, server_rec* s, const char* path, const cha
         if (got != static_cast<ssize_t>(fragment.size()) || ftruncate(fd_, tail.valid_size) != 0)
             throw std::runtime_error(std::string("cannot recover the torn last line of ") + path_ + ": " +
                                      errno_text(errno));
-        Record rec;
-        rec.node = default_node_;
-        rec.ev = "recovered";
-        rec.time_us = apr_time_now();
-        rec.recovered = Record::Recovered{static_cast<std::uint64_t>(torn_bytes), sha256_hex(fragment)};
+        Record rec = recovered_record(Record::Recovered{static_cast<std::uint64_t>(torn_bytes), sha256_hex(fragment)});
         Result res;
         write_locked(rec, res);
         if (res.ok() && fdatasync(fd_) != 0) res.error = "fdatasync failed: " + errno_text(errno);
@@ -222,19 +218,39 @@ void AuditLog::child_init(apr_pool_t* pchild) {
 
 bool AuditLog::current_locked() const { return shared_->dev == dev_ && shared_->ino == ino_; }
 
-void AuditLog::resync_locked() {
+std::optional<Record::Recovered> AuditLog::resync_locked() {
     // A child of an older generation still writing to a rotated file keeps
     // the one chain going there; only the current file can be re-read.
-    if (!regular_ || !current_locked()) return;
+    if (!regular_ || !current_locked()) return std::nullopt;
     struct stat st {};
     if (fstat(fd_, &st) != 0) throw std::system_error(errno, std::generic_category(), "fstat");
-    if (st.st_size == shared_->size) return;
-    // Someone outside this generation appended: the file is the truth.
+    if (st.st_size == shared_->size) return std::nullopt;
+    // Someone appended without updating the head (a child killed between its
+    // write and the update, an older generation, another process): the file
+    // is the truth.
     const LogTail tail = read_tail(fd_);
-    if (!tail.error.empty() || tail.torn) throw std::runtime_error("the log changed under us: " + tail.error);
+    if (!tail.error.empty()) throw std::runtime_error("the log changed under us: " + tail.error);
+    std::optional<Record::Recovered> cut;
+    if (tail.torn) {
+        std::string fragment(static_cast<std::size_t>(st.st_size - tail.valid_size), '\0');
+        if (pread(fd_, fragment.data(), fragment.size(), tail.valid_size) != static_cast<ssize_t>(fragment.size()) ||
+            ftruncate(fd_, tail.valid_size) != 0)
+            throw std::system_error(errno, std::generic_category(), "cutting off a torn record");
+        cut = Record::Recovered{fragment.size(), sha256_hex(fragment)};
+    }
     shared_->seq = tail.head.seq;
     shared_->size = tail.valid_size;
     std::memcpy(shared_->hash, tail.head.hash.c_str(), 65);
+    return cut;
+}
+
+Record AuditLog::recovered_record(const Record::Recovered& what) const {
+    Record rec;
+    rec.node = default_node_;
+    rec.ev = "recovered";
+    rec.time_us = apr_time_now();
+    rec.recovered = what;
+    return rec;
 }
 
 AuditLog::Result AuditLog::append(Record& rec, bool sync) {
@@ -246,11 +262,26 @@ AuditLog::Result AuditLog::append(Record& rec, bool sync) {
             res.error = lock.error;
             return res;
         }
+        std::optional<Record::Recovered> cut;
         try {
-            resync_locked();
+            cut = resync_locked();
         } catch (const std::exception& e) {
             res.error = std::string("cannot read the head of the chain: ") + e.what();
             return res;
+        }
+        if (cut) {
+            Record recovered = recovered_record(*cut);
+            Result rr;
+            write_locked(recovered, rr);
+            if (!rr.ok()) {
+                res.error = "cannot record the recovery of a torn record: " + rr.error;
+                return res;
+            }
+            ap_log_error_(__FILE__, __LINE__, cmi_audit_module.module_index, APLOG_WARNING, 0, server_,
+                          "audit log %s ended with a torn record (%" APR_UINT64_T_FMT
+                          " bytes; a writer died mid-write?); cut off and recorded as seq %" APR_UINT64_T_FMT
+                          " (ev recovered)",
+                          path_, static_cast<apr_uint64_t>(cut->bytes), static_cast<apr_uint64_t>(recovered.seq));
         }
         end = write_locked(rec, res);
         if (res.written) {

@@ -20,6 +20,7 @@
 #include <apr_global_mutex.h>
 #include <apr_shm.h>
 
+#include <optional>
 #include <string>
 #include <sys/types.h>
 
@@ -64,7 +65,10 @@ public:
 private:
     class Lock;
     bool current_locked() const;
-    void resync_locked();
+    // Re-reads the head if the current file changed behind the shared head;
+    // a torn last line (a child killed mid-write) is cut off and returned.
+    std::optional<Record::Recovered> resync_locked();
+    Record recovered_record(const Record::Recovered& what) const;
     // Writes the line; returns the file size after it (0 if not written).
     apr_off_t write_locked(Record& rec, Result& res);
     // Group commit: makes everything up to `end` durable, sharing one
@@ -73,6 +77,7 @@ private:
     // Writes a checkpoint record if one is due; returns write_locked's value or 0.
     apr_off_t checkpoint_locked(Result& res);
 
+    server_rec* server_;
     const char* path_;
     const char* default_node_;
     int fd_ = -1;

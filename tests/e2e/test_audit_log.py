@@ -404,3 +404,82 @@ def test_rotation_with_graceful_restart_under_load(server):
     assert verify(server, server.audit_log).returncode == 0
     os.unlink(rotated)
     server.restart()
+
+
+def test_torn_line_while_running_is_recovered(server):
+    get_logged(server, "/audit/hello.txt")
+    # What a child killed in the middle of write() leaves behind.
+    with open(server.audit_log, "ab") as f:
+        f.write(b'{"v":1,"seq":12345,"node":"half a rec')
+    r = get_logged(server, "/audit/hello.txt")
+    recs = read_records(server.audit_log)
+    rec = [x for x in recs if x["ev"] == "recovered"][-1]
+    assert rec["recovered"]["bytes"] == len(b'{"v":1,"seq":12345,"node":"half a rec')
+    assert [x["ev"] for x in records_of(server.audit_log, r.headers["CMI-Transaction-ID"])] == ["begin", "end"]
+    assert verify(server).returncode == 0
+
+
+def worker_pids(parent):
+    import os
+    pids = []
+    for p in os.listdir("/proc"):
+        if not p.isdigit():
+            continue
+        try:
+            status = open(f"/proc/{p}/status").read()
+        except OSError:
+            continue
+        fields = dict(line.split(":\t", 1) for line in status.splitlines() if ":\t" in line)
+        if fields.get("PPid", "").strip() == str(parent) and int(fields.get("Threads", "1")) > 1:
+            pids.append(int(p))
+    return pids
+
+
+def test_sigkill_of_a_child_under_load(server):
+    import os
+    import signal
+    import threading
+
+    start = len(read_lines(server.audit_log)) if server.audit_log.exists() else 0
+    answered, stop = [], threading.Event()
+    lock = threading.Lock()
+
+    def worker():
+        while not stop.is_set():
+            try:
+                r = requests.get(server.url("/audit/hello.txt"), verify=str(server.pki.ca_cert), timeout=60)
+            except requests.ConnectionError:
+                continue  # its child was killed: not answered
+            with lock:
+                answered.append(r.headers["CMI-Transaction-ID"])
+
+    threads = [threading.Thread(target=worker) for _ in range(8)]
+    for t in threads:
+        t.start()
+    while len(answered) < 60:
+        time.sleep(0.01)
+    victims = worker_pids(server.proc.pid)
+    assert victims
+    os.kill(victims[0], signal.SIGKILL)
+    time.sleep(0.5)
+    n = len(answered)
+    while len(answered) < n + 60:
+        time.sleep(0.01)
+    stop.set()
+    for t in threads:
+        t.join()
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        recs = read_records(server.audit_log)[start:]
+        ends = {x["txid"] for x in recs if x["ev"] == "end"}
+        if all(t in ends for t in answered):
+            break
+        time.sleep(0.05)
+    assert all(t in ends for t in answered)
+    seqs = [x["seq"] for x in read_records(server.audit_log)]
+    assert len(seqs) == len(set(seqs))
+    out = verify(server)
+    assert out.returncode == 0, out.stdout
+    server.restart()
+    get_logged(server, "/audit/hello.txt")
+    assert verify(server).returncode == 0
