@@ -43,10 +43,25 @@ json validation_json(const std::optional<ValidationFacts>& v) {
 
 }  // namespace
 
-std::string serialize(const Record& rec) {
+std::string serialize(const Record& rec) { return assemble_line(rec.seq, serialize_fields(rec), rec.prev); }
+
+std::string assemble_line(std::uint64_t seq, const std::string& fields, const std::string& prev) {
+    std::string line;
+    line.reserve(fields.size() + prev.size() + 48);
+    line += "{\"v\":";
+    line += std::to_string(kRecordVersion);
+    line += ",\"seq\":";
+    line += std::to_string(seq);
+    line += ',';
+    line += fields;
+    line += ",\"prev\":\"";
+    line += prev;  // hex: nothing to escape
+    line += "\"}";
+    return line;
+}
+
+std::string serialize_fields(const Record& rec) {
     json j;
-    j["v"] = kRecordVersion;
-    j["seq"] = rec.seq;
     j["node"] = rec.node;
     j["ev"] = rec.ev;
     j["txid"] = opt(rec.txid);
@@ -69,8 +84,8 @@ std::string serialize(const Record& rec) {
         j["checkpoint"] =
             json{{"alg", rec.checkpoint->alg}, {"keyid", rec.checkpoint->keyid}, {"sig", rec.checkpoint->sig}};
     if (rec.recovered) j["recovered"] = json{{"bytes", rec.recovered->bytes}, {"sha256", rec.recovered->sha256}};
-    j["prev"] = rec.prev;
-    return j.dump(-1, ' ', /*ensure_ascii=*/true, json::error_handler_t::replace);
+    std::string out = j.dump(-1, ' ', /*ensure_ascii=*/true, json::error_handler_t::replace);
+    return out.substr(1, out.size() - 2);  // the members, without the braces
 }
 
 std::string rfc3339_us(std::int64_t unix_us) {

@@ -61,6 +61,12 @@ struct Record {
 // is \u-escaped, so a hostile URI or DN cannot break a line or a terminal.
 std::string serialize(const Record& rec);
 
+// The same in two steps, so a writer can do the expensive part before it
+// takes the log's lock: every field but seq and prev, then the line.
+// assemble_line(r.seq, serialize_fields(r), r.prev) == serialize(r).
+std::string serialize_fields(const Record& rec);
+std::string assemble_line(std::uint64_t seq, const std::string& fields, const std::string& prev);
+
 // RFC 3339 UTC with microseconds: 2026-11-28T11:09:16.123456Z.
 std::string rfc3339_us(std::int64_t unix_us);
 

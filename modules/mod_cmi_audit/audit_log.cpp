@@ -96,14 +96,17 @@ Retained& retained_state(server_rec* s) {
 // children of an older one.
 class AuditLog::Lock {
 public:
-    explicit Lock(AuditLog& log) : log_(log) {
+    // with_file: also the fcntl lock on the file (start-up: a writer of
+    // another parent on the same file). The shared mutex, kept across
+    // generations, already orders every writer of this parent.
+    explicit Lock(AuditLog& log, bool with_file = false) : log_(log) {
         const apr_status_t rv = apr_global_mutex_lock(log_.mutex_);
         if (rv != APR_SUCCESS) {
             error = "cannot take the audit log mutex: " + apr_text(rv);
             return;
         }
         mutex_held_ = true;
-        if (!log_.regular_) return;
+        if (!log_.regular_ || !with_file) return;
         struct flock fl {};
         fl.l_type = F_WRLCK;
         fl.l_whence = SEEK_SET;
@@ -158,7 +161,7 @@ AuditLog::AuditLog(apr_pool_t* pconf, server_rec* s, const char* path, const cha
 
     // Old children of a graceful restart may be appending right now: read
     // and repair the tail only while holding the lock they write under.
-    Lock lock(*this);
+    Lock lock(*this, true);
     if (!lock.error.empty()) throw std::runtime_error(std::string("audit log ") + path_ + ": " + lock.error);
     if (fstat(fd_, &st) != 0) throw std::runtime_error(std::string("cannot stat ") + path_ + ": " + errno_text(errno));
     LogTail tail;
@@ -256,6 +259,7 @@ Record AuditLog::recovered_record(const Record::Recovered& what) const {
 AuditLog::Result AuditLog::append(Record& rec, bool sync) {
     Result res;
     apr_off_t end = 0;
+    const std::string fields = serialize_fields(rec);  // the costly part, outside the lock
     {
         Lock lock(*this);
         if (!lock.error.empty()) {
@@ -283,7 +287,7 @@ AuditLog::Result AuditLog::append(Record& rec, bool sync) {
                           " (ev recovered)",
                           path_, static_cast<apr_uint64_t>(cut->bytes), static_cast<apr_uint64_t>(recovered.seq));
         }
-        end = write_locked(rec, res);
+        end = write_locked(rec, fields, res);
         if (res.written) {
             Result cp;
             const apr_off_t cp_end = checkpoint_locked(cp);
@@ -302,10 +306,10 @@ AuditLog::Result AuditLog::append(Record& rec, bool sync) {
     return res;
 }
 
-apr_off_t AuditLog::write_locked(Record& rec, Result& res) {
+apr_off_t AuditLog::write_locked(Record& rec, const std::string& fields, Result& res) {
     rec.seq = shared_->seq + 1;
     rec.prev.assign(shared_->hash, 64);
-    const std::string line = serialize(rec) + "\n";
+    const std::string line = assemble_line(rec.seq, fields, rec.prev) + "\n";
     struct stat before {};
     if (regular_ && fstat(fd_, &before) != 0) {
         res.error = "cannot stat the log: " + errno_text(errno);

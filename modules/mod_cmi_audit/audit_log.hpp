@@ -1,11 +1,14 @@
 // The operation log file and the one hash chain all children append to.
 //
-// The root parent opens the file (O_APPEND) in post_config and creates a
-// global mutex and a shared-memory head {seq, hash, size}; children inherit
-// all three. An append takes the mutex, plus an fcntl lock on the file so the
-// children of an older generation (graceful restart) are excluded too, and
-// re-reads the head from the file when its size is not the one the shared
-// head belongs to.
+// The root parent opens the file (O_APPEND) in post_config. The global
+// mutexes and the shared-memory head {seq, hash, current file, size} are made
+// once per parent (ap_retained_data) and kept across graceful restarts, so
+// every generation of children appends to the same chain. An append
+// serialises the record's fields before taking the mutex; under it, it only
+// assembles the line with seq and prev, writes it and hashes it. It re-reads
+// the head from the file when the file's size is not the one the shared head
+// belongs to (a writer killed between write and update; a torn line is cut
+// off and recorded). Start-up also takes an fcntl lock on the file.
 //
 // Durability (CMIAuditSync On) is a group commit: the append lock is released
 // before fdatasync, and a second mutex serialises the syncs. A process that
@@ -70,7 +73,9 @@ private:
     std::optional<Record::Recovered> resync_locked();
     Record recovered_record(const Record::Recovered& what) const;
     // Writes the line; returns the file size after it (0 if not written).
-    apr_off_t write_locked(Record& rec, Result& res);
+    // `fields` is serialize_fields(rec), made before the lock was taken.
+    apr_off_t write_locked(Record& rec, const std::string& fields, Result& res);
+    apr_off_t write_locked(Record& rec, Result& res) { return write_locked(rec, serialize_fields(rec), res); }
     // Group commit: makes everything up to `end` durable, sharing one
     // fdatasync with every process that wrote before it.
     std::string sync_to(apr_off_t end);
