@@ -1,9 +1,10 @@
 // The operation log file and the one hash chain all children append to.
 //
-// The root parent opens the file (O_APPEND) in post_config. The global
-// mutexes and the shared-memory head {seq, hash, current file, size} are made
-// once per parent (ap_retained_data) and kept across graceful restarts, so
-// every generation of children appends to the same chain. An append
+// The root parent opens the file (O_APPEND) in post_config. The shared-memory
+// head {seq, hash, current file, size} and its two process-shared robust
+// mutexes (append, sync) are made once per parent (ap_retained_data) and kept
+// across graceful restarts, so every generation of children appends to the
+// same chain. (Why not ap_global_mutex: see Shared in audit_log.cpp.) An append
 // serialises the record's fields before taking the mutex; under it, it only
 // assembles the line with seq and prev, writes it and hashes it. It re-reads
 // the head from the file when the file's size is not the one the shared head
@@ -11,7 +12,7 @@
 // off and recorded). Start-up also takes an fcntl lock on the file.
 //
 // Durability (CMIAuditSync On) is a group commit: the append lock is released
-// before fdatasync, and a second mutex serialises the syncs. A process that
+// before fdatasync, and a second lock serialises the syncs. A process that
 // gets the sync mutex first checks whether an earlier sync already covered
 // its record (the shared `synced` size); if not, it syncs everything written
 // so far, covering every process queued behind it.
@@ -20,7 +21,6 @@
 #include "libcmi/audit_record.hpp"
 #include "libcmi/signer.hpp"
 
-#include <apr_global_mutex.h>
 #include <apr_shm.h>
 
 #include <optional>
@@ -38,8 +38,6 @@ public:
     AuditLog(const AuditLog&) = delete;
     AuditLog& operator=(const AuditLog&) = delete;
     ~AuditLog();
-
-    void child_init(apr_pool_t* pchild);
 
     struct Result {
         bool written = false;  // the line is in the file (and in the chain)
@@ -89,16 +87,11 @@ private:
     bool regular_ = false;
     dev_t dev_ = 0;
     ino_t ino_ = 0;
-    apr_global_mutex_t* mutex_ = nullptr;
-    apr_global_mutex_t* sync_mutex_ = nullptr;
     apr_shm_t* shm_ = nullptr;
     Shared* shared_ = nullptr;
     const Signer* signer_ = nullptr;
     apr_uint64_t checkpoint_records_ = 1000;
     apr_time_t checkpoint_us_ = apr_time_from_sec(60);
 };
-
-// Registers the mutex types; call from pre_config.
-void register_audit_mutex(apr_pool_t* pconf);
 
 }  // namespace cmi::audit

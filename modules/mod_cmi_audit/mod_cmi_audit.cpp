@@ -137,11 +137,6 @@ extern "C" int log_transaction(request_rec* r) {
     return httpd::hook_barrier(r, cmi_audit_module, "log_transaction", [r] { return write_end(r); });
 }
 
-extern "C" int pre_config(apr_pool_t* pconf, apr_pool_t*, apr_pool_t*) {
-    register_audit_mutex(pconf);
-    return OK;
-}
-
 extern "C" int post_config(apr_pool_t* pconf, apr_pool_t*, apr_pool_t* ptemp, server_rec* s) {
     // The first run only checks the configuration: open nothing yet.
     if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG) return OK;
@@ -168,22 +163,11 @@ extern "C" int post_config(apr_pool_t* pconf, apr_pool_t*, apr_pool_t* ptemp, se
     return HTTP_INTERNAL_SERVER_ERROR;
 }
 
-extern "C" void child_init(apr_pool_t* pchild, server_rec* s) {
-    try {
-        if (AuditLog* log = server_config(s).log) log->child_init(pchild);
-    } catch (const std::exception& e) {
-        ap_log_error_(__FILE__, __LINE__, cmi_audit_module.module_index, APLOG_EMERG, 0, s, "%s", e.what());
-    } catch (...) {
-    }
-}
-
 void register_hooks(apr_pool_t*) {
     httpd::register_problem_response();
     register_body_filter();
     register_receipt_filter();
-    ap_hook_pre_config(pre_config, nullptr, nullptr, APR_HOOK_MIDDLE);
     ap_hook_post_config(post_config, nullptr, nullptr, APR_HOOK_MIDDLE);
-    ap_hook_child_init(child_init, nullptr, nullptr, APR_HOOK_MIDDLE);
     ap_hook_header_parser(header_parser, nullptr, nullptr, APR_HOOK_REALLY_FIRST);
     ap_hook_fixups(fixups, nullptr, nullptr, APR_HOOK_REALLY_LAST);
     ap_hook_insert_filter(insert_filter, nullptr, nullptr, APR_HOOK_MIDDLE);
