@@ -70,7 +70,9 @@ struct AuditLog::Shared {
 namespace {
 
 constexpr apr_uint64_t kSharedMagic = 0x434d494155443034ULL;  // "CMIAUD04"
-constexpr const char* kRetainedKey = "mod_cmi_audit:chain";
+// Versioned with the layout of Shared: a module upgrade by graceful restart
+// gets a new segment (its head comes from the file) instead of a stale one.
+constexpr const char* kRetainedKey = "mod_cmi_audit:chain:CMIAUD04";
 
 // What survives a restart of the configuration (not of the parent).
 struct Retained {
