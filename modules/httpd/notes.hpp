@@ -5,7 +5,17 @@ namespace cmi::httpd {
 
 inline constexpr const char* kTransactionIdKey = "CMI_TRANSACTION_ID";
 inline constexpr const char* kTransactionIdHeader = "CMI-Transaction-ID";
+inline constexpr const char* kClientTransactionIdHeader = "CMI-Client-Transaction-ID";
 inline constexpr const char* kRefusalKey = "CMI_REFUSAL";
+
+inline constexpr const char* kUserKey = "CMI_USER";
+inline constexpr const char* kAuthMechKey = "CMI_AUTH_MECH";
+inline constexpr const char* kAuthIssuerKey = "CMI_AUTH_ISSUER";
+inline constexpr const char* kContentValidationKey = "CMI_CONTENT_VALIDATION";
+inline constexpr const char* kContentFormatKey = "CMI_CONTENT_FORMAT";
+inline constexpr const char* kContentDigestKey = "CMI_CONTENT_DIGEST";
+inline constexpr const char* kContentSignerKey = "CMI_CONTENT_SIGNER";
+inline constexpr const char* kContentItemsKey = "CMI_CONTENT_ITEMS";
 
 }  // namespace cmi::httpd
 

@@ -1,0 +1,73 @@
+// Audit log records (DESIGN §6): one JSON object per line, fields in a fixed
+// order, every field present (null when unknown), pure printable ASCII.
+#pragma once
+#include <cstdint>
+#include <optional>
+#include <string>
+
+namespace cmi::audit {
+
+inline constexpr int kRecordVersion = 1;
+
+struct TlsFacts {
+    std::optional<std::string> protocol, cipher, client_cert_sha256, client_dn;
+};
+
+struct AuthFacts {
+    std::optional<std::string> mech, user, issuer;
+};
+
+struct RequestBody {
+    std::uint64_t bytes = 0;
+    std::optional<std::string> digest;  // RFC 9530 form: sha-256=:base64:
+};
+
+struct ValidationFacts {
+    std::optional<std::string> result, format, signer, items;
+};
+
+struct Record {
+    std::uint64_t seq = 0;
+    std::string node;
+    std::string ev;  // begin | end | recovered | checkpoint
+    std::optional<std::string> txid, client_txid, op;
+    std::int64_t time_us = 0;  // microseconds since the Unix epoch
+    std::optional<std::string> peer;
+    std::optional<TlsFacts> tls;
+    std::optional<AuthFacts> auth;
+    std::optional<std::string> method, uri, content_type;
+    std::optional<RequestBody> request;
+    std::optional<ValidationFacts> validation;
+    std::optional<int> status;
+    std::optional<std::uint64_t> response_bytes;
+    std::optional<std::int64_t> duration_us;
+    std::optional<std::string> receipt;
+    // ev "recovered" only: what was cut off the end of the log at start-up.
+    struct Recovered {
+        std::uint64_t bytes = 0;
+        std::string sha256;  // hex, of the cut bytes
+    };
+    std::optional<Recovered> recovered;  // serialized only when set
+    // ev "checkpoint" only: a signature over the chain head (audit_chain.hpp).
+    struct Checkpoint {
+        std::string alg, keyid, sig;  // sig in base64
+    };
+    std::optional<Checkpoint> checkpoint;  // serialized only when set
+    std::string prev;  // hex SHA-256 of the previous line (see audit_chain.hpp)
+};
+
+// The record as one line of JSON, without the line feed. Strings that are not
+// valid UTF-8 get U+FFFD for the bad bytes; everything outside printable ASCII
+// is \u-escaped, so a hostile URI or DN cannot break a line or a terminal.
+std::string serialize(const Record& rec);
+
+// The same in two steps, so a writer can do the expensive part before it
+// takes the log's lock: every field but seq and prev, then the line.
+// assemble_line(r.seq, serialize_fields(r), r.prev) == serialize(r).
+std::string serialize_fields(const Record& rec);
+std::string assemble_line(std::uint64_t seq, const std::string& fields, const std::string& prev);
+
+// RFC 3339 UTC with microseconds: 2026-11-28T11:09:16.123456Z.
+std::string rfc3339_us(std::int64_t unix_us);
+
+}  // namespace cmi::audit

@@ -1,0 +1,36 @@
+// SHA-256 through OpenSSL EVP, streaming, plus the encodings we need.
+#pragma once
+#include <array>
+#include <cstddef>
+#include <memory>
+#include <string>
+#include <string_view>
+
+struct evp_md_ctx_st;
+
+namespace cmi {
+
+class Sha256 {
+public:
+    Sha256();
+    ~Sha256();
+    Sha256(const Sha256&) = delete;
+    Sha256& operator=(const Sha256&) = delete;
+
+    void update(const void* data, std::size_t len);
+    void update(std::string_view s) { update(s.data(), s.size()); }
+    // The digest; the object can no longer be updated.
+    std::array<unsigned char, 32> finish();
+
+private:
+    evp_md_ctx_st* ctx_;
+};
+
+std::string hex(const unsigned char* data, std::size_t len);
+std::string base64(const unsigned char* data, std::size_t len);
+
+std::string sha256_hex(std::string_view data);
+// RFC 9530 dictionary member for one digest: "sha-256=:<base64>:".
+std::string rfc9530_sha256(const std::array<unsigned char, 32>& digest);
+
+}  // namespace cmi

@@ -1,0 +1,150 @@
+#include "libcmi/signer.hpp"
+
+#include "libcmi/sha256.hpp"
+
+#include <openssl/bio.h>
+#include <openssl/ec.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
+#include <fstream>
+#include <limits>
+#include <sstream>
+#include <stdexcept>
+
+namespace cmi {
+namespace {
+
+using Bio = std::unique_ptr<BIO, decltype(&BIO_free)>;
+using MdCtx = std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)>;
+
+Bio mem_bio(std::string_view pem) {
+    if (pem.size() > static_cast<std::size_t>(std::numeric_limits<int>::max())) throw std::runtime_error("key too large");
+    Bio bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())), &BIO_free);
+    if (!bio) throw std::runtime_error("out of memory");
+    return bio;
+}
+
+// "ed25519" or "ecdsa-p256-sha256"; throws for other keys.
+std::string algorithm_of(EVP_PKEY* key) {
+    if (EVP_PKEY_is_a(key, "ED25519")) return "ed25519";
+    if (EVP_PKEY_is_a(key, "EC")) {
+        char group[64] = "";
+        std::size_t len = 0;
+        if (EVP_PKEY_get_utf8_string_param(key, "group", group, sizeof group, &len) == 1 &&
+            (std::string(group) == "prime256v1" || std::string(group) == "P-256"))
+            return "ecdsa-p256-sha256";
+        throw std::runtime_error(std::string("EC key on curve ") + group + " is not supported; use P-256");
+    }
+    throw std::runtime_error("unsupported key type: use an Ed25519 or ECDSA P-256 key");
+}
+
+const EVP_MD* md_for(const std::string& alg) { return alg == "ed25519" ? nullptr : EVP_sha256(); }
+
+std::string read_file(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) throw std::runtime_error("cannot read " + path);
+    std::ostringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+}
+
+}  // namespace
+
+void PkeyDeleter::operator()(evp_pkey_st* k) const { EVP_PKEY_free(k); }
+
+std::string key_id(evp_pkey_st* key) {
+    unsigned char* der = nullptr;
+    const int len = i2d_PUBKEY(key, &der);
+    if (len <= 0) throw std::runtime_error("cannot encode the public key");
+    std::string id = sha256_hex(std::string_view(reinterpret_cast<const char*>(der), static_cast<std::size_t>(len)));
+    OPENSSL_free(der);
+    return id;
+}
+
+Signer Signer::from_pem(std::string_view pem) {
+    Bio bio = mem_bio(pem);
+    Signer s;
+    s.key_.reset(PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr));
+    if (!s.key_) throw std::runtime_error("not a PEM private key (or it is encrypted)");
+    s.alg_ = algorithm_of(s.key_.get());
+    s.keyid_ = key_id(s.key_.get());
+    return s;
+}
+
+Signer Signer::from_pem_file(const std::string& path) { return from_pem(read_file(path)); }
+
+std::vector<unsigned char> Signer::sign(std::string_view message) const {
+    MdCtx ctx(EVP_MD_CTX_new(), &EVP_MD_CTX_free);
+    std::size_t len = 0;
+    if (!ctx || EVP_DigestSignInit(ctx.get(), nullptr, md_for(alg_), nullptr, key_.get()) != 1 ||
+        EVP_DigestSign(ctx.get(), nullptr, &len, reinterpret_cast<const unsigned char*>(message.data()),
+                       message.size()) != 1)
+        throw std::runtime_error("signing failed");
+    std::vector<unsigned char> sig(len);
+    if (EVP_DigestSign(ctx.get(), sig.data(), &len, reinterpret_cast<const unsigned char*>(message.data()),
+                       message.size()) != 1)
+        throw std::runtime_error("signing failed");
+    sig.resize(len);
+    return sig;
+}
+
+std::string Signer::public_pem() const {
+    Bio bio(BIO_new(BIO_s_mem()), &BIO_free);
+    if (!bio || PEM_write_bio_PUBKEY(bio.get(), key_.get()) != 1) throw std::runtime_error("cannot write public key");
+    char* data = nullptr;
+    const long n = BIO_get_mem_data(bio.get(), &data);
+    return std::string(data, static_cast<std::size_t>(n));
+}
+
+SignatureVerifier SignatureVerifier::from_pem(std::string_view pem) {
+    SignatureVerifier v;
+    {
+        Bio bio = mem_bio(pem);
+        v.key_.reset(PEM_read_bio_PUBKEY(bio.get(), nullptr, nullptr, nullptr));
+    }
+    if (!v.key_) {
+        Bio bio = mem_bio(pem);
+        std::unique_ptr<X509, decltype(&X509_free)> cert(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr),
+                                                          &X509_free);
+        if (cert) v.key_.reset(X509_get_pubkey(cert.get()));
+    }
+    if (!v.key_) {
+        Bio bio = mem_bio(pem);
+        v.key_.reset(PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr));
+    }
+    if (!v.key_) throw std::runtime_error("not a PEM public key, certificate or private key");
+    v.alg_ = algorithm_of(v.key_.get());
+    v.keyid_ = key_id(v.key_.get());
+    return v;
+}
+
+SignatureVerifier SignatureVerifier::from_pem_file(const std::string& path) { return from_pem(read_file(path)); }
+
+bool SignatureVerifier::verify(std::string_view message, const std::vector<unsigned char>& sig) const {
+    MdCtx ctx(EVP_MD_CTX_new(), &EVP_MD_CTX_free);
+    if (!ctx || EVP_DigestVerifyInit(ctx.get(), nullptr, md_for(alg_), nullptr, key_.get()) != 1) return false;
+    return EVP_DigestVerify(ctx.get(), sig.data(), sig.size(), reinterpret_cast<const unsigned char*>(message.data()),
+                            message.size()) == 1;
+}
+
+std::vector<unsigned char> base64_decode(std::string_view b64) {
+    if (b64.size() % 4 != 0 || b64.size() > static_cast<std::size_t>(std::numeric_limits<int>::max()))
+        throw std::invalid_argument("bad base64");
+    for (char c : b64)
+        if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '+' || c == '/' || c == '='))
+            throw std::invalid_argument("bad base64");
+    std::vector<unsigned char> out(b64.size() / 4 * 3);
+    const int n = EVP_DecodeBlock(out.data(), reinterpret_cast<const unsigned char*>(b64.data()),
+                                  static_cast<int>(b64.size()));
+    if (n < 0) throw std::invalid_argument("bad base64");
+    std::size_t len = static_cast<std::size_t>(n);
+    // EVP_DecodeBlock counts padding as zero bytes.
+    if (!b64.empty() && b64.back() == '=') --len;
+    if (b64.size() >= 2 && b64[b64.size() - 2] == '=') --len;
+    out.resize(len);
+    return out;
+}
+
+}  // namespace cmi

@@ -1,0 +1,53 @@
+// mod_cmi_audit configuration: which locations are audited (per directory) and
+// where the one operation log lives (per server).
+#pragma once
+#include "httpd/directive.hpp"
+#include "httpd/httpd_includes.hpp"
+
+extern "C" {
+extern module AP_MODULE_DECLARE_DATA cmi_audit_module;
+}
+
+namespace cmi::audit {
+
+class AuditLog;
+
+enum class FailMode : signed char { unset = -1, closed = 0, open = 1 };
+
+struct DirConfig {
+    httpd::Tri audit = httpd::Tri::unset;
+    FailMode fail_mode = FailMode::unset;
+    const char* operation = nullptr;  // CMIAuditOperation; nullptr: unset
+    httpd::Tri receipts = httpd::Tri::unset;
+};
+
+struct ServerConfig {
+    const char* log_path = nullptr;  // CMIAuditLog (main server only)
+    httpd::Tri sync = httpd::Tri::unset;
+    const char* node = nullptr;      // CMIAuditNode; nullptr: the host name
+    const char* signing_key = nullptr;  // CMIAuditSigningKey (main server only)
+    apr_uint64_t checkpoint_records = 0;  // CMIAuditCheckpoint; 0: unset (1000)
+    apr_time_t checkpoint_us = 0;         // 0: unset (60 s)
+    AuditLog* log = nullptr;         // set on every server_rec by post_config
+};
+
+void* create_dir_config(apr_pool_t* p, char* dir);
+void* merge_dir_config(apr_pool_t* p, void* base, void* add);
+void* create_server_config(apr_pool_t* p, server_rec* s);
+void* merge_server_config(apr_pool_t* p, void* base, void* add);
+
+extern const command_rec directives[];
+
+inline bool audited(const DirConfig& c) { return c.audit == httpd::Tri::on; }
+inline bool gives_receipts(const DirConfig& c) { return c.receipts == httpd::Tri::on; }
+inline bool fails_open(const DirConfig& c) { return c.fail_mode == FailMode::open; }
+inline bool syncs(const ServerConfig& c) { return c.sync != httpd::Tri::off; }  // default On
+
+inline const DirConfig& dir_config(const request_rec* r) {
+    return *static_cast<const DirConfig*>(ap_get_module_config(r->per_dir_config, &cmi_audit_module));
+}
+inline ServerConfig& server_config(const server_rec* s) {
+    return *static_cast<ServerConfig*>(ap_get_module_config(s->module_config, &cmi_audit_module));
+}
+
+}  // namespace cmi::audit

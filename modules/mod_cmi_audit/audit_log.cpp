@@ -1,0 +1,379 @@
+#include "mod_cmi_audit/audit_log.hpp"
+
+#include "libcmi/audit_chain.hpp"
+#include "libcmi/audit_verify.hpp"
+#include "libcmi/sha256.hpp"
+#include "mod_cmi_audit/audit_config.hpp"
+
+#include <cerrno>
+#include <cstring>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdexcept>
+#include <sys/stat.h>
+#include <system_error>
+#include <unistd.h>
+
+namespace cmi::audit {
+namespace {
+
+
+std::string errno_text(int err) {
+    char buf[256];
+    return std::string(apr_strerror(APR_FROM_OS_ERROR(err), buf, sizeof buf));
+}
+
+std::string apr_text(apr_status_t rv) {
+    char buf[256];
+    return std::string(apr_strerror(rv, buf, sizeof buf));
+}
+
+// Writes all of `data` at the end of the file; returns 0 or an errno.
+int write_all(int fd, const std::string& data, std::size_t& written) {
+    written = 0;
+    while (written < data.size()) {
+        const ssize_t n = ::write(fd, data.data() + written, data.size() - written);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) return errno;
+        if (n == 0) return EIO;
+        written += static_cast<std::size_t>(n);
+    }
+    return 0;
+}
+
+}  // namespace
+
+// In shared memory that lives as long as the httpd parent (retained across
+// graceful restarts), so every generation of children appends to one chain.
+struct AuditLog::Shared {
+    apr_uint64_t magic;
+    apr_uint64_t seq;   // 0 with has_head false: nothing known yet
+    int has_head;
+    char hash[65];
+    dev_t dev;          // the file currently configured (after a rotation,
+    ino_t ino;          // old children still hold the file before it)
+    apr_off_t size;     // its size as of the head
+    apr_off_t synced;   // its bytes known to be on stable storage
+    apr_uint64_t checkpoint_seq;  // the last checkpoint record
+    apr_time_t checkpoint_time;
+    // The append lock: a process-shared, robust pthread mutex without
+    // priority inheritance. APR's default global mutex here is a PI robust
+    // mutex layered under a per-process thread mutex; under load every
+    // contended unlock hands the lock to a sleeping waiter (a context switch
+    // per record), which cut throughput to a third in bench/audit_overhead.
+    // A plain robust futex lets a running thread take a free lock at once,
+    // and the kernel still releases it when its holder dies (EOWNERDEAD).
+    pthread_mutex_t append_lock;
+    pthread_mutex_t sync_lock;  // group commit: one fdatasync at a time (PI: hands over)
+};
+
+namespace {
+
+constexpr apr_uint64_t kSharedMagic = 0x434d494155443034ULL;  // "CMIAUD04"
+// Versioned with the layout of Shared: a module upgrade by graceful restart
+// gets a new segment (its head comes from the file) instead of a stale one.
+constexpr const char* kRetainedKey = "mod_cmi_audit:chain:CMIAUD04";
+
+// What survives a restart of the configuration (not of the parent).
+struct Retained {
+    apr_shm_t* shm;
+};
+
+Retained& retained_state(server_rec* s) {
+    if (auto* r = static_cast<Retained*>(ap_retained_data_get(kRetainedKey)); r && r->shm) return *r;
+    auto* r = static_cast<Retained*>(ap_retained_data_create(kRetainedKey, sizeof(Retained)));
+    apr_pool_t* pool = s->process->pool;  // the parent's lifetime, not a generation's
+    apr_status_t rv;
+    rv = apr_shm_create(&r->shm, sizeof(AuditLog::Shared), nullptr, pool);
+    if (rv != APR_SUCCESS) throw std::runtime_error("cannot create audit log shared memory: " + apr_text(rv));
+    auto* sh = static_cast<AuditLog::Shared*>(apr_shm_baseaddr_get(r->shm));
+    std::memset(sh, 0, sizeof(AuditLog::Shared));
+    sh->magic = kSharedMagic;
+    std::memcpy(sh->hash, kGenesisPrev.data(), 64);
+    pthread_mutexattr_t attr;
+    if (pthread_mutexattr_init(&attr) != 0 || pthread_mutexattr_setpshared(&attr, PTHREAD_PROCESS_SHARED) != 0 ||
+        pthread_mutexattr_setrobust(&attr, PTHREAD_MUTEX_ROBUST) != 0 ||
+        pthread_mutex_init(&sh->append_lock, &attr) != 0 ||
+        // The sync lock hands over to a waiter (priority inheritance): a
+        // waiter's record is usually covered by the sync it waited for, and a
+        // newcomer barging in would make it wait for one more fdatasync.
+        pthread_mutexattr_setprotocol(&attr, PTHREAD_PRIO_INHERIT) != 0 ||
+        pthread_mutex_init(&sh->sync_lock, &attr) != 0)
+        throw std::runtime_error("cannot create the audit log locks");
+    pthread_mutexattr_destroy(&attr);
+    return *r;
+}
+
+}  // namespace
+
+// The mutex of this generation, then the file lock that also holds off the
+// children of an older one.
+class AuditLog::Lock {
+public:
+    // with_file: also the fcntl lock on the file (start-up: a writer of
+    // another parent on the same file). The shared mutex, kept across
+    // generations, already orders every writer of this parent.
+    explicit Lock(AuditLog& log, bool with_file = false) : log_(log) {
+        int rc = pthread_mutex_lock(&log_.shared_->append_lock);
+        if (rc == EOWNERDEAD) rc = pthread_mutex_consistent(&log_.shared_->append_lock);  // resync repairs the file
+        if (rc != 0) {
+            error = "cannot take the audit log lock: " + errno_text(rc);
+            return;
+        }
+        mutex_held_ = true;
+        if (!log_.regular_ || !with_file) return;
+        struct flock fl {};
+        fl.l_type = F_WRLCK;
+        fl.l_whence = SEEK_SET;
+        while (fcntl(log_.fd_, F_SETLKW, &fl) != 0) {
+            if (errno == EINTR) continue;
+            error = "cannot lock the audit log file: " + errno_text(errno);
+            return;
+        }
+        file_locked_ = true;
+    }
+    ~Lock() {
+        if (file_locked_) {
+            struct flock fl {};
+            fl.l_type = F_UNLCK;
+            fl.l_whence = SEEK_SET;
+            fcntl(log_.fd_, F_SETLK, &fl);
+        }
+        if (mutex_held_) pthread_mutex_unlock(&log_.shared_->append_lock);
+    }
+    Lock(const Lock&) = delete;
+    Lock& operator=(const Lock&) = delete;
+    std::string error;
+
+private:
+    AuditLog& log_;
+    bool mutex_held_ = false;
+    bool file_locked_ = false;
+};
+
+AuditLog::AuditLog(apr_pool_t* pconf, server_rec* s, const char* path, const char* default_node)
+    : server_(s), path_(apr_pstrdup(pconf, path)), default_node_(apr_pstrdup(pconf, default_node)) {
+    // Children run as another user: they use this descriptor, never the path.
+    fd_ = ::open(path_, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+    if (fd_ < 0) throw std::runtime_error(std::string("cannot open audit log ") + path_ + ": " + errno_text(errno));
+    struct stat st {};
+    if (fstat(fd_, &st) != 0) throw std::runtime_error(std::string("cannot stat ") + path_ + ": " + errno_text(errno));
+    regular_ = S_ISREG(st.st_mode);
+    dev_ = st.st_dev;
+    ino_ = st.st_ino;
+
+    Retained& kept = retained_state(s);
+    shm_ = kept.shm;
+    shared_ = static_cast<Shared*>(apr_shm_baseaddr_get(shm_));
+    if (shared_->magic != kSharedMagic) throw std::runtime_error("audit log shared memory is not ours");
+
+    // Old children of a graceful restart may be appending right now: read
+    // and repair the tail only while holding the lock they write under.
+    Lock lock(*this, true);
+    if (!lock.error.empty()) throw std::runtime_error(std::string("audit log ") + path_ + ": " + lock.error);
+    if (fstat(fd_, &st) != 0) throw std::runtime_error(std::string("cannot stat ") + path_ + ": " + errno_text(errno));
+    LogTail tail;
+    try {
+        tail = read_tail(fd_);
+    } catch (const std::exception& e) {
+        throw std::runtime_error(std::string("cannot read audit log ") + path_ + ": " + e.what());
+    }
+    if (!tail.error.empty())
+        throw std::runtime_error(std::string("audit log ") + path_ + ": " + tail.error +
+                                 "; check it with cmi-audit verify and move it aside");
+    // A file with records is the truth. An empty one (new, or just rotated)
+    // continues the head this parent already knows, if any.
+    if (tail.head.seq > 0 || !shared_->has_head) {
+        shared_->seq = tail.head.seq;
+        std::memcpy(shared_->hash, tail.head.hash.c_str(), 65);
+        shared_->has_head = 1;
+    }
+    shared_->dev = dev_;
+    shared_->ino = ino_;
+    shared_->size = tail.valid_size;
+    shared_->synced = 0;
+
+    if (tail.torn) {
+        // An interrupted write left part of a line. Cut it off and say so in
+        // the chain: the recovered record carries the size and hash of what was cut.
+        const off_t torn_bytes = st.st_size - tail.valid_size;
+        std::string fragment(static_cast<std::size_t>(torn_bytes), '\0');
+        const ssize_t got = pread(fd_, fragment.data(), fragment.size(), tail.valid_size);
+        if (got != static_cast<ssize_t>(fragment.size()) || ftruncate(fd_, tail.valid_size) != 0)
+            throw std::runtime_error(std::string("cannot recover the torn last line of ") + path_ + ": " +
+                                     errno_text(errno));
+        Record rec = recovered_record(Record::Recovered{static_cast<std::uint64_t>(torn_bytes), sha256_hex(fragment)});
+        Result res;
+        write_locked(rec, res);
+        if (res.ok() && fdatasync(fd_) != 0) res.error = "fdatasync failed: " + errno_text(errno);
+        if (!res.ok()) throw std::runtime_error(std::string("audit log ") + path_ + ": " + res.error);
+        ap_log_error_(__FILE__, __LINE__, cmi_audit_module.module_index, APLOG_WARNING, 0, s,
+                      "audit log %s ended with a torn record (%" APR_OFF_T_FMT
+                      " bytes after seq %" APR_UINT64_T_FMT "); cut off and recorded as seq %" APR_UINT64_T_FMT
+                      " (ev recovered)",
+                      path_, static_cast<apr_off_t>(torn_bytes), static_cast<apr_uint64_t>(tail.head.seq),
+                      static_cast<apr_uint64_t>(rec.seq));
+    }
+}
+
+AuditLog::~AuditLog() {
+    if (fd_ >= 0) ::close(fd_);
+}
+
+bool AuditLog::current_locked() const { return shared_->dev == dev_ && shared_->ino == ino_; }
+
+std::optional<Record::Recovered> AuditLog::resync_locked() {
+    // A child of an older generation still writing to a rotated file keeps
+    // the one chain going there; only the current file can be re-read.
+    if (!regular_ || !current_locked()) return std::nullopt;
+    struct stat st {};
+    if (fstat(fd_, &st) != 0) throw std::system_error(errno, std::generic_category(), "fstat");
+    if (st.st_size == shared_->size) return std::nullopt;
+    // Someone appended without updating the head (a child killed between its
+    // write and the update, an older generation, another process): the file
+    // is the truth.
+    const LogTail tail = read_tail(fd_);
+    if (!tail.error.empty()) throw std::runtime_error("the log changed under us: " + tail.error);
+    std::optional<Record::Recovered> cut;
+    if (tail.torn) {
+        std::string fragment(static_cast<std::size_t>(st.st_size - tail.valid_size), '\0');
+        if (pread(fd_, fragment.data(), fragment.size(), tail.valid_size) != static_cast<ssize_t>(fragment.size()) ||
+            ftruncate(fd_, tail.valid_size) != 0)
+            throw std::system_error(errno, std::generic_category(), "cutting off a torn record");
+        cut = Record::Recovered{fragment.size(), sha256_hex(fragment)};
+    }
+    shared_->seq = tail.head.seq;
+    shared_->size = tail.valid_size;
+    std::memcpy(shared_->hash, tail.head.hash.c_str(), 65);
+    return cut;
+}
+
+Record AuditLog::recovered_record(const Record::Recovered& what) const {
+    Record rec;
+    rec.node = default_node_;
+    rec.ev = "recovered";
+    rec.time_us = apr_time_now();
+    rec.recovered = what;
+    return rec;
+}
+
+AuditLog::Result AuditLog::append(Record& rec, bool sync) {
+    Result res;
+    apr_off_t end = 0;
+    const std::string fields = serialize_fields(rec);  // the costly part, outside the lock
+    {
+        Lock lock(*this);
+        if (!lock.error.empty()) {
+            res.error = lock.error;
+            return res;
+        }
+        std::optional<Record::Recovered> cut;
+        try {
+            cut = resync_locked();
+        } catch (const std::exception& e) {
+            res.error = std::string("cannot read the head of the chain: ") + e.what();
+            return res;
+        }
+        if (cut) {
+            Record recovered = recovered_record(*cut);
+            Result rr;
+            write_locked(recovered, rr);
+            if (!rr.ok()) {
+                res.error = "cannot record the recovery of a torn record: " + rr.error;
+                return res;
+            }
+            ap_log_error_(__FILE__, __LINE__, cmi_audit_module.module_index, APLOG_WARNING, 0, server_,
+                          "audit log %s ended with a torn record (%" APR_UINT64_T_FMT
+                          " bytes; a writer died mid-write?); cut off and recorded as seq %" APR_UINT64_T_FMT
+                          " (ev recovered)",
+                          path_, static_cast<apr_uint64_t>(cut->bytes), static_cast<apr_uint64_t>(recovered.seq));
+        }
+        end = write_locked(rec, fields, res);
+        if (res.written) {
+            Result cp;
+            const apr_off_t cp_end = checkpoint_locked(cp);
+            if (!cp.ok()) {
+                res.error = "written as seq " + std::to_string(rec.seq) + ", but the checkpoint after it failed: " + cp.error;
+                return res;
+            }
+            if (cp_end != 0) end = cp_end;
+        }
+    }
+    if (res.written && sync) {
+        const std::string err = sync_to(end);
+        if (!err.empty())
+            res.error = "written as seq " + std::to_string(rec.seq) + " but not made durable: " + err;
+    }
+    return res;
+}
+
+apr_off_t AuditLog::write_locked(Record& rec, const std::string& fields, Result& res) {
+    rec.seq = shared_->seq + 1;
+    rec.prev.assign(shared_->hash, 64);
+    const std::string line = assemble_line(rec.seq, fields, rec.prev) + "\n";
+    struct stat before {};
+    if (regular_ && fstat(fd_, &before) != 0) {
+        res.error = "cannot stat the log: " + errno_text(errno);
+        return 0;
+    }
+
+    std::size_t written = 0;
+    if (const int err = write_all(fd_, line, written)) {
+        std::string what = "write failed: " + errno_text(err);
+        // Never leave half a line for the next record to be glued to.
+        if (written > 0 && regular_ && ftruncate(fd_, before.st_size) != 0)
+            what += "; and cutting off the partial line failed: " + errno_text(errno);
+        res.error = what;
+        return 0;
+    }
+    std::memcpy(shared_->hash, line_hash(line).c_str(), 65);
+    shared_->seq = rec.seq;
+    shared_->has_head = 1;
+    res.written = true;
+    if (!current_locked()) return -1;  // a rotated file: no group commit there
+    const apr_off_t end = shared_->size + static_cast<apr_off_t>(line.size());
+    __atomic_store_n(&shared_->size, end, __ATOMIC_RELEASE);
+    return end;
+}
+
+apr_off_t AuditLog::checkpoint_locked(Result& res) {
+    if (!signer_) return 0;
+    const apr_time_t now = apr_time_now();
+    if (shared_->seq - shared_->checkpoint_seq < checkpoint_records_ &&
+        now - shared_->checkpoint_time < checkpoint_us_)
+        return 0;
+    Record cp;
+    cp.node = default_node_;
+    cp.ev = "checkpoint";
+    cp.time_us = now;
+    const std::uint64_t seq = shared_->seq + 1;
+    const std::string prev(shared_->hash, 64);
+    const auto sig = signer_->sign(checkpoint_message(seq, prev));
+    cp.checkpoint = Record::Checkpoint{signer_->algorithm(), signer_->keyid(), base64(sig.data(), sig.size())};
+    const apr_off_t end = write_locked(cp, res);
+    if (res.written) {
+        shared_->checkpoint_seq = cp.seq;
+        shared_->checkpoint_time = now;
+    }
+    return end;
+}
+
+std::string AuditLog::sync_to(apr_off_t end) {
+    if (end < 0) return fdatasync(fd_) == 0 ? std::string() : "fdatasync failed: " + errno_text(errno);
+    if (__atomic_load_n(&shared_->synced, __ATOMIC_ACQUIRE) >= end) return std::string();
+    int rc = pthread_mutex_lock(&shared_->sync_lock);
+    if (rc == EOWNERDEAD) rc = pthread_mutex_consistent(&shared_->sync_lock);
+    if (rc != 0) return "cannot take the audit log sync lock: " + errno_text(rc);
+    std::string err;
+    if (__atomic_load_n(&shared_->synced, __ATOMIC_ACQUIRE) < end) {
+        // Everything written so far, which includes our record.
+        const apr_off_t target = __atomic_load_n(&shared_->size, __ATOMIC_ACQUIRE);
+        if (fdatasync(fd_) != 0) err = "fdatasync failed: " + errno_text(errno);
+        else if (target > __atomic_load_n(&shared_->synced, __ATOMIC_ACQUIRE))
+            __atomic_store_n(&shared_->synced, target, __ATOMIC_RELEASE);
+    }
+    pthread_mutex_unlock(&shared_->sync_lock);
+    return err;
+}
+
+}  // namespace cmi::audit

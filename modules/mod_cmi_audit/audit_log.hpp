@@ -1,0 +1,97 @@
+// The operation log file and the one hash chain all children append to.
+//
+// The root parent opens the file (O_APPEND) in post_config. The shared-memory
+// head {seq, hash, current file, size} and its two process-shared robust
+// mutexes (append, sync) are made once per parent (ap_retained_data) and kept
+// across graceful restarts, so every generation of children appends to the
+// same chain. (Why not ap_global_mutex: see Shared in audit_log.cpp.) An append
+// serialises the record's fields before taking the mutex; under it, it only
+// assembles the line with seq and prev, writes it and hashes it. It re-reads
+// the head from the file when the file's size is not the one the shared head
+// belongs to (a writer killed between write and update; a torn line is cut
+// off and recorded). Start-up also takes an fcntl lock on the file.
+//
+// Durability (CMIAuditSync On) is a group commit: the append lock is released
+// before fdatasync, and a second lock serialises the syncs. A process that
+// gets the sync mutex first checks whether an earlier sync already covered
+// its record (the shared `synced` size); if not, it syncs everything written
+// so far, covering every process queued behind it.
+#pragma once
+#include "httpd/httpd_includes.hpp"
+#include "libcmi/audit_record.hpp"
+#include "libcmi/signer.hpp"
+
+#include <apr_shm.h>
+
+#include <optional>
+#include <string>
+#include <sys/types.h>
+
+namespace cmi::audit {
+
+class AuditLog {
+public:
+    // Opens `path` and continues its chain; in the parent, during post_config.
+    // A torn last line is cut off and a `recovered` record says what was cut.
+    // Throws std::runtime_error with a message for the administrator.
+    AuditLog(apr_pool_t* pconf, server_rec* s, const char* path, const char* default_node);
+    AuditLog(const AuditLog&) = delete;
+    AuditLog& operator=(const AuditLog&) = delete;
+    ~AuditLog();
+
+    struct Result {
+        bool written = false;  // the line is in the file (and in the chain)
+        std::string error;     // empty: written and, if asked, durable
+        bool ok() const { return error.empty(); }
+    };
+    // Sets rec.seq and rec.prev, appends the line and, with `sync`, makes it
+    // durable. On a failed write the chain does not advance and a partial
+    // line is cut off again.
+    Result append(Record& rec, bool sync);
+
+    // Signed checkpoints: after at least `every_records` records or
+    // `every_us` microseconds since the last one (checked on each append).
+    void set_signer(const Signer* signer, apr_uint64_t every_records, apr_time_t every_us) {
+        signer_ = signer;
+        checkpoint_records_ = every_records;
+        checkpoint_us_ = every_us;
+    }
+
+    const Signer* signer() const { return signer_; }
+    const char* path() const { return path_; }
+    const char* default_node() const { return default_node_; }
+
+    struct Shared;
+
+private:
+    class Lock;
+    bool current_locked() const;
+    // Re-reads the head if the current file changed behind the shared head;
+    // a torn last line (a child killed mid-write) is cut off and returned.
+    std::optional<Record::Recovered> resync_locked();
+    Record recovered_record(const Record::Recovered& what) const;
+    // Writes the line; returns the file size after it (0 if not written).
+    // `fields` is serialize_fields(rec), made before the lock was taken.
+    apr_off_t write_locked(Record& rec, const std::string& fields, Result& res);
+    apr_off_t write_locked(Record& rec, Result& res) { return write_locked(rec, serialize_fields(rec), res); }
+    // Group commit: makes everything up to `end` durable, sharing one
+    // fdatasync with every process that wrote before it.
+    std::string sync_to(apr_off_t end);
+    // Writes a checkpoint record if one is due; returns write_locked's value or 0.
+    apr_off_t checkpoint_locked(Result& res);
+
+    server_rec* server_;
+    const char* path_;
+    const char* default_node_;
+    int fd_ = -1;
+    bool regular_ = false;
+    dev_t dev_ = 0;
+    ino_t ino_ = 0;
+    apr_shm_t* shm_ = nullptr;
+    Shared* shared_ = nullptr;
+    const Signer* signer_ = nullptr;
+    apr_uint64_t checkpoint_records_ = 1000;
+    apr_time_t checkpoint_us_ = apr_time_from_sec(60);
+};
+
+}  // namespace cmi::audit

@@ -1,0 +1,16 @@
+// What an audit record says about a request: read from the request, mod_ssl
+// (ap_ssl_var_lookup) and the notes other CMI modules leave (DESIGN §7).
+#pragma once
+#include "httpd/httpd_includes.hpp"
+#include "libcmi/audit_record.hpp"
+
+namespace cmi::audit {
+
+// The begin record of the request r (the one that runs the handler).
+Record begin_record(request_rec* r);
+
+// The end record: `first` is the request as received, `last` the one that
+// produced the response (they differ after internal redirects).
+Record end_record(request_rec* first, request_rec* last);
+
+}  // namespace cmi::audit

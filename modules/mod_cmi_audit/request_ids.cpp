@@ -1,0 +1,51 @@
+#include "mod_cmi_audit/request_ids.hpp"
+
+#include "httpd/notes.hpp"
+#include "httpd/transaction.hpp"
+#include "libcmi/client_txid.hpp"
+#include "mod_cmi_audit/audit_config.hpp"
+
+namespace cmi::audit {
+namespace {
+
+constexpr const char* kClientTxidNote = "CMI_CLIENT_TRANSACTION_ID";
+constexpr const char* kClientTxidCheckedNote = "CMI_AUDIT_CLIENT_TXID_CHECKED";
+
+// Validates the client's id once per request; the reason a bad one is ignored
+// goes to the error log (its value does not: it is the client's, unbounded).
+void check_client_txid(request_rec* r, const char* txid) {
+    if (apr_table_get(r->notes, kClientTxidCheckedNote)) return;
+    apr_table_setn(r->notes, kClientTxidCheckedNote, "1");
+    const char* v = apr_table_get(r->headers_in, httpd::kClientTransactionIdHeader);
+    if (!v) return;
+    if (is_valid_client_txid(v)) {
+        apr_table_setn(r->notes, kClientTxidNote, v);
+        return;
+    }
+    ap_log_rerror_(__FILE__, __LINE__, cmi_audit_module.module_index, APLOG_INFO, 0, r,
+                   "ignored an invalid %s header (%" APR_SIZE_T_FMT " bytes; allowed: 1 to 128 characters of "
+                   "[A-Za-z0-9._:-]) [CMI-Transaction-ID %s]",
+                   httpd::kClientTransactionIdHeader, strlen(v), txid);
+}
+
+}  // namespace
+
+void publish_request_ids(request_rec* r) {
+    const char* txid = httpd::transaction_id(r);
+    // Our id replaces any a client sent: backends must be able to trust it.
+    apr_table_setn(r->headers_in, httpd::kTransactionIdHeader, txid);
+    check_client_txid(r, txid);
+    if (r->main) return;  // a subrequest's headers must not land on the response twice
+    apr_table_setn(r->err_headers_out, httpd::kTransactionIdHeader, txid);
+    if (const char* client = client_transaction_id(r))
+        apr_table_setn(r->err_headers_out, httpd::kClientTransactionIdHeader, client);
+}
+
+const char* client_transaction_id(const request_rec* r) {
+    // Internal redirects start with fresh notes: look back along the chain.
+    for (const request_rec* q = r; q; q = q->prev ? q->prev : q->main)
+        if (const char* v = apr_table_get(q->notes, kClientTxidNote)) return v;
+    return nullptr;
+}
+
+}  // namespace cmi::audit

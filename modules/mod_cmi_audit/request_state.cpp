@@ -1,0 +1,31 @@
+#include "mod_cmi_audit/request_state.hpp"
+
+#include "httpd/pool_object.hpp"
+#include "mod_cmi_audit/audit_config.hpp"
+
+namespace cmi::audit {
+namespace {
+
+request_rec* first_request(request_rec* r) {
+    for (;;) {
+        if (r->main) r = r->main;
+        else if (r->prev) r = r->prev;
+        else return r;
+    }
+}
+
+}  // namespace
+
+RequestState* find_state(request_rec* r) {
+    return static_cast<RequestState*>(ap_get_module_config(first_request(r)->request_config, &cmi_audit_module));
+}
+
+RequestState& state(request_rec* r) {
+    if (RequestState* st = find_state(r)) return *st;
+    request_rec* first = first_request(r);
+    auto* st = httpd::pool_new<RequestState>(first->pool);
+    ap_set_module_config(first->request_config, &cmi_audit_module, st);
+    return *st;
+}
+
+}  // namespace cmi::audit

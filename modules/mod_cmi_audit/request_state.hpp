@@ -1,0 +1,22 @@
+// What happened to one operation's records; kept on the request as received,
+// so internal redirects and subrequests see the same state.
+#pragma once
+#include "httpd/httpd_includes.hpp"
+
+namespace cmi::audit {
+
+struct BodyTally;
+
+struct RequestState {
+    bool begun = false;         // the begin record is in the log
+    bool begin_failed = false;  // it could not be written
+    BodyTally* body = nullptr;
+    const char* receipt = nullptr;  // the CMI-Receipt value sent
+};
+
+// The state of r's operation, or nullptr if none was made yet.
+RequestState* find_state(request_rec* r);
+// The state of r's operation, made if needed.
+RequestState& state(request_rec* r);
+
+}  // namespace cmi::audit

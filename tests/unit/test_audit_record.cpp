@@ -1,0 +1,119 @@
+#include "libcmi/audit_record.hpp"
+#include "libcmi/sha256.hpp"
+
+#include <cppunit/extensions/HelperMacros.h>
+#include <nlohmann/json.hpp>
+
+#include <string>
+
+using cmi::audit::Record;
+
+namespace {
+
+Record sample() {
+    Record r;
+    r.seq = 7;
+    r.node = "node-a";
+    r.ev = "begin";
+    r.txid = "0192f3c4-a1b2-7000-8000-000000000000";
+    r.time_us = 1700000000123456;
+    r.method = "PUT";
+    r.uri = "/dav/x";
+    r.prev = std::string(64, 'a');
+    return r;
+}
+
+bool printable_ascii(const std::string& s) {
+    for (unsigned char c : s)
+        if (c < 0x20 || c > 0x7e) return false;
+    return true;
+}
+
+}  // namespace
+
+class AuditRecordTest : public CppUnit::TestFixture {
+    CPPUNIT_TEST_SUITE(AuditRecordTest);
+    CPPUNIT_TEST(field_order_and_nulls);
+    CPPUNIT_TEST(time_is_rfc3339_microseconds);
+    CPPUNIT_TEST(hostile_strings_stay_on_one_ascii_line);
+    CPPUNIT_TEST(invalid_utf8_is_replaced);
+    CPPUNIT_TEST(nested_facts);
+    CPPUNIT_TEST(rfc9530_digest);
+    CPPUNIT_TEST_SUITE_END();
+
+public:
+    void field_order_and_nulls() {
+        const std::string line = cmi::audit::serialize(sample());
+        CPPUNIT_ASSERT_EQUAL(std::string("{\"v\":1,\"seq\":7,\"node\":\"node-a\",\"ev\":\"begin\",\"txid\":"),
+                             line.substr(0, 51));
+        const auto j = nlohmann::ordered_json::parse(line);
+        const char* order[] = {"v", "seq", "node", "ev", "txid", "client_txid", "op", "time", "peer", "tls",
+                               "auth", "method", "uri", "content_type", "request", "validation", "status",
+                               "response_bytes", "duration_us", "receipt", "prev"};
+        CPPUNIT_ASSERT_EQUAL(std::size_t{21}, j.size());
+        std::size_t i = 0;
+        for (auto it = j.begin(); it != j.end(); ++it, ++i) CPPUNIT_ASSERT_EQUAL(std::string(order[i]), it.key());
+        CPPUNIT_ASSERT(j["status"].is_null() && j["tls"].is_null() && j["client_txid"].is_null());
+    }
+
+    void time_is_rfc3339_microseconds() {
+        CPPUNIT_ASSERT_EQUAL(std::string("2023-11-14T22:13:20.123456Z"), cmi::audit::rfc3339_us(1700000000123456));
+        CPPUNIT_ASSERT_EQUAL(std::string("1970-01-01T00:00:00.000001Z"), cmi::audit::rfc3339_us(1));
+        CPPUNIT_ASSERT_EQUAL(std::string("1969-12-31T23:59:59.999999Z"), cmi::audit::rfc3339_us(-1));
+    }
+
+    void hostile_strings_stay_on_one_ascii_line() {
+        Record r = sample();
+        static const char hostile[] = "/a\"b\\c\n{\"seq\":1}\r\x1b[31m\x7f\0end\xe2\x80\xae";
+        r.uri = std::string(hostile, sizeof hostile - 1);
+        r.tls = cmi::audit::TlsFacts{};
+        r.tls->client_dn = "CN=\"evil\",O=\n";
+        r.auth = cmi::audit::AuthFacts{};
+        r.auth->user = "us\ter\x01";
+        const std::string line = cmi::audit::serialize(r);
+        CPPUNIT_ASSERT(printable_ascii(line));
+        const auto j = nlohmann::json::parse(line);
+        CPPUNIT_ASSERT_EQUAL(*r.uri, j["uri"].get<std::string>());  // round trip, bytes intact
+        CPPUNIT_ASSERT_EQUAL(*r.tls->client_dn, j["tls"]["client_dn"].get<std::string>());
+        CPPUNIT_ASSERT_EQUAL(*r.auth->user, j["auth"]["user"].get<std::string>());
+        CPPUNIT_ASSERT_EQUAL(std::uint64_t{7}, j["seq"].get<std::uint64_t>());
+    }
+
+    void invalid_utf8_is_replaced() {
+        Record r = sample();
+        r.uri = "/x\xff\xc3(y";
+        const std::string line = cmi::audit::serialize(r);
+        CPPUNIT_ASSERT(printable_ascii(line));
+        const auto j = nlohmann::json::parse(line);
+        CPPUNIT_ASSERT_EQUAL(std::string("/x\xef\xbf\xbd\xef\xbf\xbd(y"), j["uri"].get<std::string>());
+    }
+
+    void nested_facts() {
+        Record r = sample();
+        r.ev = "end";
+        r.request = cmi::audit::RequestBody{5, std::string("sha-256=:abc=:")};
+        r.validation = cmi::audit::ValidationFacts{std::string("valid"), std::string("cms"), std::nullopt,
+                                                   std::string("1")};
+        r.status = 201;
+        r.response_bytes = 0;
+        r.duration_us = 1234;
+        const auto j = nlohmann::json::parse(cmi::audit::serialize(r));
+        CPPUNIT_ASSERT_EQUAL(5, j["request"]["bytes"].get<int>());
+        CPPUNIT_ASSERT_EQUAL(std::string("valid"), j["validation"]["result"].get<std::string>());
+        CPPUNIT_ASSERT(j["validation"]["signer"].is_null());
+        CPPUNIT_ASSERT_EQUAL(201, j["status"].get<int>());
+        CPPUNIT_ASSERT_EQUAL(1234, j["duration_us"].get<int>());
+    }
+
+    void rfc9530_digest() {
+        cmi::Sha256 h;
+        h.update("hello", 5);
+        // echo -n hello | openssl dgst -sha256 -binary | base64
+        CPPUNIT_ASSERT_EQUAL(std::string("sha-256=:LPJNul+wow4m6DsqxbninhsWHlwfp0JecwQzYpOLmCQ=:"),
+                             cmi::rfc9530_sha256(h.finish()));
+        CPPUNIT_ASSERT_EQUAL(std::string("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"),
+                             cmi::sha256_hex(""));
+    }
+};
+
+CPPUNIT_TEST_SUITE_REGISTRATION(AuditRecordTest);
