@@ -21,10 +21,7 @@ inline constexpr const char* kContentItemsKey = "CMI_CONTENT_ITEMS";
 
 namespace cmi::httpd {
 
-// Who the client is (mod_cmi_auth).
-inline constexpr const char* kUserKey = "CMI_USER";
-inline constexpr const char* kAuthMechKey = "CMI_AUTH_MECH";
-inline constexpr const char* kAuthIssuerKey = "CMI_AUTH_ISSUER";
+// Who the client is (mod_cmi_auth), beyond CMI_USER / CMI_AUTH_MECH / CMI_AUTH_ISSUER above.
 inline constexpr const char* kSamlNameIdKey = "CMI_SAML_NAMEID";
 inline constexpr const char* kSamlAssertionIdKey = "CMI_SAML_ASSERTION_ID";
 inline constexpr const char* kSamlAttrPrefix = "CMI_SAML_ATTR_";
