@@ -155,6 +155,8 @@ def test_cmi_sign_cms_upload_with_curl(server, tmp, md):
 def test_chunked_upload_is_created(server, tmp):
     data = os.urandom(300_000)
     (tmp / "upload.bin").write_bytes(data)
+    # Other test modules share the DAV root and may have made a file of that name.
+    (server.dav_dir / "chunked.bin").unlink(missing_ok=True)
     header = cms_sign(data, server.pki.client, tmp)
     r = curl(server.url("/dav/chunked.bin"), "--http1.1", "-T", str(tmp / "upload.bin"),
              "-H", "Transfer-Encoding: chunked", "-H", f"CMI-Content-Signature: {header}",
