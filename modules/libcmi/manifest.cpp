@@ -1,0 +1,291 @@
+#include "libcmi/manifest.hpp"
+
+#include "libcmi/base64.hpp"
+
+#include <libxml/parser.h>
+#include <libxml/parserInternals.h>
+#include <libxml/tree.h>
+#include <libxml/xmlerror.h>
+#include <libxml/xpath.h>
+#include <libxml/xpathInternals.h>
+
+#include <algorithm>
+#include <set>
+#include <stdexcept>
+
+namespace cmi {
+
+struct ManifestReader::State {
+    const ManifestLimits* limits = nullptr;
+    unsigned depth = 0;
+    unsigned nodes = 0;
+    std::string refusal;      // our own reason to stop (DOCTYPE, depth, nodes)
+    std::string first_error;  // libxml2's first error message
+    startElementNsSAX2Func start = nullptr;
+    endElementNsSAX2Func end = nullptr;
+};
+
+namespace {
+
+[[noreturn]] void malformed(const std::string& why) { throw ValidationError("manifest-malformed", "manifest: " + why); }
+
+ManifestReader::State* state_of(void* ctx) {
+    return static_cast<ManifestReader::State*>(static_cast<xmlParserCtxtPtr>(ctx)->_private);
+}
+
+void stop(void* ctx, const std::string& why) {
+    auto* st = state_of(ctx);
+    if (st->refusal.empty()) st->refusal = why;
+    xmlStopParser(static_cast<xmlParserCtxtPtr>(ctx));
+}
+
+extern "C" void on_start(void* ctx, const xmlChar* localname, const xmlChar* prefix, const xmlChar* uri,
+                         int nb_namespaces, const xmlChar** namespaces, int nb_attributes, int nb_defaulted,
+                         const xmlChar** attributes) {
+    auto* st = state_of(ctx);
+    if (!st->refusal.empty()) return;
+    if (++st->depth > st->limits->max_depth)
+        return stop(ctx, "elements are nested deeper than " + std::to_string(st->limits->max_depth) + " levels");
+    st->nodes += 1 + static_cast<unsigned>(nb_attributes > 0 ? nb_attributes : 0);
+    if (st->nodes > st->limits->max_nodes)
+        return stop(ctx, "more than " + std::to_string(st->limits->max_nodes) + " elements and attributes");
+    st->start(ctx, localname, prefix, uri, nb_namespaces, namespaces, nb_attributes, nb_defaulted, attributes);
+}
+
+extern "C" void on_end(void* ctx, const xmlChar* localname, const xmlChar* prefix, const xmlChar* uri) {
+    auto* st = state_of(ctx);
+    if (st->depth) --st->depth;
+    if (st->refusal.empty()) st->end(ctx, localname, prefix, uri);
+}
+
+// A DOCTYPE (and with it every entity and external subset) is refused.
+extern "C" void on_doctype(void* ctx, const xmlChar*, const xmlChar*, const xmlChar*) {
+    stop(ctx, "a DOCTYPE is not allowed (no DTD, no entities)");
+}
+
+extern "C" void on_entity_decl(void* ctx, const xmlChar*, int, const xmlChar*, const xmlChar*, xmlChar*) {
+    stop(ctx, "entity declarations are not allowed");
+}
+
+extern "C" xmlEntityPtr on_get_entity(void* ctx, const xmlChar* name) {
+    // Only the five predefined entities exist (libxml2 resolves those itself).
+    if (xmlEntityPtr e = xmlGetPredefinedEntity(name)) return e;
+    stop(ctx, "entity references are not allowed");
+    return nullptr;
+}
+
+extern "C" void on_error(void* ctx, xmlErrorPtr err) {
+    if (!ctx || !err || err->level < XML_ERR_ERROR) return;
+    auto* st = state_of(ctx);
+    if (st->first_error.empty() && err->message) {
+        std::string m = err->message;
+        while (!m.empty() && (m.back() == '\n' || m.back() == ' ')) m.pop_back();
+        st->first_error = m + " (line " + std::to_string(err->line) + ")";
+    }
+}
+
+std::string strip_space(const std::string& s) {
+    std::string out;
+    out.reserve(s.size());
+    for (char c : s)
+        if (c != ' ' && c != '\t' && c != '\r' && c != '\n') out += c;
+    return out;
+}
+
+struct XPathCtxFree {
+    void operator()(xmlXPathContextPtr c) const { xmlXPathFreeContext(c); }
+};
+struct XPathObjFree {
+    void operator()(xmlXPathObjectPtr o) const { xmlXPathFreeObject(o); }
+};
+using XPathObj = std::unique_ptr<xmlXPathObject, XPathObjFree>;
+
+// XPath errors become exceptions, not lines on stderr.
+extern "C" void quiet_xpath_error(void*, xmlErrorPtr) {}
+
+XPathObj eval(xmlXPathContextPtr ctx, const std::string& expr, xmlNodePtr at) {
+    ctx->node = at;
+    XPathObj o(xmlXPathEvalExpression(reinterpret_cast<const xmlChar*>(expr.c_str()), ctx));
+    if (!o) throw std::runtime_error("manifest XPath '" + expr + "' cannot be evaluated");
+    if (o->type != XPATH_NODESET) throw std::runtime_error("manifest XPath '" + expr + "' does not select nodes");
+    return o;
+}
+
+int count(const XPathObj& o) { return o->nodesetval ? o->nodesetval->nodeNr : 0; }
+
+std::string content(xmlNodePtr n) {
+    xmlChar* c = xmlNodeGetContent(n);
+    std::string s = c ? reinterpret_cast<const char*>(c) : "";
+    xmlFree(c);
+    return s;
+}
+
+std::optional<std::string> attribute(xmlNodePtr n, const char* name) {
+    if (n->type != XML_ELEMENT_NODE) return std::nullopt;
+    xmlChar* v = xmlGetNoNsProp(n, reinterpret_cast<const xmlChar*>(name));
+    if (!v) return std::nullopt;
+    std::string s = reinterpret_cast<const char*>(v);
+    xmlFree(v);
+    return s;
+}
+
+// Zero or one node; more is ambiguous and refused.
+xmlNodePtr optional_node(xmlXPathContextPtr ctx, const std::string& expr, xmlNodePtr item, const std::string& id,
+                         const char* what) {
+    if (expr.empty()) return nullptr;
+    XPathObj o = eval(ctx, expr, item);
+    if (count(o) > 1) malformed("item '" + id + "' has more than one " + what);
+    return count(o) ? o->nodesetval->nodeTab[0] : nullptr;
+}
+
+}  // namespace
+
+ManifestPaths default_manifest_paths() {
+    ManifestPaths p;
+    p.namespaces = {{"m", kManifestNamespace}};
+    p.item = "/m:Manifest/m:ContentItem";
+    p.id = "@id";
+    p.location = "m:Location";
+    p.digest = "m:Digest";
+    p.signed_hash = "m:SignedHash";
+    return p;
+}
+
+std::string xpath_syntax_error(const std::string& expr) {
+    if (expr.empty()) return "empty expression";
+    std::unique_ptr<xmlXPathContext, XPathCtxFree> ctx(xmlXPathNewContext(nullptr));
+    if (!ctx) throw std::runtime_error("out of memory");
+    ctx->error = quiet_xpath_error;
+    xmlXPathCompExprPtr c = xmlXPathCtxtCompile(ctx.get(), reinterpret_cast<const xmlChar*>(expr.c_str()));
+    if (!c) return "'" + expr + "' is not an XPath 1.0 expression";
+    xmlXPathFreeCompExpr(c);
+    return "";
+}
+
+ManifestDoc::ManifestDoc(xmlDocPtr doc) : doc_(doc) {}
+ManifestDoc::~ManifestDoc() { xmlFreeDoc(doc_); }
+
+ManifestReader::ManifestReader(const ManifestLimits& limits) : limits_(limits), state_(std::make_unique<State>()) {
+    xmlInitParser();
+    ctxt_ = xmlCreatePushParserCtxt(nullptr, nullptr, nullptr, 0, nullptr);
+    if (!ctxt_) throw std::runtime_error("cannot create an XML parser");
+    // No network, no DTD loading or validation, no entity substitution, no
+    // XInclude; libxml2's own "huge" limits stay in force.
+    xmlCtxtUseOptions(ctxt_, XML_PARSE_NONET | XML_PARSE_NOXINCNODE);
+    ctxt_->_private = state_.get();
+    state_->limits = &limits_;
+    xmlSAXHandlerPtr sax = ctxt_->sax;
+    state_->start = sax->startElementNs;
+    state_->end = sax->endElementNs;
+    sax->startElementNs = on_start;
+    sax->endElementNs = on_end;
+    sax->internalSubset = on_doctype;
+    sax->externalSubset = on_doctype;
+    sax->entityDecl = on_entity_decl;
+    sax->getEntity = on_get_entity;
+    sax->getParameterEntity = on_get_entity;
+    sax->resolveEntity = nullptr;
+    sax->serror = on_error;
+    sax->error = nullptr;
+    sax->warning = nullptr;
+    sax->fatalError = nullptr;
+}
+
+ManifestReader::~ManifestReader() {
+    if (ctxt_) {
+        if (ctxt_->myDoc) xmlFreeDoc(ctxt_->myDoc);
+        xmlFreeParserCtxt(ctxt_);
+    }
+}
+
+void ManifestReader::check() {
+    if (!state_->refusal.empty()) malformed(state_->refusal);
+    if (ctxt_->disableSAX || !ctxt_->wellFormed)
+        malformed("not well-formed XML" + (state_->first_error.empty() ? "" : ": " + state_->first_error));
+}
+
+void ManifestReader::feed(const char* data, size_t len) {
+    if (len > limits_.max_size - size_)
+        throw ValidationError("too-large", "the manifest exceeds " + std::to_string(limits_.max_size) + " bytes");
+    size_ += len;
+    // xmlParseChunk takes an int: feed in slices.
+    while (len) {
+        const int n = static_cast<int>(len > 65536 ? 65536 : len);
+        xmlParseChunk(ctxt_, data, n, 0);
+        check();
+        data += n;
+        len -= static_cast<size_t>(n);
+    }
+}
+
+std::unique_ptr<ManifestDoc> ManifestReader::finish() {
+    xmlParseChunk(ctxt_, nullptr, 0, 1);
+    check();
+    if (!ctxt_->myDoc || !xmlDocGetRootElement(ctxt_->myDoc)) malformed("no root element");
+    auto doc = std::make_unique<ManifestDoc>(ctxt_->myDoc);
+    ctxt_->myDoc = nullptr;
+    return doc;
+}
+
+std::unique_ptr<ManifestDoc> parse_manifest(std::string_view xml, const ManifestLimits& limits) {
+    ManifestReader r(limits);
+    r.feed(xml.data(), xml.size());
+    return r.finish();
+}
+
+std::vector<ManifestItem> manifest_items(const ManifestDoc& doc, const ManifestPaths& paths,
+                                         const std::vector<DigestAlg>& accepted) {
+    std::unique_ptr<xmlXPathContext, XPathCtxFree> ctx(xmlXPathNewContext(doc.doc()));
+    if (!ctx) throw std::runtime_error("out of memory");
+    ctx->error = quiet_xpath_error;
+    for (const auto& [prefix, uri] : paths.namespaces)
+        if (xmlXPathRegisterNs(ctx.get(), reinterpret_cast<const xmlChar*>(prefix.c_str()),
+                               reinterpret_cast<const xmlChar*>(uri.c_str())) != 0)
+            throw std::runtime_error("cannot register the manifest namespace prefix " + prefix);
+
+    XPathObj items = eval(ctx.get(), paths.item, xmlDocGetRootElement(doc.doc()));
+    const int n = count(items);
+    if (n == 0) malformed("no content item (XPath " + paths.item + ")");
+    std::vector<xmlNodePtr> nodes(items->nodesetval->nodeTab, items->nodesetval->nodeTab + n);
+
+    std::vector<ManifestItem> out;
+    std::set<std::string> ids;
+    for (int i = 0; i < n; ++i) {
+        ManifestItem it;
+        xmlNodePtr item = nodes[static_cast<size_t>(i)];
+        const std::string pos = "#" + std::to_string(i + 1);
+
+        XPathObj id = eval(ctx.get(), paths.id, item);
+        if (count(id) != 1) malformed("item " + pos + " needs exactly one id");
+        it.id = content(id->nodesetval->nodeTab[0]);
+        if (it.id.empty()) malformed("item " + pos + " has an empty id");
+        if (!ids.insert(it.id).second) malformed("the item id '" + it.id + "' is used twice");
+
+        XPathObj loc = eval(ctx.get(), paths.location, item);
+        if (count(loc) != 1) malformed("item '" + it.id + "' needs exactly one location");
+        it.location = content(loc->nodesetval->nodeTab[0]);
+
+        if (xmlNodePtr d = optional_node(ctx.get(), paths.digest, item, it.id, "digest")) {
+            const auto name = attribute(d, "algorithm").value_or("sha-256");
+            const auto alg = digest_alg_from_name(name);
+            if (!alg || std::find(accepted.begin(), accepted.end(), *alg) == accepted.end())
+                malformed("item '" + it.id + "': the digest algorithm '" + name + "' is not accepted");
+            const auto raw = base64_decode(strip_space(content(d)));
+            if (!raw || raw->size() != digest_alg_size(*alg))
+                malformed("item '" + it.id + "': the digest is not base64 of a " + name + " value");
+            it.digest_alg = alg;
+            it.digest = *raw;
+        }
+        if (xmlNodePtr s = optional_node(ctx.get(), paths.signed_hash, item, it.id, "signed hash")) {
+            const auto format = attribute(s, "format").value_or("cms");
+            if (format != "cms") malformed("item '" + it.id + "': the signed hash format '" + format + "' is not supported (use cms)");
+            const auto der = base64_decode(strip_space(content(s)));
+            if (!der || der->empty()) malformed("item '" + it.id + "': the signed hash is not base64 of a DER CMS structure");
+            it.signed_hash = *der;
+        }
+        out.push_back(std::move(it));
+    }
+    return out;
+}
+
+}  // namespace cmi
