@@ -1,5 +1,6 @@
 #include "libcmi/cms_signature.hpp"
 
+#include "libcmi/signer_chain.hpp"
 #include "libcmi/x509_name.hpp"
 
 #include <openssl/cms.h>
@@ -20,7 +21,6 @@ struct Deleter {
 };
 using CmsPtr = std::unique_ptr<CMS_ContentInfo, Deleter<CMS_ContentInfo, CMS_ContentInfo_free>>;
 using BioPtr = std::unique_ptr<BIO, Deleter<BIO, BIO_free_all>>;
-using StoreCtxPtr = std::unique_ptr<X509_STORE_CTX, Deleter<X509_STORE_CTX, X509_STORE_CTX_free>>;
 struct CertsFree {
     void operator()(STACK_OF(X509) * s) const { sk_X509_pop_free(s, X509_free); }
 };
@@ -49,26 +49,6 @@ void check_signature_alg(int nid) {
     if (OBJ_find_sigid_algs(nid, &md_nid, &pk_nid) &&
         (md_nid == NID_sha1 || md_nid == NID_md5 || md_nid == NID_md5_sha1 || md_nid == NID_md4))
         malformed(std::string("signature algorithm ") + OBJ_nid2sn(nid) + " is not accepted");
-}
-
-void verify_chain(X509* signer, STACK_OF(X509) * untrusted, const TrustAnchors& anchors, std::time_t at) {
-    StoreCtxPtr ctx(X509_STORE_CTX_new());
-    if (!ctx || !X509_STORE_CTX_init(ctx.get(), anchors.store(), signer, untrusted))
-        throw std::runtime_error("X509_STORE_CTX_init failed");
-    // Content signers often reuse their TLS client certificate, so no extended
-    // key usage is demanded; the key usage, if present, must allow signing.
-    X509_STORE_CTX_set_purpose(ctx.get(), X509_PURPOSE_ANY);
-    if (at) X509_VERIFY_PARAM_set_time(X509_STORE_CTX_get0_param(ctx.get()), at);
-    if (X509_verify_cert(ctx.get()) != 1) {
-        const int err = X509_STORE_CTX_get_error(ctx.get());
-        ERR_clear_error();
-        throw ValidationError("signer-untrusted", std::string("the content signer certificate is not trusted: ") +
-                                                      X509_verify_cert_error_string(err));
-    }
-    if ((X509_get_extension_flags(signer) & EXFLAG_KUSAGE) &&
-        !(X509_get_key_usage(signer) & (KU_DIGITAL_SIGNATURE | KU_NON_REPUDIATION)))
-        throw ValidationError("signer-untrusted",
-                              "the content signer certificate's key usage allows no digital signature");
 }
 
 }  // namespace
@@ -110,7 +90,7 @@ CmsExpectation verify_cms_signature(std::string_view der, const TrustAnchors& an
     CMS_SignerInfo_get0_algs(si, nullptr, &signer, nullptr, nullptr);
     if (!signer) throw ValidationError("signer-untrusted", "the CMS does not carry the signer certificate");
 
-    verify_chain(signer, certs.get(), anchors, at);
+    verify_signer_chain(signer, certs.get(), anchors, at);
 
     if (CMS_SignerInfo_verify(si) != 1) {
         ERR_clear_error();

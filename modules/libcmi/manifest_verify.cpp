@@ -1,0 +1,85 @@
+#include "libcmi/manifest_verify.hpp"
+
+#include "libcmi/cms_signature.hpp"
+#include "libcmi/manifest_xmldsig.hpp"
+#include "libcmi/staged_digest.hpp"
+#include "libcmi/staging_path.hpp"
+
+#include <stdexcept>
+
+namespace cmi {
+namespace {
+
+const TrustAnchors& anchors_of(const ManifestPolicy& p) {
+    if (!p.anchors)
+        throw std::logic_error("CMIContentTrustAnchors is not set for this location; manifest signatures cannot be verified");
+    return *p.anchors;
+}
+
+// The CMS verifier speaks of the self-contained header; here it is an item's SignedHash.
+std::string item_detail(const std::string& id, const std::string& what) {
+    static const std::string header = "CMI-Content-Signature: ";
+    std::string w = what;
+    if (w.compare(0, header.size(), header) == 0) w = "SignedHash: " + w.substr(header.size());
+    return "item '" + id + "': " + w;
+}
+
+void check_item(const ManifestItem& item, const ManifestVerdict& v, const ManifestPolicy& p, ItemResult& r) {
+    const bool dsig_digest = item.digest_alg && v.signed_manifest;
+    if (item.signed_hash.empty() && !dsig_digest)
+        throw ValidationError("signature-required",
+                              item.digest_alg ? "its Digest is not covered by a manifest signature and it has no SignedHash"
+                                              : "it has neither a SignedHash nor a signed Digest");
+    // The cheap checks first: a bad signature costs no file read.
+    CmsExpectation cms{};
+    if (!item.signed_hash.empty()) {
+        cms = verify_cms_signature(item.signed_hash, anchors_of(p), p.accepted, p.at);
+        if (p.bind_signer && cms.signer_cn != p.user)
+            throw ValidationError("signer-not-bound", "the SignedHash signer '" + cms.signer_cn +
+                                                          "' is not the authenticated user");
+        r.signer = cms.signer_cn;
+    } else {
+        r.signer = v.manifest_signer;
+    }
+    StagedFile f = open_staged(p.root, p.subdir, item.location);
+    std::vector<DigestAlg> algs;
+    if (item.digest_alg) algs.push_back(*item.digest_alg);
+    if (!item.signed_hash.empty()) algs.push_back(cms.alg);
+    const StagedDigests d = digest_staged(f.fd(), algs);
+    r.bytes = d.bytes;
+    r.alg = algs.front();
+    r.digest = *d.find(r.alg);
+    if (item.digest_alg && !digest_equal(item.digest, *d.find(*item.digest_alg)))
+        throw ValidationError("digest-mismatch", "the staged content does not match its Digest");
+    if (!item.signed_hash.empty() && !digest_equal(cms.message_digest, *d.find(cms.alg)))
+        throw ValidationError("digest-mismatch", "the staged content does not match its SignedHash");
+}
+
+}  // namespace
+
+ManifestVerdict verify_manifest(ManifestDoc& doc, const ManifestPaths& paths, const ManifestPolicy& policy) {
+    ManifestVerdict v;
+    if (manifest_has_signature(doc)) {
+        const ManifestSignature s = verify_manifest_signature(doc, anchors_of(policy), policy.at);
+        if (policy.bind_signer && s.signer_cn != policy.user)
+            throw ValidationError("signer-not-bound",
+                                  "the manifest signer '" + s.signer_cn + "' is not the authenticated user");
+        v.signed_manifest = true;
+        v.manifest_signer = s.signer_cn;
+    }
+    for (const ManifestItem& item : manifest_items(doc, paths, policy.accepted)) {
+        ItemResult r;
+        r.id = item.id;
+        r.location = item.location;
+        try {
+            check_item(item, v, policy, r);
+        } catch (const ValidationError& e) {
+            r.code = e.code;
+            r.detail = item_detail(item.id, e.what());
+        }
+        v.items.push_back(std::move(r));
+    }
+    return v;
+}
+
+}  // namespace cmi

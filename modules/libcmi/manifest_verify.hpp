@@ -1,0 +1,54 @@
+// Decoupled Upload: every item of a manifest against its staged content.
+// An item passes when its staged file (opened strictly inside the staging
+// root) streams to the digest that something trusted vouches for: its own
+// detached CMS signed hash, or its <Digest> under a verified XML-DSig over
+// the whole manifest. Every item is checked and reported, pass or fail.
+#pragma once
+#include "libcmi/manifest.hpp"
+#include "libcmi/trust_anchors.hpp"
+
+#include <ctime>
+#include <string>
+#include <vector>
+
+namespace cmi {
+
+struct ManifestPolicy {
+    const TrustAnchors* anchors = nullptr;  // CMIContentTrustAnchors (required for any signature)
+    std::vector<DigestAlg> accepted{DigestAlg::sha256, DigestAlg::sha512};
+    std::string root;                       // CMIStagingRoot
+    std::string subdir;                     // CMIStagingPerUser: the CMI user, else ""
+    bool bind_signer = false;               // CMIContentBindSigner
+    std::string user;                       // the CMI user (for bind_signer)
+    std::time_t at = 0;                     // tests: the verification time
+};
+
+struct ItemResult {
+    std::string id;
+    std::string location;
+    const char* code = nullptr;  // nullptr: valid; else a DESIGN §3 problem code
+    std::string detail;
+    DigestAlg alg = DigestAlg::sha256;  // of `digest`
+    std::string digest;                 // the staged file's digest (raw), when it was read
+    unsigned long long bytes = 0;
+    std::string signer;                 // CN that vouched for the item
+};
+
+struct ManifestVerdict {
+    bool signed_manifest = false;
+    std::string manifest_signer;  // CN of the XML-DSig signer
+    std::vector<ItemResult> items;
+    const ItemResult* first_failure() const {
+        for (const auto& i : items)
+            if (i.code) return &i;
+        return nullptr;
+    }
+};
+
+// Throws ValidationError for the manifest as a whole (malformed, a bad or
+// untrusted manifest signature, signer-not-bound on it); item failures are
+// reported in the verdict. std::logic_error when a signature needs anchors
+// that are not configured.
+ManifestVerdict verify_manifest(ManifestDoc& doc, const ManifestPaths& paths, const ManifestPolicy& policy);
+
+}  // namespace cmi

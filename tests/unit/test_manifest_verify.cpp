@@ -1,0 +1,222 @@
+// Decoupled Upload: items against staged content, CMS signed hashes and
+// enveloped XML-DSig manifests, including signature-wrapping attempts.
+#include "libcmi/base64.hpp"
+#include "libcmi/manifest_verify.hpp"
+#include "libcmi/manifest_xmldsig.hpp"
+
+#include "test_pki.hpp"
+
+#include <cppunit/extensions/HelperMacros.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <sys/stat.h>
+#include <unistd.h>
+
+using namespace cmi;
+
+namespace {
+
+std::string b64digest(const std::string& body) { return base64_encode(digest_of(DigestAlg::sha256, body)); }
+
+std::string manifest(const std::string& items) {
+    return "<Manifest xmlns=\"urn:mod-cmi:manifest:1\">" + items + "</Manifest>";
+}
+
+std::string replace(std::string s, const std::string& from, const std::string& to) {
+    const size_t at = s.find(from);
+    CPPUNIT_ASSERT(at != std::string::npos);
+    return s.replace(at, from.size(), to);
+}
+
+}  // namespace
+
+class ManifestVerifyTest : public CppUnit::TestFixture {
+    CPPUNIT_TEST_SUITE(ManifestVerifyTest);
+    CPPUNIT_TEST(cms_items);
+    CPPUNIT_TEST(unsigned_digest_is_not_enough);
+    CPPUNIT_TEST(xmldsig_trusted_and_untrusted);
+    CPPUNIT_TEST(xmldsig_wrapping_refused);
+    CPPUNIT_TEST(mixed_items_all_reported);
+    CPPUNIT_TEST(bind_signer);
+    CPPUNIT_TEST_SUITE_END();
+
+    std::string dir_, anchors_path_;
+    testpki::Cred ca_, rogue_ca_, signer_, rogue_;
+    std::unique_ptr<TrustAnchors> anchors_;
+    ManifestPolicy policy_;
+
+    void stage(const std::string& rel, const std::string& data) {
+        const std::string path = dir_ + "/root/" + rel;
+        for (size_t at = path.find('/', dir_.size() + 6); at != std::string::npos; at = path.find('/', at + 1))
+            mkdir(path.substr(0, at).c_str(), 0755);
+        std::ofstream(path, std::ios::binary) << data;
+    }
+    std::string cms_item(const std::string& id, const std::string& loc, const std::string& body,
+                         const testpki::Cred* who = nullptr) {
+        return "<ContentItem id=\"" + id + "\"><Location>" + loc + "</Location><SignedHash format=\"cms\">" +
+               base64_encode(testpki::cms_sign(body, who ? *who : signer_)) + "</SignedHash></ContentItem>";
+    }
+    std::string digest_item(const std::string& id, const std::string& loc, const std::string& body) {
+        return "<ContentItem id=\"" + id + "\"><Location>" + loc + "</Location><Digest algorithm=\"sha-256\">" +
+               b64digest(body) + "</Digest></ContentItem>";
+    }
+    std::string dsig(const std::string& xml, const testpki::Cred& who) {
+        return sign_manifest_xmldsig(xml, who.key.get(), who.cert.get());
+    }
+    ManifestVerdict verify(const std::string& xml) {
+        auto doc = parse_manifest(xml, {});
+        return verify_manifest(*doc, default_manifest_paths(), policy_);
+    }
+    std::string whole_code(const std::string& xml) {
+        try {
+            const ManifestVerdict v = verify(xml);
+            const ItemResult* f = v.first_failure();
+            return f ? std::string("item:") + f->code : "ok";
+        } catch (const ValidationError& e) {
+            return e.code;
+        }
+    }
+
+public:
+    void setUp() override {
+        xmldsig_init();
+        char tmpl[] = "/tmp/cmi-unit-mverify-XXXXXX";
+        dir_ = mkdtemp(tmpl);
+        mkdir((dir_ + "/root").c_str(), 0755);
+        ca_ = testpki::make_ca("unit CA", -60);
+        rogue_ca_ = testpki::make_ca("rogue CA");
+        signer_ = testpki::issue(ca_, "provider-a");
+        rogue_ = testpki::issue(rogue_ca_, "provider-a");
+        anchors_path_ = testpki::write_pem("manchors", ca_.cert.get());
+        anchors_ = std::make_unique<TrustAnchors>(anchors_path_);
+        policy_ = ManifestPolicy{};
+        policy_.anchors = anchors_.get();
+        policy_.root = dir_ + "/root";
+        stage("a/one.bin", "first item");
+        stage("a/two.bin", std::string(300000, 'x'));
+    }
+    void tearDown() override {
+        std::remove(anchors_path_.c_str());
+        std::system(("rm -rf '" + dir_ + "'").c_str());
+    }
+
+    void cms_items() {
+        const ManifestVerdict v = verify(manifest(cms_item("one", "a/one.bin", "first item") +
+                                                  cms_item("two", "a/two.bin", std::string(300000, 'x'))));
+        CPPUNIT_ASSERT(!v.first_failure());
+        CPPUNIT_ASSERT_EQUAL(size_t(2), v.items.size());
+        CPPUNIT_ASSERT_EQUAL(std::string("provider-a"), v.items[0].signer);
+        CPPUNIT_ASSERT(v.items[1].digest == digest_of(DigestAlg::sha256, std::string(300000, 'x')));
+        CPPUNIT_ASSERT_EQUAL(300000ULL, v.items[1].bytes);
+        // changed after signing, truncated, missing, untrusted, garbage
+        CPPUNIT_ASSERT_EQUAL(std::string("item:digest-mismatch"),
+                             whole_code(manifest(cms_item("one", "a/one.bin", "first item!"))));
+        stage("a/two.bin", std::string(1000, 'x'));
+        CPPUNIT_ASSERT_EQUAL(std::string("item:digest-mismatch"),
+                             whole_code(manifest(cms_item("two", "a/two.bin", std::string(300000, 'x')))));
+        CPPUNIT_ASSERT_EQUAL(std::string("item:content-missing"),
+                             whole_code(manifest(cms_item("n", "a/none.bin", "first item"))));
+        CPPUNIT_ASSERT_EQUAL(std::string("item:signer-untrusted"),
+                             whole_code(manifest(cms_item("one", "a/one.bin", "first item", &rogue_))));
+        CPPUNIT_ASSERT_EQUAL(std::string("item:signature-malformed"),
+                             whole_code(manifest("<ContentItem id=\"g\"><Location>a/one.bin</Location>"
+                                                 "<SignedHash>AAAA</SignedHash></ContentItem>")));
+        // a file outside the root whose digest would match is never read
+        std::ofstream(dir_ + "/outside.bin") << "first item";
+        CPPUNIT_ASSERT_EQUAL(std::string("item:manifest-malformed"),
+                             whole_code(manifest(cms_item("o", "../outside.bin", "first item"))));
+        CPPUNIT_ASSERT_EQUAL(0, symlink((dir_ + "/outside.bin").c_str(), (dir_ + "/root/a/link.bin").c_str()));
+        CPPUNIT_ASSERT_EQUAL(std::string("item:forbidden"),
+                             whole_code(manifest(cms_item("o", "a/link.bin", "first item"))));
+        // no anchors configured: a configuration error, not a client error
+        policy_.anchors = nullptr;
+        CPPUNIT_ASSERT_THROW(verify(manifest(cms_item("one", "a/one.bin", "first item"))), std::logic_error);
+    }
+
+    void unsigned_digest_is_not_enough() {
+        CPPUNIT_ASSERT_EQUAL(std::string("item:signature-required"),
+                             whole_code(manifest(digest_item("one", "a/one.bin", "first item"))));
+        CPPUNIT_ASSERT_EQUAL(std::string("item:signature-required"),
+                             whole_code(manifest("<ContentItem id=\"x\"><Location>a/one.bin</Location></ContentItem>")));
+    }
+
+    void xmldsig_trusted_and_untrusted() {
+        const std::string plain = manifest(digest_item("one", "a/one.bin", "first item") +
+                                           digest_item("two", "a/two.bin", std::string(300000, 'x')));
+        const std::string signed_xml = dsig(plain, signer_);
+        const ManifestVerdict v = verify(signed_xml);
+        CPPUNIT_ASSERT(!v.first_failure());
+        CPPUNIT_ASSERT(v.signed_manifest);
+        CPPUNIT_ASSERT_EQUAL(std::string("provider-a"), v.manifest_signer);
+        CPPUNIT_ASSERT_EQUAL(std::string("provider-a"), v.items[1].signer);
+        CPPUNIT_ASSERT_EQUAL(std::string("signer-untrusted"), whole_code(dsig(plain, rogue_)));
+        // the signed digest still has to match the staged bytes
+        stage("a/one.bin", "first item, edited");
+        CPPUNIT_ASSERT_EQUAL(std::string("item:digest-mismatch"), whole_code(signed_xml));
+    }
+
+    void xmldsig_wrapping_refused() {
+        const std::string plain = manifest(digest_item("one", "a/one.bin", "first item"));
+        const std::string s = dsig(plain, signer_);
+        // an extra, unsigned item
+        CPPUNIT_ASSERT_EQUAL(std::string("signature-invalid"),
+                             whole_code(replace(s, "<ContentItem ", digest_item("evil", "a/two.bin", std::string(300000, 'x')) + "<ContentItem ")));
+        // the signed item's location changed
+        CPPUNIT_ASSERT_EQUAL(std::string("signature-invalid"), whole_code(replace(s, "a/one.bin", "a/two.bin")));
+        // the signed item moved into the Signature (an Object) and a new one in its place
+        const size_t a = s.find("<ContentItem"), b = s.find("</ContentItem>") + 14;
+        const std::string item = s.substr(a, b - a);
+        std::string moved = s;
+        moved.erase(a, b - a);
+        moved = replace(moved, "</ds:Signature>", "<ds:Object>" + item + "</ds:Object></ds:Signature>");
+        CPPUNIT_ASSERT(whole_code(moved) != "ok");
+        // a duplicated id next to the signed one
+        CPPUNIT_ASSERT_EQUAL(std::string("signature-invalid"), whole_code(replace(s, "</ds:Signature>", "</ds:Signature>" + item)));
+        // two signatures; a signature not under the root element; a Reference to an id
+        const size_t sa = s.find("<ds:Signature"), sb = s.find("</ds:Signature>") + 15;
+        const std::string sig = s.substr(sa, sb - sa);
+        CPPUNIT_ASSERT_EQUAL(std::string("signature-malformed"), whole_code(replace(s, "</Manifest>", sig + "</Manifest>")));
+        std::string nested = s;
+        nested.erase(sa, sb - sa);
+        nested = replace(nested, "</ContentItem>", sig + "</ContentItem>");
+        CPPUNIT_ASSERT_EQUAL(std::string("signature-malformed"), whole_code(nested));
+        CPPUNIT_ASSERT_EQUAL(std::string("signature-malformed"), whole_code(replace(s, "URI=\"\"", "URI=\"#one\"")));
+        // a signature whose certificate was swapped for another trusted one
+        const testpki::Cred other = testpki::issue(ca_, "provider-b");
+        const std::string other_signed = dsig(plain, other);
+        const size_t ca0 = other_signed.find("<ds:X509Certificate>"), ca1 = other_signed.find("</ds:X509Certificate>");
+        const size_t sa0 = s.find("<ds:X509Certificate>"), sa1 = s.find("</ds:X509Certificate>");
+        std::string swapped = s;
+        swapped.replace(sa0, sa1 - sa0, other_signed.substr(ca0, ca1 - ca0));
+        CPPUNIT_ASSERT_EQUAL(std::string("signature-invalid"), whole_code(swapped));
+    }
+
+    void mixed_items_all_reported() {
+        std::string items;
+        for (int i = 0; i < 5; ++i) {
+            const std::string body = "item " + std::to_string(i);
+            stage("m/" + std::to_string(i), i == 3 ? "tampered" : body);
+            items += cms_item("i" + std::to_string(i), "m/" + std::to_string(i), body);
+        }
+        const ManifestVerdict v = verify(manifest(items));
+        CPPUNIT_ASSERT_EQUAL(size_t(5), v.items.size());
+        for (int i = 0; i < 5; ++i) CPPUNIT_ASSERT_EQUAL(i == 3, v.items[static_cast<size_t>(i)].code != nullptr);
+        CPPUNIT_ASSERT_EQUAL(std::string("digest-mismatch"), std::string(v.first_failure()->code));
+        CPPUNIT_ASSERT_EQUAL(std::string("i3"), v.first_failure()->id);
+    }
+
+    void bind_signer() {
+        policy_.bind_signer = true;
+        policy_.user = "provider-a";
+        CPPUNIT_ASSERT_EQUAL(std::string("ok"), whole_code(manifest(cms_item("one", "a/one.bin", "first item"))));
+        policy_.user = "provider-b";
+        CPPUNIT_ASSERT_EQUAL(std::string("item:signer-not-bound"),
+                             whole_code(manifest(cms_item("one", "a/one.bin", "first item"))));
+        CPPUNIT_ASSERT_EQUAL(std::string("signer-not-bound"),
+                             whole_code(dsig(manifest(digest_item("one", "a/one.bin", "first item")), signer_)));
+    }
+};
+
+CPPUNIT_TEST_SUITE_REGISTRATION(ManifestVerifyTest);
