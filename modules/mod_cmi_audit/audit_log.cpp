@@ -56,6 +56,9 @@ struct AuditLog::Shared {
     apr_off_t synced;   // its bytes known to be on stable storage
     apr_uint64_t checkpoint_seq;  // the last checkpoint record
     apr_time_t checkpoint_time;
+    // Space kept for the end records still to come (see reserve_locked).
+    apr_off_t reserved;       // the current file has blocks allocated up to here
+    apr_uint64_t open_ops;    // begin records in it whose end is not written yet
     // The append lock: a process-shared, robust pthread mutex without
     // priority inheritance. APR's default global mutex here is a PI robust
     // mutex layered under a per-process thread mutex; under load every
@@ -69,10 +72,10 @@ struct AuditLog::Shared {
 
 namespace {
 
-constexpr apr_uint64_t kSharedMagic = 0x434d494155443034ULL;  // "CMIAUD04"
+constexpr apr_uint64_t kSharedMagic = 0x434d494155443035ULL;  // "CMIAUD05"
 // Versioned with the layout of Shared: a module upgrade by graceful restart
 // gets a new segment (its head comes from the file) instead of a stale one.
-constexpr const char* kRetainedKey = "mod_cmi_audit:chain:CMIAUD04";
+constexpr const char* kRetainedKey = "mod_cmi_audit:chain:CMIAUD05";
 
 // What survives a restart of the configuration (not of the parent).
 struct Retained {
@@ -188,10 +191,14 @@ AuditLog::AuditLog(apr_pool_t* pconf, server_rec* s, const char* path, const cha
         std::memcpy(shared_->hash, tail.head.hash.c_str(), 65);
         shared_->has_head = 1;
     }
-    shared_->dev = dev_;
-    shared_->ino = ino_;
     shared_->size = tail.valid_size;
     shared_->synced = 0;
+    if (shared_->dev != dev_ || shared_->ino != ino_) {  // a new file: nothing reserved in it yet
+        shared_->reserved = 0;
+        shared_->open_ops = 0;
+    }
+    shared_->dev = dev_;
+    shared_->ino = ino_;
 
     if (tail.torn) {
         // An interrupted write left part of a line. Cut it off and say so in
@@ -316,6 +323,11 @@ apr_off_t AuditLog::write_locked(Record& rec, const std::string& fields, Result&
         res.error = "cannot stat the log: " + errno_text(errno);
         return 0;
     }
+    const bool opens = rec.ev == "begin";
+    if (opens) {
+        res.error = reserve_locked(static_cast<apr_off_t>(line.size()));
+        if (!res.error.empty()) return 0;
+    }
 
     std::size_t written = 0;
     if (const int err = write_all(fd_, line, written)) {
@@ -331,9 +343,38 @@ apr_off_t AuditLog::write_locked(Record& rec, const std::string& fields, Result&
     shared_->has_head = 1;
     res.written = true;
     if (!current_locked()) return -1;  // a rotated file: no group commit there
+    if (opens) ++shared_->open_ops;
+    else if (rec.ev == "end" && shared_->open_ops > 0) --shared_->open_ops;
     const apr_off_t end = shared_->size + static_cast<apr_off_t>(line.size());
     __atomic_store_n(&shared_->size, end, __ATOMIC_RELEASE);
     return end;
+}
+
+// A begin record is only written when the file also has room for the end
+// records of every operation still open (and a checkpoint): on a filling disk
+// an operation is refused at its begin (503 with FailMode closed) rather than
+// run and then left without its end. The room is allocated past the end of
+// the file (fallocate, FALLOC_FL_KEEP_SIZE) in steps of kReserveStep, so
+// most begins cost no system call. File systems without fallocate, and
+// devices, get no reservation.
+std::string AuditLog::reserve_locked(apr_off_t line_size) {
+    if (!regular_ || !current_locked() || !reservable_) return std::string();
+    const apr_off_t need = shared_->size + line_size +
+                           static_cast<apr_off_t>(shared_->open_ops + 1) * kEndReserve + kCheckpointReserve;
+    if (need <= shared_->reserved) return std::string();
+    for (const apr_off_t upto : {need + kReserveStep, need}) {
+        if (fallocate(fd_, FALLOC_FL_KEEP_SIZE, shared_->size, upto - shared_->size) == 0) {
+            shared_->reserved = upto;
+            return std::string();
+        }
+        if (errno == EOPNOTSUPP || errno == ENOSYS) {
+            reservable_ = false;
+            return std::string();
+        }
+        if (errno != ENOSPC && errno != EDQUOT && errno != EFBIG) break;
+    }
+    return "no room for this record and the end records of the " + std::to_string(shared_->open_ops) +
+           " operations still open: " + errno_text(errno);
 }
 
 apr_off_t AuditLog::checkpoint_locked(Result& res) {

@@ -77,6 +77,12 @@ private:
     // Group commit: makes everything up to `end` durable, sharing one
     // fdatasync with every process that wrote before it.
     std::string sync_to(apr_off_t end);
+    // Room for a begin record of `line_size` bytes and the end records still to
+    // come; an error text if the file system has none.
+    std::string reserve_locked(apr_off_t line_size);
+    static constexpr apr_off_t kEndReserve = 4096;         // per open operation
+    static constexpr apr_off_t kCheckpointReserve = 1024;
+    static constexpr apr_off_t kReserveStep = 64 * 1024;
     // Writes a checkpoint record if one is due; returns write_locked's value or 0.
     apr_off_t checkpoint_locked(Result& res);
 
@@ -85,6 +91,7 @@ private:
     const char* default_node_;
     int fd_ = -1;
     bool regular_ = false;
+    bool reservable_ = true;  // fallocate works on this file
     dev_t dev_ = 0;
     ino_t ino_ = 0;
     apr_shm_t* shm_ = nullptr;

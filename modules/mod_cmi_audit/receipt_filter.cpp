@@ -1,4 +1,5 @@
 #include "mod_cmi_audit/receipt_filter.hpp"
+#include "mod_cmi_audit/request_facts.hpp"
 
 #include "httpd/barrier.hpp"
 #include "httpd/notes.hpp"
@@ -35,7 +36,7 @@ const char* make_receipt(request_rec* r, const Signer& signer) {
     const char* user = apr_table_get(r->notes, httpd::kUserKey);
     facts.user = str(user ? user : r->user);
     facts.method = str(first->method);
-    facts.uri = str(first->unparsed_uri);
+    facts.uri = recorded_uri(first);
     if (st.body) facts.digest = body_facts(*st.body).digest;
     facts.status = r->status;
     const auto hash = receipt_hash(facts);

@@ -7,6 +7,8 @@
 #include "mod_cmi_audit/audit_log.hpp"
 #include "mod_cmi_audit/request_ids.hpp"
 
+#include <cstring>
+
 namespace cmi::audit {
 namespace {
 
@@ -67,12 +69,18 @@ Record common(request_rec* r, const char* ev) {
     rec.tls = tls_facts(r);
     rec.auth = auth_facts(r);
     rec.method = str(r->method);
-    rec.uri = str(r->unparsed_uri);
+    rec.uri = recorded_uri(r);
     rec.content_type = str(apr_table_get(r->headers_in, "Content-Type"));
     return rec;
 }
 
 }  // namespace
+
+std::optional<std::string> recorded_uri(const request_rec* r) {
+    const char* u = r->unparsed_uri;
+    if (!u || !*u) return std::nullopt;
+    return std::string(u, std::strcspn(u, "?"));
+}
 
 Record begin_record(request_rec* r) {
     Record rec = common(r, "begin");

@@ -4,7 +4,14 @@
 #include "httpd/httpd_includes.hpp"
 #include "libcmi/audit_record.hpp"
 
+#include <optional>
+#include <string>
+
 namespace cmi::audit {
+
+// The request target as sent, without its query (`?` and after): a query
+// may carry secrets (tokens, passwords) and the log can never forget them.
+std::optional<std::string> recorded_uri(const request_rec* r);
 
 // The begin record of the request r (the one that runs the handler).
 Record begin_record(request_rec* r);
