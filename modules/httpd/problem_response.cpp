@@ -1,6 +1,7 @@
 #include "httpd/problem_response.hpp"
 
 #include "httpd/notes.hpp"
+#include "httpd/status_counters.hpp"
 #include "httpd/transaction.hpp"
 #include "libcmi/problem.hpp"
 
@@ -50,6 +51,7 @@ int refuse(request_rec* r, const module& m, const char* code, const std::string&
     apr_table_setn(r->notes, kRefusalKey, type->code);
     apr_table_setn(r->subprocess_env, kRefusalKey, type->code);
     apr_table_setn(r->err_headers_out, kTransactionIdHeader, txid);
+    count(r, m, std::string("refused.") + type->code);
     ap_log_rerror_(__FILE__, __LINE__, m.module_index, APLOG_WARNING, 0, r,
                    "refused %s %s: %s (%d): %s [CMI-Transaction-ID %s]", r->method,
                    r->uri, type->code, type->status, detail.c_str(), txid);

@@ -1,6 +1,7 @@
 #include "httpd/replay_cache.hpp"
 
 #include "httpd/pool_object.hpp"
+#include "httpd/status_counters.hpp"
 
 #include <ap_provider.h>
 #include <util_mutex.h>
@@ -100,6 +101,9 @@ ReplayCache::Result ReplayCache::check_and_store(request_rec* r, std::string_vie
     // that is really down fails twice and the caller fails closed.
     Result res = attempt(r, key, expiry, false);
     if (res == Result::unavailable && initialised_) res = attempt(r, key, expiry, true);
+    if (owner_)
+        count(r, *owner_, res == Result::fresh ? "replay_cache.misses"
+                          : res == Result::replayed ? "replay_cache.hits" : "replay_cache.errors");
     return res;
 }
 

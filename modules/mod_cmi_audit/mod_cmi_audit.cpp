@@ -7,6 +7,7 @@
 #include "httpd/transaction.hpp"
 #include "mod_cmi_audit/audit_config.hpp"
 #include "mod_cmi_audit/audit_log.hpp"
+#include "mod_cmi_audit/audit_status.hpp"
 #include "mod_cmi_audit/request_body.hpp"
 #include "mod_cmi_audit/request_facts.hpp"
 #include "mod_cmi_audit/request_ids.hpp"
@@ -57,7 +58,7 @@ int write_begin(request_rec* r) {
     if (st.begun || st.begin_failed) return DECLINED;  // an internal redirect: one begin per operation
 
     Record rec = begin_record(r);
-    const AuditLog::Result res = log->append(rec, syncs(server_config(r->server)));
+    const AuditLog::Result res = counted_append(r, *log, rec, syncs(server_config(r->server)));
     st.begun = res.written;
     if (res.ok()) return DECLINED;
     st.begin_failed = !res.written;
@@ -117,7 +118,7 @@ int write_end(request_rec* r) {
         // Never reached fixups: refused earlier, or answered by a quick handler.
         if (!audited_request(r) && !audited_request(last)) return DECLINED;
         Record begin = begin_record(r);
-        const AuditLog::Result res = log->append(begin, sync);
+        const AuditLog::Result res = counted_append(r, *log, begin, sync);
         if (!res.ok()) log_not_recorded(r, *log, begin, res.error);
         begun = res.written;
     }
@@ -128,7 +129,7 @@ int write_end(request_rec* r) {
         log_not_recorded(r, *log, end, "its begin record is missing");
         return DECLINED;
     }
-    const AuditLog::Result res = log->append(end, sync);
+    const AuditLog::Result res = counted_append(r, *log, end, sync);
     if (!res.ok()) log_not_recorded(r, *log, end, res.error);
     return DECLINED;
 }
@@ -165,6 +166,7 @@ extern "C" int post_config(apr_pool_t* pconf, apr_pool_t*, apr_pool_t* ptemp, se
 
 void register_hooks(apr_pool_t*) {
     httpd::register_problem_response();
+    register_status_hooks();
     register_body_filter();
     register_receipt_filter();
     ap_hook_post_config(post_config, nullptr, nullptr, APR_HOOK_MIDDLE);

@@ -6,6 +6,7 @@
 #include "httpd/notes.hpp"
 #include "httpd/problem_response.hpp"
 #include "mod_cmi_auth/auth_config.hpp"
+#include "mod_cmi_auth/auth_status.hpp"
 #include "mod_cmi_auth/authz.hpp"
 #include "mod_cmi_auth/mechanism.hpp"
 #include "mod_cmi_auth/saml_config.hpp"
@@ -244,6 +245,7 @@ void register_hooks(apr_pool_t* p) {
     // its registered GTypes, which would point into unmapped code.
     dlopen("liblasso.so.3", RTLD_NOW | RTLD_NODELETE);
     httpd::register_problem_response();
+    register_status_hooks();
     ap_hook_pre_config(pre_config, nullptr, nullptr, APR_HOOK_MIDDLE);
     ap_hook_post_config(post_config, nullptr, nullptr, APR_HOOK_MIDDLE);
     ap_hook_child_init(child_init, nullptr, nullptr, APR_HOOK_MIDDLE);

@@ -4,6 +4,7 @@
 #include "httpd/barrier.hpp"
 #include "httpd/httpd_includes.hpp"
 #include "httpd/problem_response.hpp"
+#include "mod_cmi_content/content_status.hpp"
 #include "mod_cmi_content/body_filter.hpp"
 #include "mod_cmi_content/content_config.hpp"
 #include "mod_cmi_content/header_check.hpp"
@@ -47,6 +48,7 @@ extern "C" int fixups(request_rec* r) {
 
 void register_hooks(apr_pool_t*) {
     httpd::register_problem_response();
+    register_status_hooks();
     register_body_filter();
     register_spool_filter();
     ap_hook_fixups(fixups, nullptr, nullptr, APR_HOOK_MIDDLE);

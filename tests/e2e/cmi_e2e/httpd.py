@@ -14,7 +14,7 @@ STOCK_MODULES = [
     "mpm_event", "authz_core", "authz_host", "authn_core", "mime", "dir", "alias",
     "headers", "env", "setenvif", "ssl", "socache_shmcb", "dav", "dav_fs", "cgid",
     "auth_basic", "authn_file", "authz_user", "access_compat", "http2",
-    "socache_redis", "socache_memcache",
+    "socache_redis", "socache_memcache", "status",
 ]
 OUR_MODULES = ["tls", "auth", "audit", "content"]
 

@@ -1,0 +1,52 @@
+// Counters for mod_status: per module, a fixed table of named 64-bit counters
+// in anonymous shared memory. The parent makes the table in post_config; every
+// child, forked after it, adds to the same numbers with atomic operations.
+// The table belongs to pconf, so the counters count since the last (graceful)
+// restart, and nothing survives a configuration cycle.
+#pragma once
+#include "httpd/httpd_includes.hpp"
+
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+namespace cmi::httpd {
+
+class StatusCounters {
+public:
+    // post_config: the table of module `m`, made once per configuration cycle.
+    // `names` must outlive the module (static constant data).
+    static StatusCounters* create(apr_pool_t* pconf, server_rec* s, const module& m,
+                                  const char* const* names, std::size_t count);
+    // The table of `m`, or nullptr (none made: the check-only start-up pass,
+    // or the module's post_config failed).
+    static StatusCounters* find(const server_rec* s, const module& m) noexcept;
+
+    // Adds `n` to the counter `name`; a name not in the table goes to "other"
+    // if the table has one, else nowhere.
+    void add(std::string_view name, std::uint64_t n = 1) noexcept;
+    // Raises the counter `name` to `v` if it is lower.
+    void raise(std::string_view name, std::uint64_t v) noexcept;
+
+    std::size_t size() const noexcept { return count_; }
+    const char* name(std::size_t i) const noexcept { return names_[i]; }
+    std::uint64_t value(std::size_t i) const noexcept;
+
+private:
+    StatusCounters(const char* const* names, std::size_t count, std::uint64_t* values)
+        : names_(names), count_(count), values_(values) {}
+    std::uint64_t* slot(std::string_view name) noexcept;
+
+    const char* const* names_;
+    std::size_t count_;
+    std::uint64_t* values_;  // in the shared memory segment
+};
+
+// find + add from a request; never throws, does nothing without a table.
+void count(const request_rec* r, const module& m, std::string_view name, std::uint64_t n = 1) noexcept;
+
+// Writes the table of `m` for mod_status: an HTML table, or with
+// AP_STATUS_SHORT (`?auto`) one `prefix.counter: value` line per counter.
+void report_status(request_rec* r, int flags, const module& m, const char* prefix, const char* title);
+
+}  // namespace cmi::httpd

@@ -1,0 +1,15 @@
+// mod_cmi_audit on mod_status's server-status page (see audit_status.cpp).
+#pragma once
+#include "httpd/httpd_includes.hpp"
+#include "mod_cmi_audit/audit_log.hpp"
+
+namespace cmi::audit {
+
+// Makes the counter table in post_config and reports it on server-status.
+void register_status_hooks();
+
+// log.append(rec, sync), counting records written and failed and, with sync,
+// the durable-write latency (the whole append, including the group commit).
+AuditLog::Result counted_append(request_rec* r, AuditLog& log, Record& rec, bool sync);
+
+}  // namespace cmi::audit

@@ -1,0 +1,69 @@
+// mod_cmi_content on server-status: refusals per problem code (counted by
+// httpd::refuse), validations per format and result (counted here, at log time,
+// from CMI_CONTENT_VALIDATION / CMI_CONTENT_FORMAT), replay-cache hits and misses.
+#include "mod_cmi_content/content_status.hpp"
+
+#include "httpd/barrier.hpp"
+#include "httpd/notes.hpp"
+#include "httpd/status_counters.hpp"
+#include "mod_cmi_content/content_config.hpp"
+
+#include <mod_status.h>
+
+#include <string>
+
+namespace cmi::content {
+namespace {
+
+constexpr const char* kCounters[] = {
+    "validations.cms.valid", "validations.cms.invalid",
+    "validations.http-signature.valid", "validations.http-signature.invalid",
+    "validations.manifest.valid", "validations.manifest.invalid",
+    "validations.absent", "validations.unknown.invalid",
+    "refused.signature-required", "refused.signature-malformed", "refused.digest-mismatch",
+    "refused.signature-invalid", "refused.signer-untrusted", "refused.signer-not-bound",
+    "refused.manifest-malformed", "refused.content-missing", "refused.too-large",
+    "replay_cache.hits", "replay_cache.misses", "replay_cache.errors", "other",
+};
+
+extern "C" int cmi_content_status(request_rec* r, int flags) {
+    return httpd::hook_barrier(r, cmi_content_module, "status_hook", [r, flags] {
+        httpd::report_status(r, flags, cmi_content_module, "cmi_content", "mod_cmi_content (CMI content validation)");
+        return OK;
+    });
+}
+
+extern "C" int cmi_content_status_log(request_rec* r) {
+    return httpd::hook_barrier(r, cmi_content_module, "log_transaction", [r] {
+        if (r->main) return DECLINED;
+        const char* result = apr_table_get(r->notes, httpd::kContentValidationKey);
+        if (!result) return DECLINED;
+        const std::string res(result);
+        if (res == "absent") {
+            httpd::count(r, cmi_content_module, "validations.absent");
+        } else {
+            const char* format = apr_table_get(r->notes, httpd::kContentFormatKey);
+            httpd::count(r, cmi_content_module,
+                         std::string("validations.") + (format && *format ? format : "unknown") + "." + res);
+        }
+        return DECLINED;
+    });
+}
+
+extern "C" int cmi_content_status_post_config(apr_pool_t* pconf, apr_pool_t*, apr_pool_t*, server_rec* s) {
+    try {
+        httpd::StatusCounters::create(pconf, s, cmi_content_module, kCounters, std::size(kCounters));
+    } catch (...) {
+    }
+    return OK;
+}
+
+}  // namespace
+
+void register_status_hooks() {
+    APR_OPTIONAL_HOOK(ap, status_hook, cmi_content_status, nullptr, nullptr, APR_HOOK_MIDDLE);
+    ap_hook_post_config(cmi_content_status_post_config, nullptr, nullptr, APR_HOOK_MIDDLE);
+    ap_hook_log_transaction(cmi_content_status_log, nullptr, nullptr, APR_HOOK_MIDDLE);
+}
+
+}  // namespace cmi::content
