@@ -29,6 +29,9 @@ void ap_log_rerror_(const char*, int, int module_index, int level, apr_status_t,
     stubs::log_lines.push_back({module_index, level, buf});
 }
 
+// Server-level lines (status_counters.cpp, when shared memory cannot be had) are not checked.
+void ap_log_error_(const char*, int, int, int, apr_status_t, const server_rec*, const char*, ...) {}
+
 void ap_custom_response(request_rec*, int status, const char* string) {
     stubs::custom_status = status;
     stubs::custom_response = string;
