@@ -7,6 +7,7 @@
 // of a rotated file names the hash of the last line of the file before it.
 #pragma once
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -27,5 +28,12 @@ struct ChainHead {
     std::uint64_t seq = 0;                    // 0: no record yet
     std::string hash = std::string(kGenesisPrev);
 };
+
+// The `<log>.head` file the httpd parent keeps next to the log, so that a
+// new, empty log (a rotation while httpd was stopped) still continues the
+// chain:  "cmi-audit head v1\n<seq>\n<hex hash of the last line>\n".
+std::string format_head_file(const ChainHead& head);
+// nullopt unless `text` is exactly that form (seq > 0, 64 lower-case hex digits).
+std::optional<ChainHead> parse_head_file(std::string_view text);
 
 }  // namespace cmi::audit

@@ -155,7 +155,8 @@ private:
 };
 
 AuditLog::AuditLog(apr_pool_t* pconf, server_rec* s, const char* path, const char* default_node)
-    : server_(s), path_(apr_pstrdup(pconf, path)), default_node_(apr_pstrdup(pconf, default_node)) {
+    : server_(s), path_(apr_pstrdup(pconf, path)), default_node_(apr_pstrdup(pconf, default_node)),
+      head_path_(std::string(path) + ".head"), parent_pid_(getpid()) {
     // Children run as another user: they use this descriptor, never the path.
     fd_ = ::open(path_, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
     if (fd_ < 0) throw std::runtime_error(std::string("cannot open audit log ") + path_ + ": " + errno_text(errno));
@@ -185,7 +186,16 @@ AuditLog::AuditLog(apr_pool_t* pconf, server_rec* s, const char* path, const cha
         throw std::runtime_error(std::string("audit log ") + path_ + ": " + tail.error +
                                  "; check it with cmi-audit verify and move it aside");
     // A file with records is the truth. An empty one (new, or just rotated)
-    // continues the head this parent already knows, if any.
+    // continues the head this parent already knows, if any, or else the one
+    // the last parent saved in <log>.head (a rotation while httpd was stopped).
+    if (tail.head.seq == 0 && tail.valid_size == 0 && !shared_->has_head && regular_) {
+        if (const auto saved = read_head_file()) {
+            tail.head = *saved;
+            ap_log_error_(__FILE__, __LINE__, cmi_audit_module.module_index, APLOG_NOTICE, 0, s,
+                          "audit log %s is empty: it continues the chain saved in %s (seq %" APR_UINT64_T_FMT ")",
+                          path_, head_path_.c_str(), static_cast<apr_uint64_t>(saved->seq));
+        }
+    }
     if (tail.head.seq > 0 || !shared_->has_head) {
         shared_->seq = tail.head.seq;
         std::memcpy(shared_->hash, tail.head.hash.c_str(), 65);
@@ -224,7 +234,58 @@ AuditLog::AuditLog(apr_pool_t* pconf, server_rec* s, const char* path, const cha
 }
 
 AuditLog::~AuditLog() {
+    if (getpid() == parent_pid_) {
+        try {
+            save_head();
+        } catch (...) {
+        }
+    }
     if (fd_ >= 0) ::close(fd_);
+}
+
+std::optional<ChainHead> AuditLog::read_head_file() const {
+    const int fd = ::open(head_path_.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        if (errno == ENOENT) return std::nullopt;
+        throw std::runtime_error("cannot open " + head_path_ + ": " + errno_text(errno));
+    }
+    char buf[256];
+    const ssize_t n = ::read(fd, buf, sizeof buf);
+    const int err = errno;
+    ::close(fd);
+    if (n < 0) throw std::runtime_error("cannot read " + head_path_ + ": " + errno_text(err));
+    auto head = parse_head_file(std::string_view(buf, static_cast<std::size_t>(n)));
+    if (!head)
+        throw std::runtime_error(head_path_ + " is not a saved chain head; remove it to start a new chain at seq 1");
+    return head;
+}
+
+void AuditLog::save_head() {
+    if (!regular_ || getpid() != parent_pid_) return;
+    ChainHead head;
+    {
+        Lock lock(*this);
+        if (!lock.error.empty() || !shared_->has_head || shared_->seq == 0) return;
+        head.seq = shared_->seq;
+        head.hash.assign(shared_->hash, 64);
+    }
+    if (head.seq == saved_seq_) return;
+    const std::string tmp = head_path_ + ".tmp";
+    const std::string text = format_head_file(head);
+    const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+    std::size_t written = 0;
+    int err = fd < 0 ? errno : write_all(fd, text, written);
+    if (!err && fdatasync(fd) != 0) err = errno;
+    if (fd >= 0) ::close(fd);
+    if (!err && ::rename(tmp.c_str(), head_path_.c_str()) != 0) err = errno;
+    if (err) {
+        ap_log_error_(__FILE__, __LINE__, cmi_audit_module.module_index, APLOG_WARNING, 0, server_,
+                      "audit log %s: cannot save the chain head to %s: %s (a log rotated while httpd is "
+                      "stopped would start a new chain)",
+                      path_, head_path_.c_str(), errno_text(err).c_str());
+        return;
+    }
+    saved_seq_ = head.seq;
 }
 
 bool AuditLog::current_locked() const { return shared_->dev == dev_ && shared_->ino == ino_; }

@@ -18,6 +18,7 @@
 // so far, covering every process queued behind it.
 #pragma once
 #include "httpd/httpd_includes.hpp"
+#include "libcmi/audit_chain.hpp"
 #include "libcmi/audit_record.hpp"
 #include "libcmi/signer.hpp"
 
@@ -57,6 +58,11 @@ public:
         checkpoint_us_ = every_us;
     }
 
+    // In the parent (the monitor hook, about every 10 s, and at shutdown):
+    // saves the head of the chain to `<log>.head` if it moved since the last
+    // save, so that a new empty log continues it even after a full stop.
+    void save_head();
+
     const Signer* signer() const { return signer_; }
     const char* path() const { return path_; }
     const char* default_node() const { return default_node_; }
@@ -66,6 +72,8 @@ public:
 private:
     class Lock;
     bool current_locked() const;
+    // The head saved in <log>.head, if there is one; throws if it is unreadable.
+    std::optional<ChainHead> read_head_file() const;
     // Re-reads the head if the current file changed behind the shared head;
     // a torn last line (a child killed mid-write) is cut off and returned.
     std::optional<Record::Recovered> resync_locked();
@@ -92,6 +100,9 @@ private:
     int fd_ = -1;
     bool regular_ = false;
     bool reservable_ = true;  // fallocate works on this file
+    std::string head_path_;   // <log>.head
+    pid_t parent_pid_ = 0;    // the process that opened the log (the parent)
+    apr_uint64_t saved_seq_ = 0;
     dev_t dev_ = 0;
     ino_t ino_ = 0;
     apr_shm_t* shm_ = nullptr;

@@ -14,6 +14,8 @@
 #include "mod_cmi_audit/request_state.hpp"
 #include "mod_cmi_audit/receipt_filter.hpp"
 
+#include <mpm_common.h>
+
 #include <string>
 
 namespace cmi::audit {
@@ -164,6 +166,17 @@ extern "C" int post_config(apr_pool_t* pconf, apr_pool_t*, apr_pool_t* ptemp, se
     return HTTP_INTERNAL_SERVER_ERROR;
 }
 
+// The parent, about every ten seconds: keeps <log>.head up to date.
+extern "C" int monitor(apr_pool_t*, server_rec* s) {
+    try {
+        if (AuditLog* log = server_config(s).log) log->save_head();
+    } catch (const std::exception& e) {
+        ap_log_error_(__FILE__, __LINE__, cmi_audit_module.module_index, APLOG_ERR, 0, s, "audit log: %s", e.what());
+    } catch (...) {
+    }
+    return DECLINED;
+}
+
 void register_hooks(apr_pool_t*) {
     httpd::register_problem_response();
     register_status_hooks();
@@ -175,6 +188,7 @@ void register_hooks(apr_pool_t*) {
     ap_hook_insert_filter(insert_filter, nullptr, nullptr, APR_HOOK_MIDDLE);
     ap_hook_insert_error_filter(insert_error_filter, nullptr, nullptr, APR_HOOK_MIDDLE);
     ap_hook_log_transaction(log_transaction, nullptr, nullptr, APR_HOOK_MIDDLE);
+    ap_hook_monitor(monitor, nullptr, nullptr, APR_HOOK_MIDDLE);
 }
 
 }  // namespace

@@ -81,9 +81,24 @@ class AuditChainTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(tail_of_torn_log);
     CPPUNIT_TEST(tail_of_long_lines);
     CPPUNIT_TEST(tail_of_empty_log);
+    CPPUNIT_TEST(head_file_round_trip);
     CPPUNIT_TEST_SUITE_END();
 
 public:
+    void head_file_round_trip() {
+        const ChainHead h{42, std::string(64, 'a')};
+        const std::string text = format_head_file(h);
+        CPPUNIT_ASSERT_EQUAL(std::string("cmi-audit head v1\n42\n") + std::string(64, 'a') + "\n", text);
+        const auto back = parse_head_file(text);
+        CPPUNIT_ASSERT(back && back->seq == 42 && back->hash == h.hash);
+        CPPUNIT_ASSERT(!parse_head_file(text.substr(0, text.size() - 1)));          // torn
+        CPPUNIT_ASSERT(!parse_head_file(text + "x"));                                // trailing bytes
+        CPPUNIT_ASSERT(!parse_head_file("cmi-audit head v1\n0\n" + h.hash + "\n"));   // seq 0
+        CPPUNIT_ASSERT(!parse_head_file("cmi-audit head v1\n99999999999999999999\n" + h.hash + "\n"));
+        CPPUNIT_ASSERT(!parse_head_file("cmi-audit head v1\n7\n" + std::string(64, 'A') + "\n"));
+        CPPUNIT_ASSERT(!parse_head_file("cmi-audit head v2\n7\n" + h.hash + "\n"));
+    }
+
     void hash_includes_line_feed() {
         const auto log = make_log(2);
         CPPUNIT_ASSERT(log[1].find("\"prev\":\"" + cmi::sha256_hex(log[0]) + "\"") != std::string::npos);
