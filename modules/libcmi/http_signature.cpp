@@ -190,9 +190,10 @@ std::string signature_base(const Params& params, const Request& request) {
 void check_times(const Params& p, std::time_t now, long skew, long max_age) {
     if (!p.created) malformed("Signature-Input has no created parameter");
     if (*p.created > now + skew) throw ValidationError("signature-invalid", "the signature was created in the future");
-    if (max_age > 0 && *p.created + max_age + skew < now)
-        throw ValidationError("signature-invalid", "the signature is too old");
     if (p.expires && *p.expires + skew < now) throw ValidationError("signature-invalid", "the signature has expired");
+    if (max_age > 0 && *p.created + max_age + skew < now)
+        throw ValidationError("signature-invalid", "the signature is too old (created more than " +
+                                                       std::to_string(max_age) + " s ago)");
 }
 
 void require_component(const Params& p, const std::string& component) {

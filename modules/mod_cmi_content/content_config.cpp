@@ -5,6 +5,8 @@
 
 #include <apr_file_info.h>
 
+#include <cstdlib>
+
 #include <stdexcept>
 #include <string>
 
@@ -88,6 +90,27 @@ const char* set_spool_dir(cmd_parms* cmd, void* cfg, const char* arg) {
     });
 }
 
+const char* set_replay_cache(cmd_parms* cmd, void*, const char* arg) {
+    return directive_barrier(cmd, [&]() -> const char* {
+        if (const char* err = ap_check_cmd_context(cmd, NOT_IN_DIR_CONTEXT)) return err;
+        server_config(cmd->server).replay_cache =
+            httpd::ReplayCache::parse(cmd->pool, cmd->temp_pool, arg, cmi_content_module);
+        return nullptr;
+    });
+}
+
+const char* set_signature_max_age(cmd_parms* cmd, void* cfg, const char* arg) {
+    return directive_barrier(cmd, [&]() -> const char* {
+        char* end = nullptr;
+        const long v = std::strtol(arg, &end, 10);
+        if (!*arg || *end || v < 1 || v > 86400)
+            throw std::invalid_argument(std::string("'") + arg +
+                                        "' is not an age; use a number of seconds from 1 to 86400");
+        static_cast<DirConfig*>(cfg)->signature_max_age = v;
+        return nullptr;
+    });
+}
+
 const char* set_bind_signer(cmd_parms*, void* cfg, int on) {
     static_cast<DirConfig*>(cfg)->bind_signer = httpd::to_tri(on);
     return nullptr;
@@ -117,6 +140,10 @@ const command_rec directives[] = {
                  "On: spool and verify the whole body before the handler runs (default Off: stream)"),
     AP_INIT_TAKE1("CMIContentSpoolDir", as_cmd(set_spool_dir), nullptr, RSRC_CONF | ACCESS_CONF,
                   "directory for spooled bodies (default: the system temporary directory)"),
+    AP_INIT_TAKE1("CMIContentReplayCache", as_cmd(set_replay_cache), nullptr, RSRC_CONF,
+                  "socache provider[:args] remembering RFC 9421 nonces (default shmcb)"),
+    AP_INIT_TAKE1("CMIContentSignatureMaxAge", as_cmd(set_signature_max_age), nullptr, RSRC_CONF | ACCESS_CONF,
+                  "seconds an RFC 9421 signature is accepted after its created time (default 300)"),
     {nullptr, {nullptr}, nullptr, 0, RAW_ARGS, nullptr},
 };
 
@@ -142,6 +169,17 @@ void* merge_dir_config(apr_pool_t* p, void* basev, void* addv) {
     c->bind_signer = httpd::merge_tri(base->bind_signer, add->bind_signer);
     c->spool = httpd::merge_tri(base->spool, add->spool);
     c->spool_dir = httpd::merge_ptr(base->spool_dir, add->spool_dir);
+    c->signature_max_age = add->signature_max_age >= 0 ? add->signature_max_age : base->signature_max_age;
+    return c;
+}
+
+void* create_server_config(apr_pool_t* p, server_rec*) { return httpd::pool_new<ServerConfig>(p); }
+
+void* merge_server_config(apr_pool_t* p, void* basev, void* addv) {
+    const auto* base = static_cast<const ServerConfig*>(basev);
+    const auto* add = static_cast<const ServerConfig*>(addv);
+    auto* c = httpd::pool_new<ServerConfig>(p);
+    c->replay_cache = add->replay_cache ? add->replay_cache : base->replay_cache;
     return c;
 }
 

@@ -2,6 +2,7 @@
 #pragma once
 #include "httpd/directive.hpp"
 #include "httpd/httpd_includes.hpp"
+#include "httpd/replay_cache.hpp"
 #include "libcmi/digest.hpp"
 #include "libcmi/trust_anchors.hpp"
 
@@ -28,10 +29,21 @@ struct DirConfig {
     httpd::Tri bind_signer = httpd::Tri::unset;
     httpd::Tri spool = httpd::Tri::unset;
     const char* spool_dir = nullptr;
+    long signature_max_age = -1;  // seconds; -1: unset (300)
+};
+
+struct ServerConfig {
+    httpd::ReplayCache* replay_cache = nullptr;  // nullptr: shmcb, made in post_config
 };
 
 void* create_dir_config(apr_pool_t* p, char* dir);
 void* merge_dir_config(apr_pool_t* p, void* base, void* add);
+void* create_server_config(apr_pool_t* p, server_rec* s);
+void* merge_server_config(apr_pool_t* p, void* base, void* add);
+
+inline ServerConfig& server_config(server_rec* s) {
+    return *static_cast<ServerConfig*>(ap_get_module_config(s->module_config, &cmi_content_module));
+}
 
 extern const command_rec directives[];
 
@@ -43,5 +55,6 @@ inline unsigned formats(const DirConfig& c) { return c.formats ? c.formats : kFo
 std::vector<DigestAlg> digest_algs(const DirConfig& c);
 inline bool binds_signer(const DirConfig& c) { return c.bind_signer == httpd::Tri::on; }
 inline bool spools(const DirConfig& c) { return c.spool == httpd::Tri::on; }
+inline long signature_max_age(const DirConfig& c) { return c.signature_max_age >= 0 ? c.signature_max_age : 300; }
 
 }  // namespace cmi::content

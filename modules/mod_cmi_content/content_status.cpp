@@ -22,7 +22,7 @@ constexpr const char* kCounters[] = {
     "validations.absent", "validations.unknown.invalid",
     "refused.signature-required", "refused.signature-malformed", "refused.digest-mismatch",
     "refused.signature-invalid", "refused.signer-untrusted", "refused.signer-not-bound",
-    "refused.manifest-malformed", "refused.content-missing", "refused.too-large",
+    "refused.manifest-malformed", "refused.content-missing", "refused.too-large", "refused.validation-unavailable",
     "replay_cache.hits", "replay_cache.misses", "replay_cache.errors", "other",
 };
 

@@ -6,6 +6,7 @@
 #include "libcmi/cms_signature.hpp"
 #include "mod_cmi_content/content_notes.hpp"
 #include "mod_cmi_content/http_signature_check.hpp"
+#include "mod_cmi_content/replay_check.hpp"
 
 #include <stdexcept>
 #include <string>
@@ -21,7 +22,12 @@ Expectation check_cms(const DirConfig& dc, const char* header) {
     if (!der || der->empty())
         throw ValidationError("signature-malformed", std::string(kCmsHeader) + " is not base64 of a DER CMS structure");
     const CmsExpectation cms = verify_cms_signature(*der, *dc.anchors, digest_algs(dc));
-    return Expectation{"cms", cms.alg, cms.message_digest, cms.signer_cn};
+    Expectation e;
+    e.format = "cms";
+    e.alg = cms.alg;
+    e.digest = cms.message_digest;
+    e.signer = cms.signer_cn;
+    return e;
 }
 
 const char* cmi_user(request_rec* r) {
@@ -65,6 +71,7 @@ HeaderVerdict check_headers(request_rec* r, const DirConfig& dc) {
                                                               "' is not the authenticated user" +
                                                               (user ? std::string(" '") + user + "'." : "."));
         }
+        if (e.has_nonce) record_nonce(r, e.keyid, e.nonce, e.nonce_until);
         publish(r, kFormatKey, e.format);
         publish(r, kSignerKey, e.signer);
         return {DECLINED, httpd::pool_new<RequestState>(r->pool, std::move(e))};

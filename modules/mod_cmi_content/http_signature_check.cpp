@@ -59,7 +59,8 @@ Expectation check_http_signature(request_rec* r, const DirConfig& dc) {
     httpsig::require_component(sig.params, "@method");
     if (!httpsig::valid_keyid(sig.params.keyid))
         throw ValidationError("signature-malformed", "keyid must match [A-Za-z0-9][A-Za-z0-9._-]{0,127}");
-    httpsig::check_times(sig.params, apr_time_sec(r->request_time), kClockSkew, 0);
+    const long max_age = signature_max_age(dc);
+    httpsig::check_times(sig.params, apr_time_sec(r->request_time), kClockSkew, max_age);
 
     ClaimedDigest claimed;
     try {
@@ -77,9 +78,22 @@ Expectation check_http_signature(request_rec* r, const DirConfig& dc) {
         throw ValidationError("signature-invalid", std::string("the ") + httpsig::alg_name(alg) +
                                                        " signature does not verify with the key of keyid '" +
                                                        sig.params.keyid + "'");
-    // TODO(replay): refuse a replayed nonce once the shared socache glue
-    // (modules/httpd/replay_cache) is on main; until then a nonce is accepted.
-    return Expectation{"http-signature", claimed.alg, claimed.value, sig.params.keyid};
+    Expectation e;
+    e.format = "http-signature";
+    e.alg = claimed.alg;
+    e.digest = claimed.value;
+    e.signer = sig.params.keyid;
+    e.keyid = sig.params.keyid;
+    if (sig.params.nonce) {
+        // The signature is accepted until created + max age (or expires, if
+        // sooner), each plus the clock skew: the nonce must be remembered as long.
+        int64_t until = *sig.params.created + max_age;
+        if (sig.params.expires && *sig.params.expires < until) until = *sig.params.expires;
+        e.has_nonce = true;
+        e.nonce = *sig.params.nonce;
+        e.nonce_until = apr_time_from_sec(until + kClockSkew + 1);
+    }
+    return e;
 }
 
 }  // namespace cmi::content

@@ -8,6 +8,7 @@
 #include "mod_cmi_content/body_filter.hpp"
 #include "mod_cmi_content/content_config.hpp"
 #include "mod_cmi_content/header_check.hpp"
+#include "mod_cmi_content/replay_check.hpp"
 #include "mod_cmi_content/spool.hpp"
 
 namespace cmi::content {
@@ -51,6 +52,7 @@ void register_hooks(apr_pool_t*) {
     register_status_hooks();
     register_body_filter();
     register_spool_filter();
+    register_replay_hooks();
     ap_hook_fixups(fixups, nullptr, nullptr, APR_HOOK_MIDDLE);
 }
 
@@ -64,8 +66,8 @@ __attribute__((visibility("default"))) module AP_MODULE_DECLARE_DATA cmi_content
     STANDARD20_MODULE_STUFF,
     cmi::content::create_dir_config,
     cmi::content::merge_dir_config,
-    nullptr,
-    nullptr,
+    cmi::content::create_server_config,
+    cmi::content::merge_server_config,
     cmi::content::directives,
     cmi::content::register_hooks,
     AP_MODULE_FLAG_NONE,

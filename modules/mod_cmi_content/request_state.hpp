@@ -13,6 +13,11 @@ struct Expectation {
     DigestAlg alg = DigestAlg::sha256;
     std::string digest;       // the signed (cms) or signed-over (http-signature) body digest
     std::string signer;       // certificate CN or keyid
+    // RFC 9421 nonce, recorded once the headers have passed every other check.
+    std::string keyid;
+    std::string nonce;
+    bool has_nonce = false;
+    apr_time_t nonce_until = 0;  // how long a replay could otherwise be accepted
 };
 
 struct RequestState {

@@ -25,6 +25,7 @@ public:
             {"signer-not-bound", 403},      {"manifest-malformed", 400},
             {"content-missing", 422},       {"too-large", 413},
             {"audit-unavailable", 503},
+            {"validation-unavailable", 503},
         };
         for (const auto& [code, status] : expected) {
             const cmi::ProblemType* t = cmi::find_problem_type(code);

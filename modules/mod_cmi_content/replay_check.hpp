@@ -1,0 +1,19 @@
+// RFC 9421 `nonce` replay detection on mod_socache (CMIContentReplayCache):
+// a nonce is accepted once per signer for as long as its signature could be
+// accepted at all; a store that cannot be asked refuses the request.
+#pragma once
+#include "httpd/httpd_includes.hpp"
+
+#include <string>
+
+namespace cmi::content {
+
+// The cache's life cycle: pre_config, post_config and child_init hooks.
+void register_replay_hooks();
+
+// Records (keyid, nonce) until `until`. Throws ValidationError:
+// signature-invalid when it was recorded before, validation-unavailable when
+// the store could not be asked or written (fail closed).
+void record_nonce(request_rec* r, const std::string& keyid, const std::string& nonce, apr_time_t until);
+
+}  // namespace cmi::content
