@@ -1,5 +1,5 @@
 // libFuzzer target: the Authorization: Digest parameter parser (RFC 7616).
-// Build: see tests/fuzz/README-auth.md
+// fuzz-sources: libcmi/digest_auth.cpp
 #include "libcmi/digest_auth.hpp"
 
 #include <cstddef>
