@@ -2,15 +2,20 @@
 
 #include "httpd/pool_object.hpp"
 #include "httpd/status_counters.hpp"
+#include "libcmi/replay_ledger.hpp"
 
 #include <ap_provider.h>
 #include <util_mutex.h>
 
+#include <cstring>
 #include <stdexcept>
 #include <string>
 
 namespace cmi::httpd {
 namespace {
+
+using replay::Key;
+using replay::Ledger;
 
 // Unlocks on every path out of check_and_store.
 class MutexGuard {
@@ -27,6 +32,22 @@ private:
     apr_global_mutex_t* m_;
     bool ok_;
 };
+
+// Every node of a cluster must compute the same ids for a shared store.
+constexpr std::string_view kSharedSalt = "mod_cmi replay cache v1";
+constexpr unsigned kIdLen = sizeof(Key);
+// Hints for shmcb's layout: a 32-byte id and 1 byte of data take 33 bytes of
+// data area plus a 24-byte index entry, so index and data run out together.
+constexpr ap_socache_hints kHints = {kIdLen, 25, apr_time_from_sec(60)};
+constexpr unsigned kMaxProbe = 1u << 20;
+
+Key probe_key(unsigned char first, unsigned n) {
+    Key k{};
+    k[0] = first;
+    k[1] = 0xc3;
+    std::memcpy(&k[2], &n, sizeof n);
+    return k;
+}
 
 }  // namespace
 
@@ -51,6 +72,8 @@ ReplayCache* ReplayCache::parse(apr_pool_t* pconf, apr_pool_t* ptemp, const char
     cache->instance_ = instance;
     cache->spec_ = apr_pstrdup(pconf, spec);
     cache->owner_ = &owner;
+    cache->shmcb_ = name == "shmcb";
+    cache->local_ = name != "memcache" && name != "redis";
     return cache;
 }
 
@@ -60,12 +83,21 @@ void ReplayCache::register_mutex(apr_pool_t* pconf, const char* mutex_type) {
 
 apr_status_t ReplayCache::init(apr_pool_t* pconf, server_rec* s, const char* cname, const char* mutex_type) {
     if (initialised_) return APR_SUCCESS;
+    if (local_) {
+        apr_status_t rv = apr_generate_random_bytes(salt_, sizeof salt_);
+        if (rv != APR_SUCCESS) return rv;
+        do {
+            rv = apr_generate_random_bytes(reinterpret_cast<unsigned char*>(&generation_), sizeof generation_);
+            if (rv != APR_SUCCESS) return rv;
+        } while (generation_ == 0);
+    } else {
+        std::memcpy(salt_, kSharedSalt.data(), kSharedSalt.size());
+    }
     if (provider_->flags & AP_SOCACHE_FLAG_NOTMPSAFE) {
         apr_status_t rv = ap_global_mutex_create(&mutex_, nullptr, mutex_type, nullptr, s, pconf, 0);
         if (rv != APR_SUCCESS) return rv;
     }
-    const ap_socache_hints hints = {64, 8, apr_time_from_sec(60)};
-    apr_status_t rv = provider_->init(instance_, cname, &hints, s, pconf);
+    apr_status_t rv = provider_->init(instance_, cname, &kHints, s, pconf);
     if (rv != APR_SUCCESS) return rv;
     // The instance is torn down with the configuration that made it.
     struct Destroy {
@@ -83,7 +115,69 @@ apr_status_t ReplayCache::init(apr_pool_t* pconf, server_rec* s, const char* cna
             return APR_SUCCESS;
         },
         apr_pool_cleanup_null);
+    if (shmcb_) {
+        rv = probe_shmcb(pconf, s, cname);
+        if (rv != APR_SUCCESS) return rv;
+    }
     initialised_ = true;
+    return APR_SUCCESS;
+}
+
+// Fills subcache 0 (ids whose first byte is 0) until the first id is evicted:
+// that is the capacity of a subcache. Then stores one id with first byte
+// 1, 2, 4, ...: the first that evicts from the full subcache 0 maps to it,
+// and is the number of subcaches (shmcb uses first byte & (number - 1)).
+// The probed instance is then destroyed and made again, empty.
+apr_status_t ReplayCache::probe_shmcb(apr_pool_t* pconf, server_rec* s, const char* cname) {
+    apr_pool_t* tmp = nullptr;
+    apr_status_t rv = apr_pool_create(&tmp, pconf);
+    if (rv != APR_SUCCESS) return rv;
+    const apr_time_t expiry = apr_time_now() + apr_time_from_sec(3600);
+    unsigned char one = '1';
+    auto store = [&](const Key& k) { return provider_->store(instance_, s, k.data(), kIdLen, expiry, &one, 1, tmp); };
+    auto present = [&](const Key& k) {
+        unsigned char buf[8];
+        unsigned int len = sizeof buf;
+        return provider_->retrieve(instance_, s, k.data(), kIdLen, buf, &len, tmp) == APR_SUCCESS;
+    };
+    unsigned capacity = 0;
+    for (unsigned i = 0; i < kMaxProbe && rv == APR_SUCCESS && !capacity; ++i) {
+        rv = store(probe_key(0, i));
+        if (rv == APR_SUCCESS && i > 0 && !present(probe_key(0, 0))) capacity = i;
+    }
+    unsigned subcaches = 256;
+    for (unsigned j = 1; j < 256 && rv == APR_SUCCESS; j <<= 1) {
+        rv = store(probe_key(static_cast<unsigned char>(j), 0));
+        if (rv == APR_SUCCESS && !present(probe_key(0, 1))) {
+            subcaches = j;
+            break;
+        }
+    }
+    apr_pool_destroy(tmp);
+    if (rv != APR_SUCCESS || !capacity) {
+        ap_log_error_(__FILE__, __LINE__, owner_->module_index, APLOG_EMERG, rv, s,
+                      "replay cache %s: cannot probe the capacity of shmcb", spec_);
+        return rv != APR_SUCCESS ? rv : APR_EGENERAL;
+    }
+    provider_->destroy(instance_, s);
+    rv = provider_->init(instance_, cname, &kHints, s, pconf);
+    if (rv != APR_SUCCESS) return rv;
+
+    apr_shm_t* shm = nullptr;
+    rv = apr_shm_create(&shm, Ledger::bytes(subcaches, capacity), nullptr, pconf);  // destroyed with pconf
+    if (rv != APR_SUCCESS) {
+        ap_log_error_(__FILE__, __LINE__, owner_->module_index, APLOG_EMERG, rv, s,
+                      "replay cache %s: cannot make the ledger in shared memory", spec_);
+        return rv;
+    }
+    ledger_ = apr_shm_baseaddr_get(shm);
+    Ledger::format(ledger_, subcaches, capacity);
+    subcaches_ = subcaches;
+    per_subcache_ = capacity;
+    ap_log_error_(__FILE__, __LINE__, owner_->module_index, APLOG_INFO, 0, s,
+                  "replay cache %s: room for %u entries (%u subcaches of %u); a full subcache refuses "
+                  "rather than evicting",
+                  spec_, subcaches * capacity, subcaches, capacity);
     return APR_SUCCESS;
 }
 
@@ -96,35 +190,50 @@ void ReplayCache::child_init(apr_pool_t* p, server_rec* s) {
 }
 
 ReplayCache::Result ReplayCache::check_and_store(request_rec* r, std::string_view key, apr_time_t expiry) {
+    const Key id = replay::replay_key(
+        std::string_view(reinterpret_cast<const char*>(salt_), local_ ? sizeof salt_ : kSharedSalt.size()), key);
     // A pooled connection to memcache/redis that went stale while the store
     // restarted fails once and is replaced: one retry hides that, a store
     // that is really down fails twice and the caller fails closed.
-    Result res = attempt(r, key, expiry, false);
-    if (res == Result::unavailable && initialised_) res = attempt(r, key, expiry, true);
+    Result res = attempt(r, id.data(), expiry, false);
+    if (res == Result::unavailable && initialised_) res = attempt(r, id.data(), expiry, true);
     if (owner_)
         count(r, *owner_, res == Result::fresh ? "replay_cache.misses"
-                          : res == Result::replayed ? "replay_cache.hits" : "replay_cache.errors");
+                          : res == Result::replayed ? "replay_cache.hits"
+                          : res == Result::full ? "replay_cache.full" : "replay_cache.errors");
     return res;
 }
 
-ReplayCache::Result ReplayCache::attempt(request_rec* r, std::string_view key, apr_time_t expiry, bool last) {
+ReplayCache::Result ReplayCache::attempt(request_rec* r, const unsigned char* id, apr_time_t expiry, bool last) {
     if (!initialised_) return Result::unavailable;
-    const auto* id = reinterpret_cast<const unsigned char*>(key.data());
-    const auto idlen = static_cast<unsigned int>(key.size());
     MutexGuard guard(mutex_);
     if (!guard.ok()) return Result::unavailable;
     unsigned char buf[16];
     unsigned int buflen = sizeof buf;
-    apr_status_t rv = provider_->retrieve(instance_, r->server, id, idlen, buf, &buflen, r->pool);
+    apr_status_t rv = provider_->retrieve(instance_, r->server, id, kIdLen, buf, &buflen, r->pool);
     if (rv == APR_SUCCESS) return Result::replayed;
     if (rv != APR_NOTFOUND) {
         ap_log_rerror_(__FILE__, __LINE__, owner_->module_index, last ? APLOG_ERR : APLOG_INFO, rv, r,
                        "replay cache %s: lookup failed%s", spec_, last ? "" : ", retrying");
         return Result::unavailable;
     }
+    Key k;
+    std::memcpy(k.data(), id, kIdLen);
+    if (ledger_) {
+        Ledger ledger = Ledger::attach(ledger_);
+        if (ledger.claim(k, expiry, apr_time_now()) == Ledger::Claim::full) {
+            ap_log_rerror_(__FILE__, __LINE__, owner_->module_index, APLOG_ERR, 0, r,
+                           "replay cache %s is full (%u entries, %u per subcache): storing would evict an entry "
+                           "that has not expired, so the request is refused; make the cache larger "
+                           "(shmcb:/path(bytes)) or use redis/memcache",
+                           spec_, subcaches_ * per_subcache_, per_subcache_);
+            return Result::full;
+        }
+    }
     unsigned char one[] = {'1'};
-    rv = provider_->store(instance_, r->server, id, idlen, expiry, one, sizeof one, r->pool);
+    rv = provider_->store(instance_, r->server, id, kIdLen, expiry, one, sizeof one, r->pool);
     if (rv != APR_SUCCESS) {
+        if (ledger_) Ledger::attach(ledger_).unclaim(k);
         ap_log_rerror_(__FILE__, __LINE__, owner_->module_index, last ? APLOG_ERR : APLOG_INFO, rv, r,
                        "replay cache %s: store failed%s", spec_, last ? "" : ", retrying");
         return Result::unavailable;

@@ -58,6 +58,7 @@ std::string nonce_mac(std::string_view secret, std::string_view head, std::strin
 
 constexpr std::size_t kTimeHex = 16;
 constexpr std::size_t kSaltHex = 16;
+constexpr std::size_t kGenHex = 8;
 constexpr std::size_t kMacHex = 32;
 
 }  // namespace
@@ -193,21 +194,28 @@ bool hex_equal(std::string_view a, std::string_view b) {
 }
 
 std::string make_nonce(std::string_view secret, std::string_view realm, std::int64_t now,
-                       const unsigned char (&salt)[8]) {
+                       const unsigned char (&salt)[8], std::uint32_t generation) {
     char t[kTimeHex + 1];
     std::snprintf(t, sizeof t, "%016" PRIx64, static_cast<std::uint64_t>(now));
-    const std::string head = std::string(t) + to_hex(salt, sizeof salt);
+    char g[kGenHex + 1];
+    std::snprintf(g, sizeof g, "%08" PRIx32, generation);
+    const std::string head = std::string(t) + to_hex(salt, sizeof salt) + g;
     return head + nonce_mac(secret, head, realm);
 }
 
 NonceState check_nonce(std::string_view secret, std::string_view realm, std::string_view nonce,
-                       std::int64_t now, std::int64_t lifetime) {
-    if (nonce.size() != kTimeHex + kSaltHex + kMacHex || !is_hex(nonce)) return NonceState::invalid;
+                       std::int64_t now, std::int64_t lifetime, std::uint32_t generation) {
+    constexpr std::size_t head_len = kTimeHex + kSaltHex + kGenHex;
+    if (nonce.size() != head_len + kMacHex || !is_hex(nonce)) return NonceState::invalid;
     const std::string_view time_hex = nonce.substr(0, kTimeHex);
-    const std::string mac = nonce_mac(secret, nonce.substr(0, kTimeHex + kSaltHex), realm);
-    if (CRYPTO_memcmp(mac.data(), nonce.data() + kTimeHex + kSaltHex, kMacHex) != 0) return NonceState::invalid;
+    const std::string mac = nonce_mac(secret, nonce.substr(0, head_len), realm);
+    if (CRYPTO_memcmp(mac.data(), nonce.data() + head_len, kMacHex) != 0) return NonceState::invalid;
     const auto issued = static_cast<std::int64_t>(std::stoull(std::string(time_hex), nullptr, 16));
     if (issued > now + 5) return NonceState::invalid;  // from the future: not ours
+    // Ours, but from another replay-cache generation: its nonce-counts are not
+    // in this cache, so it cannot be checked for replay. The client retries.
+    const auto gen = static_cast<std::uint32_t>(std::stoul(std::string(nonce.substr(kTimeHex + kSaltHex, kGenHex)), nullptr, 16));
+    if (gen != generation) return NonceState::stale;
     return now - issued > lifetime ? NonceState::stale : NonceState::fresh;
 }
 

@@ -19,7 +19,7 @@ constexpr const char* kCounters[] = {
     "authenticated.cert", "authenticated.saml", "authenticated.digest", "authenticated.basic",
     "refused.authentication-required", "refused.authentication-failed",
     "refused.authentication-unavailable", "refused.forbidden",
-    "replay_cache.hits", "replay_cache.misses", "replay_cache.errors", "other",
+    "replay_cache.hits", "replay_cache.misses", "replay_cache.errors", "replay_cache.full", "other",
 };
 
 extern "C" int cmi_auth_status(request_rec* r, int flags) {

@@ -9,6 +9,7 @@
 #include <ap_provider.h>
 #include <mod_auth.h>
 
+#include <cstdint>
 #include <cstring>
 #include <stdexcept>
 #include <string>
@@ -21,6 +22,13 @@ using digest::Algorithm;
 std::string_view secret(request_rec* r) {
     const ServerConfig& sc = server_config(r->server);
     return {sc.nonce_secret, sc.nonce_secret_len};
+}
+
+// Nonces carry the replay cache's generation: one made before a restart of a
+// local cache (whose nonce-counts the restart lost) is answered stale=true.
+std::uint32_t generation(request_rec* r) {
+    const httpd::ReplayCache* c = server_config(r->server).replay_cache;
+    return c ? c->generation() : 0;
 }
 
 bool offered(const DirConfig& dc, apr_pool_t* p, Algorithm a) {
@@ -86,7 +94,7 @@ Outcome digest_authenticate(request_rec* r, const DirConfig& dc) {
     const apr_time_t now = apr_time_now();
     const int lifetime = nonce_lifetime(dc);
     const auto nonce_state =
-        digest::check_nonce(secret(r), c->realm, c->nonce, apr_time_sec(now), lifetime);
+        digest::check_nonce(secret(r), c->realm, c->nonce, apr_time_sec(now), lifetime, generation(r));
     if (nonce_state == digest::NonceState::invalid) {
         out.detail = "The Digest nonce was not issued here.";
         return out;
@@ -119,6 +127,10 @@ Outcome digest_authenticate(request_rec* r, const DirConfig& dc) {
         out.verdict = Verdict::unavailable;
         out.detail = "The replay cache is unavailable.";
         return out;
+    case httpd::ReplayCache::Result::full:
+        out.verdict = Verdict::unavailable;
+        out.detail = "The replay cache is full.";
+        return out;
     }
     out.verdict = Verdict::granted;
     out.user = apr_pstrdup(r->pool, c->username.c_str());
@@ -129,7 +141,7 @@ void digest_challenge(request_rec* r, const DirConfig& dc, bool stale) {
     unsigned char salt[8];
     if (apr_generate_random_bytes(salt, sizeof salt) != APR_SUCCESS)
         throw std::runtime_error("no random bytes for a Digest nonce");
-    const std::string nonce = digest::make_nonce(secret(r), realm(r), apr_time_sec(apr_time_now()), salt);
+    const std::string nonce = digest::make_nonce(secret(r), realm(r), apr_time_sec(apr_time_now()), salt, generation(r));
     const std::string realm_q = quoted(realm(r));
     apr_array_header_t* algs = digest_algorithms(dc, r->pool);
     for (int i = 0; i < algs->nelts; ++i) {

@@ -123,6 +123,10 @@ Outcome saml_authenticate(request_rec* r, const DirConfig& dc) {
             out.verdict = Verdict::unavailable;
             out.detail = "The replay cache is unavailable.";
             return out;
+        case httpd::ReplayCache::Result::full:
+            out.verdict = Verdict::unavailable;
+            out.detail = "The replay cache is full.";
+            return out;
         }
     }
     out.verdict = Verdict::granted;

@@ -168,12 +168,27 @@ extern "C" int pre_config(apr_pool_t* pconf, apr_pool_t*, apr_pool_t*) {
     return OK;
 }
 
-// The Digest nonce secret: the configured file, or random bytes made for
-// this configuration cycle (nonces then die with a restart: clients get stale=true).
-void load_nonce_secrets(apr_pool_t* pconf, server_rec* main) {
-    unsigned char* random = static_cast<unsigned char*>(apr_palloc(pconf, 32));
+// The random Digest nonce secret when none is configured: made once per
+// httpd process tree and kept in the process pool, which outlives restarts,
+// so nonces issued before a graceful or plain restart still verify (and are
+// answered stale=true when the replay cache they were counted in is gone).
+const unsigned char* random_nonce_secret(server_rec* main) {
+    constexpr const char* kKey = "cmi_auth_random_nonce_secret";
+    apr_pool_t* process_pool = main->process->pool;
+    void* data = nullptr;
+    apr_pool_userdata_get(&data, kKey, process_pool);
+    if (data) return static_cast<const unsigned char*>(data);
+    auto* random = static_cast<unsigned char*>(apr_palloc(process_pool, 32));
     if (apr_generate_random_bytes(random, 32) != APR_SUCCESS)
         throw std::runtime_error("cannot generate the Digest nonce secret");
+    apr_pool_userdata_set(random, kKey, apr_pool_cleanup_null, process_pool);
+    return random;
+}
+
+// The Digest nonce secret: the configured file, or random bytes kept for the
+// life of the httpd process tree (a full stop and start makes new ones).
+void load_nonce_secrets(apr_pool_t* pconf, server_rec* main) {
+    const unsigned char* random = random_nonce_secret(main);
     for (server_rec* s = main; s; s = s->next) {
         ServerConfig& sc = server_config(s);
         if (!sc.nonce_secret_file) {
@@ -201,8 +216,12 @@ void load_nonce_secrets(apr_pool_t* pconf, server_rec* main) {
 int post_config_body(apr_pool_t* pconf, apr_pool_t* ptemp, server_rec* main) {
     load_nonce_secrets(pconf, main);
     httpd::ReplayCache* fallback = server_config(main).replay_cache;
-    if (!fallback && ap_lookup_provider(AP_SOCACHE_PROVIDER_GROUP, "shmcb", AP_SOCACHE_PROVIDER_VERSION))
-        fallback = httpd::ReplayCache::parse(pconf, ptemp, "shmcb", cmi_auth_module);
+    if (!fallback && ap_lookup_provider(AP_SOCACHE_PROVIDER_GROUP, "shmcb", AP_SOCACHE_PROVIDER_VERSION)) {
+        // 4 MiB: about 73000 entries (shmcb's own default, 512 KiB, holds about 9000).
+        const char* spec = apr_pstrcat(ptemp, "shmcb:", ap_runtime_dir_relative(ptemp, "cmi-auth-replay.cache"),
+                                       "(4194304)", nullptr);
+        fallback = httpd::ReplayCache::parse(pconf, ptemp, spec, cmi_auth_module);
+    }
     for (server_rec* s = main; s; s = s->next) {
         ServerConfig& sc = server_config(s);
         if (!sc.replay_cache) sc.replay_cache = fallback;

@@ -31,6 +31,7 @@ class DigestAuthTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(credentials_rejected);
     CPPUNIT_TEST(nonce_round_trip);
     CPPUNIT_TEST(nonce_tampering);
+    CPPUNIT_TEST(nonce_generation);
     CPPUNIT_TEST(hex_compare);
     CPPUNIT_TEST_SUITE_END();
 
@@ -89,7 +90,7 @@ public:
 
     void nonce_round_trip() {
         const std::string n = make_nonce("secret", "realm", 1000, kSalt);
-        CPPUNIT_ASSERT_EQUAL(std::size_t{64}, n.size());
+        CPPUNIT_ASSERT_EQUAL(std::size_t{72}, n.size());
         CPPUNIT_ASSERT(n != make_nonce("secret", "realm", 1000, kSalt2));
         CPPUNIT_ASSERT(check_nonce("secret", "realm", n, 1000, 300) == NonceState::fresh);
         CPPUNIT_ASSERT(check_nonce("secret", "realm", n, 1300, 300) == NonceState::fresh);
@@ -114,6 +115,19 @@ public:
         std::string flipped = n;
         flipped.back() = flipped.back() == '0' ? '1' : '0';
         CPPUNIT_ASSERT(check_nonce("secret", "realm", flipped, 1000, 300) == NonceState::invalid);
+    }
+
+    void nonce_generation() {
+        const std::string n = make_nonce("secret", "realm", 1000, kSalt, 0xdeadbeef);
+        CPPUNIT_ASSERT(check_nonce("secret", "realm", n, 1000, 300, 0xdeadbeef) == NonceState::fresh);
+        // Another generation (a restart, another node): stale, so the client retries.
+        CPPUNIT_ASSERT(check_nonce("secret", "realm", n, 1000, 300, 7) == NonceState::stale);
+        CPPUNIT_ASSERT(check_nonce("secret", "realm", n, 1000, 300) == NonceState::stale);
+        // The generation is under the MAC.
+        std::string forged = n;
+        forged.replace(32, 8, "00000007");
+        CPPUNIT_ASSERT(check_nonce("secret", "realm", forged, 1000, 300, 7) == NonceState::invalid);
+        CPPUNIT_ASSERT(check_nonce("other", "realm", n, 1000, 300, 7) == NonceState::invalid);
     }
 
     void hex_compare() {

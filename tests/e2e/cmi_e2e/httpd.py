@@ -169,12 +169,16 @@ Alias /dav/ "{self.dav_dir}/"
     def start(self):
         text = self.config_text()
         self.conf_file.write_text(text)
+        offset = self.log_size()
         self.stderr_file = open(self.root / "logs" / "stderr.log", "ab")
         self.proc = subprocess.Popen(
             [self.httpd_bin, "-d", str(self.root), "-f", str(self.conf_file), "-DFOREGROUND"],
             stdout=self.stderr_file, stderr=self.stderr_file, start_new_session=True,
             env=self.environment())
         ok = wait_for_port(self.http_port, self.proc) and wait_for_port(self.https_port, self.proc)
+        # The listeners accept before the MPM has set its signal handlers: a
+        # SIGUSR1/SIGHUP sent then would kill httpd. AH00489 comes after them.
+        ok = ok and self.wait_for_log("resuming normal operations", offset)
         if not ok:
             self.stop()
             raise RuntimeError("httpd did not start:\n" + self.tail_logs())
@@ -209,6 +213,21 @@ Alias /dav/ "{self.dav_dir}/"
         self.stop()
         self.start()
 
+    def signal_restart(self, graceful: bool = True, timeout: float = 30):
+        """A graceful (SIGUSR1) or plain (SIGHUP) restart of the running httpd, as
+        `apachectl graceful|restart` does; returns once the new generation has
+        read its configuration and both listeners accept connections again."""
+        offset = self.log_size()
+        self.proc.send_signal(signal.SIGUSR1 if graceful else signal.SIGHUP)
+        deadline = time.monotonic() + timeout
+        # mpm notice AH00489 ("... configured -- resuming normal operations")
+        # is written whatever the LogLevel once the restart is done.
+        if not self.wait_for_log("resuming normal operations", offset, timeout):
+            raise RuntimeError("httpd did not come back from the restart:\n" + self.tail_logs())
+        for port in (self.http_port, self.https_port):
+            if not wait_for_port(port, self.proc, max(1.0, deadline - time.monotonic())):
+                raise RuntimeError("httpd does not accept connections after the restart:\n" + self.tail_logs())
+
     def cleanup(self):
         self.stop()
         if os.environ.get("CMI_KEEP_E2E_ROOT") is None:
@@ -232,6 +251,15 @@ Alias /dav/ "{self.dav_dir}/"
         with open(self.error_log, "rb") as f:
             f.seek(offset)
             return f.read().decode(errors="replace")
+
+    def wait_for_log(self, text: str, offset: int, timeout: float = 20) -> bool:
+        """Waits until `text` is in the error log after `offset` (False if httpd exits or time runs out)."""
+        deadline = time.monotonic() + timeout
+        while text not in self.log_since(offset):
+            if (self.proc is not None and self.proc.poll() is not None) or time.monotonic() > deadline:
+                return False
+            time.sleep(0.02)
+        return True
 
     def expect_error(self, pattern: str):
         """This test expects error-log lines matching `pattern` (a regex)."""

@@ -9,9 +9,10 @@ from cmi_e2e.httpd import free_port, wait_for_port
 class Store:
     """One store process; stop() and start() again keep the same port."""
 
-    def __init__(self, kind: str, workdir):
+    def __init__(self, kind: str, workdir, extra_args: list[str] | None = None):
         self.kind = kind
         self.workdir = workdir
+        self.extra_args = list(extra_args or [])  # e.g. a memory limit
         self.port = free_port()
         self.proc = None
 
@@ -22,11 +23,11 @@ class Store:
     def command(self) -> list[str]:
         if self.kind == "redis":
             return ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-                    "--appendonly", "no", "--dir", str(self.workdir)]
+                    "--appendonly", "no", "--dir", str(self.workdir)] + self.extra_args
         cmd = ["memcached", "-l", "127.0.0.1", "-p", str(self.port), "-U", "0"]
         if os.geteuid() == 0:
             cmd += ["-u", "nobody"]
-        return cmd
+        return cmd + self.extra_args
 
     def start(self):
         self.log = open(self.workdir / f"{self.kind}.log", "ab")
