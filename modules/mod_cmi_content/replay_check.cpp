@@ -98,6 +98,8 @@ void record_nonce(request_rec* r, const std::string& keyid, const std::string& n
                                                    "request again with a new nonce");
     case httpd::ReplayCache::Result::unavailable:
         break;
+    case httpd::ReplayCache::Result::full:  // a shmcb with no room left that would not evict a live entry
+        unavailable(r, apr_psprintf(r->pool, "replay cache %s is full", cache->spec()));
     }
     unavailable(r, apr_psprintf(r->pool, "replay cache %s is unavailable", cache->spec()));
 }
