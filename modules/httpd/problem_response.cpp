@@ -41,10 +41,16 @@ void register_problem_response() {
 }
 
 int refuse(request_rec* r, const module& m, const char* code, const std::string& detail) {
+    return refuse(r, m, code, detail, std::string());
+}
+
+int refuse(request_rec* r, const module& m, const char* code, const std::string& detail,
+           const std::string& extensions) {
     const ProblemType* type = find_problem_type(code);
     if (!type) throw std::invalid_argument(std::string("unknown problem code ") + code);
     const char* txid = transaction_id(r);
-    const std::string body = problem_json(code, detail, txid);
+    const std::string body =
+        extensions.empty() ? problem_json(code, detail, txid) : problem_json(code, detail, txid, extensions);
 
     ap_custom_response(r, type->status, body.c_str());
     apr_table_setn(r->notes, kProblemNote, "1");

@@ -17,4 +17,8 @@ void register_problem_response();
 // status for the hook to return.
 int refuse(request_rec* r, const module& m, const char* code, const std::string& detail);
 
+// The same, with RFC 9457 extension members (a JSON object, e.g. {"items":[...]}).
+int refuse(request_rec* r, const module& m, const char* code, const std::string& detail,
+           const std::string& extensions);
+
 }  // namespace cmi::httpd

@@ -4,6 +4,9 @@
 #include "libcmi/manifest_xmldsig.hpp"
 #include "libcmi/staged_digest.hpp"
 #include "libcmi/staging_path.hpp"
+#include "libcmi/structured_field.hpp"
+
+#include <nlohmann/json.hpp>
 
 #include <stdexcept>
 
@@ -80,6 +83,48 @@ ManifestVerdict verify_manifest(ManifestDoc& doc, const ManifestPaths& paths, co
         v.items.push_back(std::move(r));
     }
     return v;
+}
+
+namespace {
+// sf Strings are printable ASCII only: anything else shows as '?'.
+std::string printable(const std::string& s) {
+    std::string out = s;
+    for (char& c : out)
+        if (c < 0x20 || c > 0x7e) c = '?';
+    return out;
+}
+}  // namespace
+
+std::string items_structured_field(const ManifestVerdict& v) {
+    sf::List list;
+    for (const ItemResult& i : v.items) {
+        sf::Item item{sf::String{printable(i.id)}, {}};
+        item.params.emplace_back("result", sf::Token{i.code ? i.code : "valid"});
+        item.params.emplace_back("location", sf::String{printable(i.location)});
+        if (!i.digest.empty()) {
+            item.params.emplace_back("alg", sf::Token{digest_alg_name(i.alg)});
+            item.params.emplace_back("digest", sf::ByteSeq{i.digest});
+        }
+        list.emplace_back(std::move(item));
+    }
+    return sf::serialize(list);
+}
+
+std::string items_problem_extension(const ManifestVerdict& v) {
+    nlohmann::ordered_json items = nlohmann::ordered_json::array();
+    for (const ItemResult& i : v.items) {
+        nlohmann::ordered_json e;
+        e["id"] = i.id;
+        e["result"] = i.code ? "invalid" : "valid";
+        if (i.code) {
+            e["code"] = i.code;
+            e["detail"] = i.detail;
+        }
+        items.push_back(std::move(e));
+    }
+    nlohmann::ordered_json doc;
+    doc["items"] = std::move(items);
+    return doc.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 }  // namespace cmi

@@ -51,4 +51,13 @@ struct ManifestVerdict {
 // that are not configured.
 ManifestVerdict verify_manifest(ManifestDoc& doc, const ManifestPaths& paths, const ManifestPolicy& policy);
 
+// CMI_CONTENT_ITEMS (DESIGN §7): an RFC 8941 List, one String per item id with
+// parameters result (valid or the problem code), location, and for items whose
+// content was read alg and digest (Byte Sequence), e.g.
+//   "song-1";result=valid;location="a/s.mp3";alg=sha-256;digest=:…:
+std::string items_structured_field(const ManifestVerdict& v);
+
+// The problem document's `items` extension: {"items":[{"id","result","code","detail"},…]}.
+std::string items_problem_extension(const ManifestVerdict& v);
+
 }  // namespace cmi

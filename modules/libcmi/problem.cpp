@@ -49,4 +49,14 @@ std::string problem_json(std::string_view code, std::string_view detail,
     return doc.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
+std::string problem_json(std::string_view code, std::string_view detail,
+                         std::string_view transaction_id, std::string_view extensions) {
+    auto doc = nlohmann::ordered_json::parse(problem_json(code, detail, transaction_id));
+    const auto ext = nlohmann::ordered_json::parse(extensions);
+    if (!ext.is_object()) throw std::invalid_argument("problem extensions must be a JSON object");
+    for (const auto& [k, v] : ext.items())
+        if (!doc.contains(k)) doc[k] = v;
+    return doc.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
 }  // namespace cmi

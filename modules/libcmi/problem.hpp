@@ -22,4 +22,10 @@ inline constexpr const char* kProblemContentType = "application/problem+json";
 std::string problem_json(std::string_view code, std::string_view detail,
                          std::string_view transaction_id);
 
+// The same document with extension members (RFC 9457 §3.2) taken from
+// `extensions`, a JSON object (e.g. {"items":[...]}); the standard members
+// above cannot be overridden by it.
+std::string problem_json(std::string_view code, std::string_view detail,
+                         std::string_view transaction_id, std::string_view extensions);
+
 }  // namespace cmi

@@ -144,6 +144,7 @@ const command_rec directives[] = {
                   "socache provider[:args] remembering RFC 9421 nonces (default shmcb)"),
     AP_INIT_TAKE1("CMIContentSignatureMaxAge", as_cmd(set_signature_max_age), nullptr, RSRC_CONF | ACCESS_CONF,
                   "seconds an RFC 9421 signature is accepted after its created time (default 300)"),
+    CMI_MANIFEST_DIRECTIVES,
     {nullptr, {nullptr}, nullptr, 0, RAW_ARGS, nullptr},
 };
 
@@ -169,6 +170,7 @@ void* merge_dir_config(apr_pool_t* p, void* basev, void* addv) {
     c->bind_signer = httpd::merge_tri(base->bind_signer, add->bind_signer);
     c->spool = httpd::merge_tri(base->spool, add->spool);
     c->spool_dir = httpd::merge_ptr(base->spool_dir, add->spool_dir);
+    c->manifest = merge_manifest_config(base->manifest, add->manifest);
     c->signature_max_age = add->signature_max_age >= 0 ? add->signature_max_age : base->signature_max_age;
     return c;
 }

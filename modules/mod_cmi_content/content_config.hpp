@@ -5,6 +5,7 @@
 #include "httpd/replay_cache.hpp"
 #include "libcmi/digest.hpp"
 #include "libcmi/trust_anchors.hpp"
+#include "mod_cmi_content/manifest_config.hpp"
 
 #include <vector>
 
@@ -29,6 +30,7 @@ struct DirConfig {
     httpd::Tri bind_signer = httpd::Tri::unset;
     httpd::Tri spool = httpd::Tri::unset;
     const char* spool_dir = nullptr;
+    ManifestConfig manifest;  // Decoupled Upload
     long signature_max_age = -1;  // seconds; -1: unset (300)
 };
 

@@ -7,6 +7,7 @@ inline constexpr const char* kValidationKey = "CMI_CONTENT_VALIDATION";  // vali
 inline constexpr const char* kFormatKey = "CMI_CONTENT_FORMAT";          // cms|http-signature
 inline constexpr const char* kDigestKey = "CMI_CONTENT_DIGEST";          // RFC 9530 member form
 inline constexpr const char* kSignerKey = "CMI_CONTENT_SIGNER";          // CN or keyid
+inline constexpr const char* kItemsKey = "CMI_CONTENT_ITEMS";            // RFC 8941 List (Decoupled Upload)
 inline constexpr const char* kUserKey = "CMI_USER";                      // set by mod_cmi_auth
 
 }  // namespace cmi::content

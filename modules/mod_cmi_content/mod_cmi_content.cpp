@@ -9,6 +9,7 @@
 #include "mod_cmi_content/content_config.hpp"
 #include "mod_cmi_content/header_check.hpp"
 #include "mod_cmi_content/replay_check.hpp"
+#include "mod_cmi_content/manifest_filter.hpp"
 #include "mod_cmi_content/spool.hpp"
 
 namespace cmi::content {
@@ -34,6 +35,8 @@ bool carries_body(request_rec* r) {
 int validate(request_rec* r) {
     if (r->main) return DECLINED;
     const DirConfig& dc = dir_config(r);
+    // A manifest location validates every manifest, whatever CMIContentValidation says.
+    if (decoupled(dc.manifest)) return carries_body(r) ? validate_manifest(r, dc) : DECLINED;
     if (validation(dc) == Validation::off || !carries_body(r)) return DECLINED;
 
     const HeaderVerdict v = check_headers(r, dc);
@@ -47,9 +50,19 @@ extern "C" int fixups(request_rec* r) {
     return httpd::hook_barrier(r, cmi_content_module, "fixups", [r] { return validate(r); });
 }
 
+extern "C" void manifest_child_init(apr_pool_t*, server_rec* s) {
+    try {
+        init_manifest_libraries();
+    } catch (const std::exception& e) {
+        ap_log_error_(__FILE__, __LINE__, cmi_content_module.module_index, APLOG_CRIT, 0, s, "mod_cmi_content: %s; manifests will be refused", e.what());
+    }
+}
+
 void register_hooks(apr_pool_t*) {
     httpd::register_problem_response();
     register_status_hooks();
+    register_manifest_filter();
+    ap_hook_child_init(manifest_child_init, nullptr, nullptr, APR_HOOK_MIDDLE);
     register_body_filter();
     register_spool_filter();
     register_replay_hooks();

@@ -1,0 +1,128 @@
+#include "mod_cmi_content/manifest_config.hpp"
+
+#include "httpd/barrier.hpp"
+#include "mod_cmi_content/content_config.hpp"
+
+#include <apr_file_info.h>
+#include <apr_strings.h>
+
+#include <stdexcept>
+#include <string>
+
+namespace cmi::content {
+namespace {
+
+struct NsBinding {
+    const char* prefix;
+    const char* uri;
+};
+
+ManifestConfig& manifest_of(void* cfg) { return static_cast<DirConfig*>(cfg)->manifest; }
+
+bool is_ncname(const char* s) {
+    if (!*s || !(apr_isalpha(*s) || *s == '_')) return false;
+    for (; *s; ++s)
+        if (!(apr_isalnum(*s) || *s == '_' || *s == '-' || *s == '.')) return false;
+    return true;
+}
+
+}  // namespace
+
+ManifestConfig merge_manifest_config(const ManifestConfig& base, const ManifestConfig& add) {
+    ManifestConfig c;
+    c.enabled = httpd::merge_tri(base.enabled, add.enabled);
+    c.staging_root = httpd::merge_ptr(base.staging_root, add.staging_root);
+    c.per_user = httpd::merge_tri(base.per_user, add.per_user);
+    c.max_size = add.max_size > 0 ? add.max_size : base.max_size;
+    c.namespaces = add.namespaces ? add.namespaces : base.namespaces;
+    c.item_path = httpd::merge_ptr(base.item_path, add.item_path);
+    c.id_path = httpd::merge_ptr(base.id_path, add.id_path);
+    c.location_path = httpd::merge_ptr(base.location_path, add.location_path);
+    c.digest_path = httpd::merge_ptr(base.digest_path, add.digest_path);
+    c.signed_hash_path = httpd::merge_ptr(base.signed_hash_path, add.signed_hash_path);
+    return c;
+}
+
+ManifestPaths manifest_paths(const ManifestConfig& c) {
+    ManifestPaths p = default_manifest_paths();
+    if (c.namespaces) {
+        const auto* ns = reinterpret_cast<const NsBinding*>(c.namespaces->elts);
+        for (int i = 0; i < c.namespaces->nelts; ++i) {
+            bool rebound = false;
+            for (auto& [prefix, uri] : p.namespaces)
+                if (prefix == ns[i].prefix) {
+                    uri = ns[i].uri;
+                    rebound = true;
+                }
+            if (!rebound) p.namespaces.emplace_back(ns[i].prefix, ns[i].uri);
+        }
+    }
+    if (c.item_path) p.item = c.item_path;
+    if (c.id_path) p.id = c.id_path;
+    if (c.location_path) p.location = c.location_path;
+    if (c.digest_path) p.digest = c.digest_path;
+    if (c.signed_hash_path) p.signed_hash = c.signed_hash_path;
+    return p;
+}
+
+const char* set_decoupled_manifest(cmd_parms*, void* cfg, int on) {
+    manifest_of(cfg).enabled = httpd::to_tri(on);
+    return nullptr;
+}
+
+const char* set_staging_per_user(cmd_parms*, void* cfg, int on) {
+    manifest_of(cfg).per_user = httpd::to_tri(on);
+    return nullptr;
+}
+
+const char* set_staging_root(cmd_parms* cmd, void* cfg, const char* arg) {
+    return httpd::directive_barrier(cmd, [&]() -> const char* {
+        const char* path = ap_server_root_relative(cmd->pool, arg);
+        apr_finfo_t fi;
+        if (!path || apr_stat(&fi, path, APR_FINFO_TYPE, cmd->temp_pool) != APR_SUCCESS || fi.filetype != APR_DIR)
+            throw std::invalid_argument(std::string("'") + arg +
+                                        "' is not a directory; give the existing directory content is staged under");
+        manifest_of(cfg).staging_root = path;
+        return nullptr;
+    });
+}
+
+const char* set_manifest_max_size(cmd_parms* cmd, void* cfg, const char* arg) {
+    return httpd::directive_barrier(cmd, [&]() -> const char* {
+        char* end = nullptr;
+        const apr_int64_t n = apr_strtoi64(arg, &end, 10);
+        if (!*arg || *end || n < 1 || n > 64 * 1048576)
+            throw std::invalid_argument(std::string("'") + arg + "' is not a size; give bytes between 1 and 67108864");
+        manifest_of(cfg).max_size = static_cast<apr_off_t>(n);
+        return nullptr;
+    });
+}
+
+const char* add_manifest_namespace(cmd_parms* cmd, void* cfg, const char* prefix, const char* uri) {
+    return httpd::directive_barrier(cmd, [&]() -> const char* {
+        if (!is_ncname(prefix)) throw std::invalid_argument(std::string("'") + prefix + "' is not a namespace prefix");
+        if (!*uri) throw std::invalid_argument("the namespace URI is empty");
+        ManifestConfig& c = manifest_of(cfg);
+        if (!c.namespaces) c.namespaces = apr_array_make(cmd->pool, 2, sizeof(NsBinding));
+        *static_cast<NsBinding*>(apr_array_push(c.namespaces)) = {apr_pstrdup(cmd->pool, prefix),
+                                                                  apr_pstrdup(cmd->pool, uri)};
+        return nullptr;
+    });
+}
+
+const char* set_manifest_path(cmd_parms* cmd, void* cfg, const char* arg) {
+    return httpd::directive_barrier(cmd, [&]() -> const char* {
+        if (const std::string err = xpath_syntax_error(arg); !err.empty()) throw std::invalid_argument(err);
+        ManifestConfig& c = manifest_of(cfg);
+        const std::string which = static_cast<const char*>(cmd->info);
+        const char* v = apr_pstrdup(cmd->pool, arg);
+        if (which == "item") c.item_path = v;
+        else if (which == "id") c.id_path = v;
+        else if (which == "location") c.location_path = v;
+        else if (which == "digest") c.digest_path = v;
+        else c.signed_hash_path = v;
+        return nullptr;
+    });
+}
+
+}  // namespace cmi::content

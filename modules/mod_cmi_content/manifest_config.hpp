@@ -1,0 +1,65 @@
+// Decoupled Upload directives (DESIGN §4): which locations take manifests,
+// where staged content lives, and how a deployment's schema maps to items.
+#pragma once
+#include "httpd/directive.hpp"
+#include "httpd/httpd_includes.hpp"
+#include "libcmi/manifest.hpp"
+
+namespace cmi::content {
+
+struct ManifestConfig {
+    httpd::Tri enabled = httpd::Tri::unset;   // CMIDecoupledManifest
+    const char* staging_root = nullptr;       // CMIStagingRoot
+    httpd::Tri per_user = httpd::Tri::unset;  // CMIStagingPerUser
+    apr_off_t max_size = -1;                  // CMIManifestMaxSize
+    apr_array_header_t* namespaces = nullptr; // CMIManifestNamespace: const char* prefix, uri pairs
+    const char* item_path = nullptr;          // CMIManifestItemPath
+    const char* id_path = nullptr;            // CMIManifestIdPath
+    const char* location_path = nullptr;      // CMIManifestLocationPath
+    const char* digest_path = nullptr;        // CMIManifestDigestPath
+    const char* signed_hash_path = nullptr;   // CMIManifestSignedHashPath
+};
+
+inline constexpr apr_off_t kDefaultManifestMaxSize = 1048576;
+
+ManifestConfig merge_manifest_config(const ManifestConfig& base, const ManifestConfig& add);
+inline bool decoupled(const ManifestConfig& c) { return c.enabled == httpd::Tri::on; }
+inline bool staging_per_user(const ManifestConfig& c) { return c.per_user == httpd::Tri::on; }
+inline apr_off_t manifest_max_size(const ManifestConfig& c) {
+    return c.max_size > 0 ? c.max_size : kDefaultManifestMaxSize;
+}
+// The XPath settings over the defaults of DESIGN §5 (prefix m stays bound
+// unless CMIManifestNamespace rebinds it).
+ManifestPaths manifest_paths(const ManifestConfig& c);
+
+const char* set_decoupled_manifest(cmd_parms* cmd, void* cfg, int on);
+const char* set_staging_root(cmd_parms* cmd, void* cfg, const char* arg);
+const char* set_staging_per_user(cmd_parms* cmd, void* cfg, int on);
+const char* set_manifest_max_size(cmd_parms* cmd, void* cfg, const char* arg);
+const char* add_manifest_namespace(cmd_parms* cmd, void* cfg, const char* prefix, const char* uri);
+const char* set_manifest_path(cmd_parms* cmd, void* cfg, const char* arg);
+
+}  // namespace cmi::content
+
+// Spliced into mod_cmi_content's directive table.
+#define CMI_MANIFEST_DIRECTIVES                                                                                       \
+    AP_INIT_FLAG("CMIDecoupledManifest", httpd::as_cmd(set_decoupled_manifest), nullptr, RSRC_CONF | ACCESS_CONF,    \
+                 "On: request bodies here are Decoupled Upload manifests of content staged under CMIStagingRoot"),  \
+    AP_INIT_TAKE1("CMIStagingRoot", httpd::as_cmd(set_staging_root), nullptr, RSRC_CONF | ACCESS_CONF,               \
+                  "directory under which manifest locations resolve (no symlinks, no '..')"),                        \
+    AP_INIT_FLAG("CMIStagingPerUser", httpd::as_cmd(set_staging_per_user), nullptr, RSRC_CONF | ACCESS_CONF,         \
+                 "On: a user's manifest locations resolve under CMIStagingRoot/<CMI user>/ (default Off)"),          \
+    AP_INIT_TAKE1("CMIManifestMaxSize", httpd::as_cmd(set_manifest_max_size), nullptr, RSRC_CONF | ACCESS_CONF,      \
+                  "largest manifest accepted, in bytes (default 1048576)"),                                          \
+    AP_INIT_TAKE2("CMIManifestNamespace", httpd::as_cmd(add_manifest_namespace), nullptr, RSRC_CONF | ACCESS_CONF,   \
+                  "prefix URI: a namespace binding for the manifest XPath settings (repeatable)"),                   \
+    AP_INIT_TAKE1("CMIManifestItemPath", httpd::as_cmd(set_manifest_path), (void*)"item", RSRC_CONF | ACCESS_CONF,  \
+                  "XPath selecting the content items (default /m:Manifest/m:ContentItem)"),                          \
+    AP_INIT_TAKE1("CMIManifestIdPath", httpd::as_cmd(set_manifest_path), (void*)"id", RSRC_CONF | ACCESS_CONF,      \
+                  "XPath of an item's id, relative to the item (default @id)"),                                      \
+    AP_INIT_TAKE1("CMIManifestLocationPath", httpd::as_cmd(set_manifest_path), (void*)"location",                    \
+                  RSRC_CONF | ACCESS_CONF, "XPath of an item's staged location, relative to the item (default m:Location)"), \
+    AP_INIT_TAKE1("CMIManifestDigestPath", httpd::as_cmd(set_manifest_path), (void*)"digest", RSRC_CONF | ACCESS_CONF, \
+                  "XPath of an item's digest, relative to the item (default m:Digest)"),                             \
+    AP_INIT_TAKE1("CMIManifestSignedHashPath", httpd::as_cmd(set_manifest_path), (void*)"signed-hash",              \
+                  RSRC_CONF | ACCESS_CONF, "XPath of an item's CMS signed hash, relative to the item (default m:SignedHash)")

@@ -1,0 +1,187 @@
+#include "mod_cmi_content/manifest_filter.hpp"
+
+#include "httpd/barrier.hpp"
+#include "httpd/notes.hpp"
+#include "httpd/pool_object.hpp"
+#include "httpd/problem_response.hpp"
+#include "libcmi/manifest_verify.hpp"
+#include "libcmi/manifest_xmldsig.hpp"
+#include "mod_cmi_content/content_notes.hpp"
+#include "mod_cmi_content/request_state.hpp"
+
+#include <libxml/parser.h>
+
+#include <set>
+#include <stdexcept>
+#include <string>
+
+namespace cmi::content {
+namespace {
+
+constexpr const char* kReplayFilterName = "CMI_CONTENT_MANIFEST";
+constexpr apr_off_t kReadBlock = 64 * 1024;
+
+struct ManifestBody {
+    std::string data;
+    apr_bucket_brigade* pending = nullptr;
+};
+
+apr_status_t replay_body(ap_filter_t* f, apr_bucket_brigade* bb, ap_input_mode_t mode, apr_off_t readbytes) {
+    auto* ctx = static_cast<ManifestBody*>(f->ctx);
+    request_rec* r = f->r;
+    if (mode == AP_MODE_INIT) return APR_SUCCESS;
+    if (mode == AP_MODE_SPECULATIVE) return APR_ENOTIMPL;
+    if (!ctx->pending) {
+        ctx->pending = apr_brigade_create(r->pool, r->connection->bucket_alloc);
+        // The string lives in the request pool, as long as any bucket made from it.
+        if (!ctx->data.empty())
+            APR_BRIGADE_INSERT_TAIL(ctx->pending, apr_bucket_immortal_create(ctx->data.data(), ctx->data.size(),
+                                                                             r->connection->bucket_alloc));
+        APR_BRIGADE_INSERT_TAIL(ctx->pending, apr_bucket_eos_create(r->connection->bucket_alloc));
+    }
+    if (APR_BRIGADE_EMPTY(ctx->pending)) {
+        APR_BRIGADE_INSERT_TAIL(bb, apr_bucket_eos_create(r->connection->bucket_alloc));
+        return APR_SUCCESS;
+    }
+    apr_bucket* stop = APR_BRIGADE_SENTINEL(ctx->pending);
+    if (mode != AP_MODE_EXHAUSTIVE) {
+        const apr_status_t rv = apr_brigade_partition(ctx->pending, readbytes, &stop);
+        if (rv != APR_SUCCESS && rv != APR_INCOMPLETE) return rv;
+        if (stop != APR_BRIGADE_SENTINEL(ctx->pending) && APR_BUCKET_IS_EOS(stop)) stop = APR_BUCKET_NEXT(stop);
+    }
+    while (APR_BRIGADE_FIRST(ctx->pending) != stop) {
+        apr_bucket* b = APR_BRIGADE_FIRST(ctx->pending);
+        APR_BUCKET_REMOVE(b);
+        APR_BRIGADE_INSERT_TAIL(bb, b);
+    }
+    return APR_SUCCESS;
+}
+
+extern "C" apr_status_t manifest_replay_filter(ap_filter_t* f, apr_bucket_brigade* bb, ap_input_mode_t mode, apr_read_type_e,
+                                      apr_off_t readbytes) {
+    return httpd::filter_barrier(f, cmi_content_module, "manifest replay filter",
+                                 [&] { return replay_body(f, bb, mode, readbytes); });
+}
+
+const char* cmi_user(request_rec* r) {
+    const char* u = apr_table_get(r->notes, httpd::kUserKey);
+    return u ? u : r->user;
+}
+
+int refuse_invalid(request_rec* r, const char* code, const std::string& detail, const std::string& ext = {}) {
+    publish(r, kValidationKey, "invalid");
+    return httpd::refuse(r, cmi_content_module, code, detail, ext);
+}
+
+// Reads the whole manifest through the parser, keeping its bytes for the
+// handler. A refusal status, or OK with the parsed document.
+int read_manifest(request_rec* r, ManifestReader& reader, ManifestBody& body, StreamingDigest& digest) {
+    apr_bucket_brigade* bb = apr_brigade_create(r->pool, r->connection->bucket_alloc);
+    for (bool eos = false; !eos;) {
+        const apr_status_t rv = ap_get_brigade(r->input_filters, bb, AP_MODE_READBYTES, APR_BLOCK_READ, kReadBlock);
+        if (rv != APR_SUCCESS) {
+            apr_brigade_cleanup(bb);
+            return ap_map_http_request_error(rv, HTTP_BAD_REQUEST);
+        }
+        for (apr_bucket* b = APR_BRIGADE_FIRST(bb); b != APR_BRIGADE_SENTINEL(bb); b = APR_BUCKET_NEXT(b)) {
+            if (APR_BUCKET_IS_EOS(b)) {
+                eos = true;
+                break;
+            }
+            if (APR_BUCKET_IS_METADATA(b)) continue;
+            const char* data = nullptr;
+            apr_size_t len = 0;
+            if (apr_bucket_read(b, &data, &len, APR_BLOCK_READ) != APR_SUCCESS) {
+                apr_brigade_cleanup(bb);
+                return HTTP_BAD_REQUEST;
+            }
+            reader.feed(data, len);  // throws at the limit, before the copy grows
+            body.data.append(data, len);
+            digest.update(data, len);
+        }
+        apr_brigade_cleanup(bb);
+    }
+    return OK;
+}
+
+std::string signers_of(const ManifestVerdict& v) {
+    if (v.signed_manifest) return v.manifest_signer;
+    std::set<std::string> seen;
+    std::string out;
+    for (const auto& i : v.items)
+        if (!i.signer.empty() && seen.insert(i.signer).second) out += (out.empty() ? "" : ", ") + i.signer;
+    return out;
+}
+
+}  // namespace
+
+void register_manifest_filter() {
+    ap_register_input_filter(kReplayFilterName, manifest_replay_filter, nullptr, AP_FTYPE_CONTENT_SET);
+}
+
+void init_manifest_libraries() {
+    xmlInitParser();
+    xmldsig_init();
+}
+
+int validate_manifest(request_rec* r, const DirConfig& dc) {
+    const ManifestConfig& mc = dc.manifest;
+    if (!mc.staging_root)
+        throw std::logic_error("CMIDecoupledManifest On needs CMIStagingRoot for this location");
+    publish(r, kFormatKey, "manifest");
+    const apr_off_t max = manifest_max_size(mc);
+    apr_off_t declared = 0;
+    const char* length = apr_table_get(r->headers_in, "Content-Length");
+    if (length && ap_parse_strict_length(&declared, length) && declared > max)
+        return refuse_invalid(r, "too-large", "The manifest exceeds CMIManifestMaxSize (" +
+                                                  std::to_string(static_cast<long long>(max)) + " bytes).");
+
+    ManifestLimits limits;
+    limits.max_size = static_cast<size_t>(max);
+    auto* body = httpd::pool_new<ManifestBody>(r->pool);
+    body->data.reserve(static_cast<size_t>(declared > 0 ? declared : 0));
+    StreamingDigest digest(DigestAlg::sha256);
+    ManifestVerdict verdict;
+    try {
+        ManifestReader reader(limits);
+        if (const int st = read_manifest(r, reader, *body, digest); st != OK) return st;
+        std::unique_ptr<ManifestDoc> doc = reader.finish();
+        publish(r, kDigestKey, content_digest_member(DigestAlg::sha256, digest.finish()));
+
+        ManifestPolicy policy;
+        policy.anchors = dc.anchors;
+        policy.accepted = digest_algs(dc);
+        policy.root = mc.staging_root;
+        const char* user = cmi_user(r);
+        policy.bind_signer = binds_signer(dc);
+        policy.user = user ? user : "";
+        if (staging_per_user(mc)) {
+            if (!user) return refuse_invalid(r, "forbidden", "CMIStagingPerUser: staged content belongs to an authenticated user.");
+            policy.subdir = user;
+        }
+        verdict = verify_manifest(*doc, manifest_paths(mc), policy);
+    } catch (const ValidationError& e) {
+        return refuse_invalid(r, e.code, e.what());
+    }
+
+    publish(r, kItemsKey, items_structured_field(verdict));
+    const std::string signer = signers_of(verdict);
+    if (!signer.empty()) publish(r, kSignerKey, signer);
+    if (const ItemResult* bad = verdict.first_failure()) {
+        size_t failed = 0;
+        for (const auto& i : verdict.items) failed += i.code ? 1 : 0;
+        return refuse_invalid(r, bad->code,
+                              std::to_string(failed) + " of " + std::to_string(verdict.items.size()) +
+                                  " content items failed validation; first: " + bad->detail,
+                              items_problem_extension(verdict));
+    }
+    publish(r, kValidationKey, "valid");
+
+    // The handler sees the manifest as it was sent, with a known length.
+    apr_table_unset(r->headers_in, "Transfer-Encoding");
+    apr_table_setn(r->headers_in, "Content-Length", apr_off_t_toa(r->pool, static_cast<apr_off_t>(body->data.size())));
+    ap_add_input_filter(kReplayFilterName, body, r, r->connection);
+    return DECLINED;
+}
+
+}  // namespace cmi::content

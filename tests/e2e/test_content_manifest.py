@@ -1,0 +1,432 @@
+"""mod_cmi_content (CMI §6.4), Decoupled Upload: content staged by a WebDAV PUT, then a
+manifest POSTed to a CMI location whose handler is a CGI standing in for the CMC ingest."""
+import base64
+import hashlib
+import os
+import subprocess
+
+import pytest
+import requests
+
+from cmi_e2e.clients import curl
+from cmi_e2e.content import write_cgi, www_owned_dir
+from cmi_e2e.problems import assert_problem
+
+NS = "urn:mod-cmi:manifest:1"
+DSIG = "http://www.w3.org/2000/09/xmldsig#"
+
+CONFIG = """
+ScriptAlias /ingest/ "{cgi}/"
+ScriptAlias /ingest-small/ "{cgi}/"
+ScriptAlias /ingest-custom/ "{cgi}/"
+ScriptAlias /ingest-user/ "{cgi}/"
+ScriptAlias /ingest-bound/ "{cgi}/"
+<Directory "{cgi}">
+    Require all granted
+</Directory>
+<Location /ingest/>
+    CMIDecoupledManifest On
+    CMIStagingRoot "{staging}"
+    CMIContentTrustAnchors "{ca}"
+</Location>
+<Location /ingest-small/>
+    CMIDecoupledManifest On
+    CMIStagingRoot "{staging}"
+    CMIContentTrustAnchors "{ca}"
+    CMIManifestMaxSize 4096
+</Location>
+<Location /ingest-custom/>
+    CMIDecoupledManifest On
+    CMIStagingRoot "{staging}"
+    CMIContentTrustAnchors "{ca}"
+    CMIManifestNamespace p urn:example:cmi-package
+    CMIManifestItemPath "/p:Package/p:Assets/p:Asset"
+    CMIManifestIdPath "p:Ref"
+    CMIManifestLocationPath "p:File/@href"
+    CMIManifestDigestPath "p:Hash"
+    CMIManifestSignedHashPath "p:CmsSignature"
+</Location>
+<Location /ingest-user/>
+    AuthType Basic
+    AuthName "cmi"
+    AuthBasicProvider file
+    AuthUserFile "{htpasswd}"
+    Require valid-user
+    CMIDecoupledManifest On
+    CMIStagingRoot "{staging}"
+    CMIStagingPerUser On
+    CMIContentTrustAnchors "{ca}"
+</Location>
+<Location /ingest-bound/>
+    AuthType Basic
+    AuthName "cmi"
+    AuthBasicProvider file
+    AuthUserFile "{htpasswd}"
+    Require valid-user
+    CMIDecoupledManifest On
+    CMIStagingRoot "{staging}"
+    CMIContentTrustAnchors "{ca}"
+    CMIContentBindSigner On
+</Location>
+"""
+
+INGEST_CGI = """touch "{marker}"
+echo "Content-Type: text/plain"
+echo
+echo "validation=$CMI_CONTENT_VALIDATION"
+echo "format=$CMI_CONTENT_FORMAT"
+echo "signer=$CMI_CONTENT_SIGNER"
+echo "items=$CMI_CONTENT_ITEMS"
+echo "length=$CONTENT_LENGTH"
+echo "body=$(sha256sum | cut -d' ' -f1)"
+"""
+
+
+@pytest.fixture(scope="module")
+def server(httpd):
+    root = httpd.root
+    cgi = root / "cgi-bin-manifest"
+    markers = www_owned_dir(root / "var" / "manifest-markers")
+    staging = www_owned_dir(httpd.dav_dir / "staging")
+    for d in ("provider-a", "provider-b", "provider-a/sub"):
+        www_owned_dir(staging / d)
+    write_cgi(cgi / "ingest.sh", INGEST_CGI.format(marker=markers / "ran"))
+    htpasswd = root / "conf" / "htpasswd-manifest"
+    sha = base64.b64encode(hashlib.sha1(b"secret").digest()).decode()
+    htpasswd.write_text(f"provider-a:{{SHA}}{sha}\nprovider-b:{{SHA}}{sha}\n")
+    httpd.configure(CONFIG.format(cgi=cgi, staging=staging, ca=httpd.pki.ca_cert, htpasswd=htpasswd))
+    httpd.staging, httpd.manifest_marker = staging, markers / "ran"
+    return httpd
+
+
+# --- a provider's tools: mod_dav for staging, openssl and xmlsec1 for signing --------------
+
+def stage(server, rel, data: bytes, tmp):
+    """PUT via mod_dav into the staging area, as a provider would (curl -T)."""
+    src = tmp / "stage.bin"
+    src.write_bytes(data)
+    r = curl(server.url(f"/dav/staging/{rel}"), "-T", str(src), ca=server.pki.ca_cert)
+    assert r.status in (201, 204), r.body
+    return server.staging / rel
+
+
+def cms_b64(data: bytes, cred, tmp) -> str:
+    src, out = tmp / "item.bin", tmp / "item.p7s"
+    src.write_bytes(data)
+    subprocess.run(["openssl", "cms", "-sign", "-binary", "-outform", "DER", "-in", str(src),
+                    "-signer", str(cred.cert), "-inkey", str(cred.key), "-out", str(out)],
+                   check=True, capture_output=True)
+    return base64.b64encode(out.read_bytes()).decode()
+
+
+def digest_b64(data: bytes) -> str:
+    return base64.b64encode(hashlib.sha256(data).digest()).decode()
+
+
+def item(id_, loc, data=None, cms=None, digest=True):
+    x = f'<ContentItem id="{id_}"><Location>{loc}</Location>'
+    if digest and data is not None:
+        x += f'<Digest algorithm="sha-256">{digest_b64(data)}</Digest>'
+    if cms:
+        x += f'<SignedHash format="cms">{cms}</SignedHash>'
+    return x + "</ContentItem>"
+
+
+def manifest(*items) -> str:
+    return f'<?xml version="1.0" encoding="UTF-8"?>\n<Manifest xmlns="{NS}">' + "".join(items) + "</Manifest>"
+
+
+SIG_TEMPLATE = f"""<ds:Signature xmlns:ds="{DSIG}"><ds:SignedInfo>
+<ds:CanonicalizationMethod Algorithm="http://www.w3.org/2001/10/xml-exc-c14n#"/>
+<ds:SignatureMethod Algorithm="http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha256"/>
+<ds:Reference URI=""><ds:Transforms>
+<ds:Transform Algorithm="http://www.w3.org/2000/09/xmldsig#enveloped-signature"/>
+<ds:Transform Algorithm="http://www.w3.org/2001/10/xml-exc-c14n#"/></ds:Transforms>
+<ds:DigestMethod Algorithm="http://www.w3.org/2001/04/xmlenc#sha256"/><ds:DigestValue/></ds:Reference>
+</ds:SignedInfo><ds:SignatureValue/><ds:KeyInfo><ds:X509Data/></ds:KeyInfo></ds:Signature>"""
+
+
+def xmlsec1_sign(xml: str, cred, tmp) -> str:
+    """An enveloped signature made by the xmlsec1 CLI (independent of our code)."""
+    tmpl, out = tmp / "tmpl.xml", tmp / "signed.xml"
+    tmpl.write_text(xml.replace("</Manifest>", SIG_TEMPLATE + "</Manifest>"))
+    subprocess.run(["xmlsec1", "--sign", "--privkey-pem", f"{cred.key},{cred.cert}",
+                    "--output", str(out), str(tmpl)], check=True, capture_output=True)
+    return out.read_text()
+
+
+def post(server, path, body, auth=None):
+    if server.manifest_marker.exists():
+        server.manifest_marker.unlink()
+    data = body.encode() if isinstance(body, str) else body
+    return requests.post(server.url(path), data=data, headers={"Content-Type": "application/xml"},
+                         verify=str(server.pki.ca_cert), timeout=60, auth=auth)
+
+
+def cgi_env(r) -> dict:
+    return dict(line.split("=", 1) for line in r.text.splitlines() if "=" in line)
+
+
+def refused(server, r, status, code):
+    doc = assert_problem(r, status, code)
+    assert not server.manifest_marker.exists(), "the CGI ran"
+    return doc
+
+
+@pytest.fixture
+def tmp(tmp_path):
+    return tmp_path
+
+
+# --- accepted ------------------------------------------------------------------------
+
+def test_cms_manifest_for_dav_staged_files_reaches_the_cgi(server, tmp):
+    song, cover = os.urandom(300_000), os.urandom(20_000)
+    stage(server, "provider-a/song-1.mp3", song, tmp)
+    stage(server, "provider-a/sub/cover-1.jpg", cover, tmp)
+    body = manifest(item("song-1", "provider-a/song-1.mp3", song, cms_b64(song, server.pki.client, tmp)),
+                    item("cover-1", "provider-a/sub/cover-1.jpg", cover, cms_b64(cover, server.pki.client, tmp)))
+    r = post(server, "/ingest/ingest.sh", body)
+    assert r.status_code == 200, r.text
+    env = cgi_env(r)
+    assert env["validation"] == "valid"
+    assert env["format"] == "manifest"
+    assert env["signer"] == "provider-a"
+    assert env["body"] == hashlib.sha256(body.encode()).hexdigest()  # the manifest, unchanged
+    assert env["length"] == str(len(body.encode()))
+    items = env["items"]
+    assert items.startswith('"song-1";result=valid;location="provider-a/song-1.mp3";alg=sha-256;digest=:')
+    assert f"digest=:{digest_b64(cover)}:" in items and '"cover-1";result=valid' in items
+
+
+def test_xmldsig_manifest_signed_with_the_xmlsec1_cli(server, tmp):
+    data = os.urandom(50_000)
+    stage(server, "provider-b/track.bin", data, tmp)
+    signed = xmlsec1_sign(manifest(item("t-1", "provider-b/track.bin", data)), server.pki.client_b, tmp)
+    r = post(server, "/ingest/ingest.sh", signed)
+    assert r.status_code == 200, r.text
+    env = cgi_env(r)
+    assert env["validation"] == "valid" and env["signer"] == "provider-b"
+    assert env["body"] == hashlib.sha256(signed.encode()).hexdigest()
+    # the CLI agrees that the signature verifies
+    (tmp / "check.xml").write_text(signed)
+    subprocess.run(["xmlsec1", "--verify", "--trusted-pem", str(server.pki.ca_cert), str(tmp / "check.xml")],
+                   check=True, capture_output=True)
+
+
+def test_deployment_schema_through_xpath_settings(server, tmp):
+    data = os.urandom(4096)
+    stage(server, "provider-a/asset.bin", data, tmp)
+    body = ('<p:Package xmlns:p="urn:example:cmi-package"><p:Assets><p:Asset><p:Ref>A-1</p:Ref>'
+            f'<p:File href="provider-a/asset.bin"/><p:CmsSignature>{cms_b64(data, server.pki.client, tmp)}'
+            '</p:CmsSignature></p:Asset></p:Assets></p:Package>')
+    r = post(server, "/ingest-custom/ingest.sh", body)
+    assert r.status_code == 200, r.text
+    assert cgi_env(r)["items"].startswith('"A-1";result=valid')
+    # the default schema is not what this location reads
+    refused(server, post(server, "/ingest-custom/ingest.sh",
+                         manifest(item("x", "provider-a/asset.bin", data, cms_b64(data, server.pki.client, tmp)))),
+            400, "manifest-malformed")
+
+
+def test_per_user_staging_directory(server, tmp):
+    data = os.urandom(1000)
+    stage(server, "provider-a/mine.bin", data, tmp)
+    body = manifest(item("m", "mine.bin", data, cms_b64(data, server.pki.client, tmp)))
+    r = post(server, "/ingest-user/ingest.sh", body, auth=("provider-a", "secret"))
+    assert r.status_code == 200, r.text
+    # provider-b's directory has no such file, and cannot reach provider-a's
+    doc = refused(server, post(server, "/ingest-user/ingest.sh", body, auth=("provider-b", "secret")),
+                  422, "content-missing")
+    assert doc["items"][0]["code"] == "content-missing"
+    refused(server, post(server, "/ingest-user/ingest.sh",
+                         manifest(item("m", "../provider-a/mine.bin", data, cms_b64(data, server.pki.client, tmp))),
+                         auth=("provider-b", "secret")), 400, "manifest-malformed")
+
+
+def test_bound_signer(server, tmp):
+    data = os.urandom(1000)
+    stage(server, "provider-a/bound.bin", data, tmp)
+    body = manifest(item("b", "provider-a/bound.bin", data, cms_b64(data, server.pki.client, tmp)))
+    assert post(server, "/ingest-bound/ingest.sh", body, auth=("provider-a", "secret")).status_code == 200
+    refused(server, post(server, "/ingest-bound/ingest.sh", body, auth=("provider-b", "secret")),
+            403, "signer-not-bound")
+
+
+# --- refused: the staged content ----------------------------------------------------------
+
+def test_staged_file_changed_after_signing(server, tmp):
+    data = os.urandom(100_000)
+    stage(server, "provider-a/changed.bin", data, tmp)
+    body = manifest(item("chg", "provider-a/changed.bin", data, cms_b64(data, server.pki.client, tmp)))
+    changed = bytearray(data)
+    changed[777] ^= 1
+    stage(server, "provider-a/changed.bin", bytes(changed), tmp)
+    doc = refused(server, post(server, "/ingest/ingest.sh", body), 422, "digest-mismatch")
+    assert doc["items"] == [{"id": "chg", "result": "invalid", "code": "digest-mismatch",
+                             "detail": doc["items"][0]["detail"]}]
+    assert "chg" in doc["detail"]
+
+
+def test_truncated_staged_file(server, tmp):
+    data = os.urandom(200_000)
+    path = stage(server, "provider-a/trunc.bin", data, tmp)
+    body = manifest(item("tr", "provider-a/trunc.bin", data, cms_b64(data, server.pki.client, tmp)))
+    os.truncate(path, 150_000)
+    refused(server, post(server, "/ingest/ingest.sh", body), 422, "digest-mismatch")
+
+
+def test_missing_item(server, tmp):
+    data = b"never staged"
+    doc = refused(server, post(server, "/ingest/ingest.sh",
+                               manifest(item("gone", "provider-a/none.bin", data, cms_b64(data, server.pki.client, tmp)))),
+                  422, "content-missing")
+    assert doc["items"][0]["id"] == "gone"
+
+
+def test_one_bad_item_of_five_reports_all_five(server, tmp):
+    items = []
+    for i in range(5):
+        data = os.urandom(5000 + i)
+        stage(server, f"provider-a/mix-{i}.bin", data if i != 2 else data[::-1], tmp)
+        items.append(item(f"mix-{i}", f"provider-a/mix-{i}.bin", data, cms_b64(data, server.pki.client, tmp)))
+    doc = refused(server, post(server, "/ingest/ingest.sh", manifest(*items)), 422, "digest-mismatch")
+    assert [(i["id"], i["result"]) for i in doc["items"]] == [
+        ("mix-0", "valid"), ("mix-1", "valid"), ("mix-2", "invalid"), ("mix-3", "valid"), ("mix-4", "valid")]
+    assert "1 of 5" in doc["detail"]
+
+
+@pytest.mark.parametrize("loc", ["../../etc/passwd", "/etc/passwd", "provider-a/../../outside.bin",
+                                 "../outside.bin"])
+def test_paths_leaving_the_root_are_refused(server, tmp, loc):
+    # A file outside the root whose digest matches the signed one is never read.
+    secret = b"outside the staging root\n"
+    (server.dav_dir / "outside.bin").write_bytes(secret)
+    refused(server, post(server, "/ingest/ingest.sh",
+                         manifest(item("trav", loc, secret, cms_b64(secret, server.pki.client, tmp)))),
+            400, "manifest-malformed")
+
+
+def test_symlinks_are_refused(server, tmp):
+    secret = b"outside the staging root\n"
+    outside = server.dav_dir / "outside-link-target.bin"
+    outside.write_bytes(secret)
+    link = server.staging / "provider-a" / "link-out.bin"
+    link.unlink(missing_ok=True)
+    link.symlink_to(outside)
+    doc = refused(server, post(server, "/ingest/ingest.sh",
+                               manifest(item("ln", "provider-a/link-out.bin", secret,
+                                             cms_b64(secret, server.pki.client, tmp)))), 403, "forbidden")
+    assert doc["items"][0]["code"] == "forbidden"
+    # a symlinked directory inside the root
+    data = os.urandom(100)
+    stage(server, "provider-a/sub/in-dir.bin", data, tmp)
+    alias = server.staging / "alias"
+    alias.unlink(missing_ok=True)
+    alias.symlink_to(server.staging / "provider-a")
+    refused(server, post(server, "/ingest/ingest.sh",
+                         manifest(item("al", "alias/sub/in-dir.bin", data, cms_b64(data, server.pki.client, tmp)))),
+            403, "forbidden")
+
+
+# --- refused: signatures -----------------------------------------------------------------------
+
+def test_untrusted_signers(server, tmp):
+    data = os.urandom(2000)
+    stage(server, "provider-a/rogue.bin", data, tmp)
+    refused(server, post(server, "/ingest/ingest.sh",
+                         manifest(item("r", "provider-a/rogue.bin", data, cms_b64(data, server.pki.untrusted_client, tmp)))),
+            403, "signer-untrusted")
+    signed = xmlsec1_sign(manifest(item("r", "provider-a/rogue.bin", data)), server.pki.untrusted_client, tmp)
+    refused(server, post(server, "/ingest/ingest.sh", signed), 403, "signer-untrusted")
+
+
+def test_unsigned_digest_is_not_enough(server, tmp):
+    data = os.urandom(2000)
+    stage(server, "provider-a/plain.bin", data, tmp)
+    doc = refused(server, post(server, "/ingest/ingest.sh", manifest(item("p", "provider-a/plain.bin", data))),
+                  400, "signature-required")
+    assert doc["items"][0]["code"] == "signature-required"
+
+
+def test_signature_wrapping_variants_are_refused(server, tmp):
+    good, other = os.urandom(3000), os.urandom(3000)
+    stage(server, "provider-a/wrap-good.bin", good, tmp)
+    stage(server, "provider-a/wrap-other.bin", other, tmp)
+    signed = xmlsec1_sign(manifest(item("w", "provider-a/wrap-good.bin", good)), server.pki.client, tmp)
+    assert post(server, "/ingest/ingest.sh", signed).status_code == 200
+    extra = signed.replace("<ContentItem ", item("evil", "provider-a/wrap-other.bin", other) + "<ContentItem ", 1)
+    refused(server, post(server, "/ingest/ingest.sh", extra), 422, "signature-invalid")
+    start, end = signed.index("<ContentItem"), signed.index("</ContentItem>") + len("</ContentItem>")
+    signed_item = signed[start:end]
+    moved = (signed[:start] + item("w", "provider-a/wrap-other.bin", other) + signed[end:]).replace(
+        "</ds:Signature>", f"<ds:Object>{signed_item}</ds:Object></ds:Signature>")
+    assert post(server, "/ingest/ingest.sh", moved).status_code in (400, 422)
+    assert not server.manifest_marker.exists()
+    duplicated = signed.replace("</Manifest>", signed_item + "</Manifest>")
+    assert post(server, "/ingest/ingest.sh", duplicated).status_code in (400, 422)
+    assert not server.manifest_marker.exists()
+    retarget = signed.replace("provider-a/wrap-good.bin", "provider-a/wrap-other.bin")
+    refused(server, post(server, "/ingest/ingest.sh", retarget), 422, "signature-invalid")
+
+
+# --- refused: hostile XML ------------------------------------------------------------------
+
+def test_external_entity_is_refused(server, tmp):
+    xxe = ('<?xml version="1.0"?><!DOCTYPE Manifest [<!ENTITY x SYSTEM "file:///etc/passwd">]>'
+           f'<Manifest xmlns="{NS}"><ContentItem id="a"><Location>&x;</Location></ContentItem></Manifest>')
+    doc = refused(server, post(server, "/ingest/ingest.sh", xxe), 400, "manifest-malformed")
+    assert "root:" not in doc["detail"]
+
+
+def test_billion_laughs_is_refused(server):
+    lol = '<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">'
+    lol += "".join(f'<!ENTITY lol{i} "{("&lol" + (str(i - 1) if i > 1 else "") + ";") * 10}">' for i in range(1, 10))
+    lol += f']><Manifest xmlns="{NS}">&lol9;</Manifest>'
+    refused(server, post(server, "/ingest/ingest.sh", lol), 400, "manifest-malformed")
+
+
+def test_deep_nesting_is_refused(server):
+    deep = f'<Manifest xmlns="{NS}">' + "<a>" * 10_000 + "</a>" * 10_000 + "</Manifest>"
+    refused(server, post(server, "/ingest/ingest.sh", deep), 400, "manifest-malformed")
+
+
+def test_manifest_over_the_limit(server, tmp):
+    data = os.urandom(100)
+    stage(server, "provider-a/small.bin", data, tmp)
+    padding = "<!--" + "x" * 5000 + "-->"
+    body = manifest(item("s", "provider-a/small.bin", data, cms_b64(data, server.pki.client, tmp)), padding)
+    refused(server, post(server, "/ingest-small/ingest.sh", body), 413, "too-large")
+    # the same without a Content-Length (chunked): stopped while reading
+    r = curl(server.url("/ingest-small/ingest.sh"), "-H", "Transfer-Encoding: chunked", "-H",
+             "Content-Type: application/xml", "--data-binary", "@-", ca=server.pki.ca_cert, data=body.encode())
+    refused(server, r, 413, "too-large")
+    assert post(server, "/ingest/ingest.sh", body).status_code == 200
+
+
+@pytest.mark.parametrize("body", ["", "not xml at all", f'<Manifest xmlns="{NS}"/>', "<Manifest><a></Manifest>"])
+def test_malformed_manifests(server, body):
+    refused(server, post(server, "/ingest/ingest.sh", body), 400, "manifest-malformed")
+
+
+def test_get_needs_no_manifest(server):
+    r = requests.get(server.url("/ingest/ingest.sh"), verify=str(server.pki.ca_cert), timeout=30)
+    assert r.status_code == 200
+    assert cgi_env(r)["validation"] == ""
+
+
+# --- configuration ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("line,directive", [
+    ("CMIManifestItemPath /m:Manifest[", "CMIManifestItemPath"),
+    ("CMIManifestIdPath ''", "CMIManifestIdPath"),
+    ("CMIManifestMaxSize 0", "CMIManifestMaxSize"),
+    ("CMIManifestMaxSize lots", "CMIManifestMaxSize"),
+    ("CMIManifestNamespace 1x urn:x", "CMIManifestNamespace"),
+    ("CMIStagingRoot /nonexistent/staging", "CMIStagingRoot"),
+    ("CMIDecoupledManifest maybe", "CMIDecoupledManifest"),
+])
+def test_configtest_names_the_directive(server, line, directive):
+    r = server.configtest(f"<Location /x/>\n    {line}\n</Location>\n")
+    assert r.returncode != 0
+    assert directive in r.stderr, r.stderr
