@@ -3,6 +3,8 @@
 //   cmi-sign cms  --cert C --key K [--md sha256|sha512] [--chain F] FILE
 //   cmi-sign http --key K --keyid ID [--alg A] [--method PUT] --url U
 //                 [--digest sha-256|sha-512] [--nonce N] [--component C]... FILE
+//   cmi-sign manifest --cert C --key K [--md sha256|sha512] [--chain F]
+//                 [--sign-manifest] [--no-cms] --root DIR FILE...   (Decoupled Upload)
 // The file is streamed, never read into memory at once.
 #include "libcmi/base64.hpp"
 #include "libcmi/digest.hpp"
@@ -30,6 +32,8 @@ using Args = std::multimap<std::string, std::string>;
     std::cerr << "usage: cmi-sign cms --cert CERT.pem --key KEY.pem [--md sha256|sha512] [--chain CHAIN.pem] FILE\n"
                  "       cmi-sign http --key KEY.pem --keyid ID --url URL [--alg ALG] [--method PUT]\n"
                  "                     [--digest sha-256|sha-512] [--nonce N] [--component C]... FILE\n"
+                 "       cmi-sign manifest --cert CERT.pem --key KEY.pem [--md sha256|sha512] [--chain CHAIN.pem]\n"
+                 "                     [--sign-manifest] [--no-cms] --root DIR FILE...\n"
                  "ALG: ed25519 ecdsa-p256-sha256 ecdsa-p384-sha384 rsa-pss-sha512 rsa-v1_5-sha256\n";
     std::exit(2);
 }
@@ -48,7 +52,11 @@ std::string openssl_error(const std::string& what) {
     return what + ": " + buf;
 }
 
-std::string sign_cms(const Args& a, const std::string& file) {
+}  // namespace
+
+// Also used by `cmi-sign manifest` (tools/cmi_sign_manifest.cpp): base64 of a
+// detached CMS over the file, options --cert --key [--md] [--chain].
+std::string cms_signature_base64(const std::multimap<std::string, std::string>& a, const std::string& file) {
     const std::string md_name = one(a, "md", "sha256");
     const EVP_MD* md = md_name == "sha256" ? EVP_sha256() : md_name == "sha512" ? EVP_sha512() : nullptr;
     if (!md) throw std::runtime_error("--md must be sha256 or sha512");
@@ -81,7 +89,13 @@ std::string sign_cms(const Args& a, const std::string& file) {
     BIO_free(in);
     X509_free(cert);
     sk_X509_pop_free(chain, X509_free);
-    return "CMI-Content-Signature: " + out + "\n";
+    return out;
+}
+
+namespace {
+
+std::string sign_cms(const Args& a, const std::string& file) {
+    return "CMI-Content-Signature: " + cms_signature_base64(a, file) + "\n";
 }
 
 cmi::httpsig::Request parse_url(const std::string& method, const std::string& url) {
@@ -149,9 +163,12 @@ std::string sign_http(const Args& a, const std::string& file) {
 
 }  // namespace
 
+int cmi_sign_manifest(int argc, char** argv);
+
 int main(int argc, char** argv) {
     if (argc < 3) usage();
     const std::string mode = argv[1];
+    if (mode == "manifest") return cmi_sign_manifest(argc - 2, argv + 2);
     Args args;
     std::string file;
     for (int i = 2; i < argc; ++i) {

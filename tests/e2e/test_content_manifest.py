@@ -430,3 +430,55 @@ def test_configtest_names_the_directive(server, line, directive):
     r = server.configtest(f"<Location /x/>\n    {line}\n</Location>\n")
     assert r.returncode != 0
     assert directive in r.stderr, r.stderr
+
+
+# --- cmi-sign manifest --------------------------------------------------------------------------
+
+def cmi_sign_manifest(*args) -> subprocess.CompletedProcess:
+    build = os.environ.get("CMI_BUILD_DIR", os.path.join(os.path.dirname(__file__), "..", "..", "build"))
+    return subprocess.run([os.path.join(build, "tools", "cmi-sign"), "manifest", *args], capture_output=True, text=True)
+
+
+XSD = os.path.join(os.environ.get("CMI_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "..", "..")),
+                   "docs", "schema", "cmi-manifest-1.xsd")
+
+
+@pytest.mark.parametrize("extra", [[], ["--md", "sha512"], ["--sign-manifest"], ["--sign-manifest", "--no-cms"]])
+def test_cmi_sign_manifest_is_accepted(server, tmp, extra):
+    files = {"provider-b/tool/a.bin": os.urandom(70_000), "provider-b/tool/b c&d.bin": os.urandom(10)}
+    www_owned_dir(server.staging / "provider-b" / "tool")
+    for rel, data in files.items():
+        stage(server, rel.replace(" ", "%20").replace("&", "%26"), data, tmp)
+    cred = server.pki.client_b
+    r = cmi_sign_manifest("--cert", str(cred.cert), "--key", str(cred.key), "--root", str(server.staging),
+                          *extra, *files)
+    assert r.returncode == 0, r.stderr
+    (tmp / "m.xml").write_text(r.stdout)
+    subprocess.run(["xmllint", "--noout", "--nonet", "--schema", XSD, str(tmp / "m.xml")], check=True,
+                   capture_output=True)
+    if "--sign-manifest" in extra:  # the xmlsec1 CLI verifies our signature
+        subprocess.run(["xmlsec1", "--verify", "--trusted-pem", str(server.pki.ca_cert), str(tmp / "m.xml")],
+                       check=True, capture_output=True)
+    resp = post(server, "/ingest/ingest.sh", r.stdout)
+    assert resp.status_code == 200, resp.text
+    env = cgi_env(resp)
+    assert env["validation"] == "valid" and env["signer"] == "provider-b"
+    assert '"provider-b/tool/b c&d.bin";result=valid' in env["items"]
+    # and once a staged file changes, the same manifest is refused naming that item
+    stage(server, "provider-b/tool/a.bin", b"changed", tmp)
+    doc = refused(server, post(server, "/ingest/ingest.sh", r.stdout), 422, "digest-mismatch")
+    assert [i["id"] for i in doc["items"] if i["result"] == "invalid"] == ["provider-b/tool/a.bin"]
+
+
+def test_cmi_sign_manifest_refuses_what_the_server_would(server, tmp):
+    cred = server.pki.client
+    link = server.staging / "provider-a" / "tool-link.bin"
+    link.unlink(missing_ok=True)
+    link.symlink_to(server.dav_dir / "outside.bin")
+    for bad in ["../outside.bin", "provider-a/tool-link.bin", "provider-a/absent.bin", "/etc/passwd"]:
+        r = cmi_sign_manifest("--cert", str(cred.cert), "--key", str(cred.key), "--root", str(server.staging), bad)
+        assert r.returncode == 1 and r.stdout == "", bad
+        assert "cmi-sign manifest:" in r.stderr
+    r = cmi_sign_manifest("--cert", str(cred.cert), "--key", str(cred.key), "--root", str(server.staging),
+                          "--no-cms", "provider-a/song-1.mp3")
+    assert r.returncode == 1 and "--sign-manifest" in r.stderr

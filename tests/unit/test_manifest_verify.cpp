@@ -205,6 +205,14 @@ public:
         for (int i = 0; i < 5; ++i) CPPUNIT_ASSERT_EQUAL(i == 3, v.items[static_cast<size_t>(i)].code != nullptr);
         CPPUNIT_ASSERT_EQUAL(std::string("digest-mismatch"), std::string(v.first_failure()->code));
         CPPUNIT_ASSERT_EQUAL(std::string("i3"), v.first_failure()->id);
+        const std::string sf = items_structured_field(v);
+        CPPUNIT_ASSERT(sf.find("\"i0\";result=valid;location=\"m/0\";alg=sha-256;digest=:" +
+                               b64digest("item 0") + ":, \"i1\"") == 0);
+        CPPUNIT_ASSERT(sf.find("\"i3\";result=digest-mismatch;location=\"m/3\"") != std::string::npos);
+        const std::string js = items_problem_extension(v);
+        CPPUNIT_ASSERT(js.find(R"({"items":[{"id":"i0","result":"valid"},)") == 0);
+        CPPUNIT_ASSERT(js.find(R"({"id":"i3","result":"invalid","code":"digest-mismatch","detail":"item 'i3': )") !=
+                       std::string::npos);
     }
 
     void bind_signer() {

@@ -12,6 +12,7 @@ class ProblemTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(escapes_strings);
     CPPUNIT_TEST(replaces_invalid_utf8);
     CPPUNIT_TEST(unknown_code_throws);
+    CPPUNIT_TEST(extension_members);
     CPPUNIT_TEST_SUITE_END();
 
 public:
@@ -60,6 +61,17 @@ public:
     void unknown_code_throws() {
         CPPUNIT_ASSERT_THROW(cmi::problem_json("no-such-code", "", ""), std::invalid_argument);
         CPPUNIT_ASSERT(cmi::find_problem_type("tls-required-x") == nullptr);
+    }
+
+    void extension_members() {
+        const std::string doc = cmi::problem_json("digest-mismatch", "d", "t",
+                                             R"({"items":[{"id":"a","result":"invalid"}],"status":200})");
+        CPPUNIT_ASSERT_EQUAL(std::string(R"({"type":"tag:mod-cmi,2026:digest-mismatch","title":)"),
+                             doc.substr(0, doc.find("\"title\":") + 8));
+        CPPUNIT_ASSERT(doc.find(R"("status":422)") != std::string::npos);  // not overridden
+        CPPUNIT_ASSERT(doc.find(R"("status":200)") == std::string::npos);
+        CPPUNIT_ASSERT(doc.find(R"("items":[{"id":"a","result":"invalid"}])") != std::string::npos);
+        CPPUNIT_ASSERT_THROW(cmi::problem_json("digest-mismatch", "d", "t", "[1]"), std::invalid_argument);
     }
 };
 
