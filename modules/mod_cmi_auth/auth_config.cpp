@@ -19,6 +19,12 @@ using httpd::directive_barrier;
 
 const char* const kMechNames[] = {"cert", "saml", "digest", "basic"};
 
+// Server config, virtual host and directory sections, never .htaccess: the CMI
+// authentication policy (mechanisms, trusted IdPs, user stores) is the server
+// administrator's, and AllowOverride AuthConfig does not open it up. (The
+// `Require cmi-*` authz providers go wherever Require goes: they only narrow access.)
+constexpr int kDirContext = ACCESS_CONF | RSRC_CONF;
+
 const char* set_mechanisms(cmd_parms* cmd, void* cfg, int argc, char* const argv[]) {
     return directive_barrier(cmd, [&]() -> const char* {
         if (argc < 1) throw std::invalid_argument("needs at least one of cert saml digest basic");
@@ -128,34 +134,34 @@ const char* set_nonce_secret(cmd_parms* cmd, void*, const char* arg) {
 const char* mech_name(Mech m) { return kMechNames[static_cast<int>(m)]; }
 
 const command_rec directives[] = {
-    AP_INIT_TAKE_ARGV("CMIAuthMechanisms", as_cmd(set_mechanisms), nullptr, OR_AUTHCFG,
+    AP_INIT_TAKE_ARGV("CMIAuthMechanisms", as_cmd(set_mechanisms), nullptr, kDirContext,
                       "AuthType CMI mechanisms in the order they are tried: cert saml digest basic "
                       "(default: cert saml)"),
-    AP_INIT_TAKE1("CMIAuthCertUser", as_cmd(set_cert_user), nullptr, OR_AUTHCFG,
+    AP_INIT_TAKE1("CMIAuthCertUser", as_cmd(set_cert_user), nullptr, kDirContext,
                   "expression giving the user name of a verified client certificate "
                   "(default %{SSL_CLIENT_S_DN_CN})"),
-    AP_INIT_TAKE_ARGV("CMIAuthProvider", as_cmd(set_providers), nullptr, OR_AUTHCFG,
+    AP_INIT_TAKE_ARGV("CMIAuthProvider", as_cmd(set_providers), nullptr, kDirContext,
                       "authn providers for digest and basic (default: file)"),
-    AP_INIT_TAKE_ARGV("CMIAuthDigestAlgorithms", as_cmd(set_digest_algorithms), nullptr, OR_AUTHCFG,
+    AP_INIT_TAKE_ARGV("CMIAuthDigestAlgorithms", as_cmd(set_digest_algorithms), nullptr, kDirContext,
                       "Digest algorithms offered, in order: SHA-256 MD5 (default: both)"),
-    AP_INIT_TAKE1("CMIAuthDigestNonceLifetime", as_cmd(set_nonce_lifetime), nullptr, OR_AUTHCFG,
+    AP_INIT_TAKE1("CMIAuthDigestNonceLifetime", as_cmd(set_nonce_lifetime), nullptr, kDirContext,
                   "seconds a Digest nonce stays valid (default 300)"),
     AP_INIT_TAKE1("CMIAuthReplayCache", as_cmd(set_replay_cache), nullptr, RSRC_CONF,
                   "socache provider[:args] for replay detection (default shmcb)"),
     AP_INIT_TAKE1("CMIAuthDigestNonceSecret", as_cmd(set_nonce_secret), nullptr, RSRC_CONF,
                   "file with the secret Digest nonces are keyed with; the same file on every node "
                   "of a cluster (default: random per start)"),
-    AP_INIT_TAKE1("CMISAMLIdPMetadata", as_cmd(add_saml_idp_metadata), nullptr, OR_AUTHCFG,
+    AP_INIT_TAKE1("CMISAMLIdPMetadata", as_cmd(add_saml_idp_metadata), nullptr, kDirContext,
                   "SAML 2.0 metadata file of a trusted IdP (repeatable)"),
-    AP_INIT_TAKE1("CMISAMLSPEntityID", as_cmd(set_saml_sp_entity_id), nullptr, OR_AUTHCFG,
+    AP_INIT_TAKE1("CMISAMLSPEntityID", as_cmd(set_saml_sp_entity_id), nullptr, kDirContext,
                   "this service's SAML entity id: the Audience assertions must name"),
-    AP_INIT_TAKE1("CMISAMLClockSkew", as_cmd(set_saml_clock_skew), nullptr, OR_AUTHCFG,
+    AP_INIT_TAKE1("CMISAMLClockSkew", as_cmd(set_saml_clock_skew), nullptr, kDirContext,
                   "seconds of clock difference tolerated in SAML validity times (default 60)"),
-    AP_INIT_TAKE1("CMISAMLUserAttribute", as_cmd(set_saml_user_attribute), nullptr, OR_AUTHCFG,
+    AP_INIT_TAKE1("CMISAMLUserAttribute", as_cmd(set_saml_user_attribute), nullptr, kDirContext,
                   "NameID (default) or the SAML attribute (Name or FriendlyName) that names the user"),
-    AP_INIT_FLAG("CMISAMLOneTimeUse", as_cmd(set_saml_one_time_use), nullptr, OR_AUTHCFG,
+    AP_INIT_FLAG("CMISAMLOneTimeUse", as_cmd(set_saml_one_time_use), nullptr, kDirContext,
                  "On: an assertion is accepted once; replays are refused (default Off)"),
-    AP_INIT_FLAG("CMISAMLHolderOfKey", as_cmd(set_saml_holder_of_key), nullptr, OR_AUTHCFG,
+    AP_INIT_FLAG("CMISAMLHolderOfKey", as_cmd(set_saml_holder_of_key), nullptr, kDirContext,
                  "On: assertions must be holder-of-key, bound to the TLS client certificate (default Off)"),
     {nullptr, {nullptr}, nullptr, 0, RAW_ARGS, nullptr},
 };

@@ -16,6 +16,7 @@
 #include <apr_file_io.h>
 #include <dlfcn.h>
 #include <mod_auth.h>
+#include <mod_core.h>
 
 #include <cstring>
 #include <stdexcept>
@@ -150,17 +151,43 @@ extern "C" int check_authn(request_rec* r) {
     return httpd::hook_barrier(r, cmi_auth_module, "check_authn", [r] { return authenticate(r); });
 }
 
-// Authorization refused an authenticated user with 401 (the default unless
-// AuthzSendForbiddenOnFailure On): offer the challenges again.
+// Set when authorization refused a user AuthType CMI had authenticated.
+constexpr const char* kForbiddenNote = "CMI_AUTH_FORBIDDEN";
+
+// httpd answers a refused authorization with 401 and calls this hook, unless
+// AuthzSendForbiddenOnFailure On (then 403, and our authz providers prepare
+// the `forbidden` document themselves). Without a user, credentials are
+// missing: offer the challenges. With one, the user is known and not allowed:
+// DESIGN §3 says 403 `forbidden`, so the document is prepared here and
+// rewrite_forbidden_status turns httpd's 401 into 403 on the error path.
 extern "C" int note_auth_failure(request_rec* r, const char* type) {
     if (!is_cmi(type)) return DECLINED;
     httpd::hook_barrier(r, cmi_auth_module, "note_auth_failure", [r] {
-        add_challenges(r, dir_config(r), false);
-        httpd::refuse(r, cmi_auth_module, "authentication-failed",
-                      std::string("User '") + (r->user ? r->user : "") + "' is not authorized here.");
+        if (!r->user) {
+            add_challenges(r, dir_config(r), false);
+            httpd::refuse(r, cmi_auth_module, "authentication-required",
+                          "This CMI interface requires authentication.");
+            return OK;
+        }
+        httpd::refuse(r, cmi_auth_module, "forbidden",
+                      std::string("User '") + r->user + "' is not authorized here.");
+        // The body is looked up by the status httpd started the error response
+        // with (401): give it the same document.
+        const char* body = ap_response_code_string(r, ap_index_of_response(HTTP_FORBIDDEN));
+        if (body && *body == '"') ap_custom_response(r, HTTP_UNAUTHORIZED, body + 1);
+        apr_table_setn(r->notes, kForbiddenNote, "1");
         return OK;
     });
     return OK;
+}
+
+// insert_error_filter runs before the error response's status line and
+// headers are made: 401 for an authenticated but unauthorized user becomes 403.
+extern "C" void rewrite_forbidden_status(request_rec* r) {
+    if (r->status != HTTP_UNAUTHORIZED || !apr_table_get(r->notes, kForbiddenNote)) return;
+    r->status = HTTP_FORBIDDEN;
+    r->status_line = nullptr;
+    apr_table_unset(r->err_headers_out, "WWW-Authenticate");
 }
 
 extern "C" int pre_config(apr_pool_t* pconf, apr_pool_t*, apr_pool_t*) {
@@ -270,6 +297,7 @@ void register_hooks(apr_pool_t* p) {
     ap_hook_child_init(child_init, nullptr, nullptr, APR_HOOK_MIDDLE);
     ap_hook_check_authn(check_authn, nullptr, nullptr, APR_HOOK_MIDDLE, AP_AUTH_INTERNAL_PER_CONF);
     ap_hook_note_auth_failure(note_auth_failure, nullptr, nullptr, APR_HOOK_MIDDLE);
+    ap_hook_insert_error_filter(rewrite_forbidden_status, nullptr, nullptr, APR_HOOK_FIRST);
     register_authz_providers(p);
 }
 

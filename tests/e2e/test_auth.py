@@ -74,10 +74,20 @@ LOCATIONS = """
     CMIAuthProvider cmi-sha cmi-md5
     Require cmi-mechanism cert
 </Location>
+<Location /auth/only-digest>
+    CMIAuthMechanisms cert digest
+    CMIAuthProvider cmi-sha cmi-md5
+    Require cmi-mechanism digest
+</Location>
+<Location /auth/basic-bob>
+    CMIAuthMechanisms basic
+    AuthUserFile "{conf}/basic.passwd"
+    Require user bob
+</Location>
 """
 
 LOCATION_DIRS = ("cert", "certexpr", "digest", "digest-md5", "digest-short", "basic", "multi", "default",
-                 "only-cert", "only-cert-401")
+                 "only-cert", "only-cert-401", "only-digest", "basic-bob")
 
 
 @pytest.fixture(scope="module")
@@ -389,13 +399,34 @@ def test_require_mechanism_accepts_cert(server):
     assert r.status == 200 and r.header("X-CMI-Mech") == "cert"
 
 
-def test_require_mechanism_default_401_offers_challenges(server):
+def test_require_mechanism_refuses_with_403_by_default(server):
     # Without AuthzSendForbiddenOnFailure httpd answers an authenticated but
-    # unauthorized user with 401; the challenges invite other credentials.
+    # unauthorized user with 401; for AuthType CMI that user gets 403
+    # `forbidden` (DESIGN §3), without challenges: other credentials of the
+    # same user would not help.
     server.expect_error(r"AH01631: user alice: authorization failure")
     r, _ = digest_get(server, "only-cert-401", "alice", SHA_USERS["alice"], "SHA-256")
-    assert_problem(r, 401, "authentication-failed")
-    assert ("Digest", "SHA-256") in schemes(r)
+    doc = assert_problem(r, 403, "forbidden")
+    assert "alice" in doc["detail"]
+    assert "WWW-Authenticate" not in r.headers
+    assert "secret" not in r.text
+    log = (server.root / "logs" / "access.log").read_text().splitlines()
+    assert any('"GET /auth/only-cert-401/hello.txt HTTP/1.1" 403' in line and " alice [" in line for line in log)
+
+
+def test_require_user_refuses_another_user_with_403(server):
+    server.expect_error(r"AH01631: user carol: authorization failure")
+    r = get(server, "basic-bob", headers={"Authorization": basic("carol", BASIC_USERS["carol"])})
+    assert_problem(r, 403, "forbidden")
+    assert "secret" not in r.text
+
+
+def test_require_mechanism_403_over_http2(server):
+    server.expect_error(r"AH01631: user provider-a: authorization failure")
+    r = curl(url(server, "only-digest"), "--http2", ca=server.pki.ca_cert, cert=server.pki.client)
+    assert r.http_version == "2"
+    assert_problem(r, 403, "forbidden")
+    assert "www-authenticate" not in r.headers
 
 
 def test_curl_digest_answers_the_first_challenge_sha256(server):

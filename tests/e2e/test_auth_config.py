@@ -93,3 +93,51 @@ CMIAuthDigestNonceSecret "{secret}"
 """)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Syntax OK" in result.stdout + result.stderr
+
+
+# --- .htaccess: the directives are server/directory configuration only ---------------
+
+HTACCESS_SNIPPET = """
+<Directory "{docroot}/htaccess">
+    AllowOverride AuthConfig
+</Directory>
+"""
+
+
+@pytest.fixture
+def htaccess(httpd):
+    base = httpd.docroot / "htaccess"
+    for d in ("policy", "require"):
+        (base / d).mkdir(parents=True, exist_ok=True)
+        (base / d / "hello.txt").write_text("htaccess secret\n")
+    httpd.configure(HTACCESS_SNIPPET.format(docroot=httpd.docroot))
+    return base
+
+
+@pytest.mark.parametrize("line", [
+    "CMIAuthMechanisms basic",
+    "CMIAuthProvider file",
+    "CMIAuthCertUser \"%{SSL_CLIENT_S_DN_O}\"",
+    "CMIAuthDigestNonceLifetime 86400",
+    "CMISAMLClockSkew 3600",
+    "CMISAMLOneTimeUse Off",
+])
+def test_directives_are_not_allowed_in_htaccess(httpd, htaccess, line):
+    import requests
+    (htaccess / "policy" / ".htaccess").write_text(f"AuthType CMI\n{line}\nRequire valid-user\n")
+    httpd.expect_error(r"\.htaccess: \S+ not allowed here")
+    offset = httpd.log_size()
+    r = requests.get(httpd.url("/htaccess/policy/hello.txt"), verify=str(httpd.pki.ca_cert), timeout=30)
+    assert r.status_code == 500
+    assert "htaccess secret" not in r.text
+    assert f"{line.split()[0]} not allowed here" in httpd.log_since(offset)
+
+
+def test_require_providers_work_in_htaccess(httpd, htaccess):
+    # AuthType and Require are AuthConfig; the cmi-* Require providers only narrow access.
+    from cmi_e2e.clients import curl
+    (htaccess / "require" / ".htaccess").write_text("AuthType CMI\nRequire cmi-mechanism cert\n")
+    url = httpd.url("/htaccess/require/hello.txt")
+    r = curl(url, ca=httpd.pki.ca_cert, cert=httpd.pki.client)
+    assert r.status == 200 and r.body == b"htaccess secret\n"
+    assert curl(url, ca=httpd.pki.ca_cert).status == 401
