@@ -15,7 +15,6 @@ PASSWORD = "shared secret"
 SP = "https://cmc.example/cluster"
 
 LOCATION = """
-LimitRequestFieldSize 65536
 <Location /cluster-saml>
     AuthType CMI
     CMIAuthMechanisms saml
@@ -57,8 +56,9 @@ def cluster(request, httpd, pki, tmp_path_factory):
             for d in ("cluster", "cluster-saml"):
                 (node.docroot / d).mkdir(exist_ok=True)
                 (node.docroot / d / "hello.txt").write_text("cluster secret\n")
-        httpd.configure(snippet, server_snippet=server_snippet)
-        node_b.configure(snippet, server_snippet=server_snippet)
+        vhost = "LimitRequestFieldSize 65536"  # in the TLS vhost, where it applies
+        httpd.configure(snippet, server_snippet=server_snippet, vhost_snippet=vhost)
+        node_b.configure(snippet, server_snippet=server_snippet, vhost_snippet=vhost)
         httpd.cluster_idp = idp
         yield httpd, node_b, store
     finally:

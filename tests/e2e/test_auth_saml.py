@@ -17,7 +17,6 @@ SP = "https://cmc.example/sp"
 IDP = "https://idp.example/saml"
 
 LOCATIONS = """
-LimitRequestFieldSize 65536
 <Location /saml>
     AuthType CMI
     AuthName "CMI"
@@ -89,8 +88,10 @@ def server(httpd, idp, rogue, other_idp):
         p = httpd.docroot / "saml" / d
         p.mkdir(parents=True, exist_ok=True)
         (p / "hello.txt").write_text(f"saml secret {d}\n")
+    # In the TLS vhost: set after it, the limit would not apply there (test_auth_saml_size.py).
     httpd.configure(LOCATIONS.format(metadata=idp.metadata_path, sp=SP,
-                                     other_metadata=other_idp.metadata_path))
+                                     other_metadata=other_idp.metadata_path),
+                    vhost_snippet="LimitRequestFieldSize 65536")
     return httpd
 
 
@@ -143,6 +144,27 @@ def test_response_made_by_lasso_idp(server, idp):
     assert r.headers["X-CMI-User"] == name_id
     assert r.headers["X-CMI-Mech"] == "saml"
     assert r.headers["X-CMI-Role"] == "admin, viewer"
+
+
+def test_assertion_made_by_pysaml2(server, idp):
+    # An independent SAML implementation: pysaml2's object model and signer.
+    xml = saml.pysaml2_assertion(idp, SP, "pat@provider-a", {"role": ["admin"], "org": ["Provider P"]})
+    r = send(server, xml, d="admins")
+    assert r.status_code == 200, r.text
+    assert r.headers["X-CMI-User"] == "pat@provider-a"
+    assert r.headers["X-CMI-Mech"] == "saml"
+    assert r.headers["X-CMI-Issuer"] == IDP
+    assert r.headers["X-CMI-Role"] == "admin"
+
+
+def test_pysaml2_assertion_modified_after_signing(server, idp):
+    xml = saml.pysaml2_assertion(idp, SP, "pat@provider-a", {"role": ["viewer"]})
+    refused(send(server, xml.replace(">viewer<", ">admin<"), d="admins"), "does not verify")
+
+
+def test_pysaml2_assertion_for_another_audience(server, idp):
+    xml = saml.pysaml2_assertion(idp, "https://other.example/sp", "pat@provider-a", {"role": ["admin"]})
+    refused(send(server, xml), "another audience")
 
 
 def test_lasso_response_modified_after_signing(server, idp):

@@ -203,3 +203,38 @@ def lasso_response(idp: Idp, sp_entity_id: str, acs_url: str, attributes: dict) 
     login.buildAuthnResponseMsg()
     sp_md.unlink()
     return base64.b64decode(login.msgBody).decode(), login.assertion.subject.nameID.content
+
+
+def pysaml2_assertion(idp: Idp, audience: str, name_id: str, attributes: dict, not_on_or_after: int = 300) -> str:
+    """A signed Assertion built with python3-pysaml2's SAML object model and signed
+    by its SecurityContext (rsa-sha256, exclusive c14n). Returns the XML."""
+    from saml2 import saml as s2
+    from saml2 import xmldsig
+    from saml2.sigver import CryptoBackendXmlSec1, SecurityContext, get_xmlsec_binary, pre_signature_part
+    crypto = CryptoBackendXmlSec1(get_xmlsec_binary())
+    sec = SecurityContext(crypto, key_file=str(idp.key_path), cert_file=str(idp.cert_path),
+                          key_type="pem", cert_type="pem")
+    aid = new_id()
+    assertion = s2.Assertion(
+        id=aid, version="2.0", issue_instant=instant(),
+        issuer=s2.Issuer(text=idp.entity_id, format=s2.NAMEID_FORMAT_ENTITY),
+        subject=s2.Subject(
+            name_id=s2.NameID(text=name_id),
+            subject_confirmation=[s2.SubjectConfirmation(
+                method=s2.SCM_BEARER,
+                subject_confirmation_data=s2.SubjectConfirmationData(not_on_or_after=instant(not_on_or_after)))]),
+        conditions=s2.Conditions(
+            not_before=instant(-60), not_on_or_after=instant(not_on_or_after),
+            audience_restriction=[s2.AudienceRestriction(audience=[s2.Audience(text=audience)])]),
+        authn_statement=[s2.AuthnStatement(
+            authn_instant=instant(),
+            authn_context=s2.AuthnContext(authn_context_class_ref=s2.AuthnContextClassRef(text=s2.AUTHN_PASSWORD)))],
+        attribute_statement=[s2.AttributeStatement(attribute=[
+            s2.Attribute(name=k, attribute_value=[s2.AttributeValue(text=v) for v in vs])
+            for k, vs in attributes.items()])])
+    assertion.signature = pre_signature_part(aid, sec.my_cert, 1, sign_alg=xmldsig.SIG_RSA_SHA256,
+                                             digest_alg=xmldsig.DIGEST_SHA256)
+    signed = sec.sign_statement(str(assertion), node_name=f"{SAML}:Assertion", node_id=aid)
+    if signed.startswith("<?xml"):
+        signed = signed.split("?>", 1)[1].lstrip("\n")
+    return signed
