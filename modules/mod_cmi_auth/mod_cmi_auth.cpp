@@ -181,13 +181,35 @@ extern "C" int note_auth_failure(request_rec* r, const char* type) {
     return OK;
 }
 
+// Set once a request of an AuthType CMI location has passed access control
+// and authorization (the fixups phase comes after them).
+constexpr const char* kPastAuthzNote = "CMI_AUTH_PAST_AUTHZ";
+
+extern "C" int mark_past_authz(request_rec* r) {
+    if (is_cmi(ap_auth_type(r))) apr_table_setn(r->notes, kPastAuthzNote, "1");
+    return DECLINED;
+}
+
 // insert_error_filter runs before the error response's status line and
-// headers are made: 401 for an authenticated but unauthorized user becomes 403.
+// headers are made: 401 for an authenticated but unauthorized user becomes
+// 403. A 403 that access control or authorization gave such a user without a
+// problem document (AuthzSendForbiddenOnFailure On with a stock Require, e.g.
+// `Require user`) gets the `forbidden` document.
 extern "C" void rewrite_forbidden_status(request_rec* r) {
-    if (r->status != HTTP_UNAUTHORIZED || !apr_table_get(r->notes, kForbiddenNote)) return;
-    r->status = HTTP_FORBIDDEN;
-    r->status_line = nullptr;
-    apr_table_unset(r->err_headers_out, "WWW-Authenticate");
+    if (r->status == HTTP_UNAUTHORIZED && apr_table_get(r->notes, kForbiddenNote)) {
+        r->status = HTTP_FORBIDDEN;
+        r->status_line = nullptr;
+        apr_table_unset(r->err_headers_out, "WWW-Authenticate");
+        return;
+    }
+    if (r->status == HTTP_FORBIDDEN && r->user && is_cmi(ap_auth_type(r)) &&
+        !apr_table_get(r->notes, httpd::kRefusalKey) && !apr_table_get(r->notes, kPastAuthzNote)) {
+        httpd::hook_barrier(r, cmi_auth_module, "insert_error_filter", [r] {
+            httpd::refuse(r, cmi_auth_module, "forbidden",
+                          std::string("User '") + r->user + "' is not authorized here.");
+            return OK;
+        });
+    }
 }
 
 extern "C" int pre_config(apr_pool_t* pconf, apr_pool_t*, apr_pool_t*) {
@@ -298,6 +320,7 @@ void register_hooks(apr_pool_t* p) {
     ap_hook_check_authn(check_authn, nullptr, nullptr, APR_HOOK_MIDDLE, AP_AUTH_INTERNAL_PER_CONF);
     ap_hook_note_auth_failure(note_auth_failure, nullptr, nullptr, APR_HOOK_MIDDLE);
     ap_hook_insert_error_filter(rewrite_forbidden_status, nullptr, nullptr, APR_HOOK_FIRST);
+    ap_hook_fixups(mark_past_authz, nullptr, nullptr, APR_HOOK_REALLY_FIRST);
     register_authz_providers(p);
 }
 

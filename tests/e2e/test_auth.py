@@ -84,10 +84,16 @@ LOCATIONS = """
     AuthUserFile "{conf}/basic.passwd"
     Require user bob
 </Location>
+<Location /auth/basic-bob-403>
+    CMIAuthMechanisms basic
+    AuthUserFile "{conf}/basic.passwd"
+    Require user bob
+    AuthzSendForbiddenOnFailure On
+</Location>
 """
 
 LOCATION_DIRS = ("cert", "certexpr", "digest", "digest-md5", "digest-short", "basic", "multi", "default",
-                 "only-cert", "only-cert-401", "only-digest", "basic-bob")
+                 "only-cert", "only-cert-401", "only-digest", "basic-bob", "basic-bob-403")
 
 
 @pytest.fixture(scope="module")
@@ -419,6 +425,30 @@ def test_require_user_refuses_another_user_with_403(server):
     r = get(server, "basic-bob", headers={"Authorization": basic("carol", BASIC_USERS["carol"])})
     assert_problem(r, 403, "forbidden")
     assert "secret" not in r.text
+
+
+def test_stock_require_with_forbidden_on_failure_gets_the_problem_document(server):
+    # AuthzSendForbiddenOnFailure On: httpd itself answers 403 (no hook of ours
+    # runs for `Require user`); the error path still gives the problem document.
+    server.expect_error(r"AH01631: user carol: authorization failure")
+    r = get(server, "basic-bob-403", headers={"Authorization": basic("carol", BASIC_USERS["carol"])})
+    doc = assert_problem(r, 403, "forbidden")
+    assert "carol" in doc["detail"]
+    assert "secret" not in r.text
+
+
+def test_forbidden_from_a_handler_is_left_alone(server):
+    # A 403 after authorization (here: the core handler cannot read the file)
+    # is the handler's, not an authorization refusal: no `forbidden` document.
+    server.expect_error(r"AH00132: file permissions deny server access")
+    private = server.docroot / "auth" / "basic" / "private.txt"
+    private.write_text("unreadable\n")
+    private.chmod(0o000)
+    r = requests.get(server.url("/auth/basic/private.txt"),
+                     headers={"Authorization": basic("carol", BASIC_USERS["carol"])},
+                     verify=str(server.pki.ca_cert), timeout=30)
+    assert r.status_code == 403
+    assert "problem+json" not in r.headers.get("Content-Type", "")
 
 
 def test_require_mechanism_403_over_http2(server):
