@@ -9,7 +9,6 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <cstdlib>
 #include <string>
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -31,9 +30,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
             if (it.id.empty()) __builtin_trap();
             if (it.digest_alg && it.digest.size() != cmi::digest_alg_size(*it.digest_alg)) __builtin_trap();
             if (cmi::staging_path_syntax_error(it.location).empty()) {
-                if (it.location.front() == '/' || it.location.find("..") == 0 ||
-                    it.location.find("/../") != std::string::npos || it.location.find('\0') != std::string::npos)
-                    __builtin_trap();
+                // accepted: relative, and no component is empty, "." or ".."
+                if (it.location.front() == '/' || it.location.find('\0') != std::string::npos) __builtin_trap();
+                size_t start = 0;
+                for (;;) {
+                    const size_t slash = it.location.find('/', start);
+                    const std::string c = it.location.substr(start, slash == std::string::npos ? std::string::npos : slash - start);
+                    if (c.empty() || c == "." || c == "..") __builtin_trap();
+                    if (slash == std::string::npos) break;
+                    start = slash + 1;
+                }
             }
         }
     } catch (const cmi::ValidationError&) {

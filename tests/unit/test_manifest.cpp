@@ -237,6 +237,7 @@ public:
 
     void staging_syntax() {
         CPPUNIT_ASSERT_EQUAL(std::string(""), staging_path_syntax_error("provider-a/song 1.mp3"));
+        CPPUNIT_ASSERT_EQUAL(std::string(""), staging_path_syntax_error("..1..=/etc'passwd"));  // names, not ".."
         for (const char* bad : {"", "/etc/passwd", "../../etc/passwd", "a/../b", "a/./b", "a//b", "a/", ".", "a\nb", "a\tb"})
             CPPUNIT_ASSERT_MESSAGE(bad, !staging_path_syntax_error(bad).empty());
         CPPUNIT_ASSERT(!staging_path_syntax_error(std::string("a\0b", 3)).empty());
