@@ -84,6 +84,25 @@ extern "C" void on_error(void* ctx, xmlErrorPtr err) {
     }
 }
 
+// libxml2 reports some errors (encoding, I/O) through the thread's generic
+// handler rather than the parser's: silence it while our parser runs, and
+// put back whatever another module in the same thread had set.
+extern "C" void quiet_generic_error(void*, const char*, ...) {}
+
+class QuietGenericErrors {
+public:
+    QuietGenericErrors() : func_(xmlGenericError), ctx_(xmlGenericErrorContext) {
+        xmlSetGenericErrorFunc(nullptr, quiet_generic_error);
+    }
+    ~QuietGenericErrors() { xmlSetGenericErrorFunc(ctx_, func_); }
+    QuietGenericErrors(const QuietGenericErrors&) = delete;
+    QuietGenericErrors& operator=(const QuietGenericErrors&) = delete;
+
+private:
+    xmlGenericErrorFunc func_;
+    void* ctx_;
+};
+
 std::string strip_space(const std::string& s) {
     std::string out;
     out.reserve(s.size());
@@ -208,6 +227,7 @@ void ManifestReader::feed(const char* data, size_t len) {
     if (len > limits_.max_size - size_)
         throw ValidationError("too-large", "the manifest exceeds " + std::to_string(limits_.max_size) + " bytes");
     size_ += len;
+    QuietGenericErrors quiet;
     // xmlParseChunk takes an int: feed in slices.
     while (len) {
         const int n = static_cast<int>(len > 65536 ? 65536 : len);
@@ -219,6 +239,7 @@ void ManifestReader::feed(const char* data, size_t len) {
 }
 
 std::unique_ptr<ManifestDoc> ManifestReader::finish() {
+    QuietGenericErrors quiet;
     xmlParseChunk(ctxt_, nullptr, 0, 1);
     check();
     if (!ctxt_->myDoc || !xmlDocGetRootElement(ctxt_->myDoc)) malformed("no root element");

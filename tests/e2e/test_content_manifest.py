@@ -8,6 +8,7 @@ import subprocess
 import pytest
 import requests
 
+from cmi_e2e.audit import records_of
 from cmi_e2e.clients import curl
 from cmi_e2e.content import write_cgi, www_owned_dir
 from cmi_e2e.problems import assert_problem
@@ -21,6 +22,7 @@ ScriptAlias /ingest-small/ "{cgi}/"
 ScriptAlias /ingest-custom/ "{cgi}/"
 ScriptAlias /ingest-user/ "{cgi}/"
 ScriptAlias /ingest-bound/ "{cgi}/"
+ScriptAlias /ingest-audit/ "{cgi}/"
 <Directory "{cgi}">
     Require all granted
 </Directory>
@@ -28,6 +30,13 @@ ScriptAlias /ingest-bound/ "{cgi}/"
     CMIDecoupledManifest On
     CMIStagingRoot "{staging}"
     CMIContentTrustAnchors "{ca}"
+</Location>
+<Location /ingest-audit/>
+    CMIDecoupledManifest On
+    CMIStagingRoot "{staging}"
+    CMIContentTrustAnchors "{ca}"
+    CMIAudit On
+    CMIAuditOperation ContentUpload
 </Location>
 <Location /ingest-small/>
     CMIDecoupledManifest On
@@ -94,7 +103,9 @@ def server(httpd):
     htpasswd = root / "conf" / "htpasswd-manifest"
     sha = base64.b64encode(hashlib.sha1(b"secret").digest()).decode()
     htpasswd.write_text(f"provider-a:{{SHA}}{sha}\nprovider-b:{{SHA}}{sha}\n")
-    httpd.configure(CONFIG.format(cgi=cgi, staging=staging, ca=httpd.pki.ca_cert, htpasswd=htpasswd))
+    httpd.audit_log = root / "logs" / "audit-manifest.log"
+    httpd.configure(CONFIG.format(cgi=cgi, staging=staging, ca=httpd.pki.ca_cert, htpasswd=htpasswd),
+                    server_snippet=f'CMIAuditLog "{httpd.audit_log}"\n')
     httpd.staging, httpd.manifest_marker = staging, markers / "ran"
     return httpd
 
@@ -482,3 +493,28 @@ def test_cmi_sign_manifest_refuses_what_the_server_would(server, tmp):
     r = cmi_sign_manifest("--cert", str(cred.cert), "--key", str(cred.key), "--root", str(server.staging),
                           "--no-cms", "provider-a/song-1.mp3")
     assert r.returncode == 1 and "--sign-manifest" in r.stderr
+
+
+# --- mod_cmi_audit records the per-item results ---------------------------------------------
+
+def test_audit_record_carries_the_items(server, tmp):
+    data = os.urandom(30_000)
+    stage(server, "provider-a/audited.bin", data, tmp)
+    body = manifest(item("aud", "provider-a/audited.bin", data, cms_b64(data, server.pki.client, tmp)))
+    r = post(server, "/ingest-audit/ingest.sh", body)
+    assert r.status_code == 200, r.text
+    begin, end = records_of(server.audit_log, r.headers["CMI-Transaction-ID"])
+    assert end["ev"] == "end" and end["op"] == "ContentUpload"
+    v = end["validation"]
+    assert v["result"] == "valid" and v["format"] == "manifest" and v["signer"] == "provider-a"
+    assert v["items"] == cgi_env(r)["items"]
+    assert f"digest=:{digest_b64(data)}:" in v["items"]
+    assert end["request"]["digest"] == "sha-256=:" + digest_b64(body.encode()) + ":"
+    # a refusal is recorded with every item's result too
+    stage(server, "provider-a/audited.bin", b"changed", tmp)
+    r = post(server, "/ingest-audit/ingest.sh", body)
+    assert_problem(r, 422, "digest-mismatch")
+    _, end = records_of(server.audit_log, r.headers["CMI-Transaction-ID"])
+    assert end["validation"]["result"] == "invalid"
+    assert '"aud";result=digest-mismatch' in end["validation"]["items"]
+    assert end["status"] == 422
