@@ -37,3 +37,9 @@ def error_log_guard(request, httpd):
     unexpected = httpd.unexpected_errors(offset)
     if unexpected:
         pytest.fail("unexpected errors in the error log:\n" + "\n".join(unexpected[:20]), pytrace=False)
+
+
+def pytest_configure(config):
+    # Long-run tests (leaks, restarts, valgrind): minutes each; `./dev test` runs them,
+    # `./dev test-sanitizers` deselects them (-m "not longrun").
+    config.addinivalue_line("markers", "longrun: long-running memory/restart measurement")
