@@ -1,45 +1,134 @@
 #include "libcmi/audit_record.hpp"
 
-#include <nlohmann/json.hpp>
-
 #include <cstdio>
 #include <ctime>
+#include <string_view>
 
 namespace cmi::audit {
 namespace {
 
-using json = nlohmann::ordered_json;
+// A hand-written JSON writer for records: one std::string, no DOM. Its output
+// is byte for byte what nlohmann::json::dump(-1, ' ', true, replace) gives
+// (a unit test compares them on random bytes): pure ASCII, short escapes for
+// \b \t \n \f \r \" \\, \u00xx for other controls and DEL, \uxxxx (surrogate
+// pairs above U+FFFF) for everything else, U+FFFD for each maximal ill-formed
+// UTF-8 subsequence.
+class Writer {
+public:
+    explicit Writer(std::string& out) : out_(out) {}
 
-template <class T>
-json opt(const std::optional<T>& v) {
-    return v ? json(*v) : json(nullptr);
-}
+    void key(const char* k) {
+        if (!first_) out_ += ',';
+        first_ = false;
+        out_ += '"';
+        out_ += k;  // our own keys: nothing to escape
+        out_ += "\":";
+    }
+    void null() { out_ += "null"; }
+    void string(std::string_view v) {
+        out_ += '"';
+        escape(v);
+        out_ += '"';
+    }
+    void string(const std::string& v) { string(std::string_view(v)); }
+    void string(const std::optional<std::string>& v) {
+        if (v) string(*v);
+        else null();
+    }
+    template <class T>
+    void number(T v) { out_ += std::to_string(v); }
+    template <class T>
+    void number(const std::optional<T>& v) {
+        if (v) number(*v);
+        else null();
+    }
+    // {"k":v,...} written by f(Writer&), or null.
+    template <class F>
+    void object(bool present, F f) {
+        if (!present) return null();
+        out_ += '{';
+        Writer inner(out_);
+        f(inner);
+        out_ += '}';
+    }
 
-json tls_json(const std::optional<TlsFacts>& t) {
-    if (!t) return nullptr;
-    return json{{"protocol", opt(t->protocol)},
-                {"cipher", opt(t->cipher)},
-                {"client_cert_sha256", opt(t->client_cert_sha256)},
-                {"client_dn", opt(t->client_dn)}};
-}
+private:
+    static constexpr char kHex[] = "0123456789abcdef";
 
-json auth_json(const std::optional<AuthFacts>& a) {
-    if (!a) return nullptr;
-    return json{{"mech", opt(a->mech)}, {"user", opt(a->user)}, {"issuer", opt(a->issuer)}};
-}
+    void u16(unsigned v) {
+        out_ += "\\u";
+        out_ += kHex[(v >> 12) & 15];
+        out_ += kHex[(v >> 8) & 15];
+        out_ += kHex[(v >> 4) & 15];
+        out_ += kHex[v & 15];
+    }
 
-json request_json(const std::optional<RequestBody>& b) {
-    if (!b) return nullptr;
-    return json{{"bytes", b->bytes}, {"digest", opt(b->digest)}};
-}
+    void code_point(std::uint32_t cp) {
+        switch (cp) {
+            case 0x08: out_ += "\\b"; return;
+            case 0x09: out_ += "\\t"; return;
+            case 0x0a: out_ += "\\n"; return;
+            case 0x0c: out_ += "\\f"; return;
+            case 0x0d: out_ += "\\r"; return;
+            case 0x22: out_ += "\\\""; return;
+            case 0x5c: out_ += "\\\\"; return;
+            default: break;
+        }
+        if (cp >= 0x20 && cp < 0x7f) {
+            out_ += static_cast<char>(cp);
+        } else if (cp <= 0xffff) {
+            u16(cp);
+        } else {
+            u16(0xd7c0 + (cp >> 10));
+            u16(0xdc00 + (cp & 0x3ff));
+        }
+    }
 
-json validation_json(const std::optional<ValidationFacts>& v) {
-    if (!v) return nullptr;
-    return json{{"result", opt(v->result)},
-                {"format", opt(v->format)},
-                {"signer", opt(v->signer)},
-                {"items", opt(v->items)}};
-}
+    void escape(std::string_view v) {
+        const auto* p = reinterpret_cast<const unsigned char*>(v.data());
+        const std::size_t n = v.size();
+        std::size_t i = 0;
+        while (i < n) {
+            const unsigned char b = p[i];
+            if (b < 0x80) {
+                if (b >= 0x20 && b != '"' && b != '\\' && b != 0x7f) out_ += static_cast<char>(b);
+                else code_point(b);
+                ++i;
+                continue;
+            }
+            // Unicode Table 3-7: the well-formed sequences.
+            std::size_t len = 0;
+            unsigned char lo = 0x80, hi = 0xbf;
+            std::uint32_t cp = 0;
+            if (b >= 0xc2 && b <= 0xdf) { len = 2; cp = b & 0x1f; }
+            else if (b == 0xe0) { len = 3; lo = 0xa0; cp = b & 0x0f; }
+            else if ((b >= 0xe1 && b <= 0xec) || b == 0xee || b == 0xef) { len = 3; cp = b & 0x0f; }
+            else if (b == 0xed) { len = 3; hi = 0x9f; cp = b & 0x0f; }
+            else if (b == 0xf0) { len = 4; lo = 0x90; cp = b & 0x07; }
+            else if (b >= 0xf1 && b <= 0xf3) { len = 4; cp = b & 0x07; }
+            else if (b == 0xf4) { len = 4; hi = 0x8f; cp = b & 0x07; }
+            if (len == 0) {  // not a lead byte
+                u16(0xfffd);
+                ++i;
+                continue;
+            }
+            std::size_t k = 1;
+            for (; k < len && i + k < n; ++k) {
+                const unsigned char c = p[i + k];
+                if (c < lo || c > hi) break;
+                lo = 0x80;
+                hi = 0xbf;
+                cp = (cp << 6) | (c & 0x3f);
+            }
+            if (k == len) code_point(cp);
+            else u16(0xfffd);  // the maximal ill-formed subpart: one replacement
+            i += k;
+        }
+    }
+
+    std::string& out_;
+    bool first_ = true;
+};
 
 }  // namespace
 
@@ -61,31 +150,64 @@ std::string assemble_line(std::uint64_t seq, const std::string& fields, const st
 }
 
 std::string serialize_fields(const Record& rec) {
-    json j;
-    j["node"] = rec.node;
-    j["ev"] = rec.ev;
-    j["txid"] = opt(rec.txid);
-    j["client_txid"] = opt(rec.client_txid);
-    j["op"] = opt(rec.op);
-    j["time"] = rfc3339_us(rec.time_us);
-    j["peer"] = opt(rec.peer);
-    j["tls"] = tls_json(rec.tls);
-    j["auth"] = auth_json(rec.auth);
-    j["method"] = opt(rec.method);
-    j["uri"] = opt(rec.uri);
-    j["content_type"] = opt(rec.content_type);
-    j["request"] = request_json(rec.request);
-    j["validation"] = validation_json(rec.validation);
-    j["status"] = opt(rec.status);
-    j["response_bytes"] = opt(rec.response_bytes);
-    j["duration_us"] = opt(rec.duration_us);
-    j["receipt"] = opt(rec.receipt);
-    if (rec.checkpoint)
-        j["checkpoint"] =
-            json{{"alg", rec.checkpoint->alg}, {"keyid", rec.checkpoint->keyid}, {"sig", rec.checkpoint->sig}};
-    if (rec.recovered) j["recovered"] = json{{"bytes", rec.recovered->bytes}, {"sha256", rec.recovered->sha256}};
-    std::string out = j.dump(-1, ' ', /*ensure_ascii=*/true, json::error_handler_t::replace);
-    return out.substr(1, out.size() - 2);  // the members, without the braces
+    std::string out;
+    out.reserve(768);
+    Writer w(out);
+    w.key("node"); w.string(rec.node);
+    w.key("ev"); w.string(rec.ev);
+    w.key("txid"); w.string(rec.txid);
+    w.key("client_txid"); w.string(rec.client_txid);
+    w.key("op"); w.string(rec.op);
+    w.key("time"); w.string(rfc3339_us(rec.time_us));
+    w.key("peer"); w.string(rec.peer);
+    w.key("tls");
+    w.object(rec.tls.has_value(), [&](Writer& o) {
+        o.key("protocol"); o.string(rec.tls->protocol);
+        o.key("cipher"); o.string(rec.tls->cipher);
+        o.key("client_cert_sha256"); o.string(rec.tls->client_cert_sha256);
+        o.key("client_dn"); o.string(rec.tls->client_dn);
+    });
+    w.key("auth");
+    w.object(rec.auth.has_value(), [&](Writer& o) {
+        o.key("mech"); o.string(rec.auth->mech);
+        o.key("user"); o.string(rec.auth->user);
+        o.key("issuer"); o.string(rec.auth->issuer);
+    });
+    w.key("method"); w.string(rec.method);
+    w.key("uri"); w.string(rec.uri);
+    w.key("content_type"); w.string(rec.content_type);
+    w.key("request");
+    w.object(rec.request.has_value(), [&](Writer& o) {
+        o.key("bytes"); o.number(rec.request->bytes);
+        o.key("digest"); o.string(rec.request->digest);
+    });
+    w.key("validation");
+    w.object(rec.validation.has_value(), [&](Writer& o) {
+        o.key("result"); o.string(rec.validation->result);
+        o.key("format"); o.string(rec.validation->format);
+        o.key("signer"); o.string(rec.validation->signer);
+        o.key("items"); o.string(rec.validation->items);
+    });
+    w.key("status"); w.number(rec.status);
+    w.key("response_bytes"); w.number(rec.response_bytes);
+    w.key("duration_us"); w.number(rec.duration_us);
+    w.key("receipt"); w.string(rec.receipt);
+    if (rec.checkpoint) {
+        w.key("checkpoint");
+        w.object(true, [&](Writer& o) {
+            o.key("alg"); o.string(rec.checkpoint->alg);
+            o.key("keyid"); o.string(rec.checkpoint->keyid);
+            o.key("sig"); o.string(rec.checkpoint->sig);
+        });
+    }
+    if (rec.recovered) {
+        w.key("recovered");
+        w.object(true, [&](Writer& o) {
+            o.key("bytes"); o.number(rec.recovered->bytes);
+            o.key("sha256"); o.string(rec.recovered->sha256);
+        });
+    }
+    return out;
 }
 
 std::string rfc3339_us(std::int64_t unix_us) {

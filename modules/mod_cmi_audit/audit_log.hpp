@@ -12,10 +12,9 @@
 // off and recorded). Start-up also takes an fcntl lock on the file.
 //
 // Durability (CMIAuditSync On) is a group commit: the append lock is released
-// before fdatasync, and a second lock serialises the syncs. A process that
-// gets the sync mutex first checks whether an earlier sync already covered
-// its record (the shared `synced` size); if not, it syncs everything written
-// so far, covering every process queued behind it.
+// before fdatasync. A writer whose record an earlier sync already covered (the
+// shared `synced` size) goes on; else one leader (CAS of its pid) syncs
+// everything written so far and wakes all waiters through a shared futex.
 #pragma once
 #include "httpd/httpd_includes.hpp"
 #include "libcmi/audit_chain.hpp"

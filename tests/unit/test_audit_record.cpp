@@ -2,6 +2,8 @@
 #include "libcmi/sha256.hpp"
 
 #include <cppunit/extensions/HelperMacros.h>
+
+#include <random>
 #include <nlohmann/json.hpp>
 
 #include <string>
@@ -39,6 +41,7 @@ class AuditRecordTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(invalid_utf8_is_replaced);
     CPPUNIT_TEST(nested_facts);
     CPPUNIT_TEST(rfc9530_digest);
+    CPPUNIT_TEST(escaping_matches_nlohmann_on_random_bytes);
     CPPUNIT_TEST_SUITE_END();
 
 public:
@@ -77,6 +80,32 @@ public:
         CPPUNIT_ASSERT_EQUAL(*r.tls->client_dn, j["tls"]["client_dn"].get<std::string>());
         CPPUNIT_ASSERT_EQUAL(*r.auth->user, j["auth"]["user"].get<std::string>());
         CPPUNIT_ASSERT_EQUAL(std::uint64_t{7}, j["seq"].get<std::uint64_t>());
+    }
+
+    // The hand-written writer escapes exactly as nlohmann's dump(ensure_ascii,
+    // replace) did (the first format of the log): random bytes biased to UTF-8.
+    void escaping_matches_nlohmann_on_random_bytes() {
+        std::mt19937 rng(20261129);
+        const unsigned char interesting[] = {0x00, 0x08, 0x09, 0x0a, 0x0c, 0x0d, 0x1f, 0x22, 0x5c, 0x7f, 0x80, 0x8f,
+                                             0x90, 0x9f, 0xa0, 0xbf, 0xc0, 0xc1, 0xc2, 0xdf, 0xe0, 0xed, 0xef, 0xf0,
+                                             0xf4, 0xf5, 0xff, 'a', '/', '{'};
+        for (int n = 0; n < 20000; ++n) {
+            std::string v;
+            const int len = static_cast<int>(rng() % 12);
+            for (int k = 0; k < len; ++k)
+                v += static_cast<char>(rng() % 3 ? interesting[rng() % sizeof interesting] : rng() % 256);
+            if (n % 7 == 0) v += "\xf0\x9f\x98\x80\xe2\x80\xae\xc3\xa9";  // well-formed 4-, 3-, 2-byte
+            Record r = sample();
+            r.uri = v;
+            const std::string ours = cmi::audit::serialize_fields(r);
+            nlohmann::json j = v;
+            const std::string ref = j.dump(-1, ' ', true, nlohmann::json::error_handler_t::replace);
+            const std::string key = "\"uri\":";
+            const auto at = ours.find(key);
+            CPPUNIT_ASSERT(at != std::string::npos);
+            CPPUNIT_ASSERT_EQUAL(ref, ours.substr(at + key.size(), ref.size()));
+            CPPUNIT_ASSERT(ours.compare(at + key.size() + ref.size(), 16, ",\"content_type\":") == 0);
+        }
     }
 
     void invalid_utf8_is_replaced() {
