@@ -508,8 +508,9 @@ std::string AuditLog::sync_to(apr_off_t end) {
             __atomic_store_n(&shared_->sync_leader, 0, __ATOMIC_RELEASE);
             __atomic_add_fetch(&shared_->sync_gen, 1, __ATOMIC_ACQ_REL);
             futex(&shared_->sync_gen, FUTEX_WAKE, INT32_MAX, nullptr);
-            if (rc != 0) return "fdatasync failed: " + errno_text(err);
-            continue;
+            // Our own fdatasync ran after our write: our record is durable,
+            // even if `synced` says less (a rotation reset it meanwhile).
+            return rc == 0 ? std::string() : "fdatasync failed: " + errno_text(err);
         }
         if (leader != me && !alive(leader)) {  // killed while syncing: take over
             __atomic_compare_exchange_n(&shared_->sync_leader, &leader, 0, false, __ATOMIC_ACQ_REL,
