@@ -69,7 +69,7 @@ CmsExpectation verify_cms_signature(std::string_view der, const TrustAnchors& an
     X509_ALGOR* dig = nullptr;
     X509_ALGOR* sig = nullptr;
     CMS_SignerInfo_get0_algs(si, nullptr, nullptr, &dig, &sig);
-    CmsExpectation out{digest_alg_of(OBJ_obj2nid(dig->algorithm), accepted), {}, {}, {}};
+    CmsExpectation out{digest_alg_of(OBJ_obj2nid(dig->algorithm), accepted), {}, {}, {}, {}};
     check_signature_alg(OBJ_obj2nid(sig->algorithm));
 
     if (CMS_signed_get_attr_count(si) <= 0) malformed("signed attributes are required");
@@ -98,6 +98,7 @@ CmsExpectation verify_cms_signature(std::string_view der, const TrustAnchors& an
     }
     out.signer_cn = subject_cn(signer);
     out.signer_dn = subject_dn(signer);
+    out.signer_vars = signer_variables(signer);
     return out;
 }
 

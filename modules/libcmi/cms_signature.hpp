@@ -5,6 +5,7 @@
 // once the body has passed.
 #pragma once
 #include "libcmi/digest.hpp"
+#include "libcmi/signer_vars.hpp"
 #include "libcmi/trust_anchors.hpp"
 #include "libcmi/validation_error.hpp"
 
@@ -20,6 +21,7 @@ struct CmsExpectation {
     std::string message_digest;   // the signed messageDigest attribute
     std::string signer_cn;        // subject CN of the signer certificate ("" if none)
     std::string signer_dn;        // RFC 2253 subject DN
+    SignerVars signer_vars;       // SIGNER_* of the signer certificate (signer_vars.hpp)
 };
 
 // Verifies the DER CMS blob. Throws ValidationError with code

@@ -2,6 +2,7 @@
 
 #include "httpd/barrier.hpp"
 #include "httpd/pool_object.hpp"
+#include "mod_cmi_content/signer_identity.hpp"
 
 #include <apr_file_info.h>
 
@@ -111,6 +112,13 @@ const char* set_signature_max_age(cmd_parms* cmd, void* cfg, const char* arg) {
     });
 }
 
+const char* set_signer_identity(cmd_parms* cmd, void* cfg, const char* arg) {
+    return directive_barrier(cmd, [&]() -> const char* {
+        static_cast<DirConfig*>(cfg)->signer_identity = parse_signer_identity(cmd, arg);
+        return nullptr;
+    });
+}
+
 const char* set_bind_signer(cmd_parms*, void* cfg, int on) {
     static_cast<DirConfig*>(cfg)->bind_signer = httpd::to_tri(on);
     return nullptr;
@@ -142,6 +150,9 @@ const command_rec directives[] = {
                   "directory for spooled bodies (default: the system temporary directory)"),
     AP_INIT_TAKE1("CMIContentReplayCache", as_cmd(set_replay_cache), nullptr, RSRC_CONF,
                   "socache provider[:args] remembering RFC 9421 nonces (default shmcb)"),
+    AP_INIT_TAKE1("CMIContentSignerIdentity", as_cmd(set_signer_identity), nullptr, RSRC_CONF | ACCESS_CONF,
+                  "ap_expr string giving a CMS signer's identity from its SIGNER_* variables "
+                  "(default %{SIGNER_S_DN_CN}); RFC 9421 signers are their keyid"),
     AP_INIT_TAKE1("CMIContentSignatureMaxAge", as_cmd(set_signature_max_age), nullptr, RSRC_CONF | ACCESS_CONF,
                   "seconds an RFC 9421 signature is accepted after its created time (default 300)"),
     CMI_MANIFEST_DIRECTIVES,
@@ -172,6 +183,7 @@ void* merge_dir_config(apr_pool_t* p, void* basev, void* addv) {
     c->spool_dir = httpd::merge_ptr(base->spool_dir, add->spool_dir);
     c->manifest = merge_manifest_config(base->manifest, add->manifest);
     c->signature_max_age = add->signature_max_age >= 0 ? add->signature_max_age : base->signature_max_age;
+    c->signer_identity = httpd::merge_ptr(base->signer_identity, add->signer_identity);
     return c;
 }
 

@@ -3,6 +3,8 @@
 #include "httpd/directive.hpp"
 #include "httpd/httpd_includes.hpp"
 #include "httpd/replay_cache.hpp"
+
+#include <ap_expr.h>
 #include "libcmi/digest.hpp"
 #include "libcmi/trust_anchors.hpp"
 #include "mod_cmi_content/manifest_config.hpp"
@@ -32,6 +34,7 @@ struct DirConfig {
     const char* spool_dir = nullptr;
     ManifestConfig manifest;  // Decoupled Upload
     long signature_max_age = -1;  // seconds; -1: unset (300)
+    const ap_expr_info_t* signer_identity = nullptr;  // nullptr: %{SIGNER_S_DN_CN}
 };
 
 struct ServerConfig {
@@ -53,7 +56,12 @@ extern const command_rec directives[];
 inline Validation validation(const DirConfig& c) {
     return c.validation == Validation::unset ? Validation::off : c.validation;
 }
-inline unsigned formats(const DirConfig& c) { return c.formats ? c.formats : kFormatCms | kFormatHttpSignature; }
+// Unset: every format whose keys are configured (cms: trust anchors,
+// http-signature: signer keys); a format that cannot be verified is not offered.
+inline unsigned formats(const DirConfig& c) {
+    if (c.formats) return c.formats;
+    return (c.anchors ? unsigned{kFormatCms} : 0u) | (c.signer_keys_dir ? unsigned{kFormatHttpSignature} : 0u);
+}
 std::vector<DigestAlg> digest_algs(const DirConfig& c);
 inline bool binds_signer(const DirConfig& c) { return c.bind_signer == httpd::Tri::on; }
 inline bool spools(const DirConfig& c) { return c.spool == httpd::Tri::on; }

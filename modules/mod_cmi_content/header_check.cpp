@@ -7,6 +7,7 @@
 #include "mod_cmi_content/content_notes.hpp"
 #include "mod_cmi_content/http_signature_check.hpp"
 #include "mod_cmi_content/replay_check.hpp"
+#include "mod_cmi_content/signer_identity.hpp"
 
 #include <stdexcept>
 #include <string>
@@ -16,7 +17,7 @@ namespace {
 
 constexpr const char* kCmsHeader = "CMI-Content-Signature";
 
-Expectation check_cms(const DirConfig& dc, const char* header) {
+Expectation check_cms(request_rec* r, const DirConfig& dc, const char* header) {
     if (!dc.anchors) throw std::logic_error("CMIContentTrustAnchors is not set for this location; CMS signatures cannot be verified");
     const auto der = base64_decode(header);
     if (!der || der->empty())
@@ -26,7 +27,7 @@ Expectation check_cms(const DirConfig& dc, const char* header) {
     e.format = "cms";
     e.alg = cms.alg;
     e.digest = cms.message_digest;
-    e.signer = cms.signer_cn;
+    e.signer = dc.signer_identity ? signer_identity(r, dc.signer_identity, cms.signer_vars) : cms.signer_cn;
     return e;
 }
 
@@ -39,6 +40,9 @@ const char* cmi_user(request_rec* r) {
 
 HeaderVerdict check_headers(request_rec* r, const DirConfig& dc) {
     const unsigned accepted = formats(dc);
+    if (!accepted)  // apache2 -t refuses this unless a section it cannot place might fill it in
+        throw std::logic_error("neither CMIContentTrustAnchors nor CMIContentSignerKeys applies to this location; "
+                               "no content signature can be verified");
     const char* cms = (accepted & kFormatCms) ? apr_table_get(r->headers_in, kCmsHeader) : nullptr;
     const bool http = (accepted & kFormatHttpSignature) && has_http_signature(r);
 
@@ -63,10 +67,10 @@ HeaderVerdict check_headers(request_rec* r, const DirConfig& dc) {
     }
 
     try {
-        Expectation e = cms ? check_cms(dc, cms) : check_http_signature(r, dc);
+        Expectation e = cms ? check_cms(r, dc, cms) : check_http_signature(r, dc);
         if (binds_signer(dc)) {
             const char* user = cmi_user(r);
-            if (!user || e.signer != user)
+            if (!user || e.signer.empty() || e.signer != user)
                 throw ValidationError("signer-not-bound", "The content signer '" + e.signer +
                                                               "' is not the authenticated user" +
                                                               (user ? std::string(" '") + user + "'." : "."));

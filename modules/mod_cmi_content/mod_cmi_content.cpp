@@ -10,6 +10,7 @@
 #include "mod_cmi_content/header_check.hpp"
 #include "mod_cmi_content/replay_check.hpp"
 #include "mod_cmi_content/manifest_filter.hpp"
+#include "mod_cmi_content/config_check.hpp"
 #include "mod_cmi_content/spool.hpp"
 
 namespace cmi::content {
@@ -66,6 +67,7 @@ void register_hooks(apr_pool_t*) {
     register_body_filter();
     register_spool_filter();
     register_replay_hooks();
+    register_config_check();
     ap_hook_fixups(fixups, nullptr, nullptr, APR_HOOK_MIDDLE);
 }
 

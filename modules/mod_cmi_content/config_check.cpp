@@ -1,0 +1,155 @@
+// A location's effective settings are merged at request time from the server
+// defaults, the matching <Directory>/<Files> sections and then the matching
+// <Location> sections. This check works on the sections as written: for a
+// section S it merges the server defaults and every section of S's kind whose
+// path encloses S's path (its "chain"); sections whose reach cannot be known
+// here (the other kind, regex and wildcard sections, <Files>) may supply a
+// missing setting, so they only ever silence an error. A refusal therefore
+// means: some request under S is certain to fail closed.
+#include "mod_cmi_content/config_check.hpp"
+
+#include "mod_cmi_content/content_config.hpp"
+
+#include <http_core.h>
+
+#include <cstring>
+#include <set>
+#include <string>
+#include <vector>
+
+namespace cmi::content {
+namespace {
+
+struct Section {
+    std::string name;  // "<Location /x>", for messages
+    const char* path = nullptr;
+    bool exact = false;  // a plain path (not regex, not wildcard)
+    bool location = false;
+    const DirConfig* cfg = nullptr;
+};
+
+struct Effective {
+    Validation validation = Validation::unset;
+    unsigned formats = 0;
+    bool anchors = false;
+    bool keys = false;
+};
+
+void apply(Effective& e, const DirConfig& c) {
+    if (c.validation != Validation::unset) e.validation = c.validation;
+    if (c.formats) e.formats = c.formats;
+    e.anchors = e.anchors || c.anchors;
+    e.keys = e.keys || c.signer_keys_dir;
+}
+
+void collect(std::vector<Section>& out, const apr_array_header_t* arr, bool location) {
+    if (!arr) return;
+    auto** elts = reinterpret_cast<ap_conf_vector_t**>(arr->elts);
+    for (int i = 0; i < arr->nelts; ++i) {
+        const auto* core = static_cast<const core_dir_config*>(ap_get_core_module_config(elts[i]));
+        const auto* dc = static_cast<const DirConfig*>(ap_get_module_config(elts[i], &cmi_content_module));
+        if (!core || !dc) continue;
+        Section s;
+        s.path = core->d ? core->d : "";
+        s.exact = !core->r && !core->d_is_fnmatch;
+        s.location = location;
+        s.name = std::string(location ? "<Location" : "<Directory") + (core->r ? "Match " : " ") + s.path + ">";
+        s.cfg = dc;
+        out.push_back(std::move(s));
+    }
+}
+
+bool encloses(const Section& outer, const Section& inner) {
+    return outer.exact && std::strncmp(inner.path, outer.path, std::strlen(outer.path)) == 0;
+}
+
+void check(const std::string& where, const Effective& chain, const Effective& maybe, bool maybe_formats,
+           std::set<std::string>& problems) {
+    if (chain.validation != Validation::optional && chain.validation != Validation::required) return;
+    if (maybe_formats) return;  // another section may narrow the formats: cannot tell
+    const std::string mode = chain.validation == Validation::required ? "Required" : "Optional";
+    const bool anchors = chain.anchors || maybe.anchors, keys = chain.keys || maybe.keys;
+    if (!chain.formats) {  // the default: every format whose keys are configured
+        if (!anchors && !keys)
+            problems.insert("CMIContentValidation " + mode + " applies to " + where +
+                            ", but neither CMIContentTrustAnchors nor CMIContentSignerKeys applies there, so no "
+                            "signature can be verified: add CMIContentTrustAnchors /path/to/content-ca.pem (CMS "
+                            "signers) and/or CMIContentSignerKeys /path/to/signer-keys (RFC 9421 signers) to that "
+                            "section or an enclosing one");
+        return;
+    }
+    const unsigned fmts = chain.formats;
+    if ((fmts & kFormatCms) && !anchors)
+        problems.insert("CMIContentValidation " + mode + " applies to " + where +
+                        " and CMIContentFormats lists cms, but no CMIContentTrustAnchors applies there: add "
+                        "CMIContentTrustAnchors /path/to/content-ca.pem to that section (or an enclosing one), "
+                        "or accept only RFC 9421 signatures with CMIContentFormats http-signature");
+    if ((fmts & kFormatHttpSignature) && !keys)
+        problems.insert("CMIContentValidation " + mode + " applies to " + where +
+                        " and CMIContentFormats lists http-signature, but no CMIContentSignerKeys applies there: add "
+                        "CMIContentSignerKeys /path/to/signer-keys to that section (or an enclosing one), "
+                        "or accept only CMS signatures with CMIContentFormats cms");
+}
+
+void check_server(server_rec* s, std::set<std::string>& problems) {
+    const auto* defaults = static_cast<const DirConfig*>(ap_get_module_config(s->lookup_defaults, &cmi_content_module));
+    const auto* sconf = static_cast<const core_server_config*>(ap_get_core_module_config(s->module_config));
+    const auto* dconf = static_cast<const core_dir_config*>(ap_get_core_module_config(s->lookup_defaults));
+    std::vector<Section> all;
+    collect(all, sconf->sec_dir, false);
+    collect(all, sconf->sec_url, true);
+    std::vector<Section> files;
+    collect(files, dconf ? dconf->sec_file : nullptr, false);
+    for (auto& f : files) f.exact = false;  // <Files> match names, not paths: reach unknown
+    all.insert(all.end(), files.begin(), files.end());
+
+    Effective base;
+    if (defaults) apply(base, *defaults);
+
+    // The server defaults reach every URL: like a <Location />, which only
+    // <Location /> itself, <Directory>, <Files> and regex sections can complete.
+    Section server_wide;
+    server_wide.name = "the server configuration";
+    server_wide.path = "/";
+    server_wide.exact = true;
+    server_wide.location = true;
+    std::vector<const Section*> subjects{&server_wide};
+    for (const auto& sec : all)
+        if (sec.exact) subjects.push_back(&sec);
+
+    for (const Section* subject : subjects) {
+        const Section& sec = *subject;
+        Effective chain = base;
+        Effective maybe;
+        bool maybe_formats = false;
+        for (const auto& t : all) {
+            if (t.location == sec.location && encloses(t, sec)) {
+                apply(chain, *t.cfg);
+            } else if (t.location != sec.location || !t.exact) {
+                apply(maybe, *t.cfg);
+                maybe_formats = maybe_formats || t.cfg->formats;
+            }
+        }
+        check(sec.name, chain, maybe, maybe_formats, problems);
+    }
+}
+
+extern "C" int check_config(apr_pool_t*, apr_pool_t*, apr_pool_t*, server_rec* main) {
+    std::set<std::string> problems;
+    try {
+        for (server_rec* s = main; s; s = s->next) check_server(s, problems);
+    } catch (const std::exception& e) {
+        ap_log_error_(__FILE__, __LINE__, cmi_content_module.module_index, APLOG_CRIT, 0, main,
+                      "mod_cmi_content: configuration check failed: %s", e.what());
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    for (const auto& p : problems)
+        ap_log_error_(__FILE__, __LINE__, cmi_content_module.module_index, APLOG_CRIT, 0, main, "%s", p.c_str());
+    return problems.empty() ? OK : HTTP_INTERNAL_SERVER_ERROR;
+}
+
+}  // namespace
+
+void register_config_check() { ap_hook_check_config(check_config, nullptr, nullptr, APR_HOOK_MIDDLE); }
+
+}  // namespace cmi::content
