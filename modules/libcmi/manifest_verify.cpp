@@ -95,11 +95,15 @@ std::string printable(const std::string& s) {
 }
 }  // namespace
 
-std::string items_structured_field(const ManifestVerdict& v) {
+std::string items_structured_field(const ManifestVerdict& v, bool compact) {
     sf::List list;
     for (const ItemResult& i : v.items) {
         sf::Item item{sf::String{printable(i.id)}, {}};
         item.params.emplace_back("result", sf::Token{i.code ? i.code : "valid"});
+        if (compact) {
+            list.emplace_back(std::move(item));
+            continue;
+        }
         item.params.emplace_back("location", sf::String{printable(i.location)});
         if (!i.digest.empty()) {
             item.params.emplace_back("alg", sf::Token{digest_alg_name(i.alg)});

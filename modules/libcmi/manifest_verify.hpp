@@ -55,7 +55,8 @@ ManifestVerdict verify_manifest(ManifestDoc& doc, const ManifestPaths& paths, co
 // parameters result (valid or the problem code), location, and for items whose
 // content was read alg and digest (Byte Sequence), e.g.
 //   "song-1";result=valid;location="a/s.mp3";alg=sha-256;digest=:…:
-std::string items_structured_field(const ManifestVerdict& v);
+// `compact`: only the id and result parameters, e.g. "song-1";result=valid
+std::string items_structured_field(const ManifestVerdict& v, bool compact = false);
 
 // The problem document's `items` extension: {"items":[{"id","result","code","detail"},…]}.
 std::string items_problem_extension(const ManifestVerdict& v);

@@ -113,6 +113,26 @@ std::string signers_of(const ManifestVerdict& v) {
     return out;
 }
 
+// The full list goes to r->notes (mod_cmi_audit records it). A CGI gets it through
+// execve, which refuses any one environment string over 128 KiB: above kEnvItemsMax
+// the environment carries only ids and results, and above that nothing.
+constexpr size_t kEnvItemsMax = 64 * 1024;
+
+void publish_items(request_rec* r, const ManifestVerdict& v) {
+    const std::string full = items_structured_field(v);
+    const char* value = apr_pstrmemdup(r->pool, full.data(), full.size());
+    apr_table_setn(r->notes, kItemsKey, value);
+    if (full.size() <= kEnvItemsMax) {
+        apr_table_setn(r->subprocess_env, kItemsKey, value);
+        return;
+    }
+    const std::string compact = items_structured_field(v, true);
+    if (compact.size() <= kEnvItemsMax)
+        apr_table_setn(r->subprocess_env, kItemsKey, apr_pstrmemdup(r->pool, compact.data(), compact.size()));
+    else
+        apr_table_unset(r->subprocess_env, kItemsKey);
+}
+
 }  // namespace
 
 void register_manifest_filter() {
@@ -164,7 +184,7 @@ int validate_manifest(request_rec* r, const DirConfig& dc) {
         return refuse_invalid(r, e.code, e.what());
     }
 
-    publish(r, kItemsKey, items_structured_field(verdict));
+    publish_items(r, verdict);
     const std::string signer = signers_of(verdict);
     if (!signer.empty()) publish(r, kSignerKey, signer);
     if (const ItemResult* bad = verdict.first_failure()) {

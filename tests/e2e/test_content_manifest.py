@@ -518,3 +518,24 @@ def test_audit_record_carries_the_items(server, tmp):
     assert end["validation"]["result"] == "invalid"
     assert '"aud";result=digest-mismatch' in end["validation"]["items"]
     assert end["status"] == 422
+
+
+def test_large_manifest_still_reaches_a_cgi(server, tmp):
+    """1200 items: the full CMI_CONTENT_ITEMS would exceed what execve accepts for one
+    environment string (128 KiB); the CGI still runs and gets the compact form."""
+    d = www_owned_dir(server.staging / "provider-b" / "many")
+    names = []
+    for i in range(1200):
+        (d / f"item-{i:05d}.bin").write_bytes(b"%d" % i)
+        names.append(f"provider-b/many/item-{i:05d}.bin")
+    cred = server.pki.client_b
+    r = cmi_sign_manifest("--cert", str(cred.cert), "--key", str(cred.key), "--root", str(server.staging),
+                          "--sign-manifest", "--no-cms", *names)
+    assert r.returncode == 0, r.stderr
+    resp = post(server, "/ingest/ingest.sh", r.stdout)
+    assert resp.status_code == 200, resp.text[:500]
+    env = cgi_env(resp)
+    assert env["validation"] == "valid"
+    items = env["items"].split(", ")
+    assert len(items) == 1200
+    assert items[7] == '"provider-b/many/item-00007.bin";result=valid'

@@ -209,6 +209,9 @@ public:
         CPPUNIT_ASSERT(sf.find("\"i0\";result=valid;location=\"m/0\";alg=sha-256;digest=:" +
                                b64digest("item 0") + ":, \"i1\"") == 0);
         CPPUNIT_ASSERT(sf.find("\"i3\";result=digest-mismatch;location=\"m/3\"") != std::string::npos);
+        CPPUNIT_ASSERT_EQUAL(std::string("\"i0\";result=valid, \"i1\";result=valid, \"i2\";result=valid, "
+                                         "\"i3\";result=digest-mismatch, \"i4\";result=valid"),
+                             items_structured_field(v, true));
         const std::string js = items_problem_extension(v);
         CPPUNIT_ASSERT(js.find(R"({"items":[{"id":"i0","result":"valid"},)") == 0);
         CPPUNIT_ASSERT(js.find(R"({"id":"i3","result":"invalid","code":"digest-mismatch","detail":"item 'i3': )") !=
