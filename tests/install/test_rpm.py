@@ -1,0 +1,38 @@
+"""The RPM (Fedora httpd module conventions) builds and lists the modules, the
+conf.modules.d file, the example configuration and the tools."""
+import subprocess
+
+
+def rpm_query(rpm, *args) -> str:
+    return subprocess.run(["rpm", "-qp", *args, str(rpm)], capture_output=True, text=True, check=True).stdout
+
+
+def test_rpm_file_list(rpm):
+    files = rpm_query(rpm, "-l").split()
+    moddirs = {f.rsplit("/", 1)[0] for f in files if f.endswith(".so")}
+    assert len(moddirs) == 1 and next(iter(moddirs)).endswith("/httpd/modules"), moddirs
+    moddir = moddirs.pop()
+    for m in ("tls", "auth", "audit", "content"):
+        assert f"{moddir}/mod_cmi_{m}.so" in files
+    assert "/etc/httpd/conf.modules.d/10-cmi.conf" in files
+    assert "/etc/httpd/conf.d/cmi.conf.example" in files
+    for tool in ("cmi-sign", "cmi-audit", "cmi-htdigest"):
+        assert f"/usr/bin/{tool}" in files
+    assert any(f.startswith("/usr/share/man/man1/cmi-sign.1") for f in files)
+    assert not [f for f in files if f.endswith(".la")], files
+
+
+def test_rpm_config_files_and_requires(rpm):
+    config = rpm_query(rpm, "-c").split()
+    assert "/etc/httpd/conf.modules.d/10-cmi.conf" in config
+    requires = rpm_query(rpm, "--requires")
+    assert "httpd-mmn = " in requires, requires
+    scripts = rpm_query(rpm, "--dump")
+    assert "/etc/httpd/conf.modules.d/10-cmi.conf" in scripts
+
+
+def test_conf_modules_d_loads_all_four(rpm, work):
+    out = subprocess.run(f"rpm2cpio {rpm} | cpio -i --to-stdout ./etc/httpd/conf.modules.d/10-cmi.conf",
+                         shell=True, capture_output=True, text=True, check=True).stdout
+    for m in ("tls", "auth", "audit", "content"):
+        assert f"LoadModule cmi_{m}_module modules/mod_cmi_{m}.so" in out
