@@ -19,7 +19,7 @@ from conftest import run
 PKG = "libapache2-mod-cmi"
 MODULES = ["cmi_tls", "cmi_auth", "cmi_audit", "cmi_content"]
 STOCK = ["mpm_event", "authz_core", "authz_host", "authn_core", "authn_file", "mime", "alias", "dir",
-         "ssl", "socache_shmcb", "dav", "dav_fs", "cgid", "status", "log_config"]
+         "ssl", "socache_shmcb", "dav", "dav_fs", "cgid", "status"]
 LEFTOVERS = ["/usr/lib/apache2/modules/mod_cmi_*", "/etc/apache2/mods-available/cmi_*",
              "/etc/apache2/mods-enabled/cmi_*", "/usr/bin/cmi-*", f"/usr/share/doc/{PKG}",
              "/usr/share/man/man1/cmi-*"]
