@@ -22,8 +22,9 @@ constexpr const char* kCounters[] = {
     "validations.absent", "validations.unknown.invalid",
     "refused.signature-required", "refused.signature-malformed", "refused.digest-mismatch",
     "refused.signature-invalid", "refused.signer-untrusted", "refused.signer-not-bound",
-    "refused.manifest-malformed", "refused.content-missing", "refused.too-large", "refused.validation-unavailable",
-    "replay_cache.hits", "replay_cache.misses", "replay_cache.errors", "other",
+    "refused.manifest-malformed", "refused.content-missing", "refused.too-large",
+    "refused.validation-unavailable",
+    "replay_cache.hits", "replay_cache.misses", "replay_cache.errors", "replay_cache.full", "other",
 };
 
 extern "C" int cmi_content_status(request_rec* r, int flags) {
