@@ -9,6 +9,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 
@@ -18,7 +19,7 @@ from conftest import run
 
 PKG = "libapache2-mod-cmi"
 MODULES = ["cmi_tls", "cmi_auth", "cmi_audit", "cmi_content"]
-STOCK = ["mpm_event", "authz_core", "authz_host", "authn_core", "authn_file", "mime", "alias", "dir",
+STOCK = ["mpm_event", "authz_core", "authz_host", "authz_user", "authn_core", "authn_file", "mime", "alias", "dir",
          "ssl", "socache_shmcb", "dav", "dav_fs", "cgid", "status"]
 LEFTOVERS = ["/usr/lib/apache2/modules/mod_cmi_*", "/etc/apache2/mods-available/cmi_*",
              "/etc/apache2/mods-enabled/cmi_*", "/usr/bin/cmi-*", f"/usr/share/doc/{PKG}",
@@ -46,6 +47,8 @@ def cleanup():
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=20)
     purge()
+    if state.get("root"):
+        shutil.rmtree(state["root"], ignore_errors=True)
 
 
 def test_lintian_reports_no_errors(deb):
@@ -106,10 +109,12 @@ def pki(etc: Path):
                    input=b"digest secret", check=True)
 
 
-def test_example_config_serves_one_request_per_module(work):
-    root = work / "system-apache2"
+def test_example_config_serves_one_request_per_module():
+    # Not under pytest's 0700 tmp: the children (www-data) read and write here.
+    root = Path(tempfile.mkdtemp(prefix="cmi-install-"))
+    state["root"] = root
     etc, var, log, cgi, run_dir = (root / d for d in ("etc", "var", "log", "cgi", "run"))
-    for d in (etc, var / "staging", var / "spool", log, cgi, run_dir):
+    for d in (etc, var / "staging" / "provider-a", var / "spool", log, cgi, run_dir):
         d.mkdir(parents=True)
     for d in (root, etc, var, cgi, run_dir, log):
         d.chmod(0o755)
@@ -117,6 +122,9 @@ def test_example_config_serves_one_request_per_module(work):
     for f in ("digest-users", "content-ca.pem", "client-ca.pem"):
         (etc / f).chmod(0o644)
     shutil.chown(var / "staging", "www-data", "www-data")
+    (var / "dav").mkdir()
+    shutil.chown(var / "dav", "www-data", "www-data")
+    shutil.chown(var / "staging" / "provider-a", "www-data", "www-data")
     shutil.chown(var / "spool", "www-data", "www-data")
     conf_src = example_conf()
     text = gzip.open(conf_src, "rt").read() if conf_src.suffix == ".gz" else conf_src.read_text()
@@ -139,7 +147,7 @@ LogLevel warn
 TypesConfig /etc/mime.types
 DocumentRoot "{root}/htdocs"
 ScriptSock "{run_dir}/cgid.sock"
-DavLockDB "{run_dir}/davlock"
+DavLockDB "{var}/dav/lock"
 SSLSessionCache "shmcb:{run_dir}/ssl_scache(512000)"
 <Directory />
     Require all denied
@@ -167,9 +175,10 @@ Include "{root}/cmc.conf"
 
     def curl(*args):
         out = run(["curl", "-sS", "-o", str(root / "body"), "-D", "-", "--cacert", str(etc / "ca.pem"), *args])
-        status = int(out.stdout.split("\r\n")[0].split()[1])
-        headers = {l.split(":", 1)[0].lower(): l.split(":", 1)[1].strip()
-                   for l in out.stdout.split("\r\n")[1:] if ":" in l}
+        lines = out.stdout.splitlines()
+        lines = lines[max(i for i, l in enumerate(lines) if l.startswith("HTTP/")):]  # after 100 Continue
+        status = int(lines[0].split()[1])
+        headers = {l.split(":", 1)[0].lower(): l.split(":", 1)[1].strip() for l in lines[1:] if ":" in l}
         return status, headers, (root / "body").read_bytes()
 
     # mod_cmi_tls: plain HTTP to a CMI location is refused before authentication.
