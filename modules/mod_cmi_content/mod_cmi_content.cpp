@@ -11,6 +11,7 @@
 #include "mod_cmi_content/replay_check.hpp"
 #include "mod_cmi_content/manifest_filter.hpp"
 #include "mod_cmi_content/config_check.hpp"
+#include "mod_cmi_content/too_large.hpp"
 #include "mod_cmi_content/spool.hpp"
 
 namespace cmi::content {
@@ -39,6 +40,7 @@ int validate(request_rec* r) {
     // A manifest location validates every manifest, whatever CMIContentValidation says.
     if (decoupled(dc.manifest)) return carries_body(r) ? validate_manifest(r, dc) : DECLINED;
     if (validation(dc) == Validation::off || !carries_body(r)) return DECLINED;
+    if (const int status = check_declared_length(r); status != DECLINED) return status;
 
     const HeaderVerdict v = check_headers(r, dc);
     if (v.status != DECLINED || !v.state) return v.status;
@@ -68,6 +70,7 @@ void register_hooks(apr_pool_t*) {
     register_spool_filter();
     register_replay_hooks();
     register_config_check();
+    register_too_large_hook();
     ap_hook_fixups(fixups, nullptr, nullptr, APR_HOOK_MIDDLE);
 }
 

@@ -362,7 +362,7 @@ def test_limit_request_body_is_413(server, tmp):
     server.expect_error(DAV_ERROR)
     data = os.urandom(5000)
     r = put(server, "/dav/limited/big.bin", data, signed(server, tmp, data))
-    assert r.status_code == 413
+    assert_problem(r, 413, "too-large")
     assert no_file(server, "limited/big.bin")
 
 
@@ -400,7 +400,7 @@ def test_spool_mode_limit_request_body_is_413_and_cgi_never_runs(server, tmp):
     data = os.urandom(5000)
     r = requests.post(server.url("/cgi-spool-limited/marker.sh"), data=data, headers=signed(server, tmp, data),
                       verify=str(server.pki.ca_cert), timeout=30)
-    assert r.status_code == 413
+    assert_problem(r, 413, "too-large")
     assert not server.marker.exists()
     assert list(server.spool_dir.iterdir()) == []
 

@@ -110,6 +110,7 @@ class HttpSignatureTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(rfc9421_b26_one_changed_byte_fails);
     CPPUNIT_TEST(rfc9421_b24_ecdsa_p256_verifies);
     CPPUNIT_TEST(rfc9421_b21_rsa_pss_verifies);
+    CPPUNIT_TEST(rfc9421_b22_query_param_vector);
     CPPUNIT_TEST(rfc9421_b23_full_coverage_verifies);
     CPPUNIT_TEST(derived_components);
     CPPUNIT_TEST(every_algorithm_round_trips);
@@ -178,6 +179,37 @@ public:
         bad[40] ^= 0x80;
         CPPUNIT_ASSERT(!verify_base(Alg::ecdsa_p256_sha256, key.get(), base, bad));
         CPPUNIT_ASSERT(!verify_base(Alg::ecdsa_p256_sha256, key.get(), base, sig.substr(1)));
+    }
+
+    // B.2.2 covers "@query-param";name="Pet". The verifier does not build
+    // bases with component parameters (such a Signature-Input is refused as
+    // malformed); the RFC's own base and signature check the algorithm and key.
+    void rfc9421_b22_query_param_vector() {
+        const std::string input =
+            "sig-b22=(\"@authority\" \"content-digest\" \"@query-param\";name=\"Pet\");created=1618884473;"
+            "keyid=\"test-key-rsa-pss\";tag=\"header-example\"";
+        const std::string sig_field =
+            "sig-b22=:LjbtqUbfmvjj5C5kr1Ugj4PmLYvx9wVjZvD9GsTT4F7GrcQEdJzgI9qHxICagShLRiLMlAJjtq6N4CDfKtjvuJyE5qH7KT8U"
+            "CMkSowOB4+ECxCmT8rtAmj/0PIXxi0A0nxKyB09RNrCQibbUjsLS/2YyFYXEu4TRJQzRw1rLEuEfY17SARYhpTlaqwZVtR8NV7+4UKkj"
+            "qpcAoFqWFQh62s7Cl+H2fjBSpqfZUJcsIk4N6wiKYd4je2U/lankenQ99PZfB4jY3I5rSV2DSBVkSFsURIjYErOs0tFTQosMTAoxk//"
+            "0RoKUqiYY8Bh0aaUEb0rQl3/XaVe4bXTugEjHSw==:";
+        const std::string base =
+            "\"@authority\": example.com\n"
+            "\"content-digest\": sha-512=:WZDPaVn/7XgHaAy8pmojAkGWoRx2UFChF41A2svX+TaPm+AbwAgBWnrIiYllu7BNNyealdVLvRwEmTHWXvJwew==:\n"
+            "\"@query-param\";name=\"Pet\": dog\n"
+            "\"@signature-params\": (\"@authority\" \"content-digest\" \"@query-param\";name=\"Pet\")"
+            ";created=1618884473;keyid=\"test-key-rsa-pss\";tag=\"header-example\"";
+        const std::string sig = *base64_decode(sig_field.substr(9, sig_field.size() - 10));
+        Pkey key = public_key_from_pem(kRsaPssPub);
+        CPPUNIT_ASSERT(verify_base(Alg::rsa_pss_sha512, key.get(), base, sig));
+        std::string changed = base;
+        changed[changed.find(": dog") + 2] = 'c';  // Pet=cog
+        CPPUNIT_ASSERT(!verify_base(Alg::rsa_pss_sha512, key.get(), changed, sig));
+        std::string bad = sig;
+        bad[100] ^= 0x01;
+        CPPUNIT_ASSERT(!verify_base(Alg::rsa_pss_sha512, key.get(), base, bad));
+        CPPUNIT_ASSERT_EQUAL(std::string("signature-malformed"),
+                             code_of([&] { parse_signature_fields(input, sig_field); }));
     }
 
     void rfc9421_b21_rsa_pss_verifies() {
