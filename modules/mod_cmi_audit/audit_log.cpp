@@ -450,6 +450,30 @@ std::string AuditLog::reserve_locked(apr_off_t line_size) {
            " operations still open: " + errno_text(errno);
 }
 
+std::string AuditLog::idle_checkpoint(bool sync) {
+    if (!signer_ || getpid() != parent_pid_) return std::string();
+    Result res;
+    apr_off_t end = 0;
+    {
+        Lock lock(*this);
+        if (!lock.error.empty()) return lock.error;
+        if (!current_locked()) return std::string();
+        if (shared_->seq == 0 || shared_->seq == shared_->checkpoint_seq) return std::string();  // all covered
+        if (apr_time_now() - shared_->checkpoint_time < checkpoint_us_) return std::string();
+        // A writer killed mid-write: leave the repair (and its recovered
+        // record) to the next request's append.
+        struct stat st {};
+        if (regular_ && (fstat(fd_, &st) != 0 || st.st_size != shared_->size)) return std::string();
+        end = checkpoint_locked(res);
+    }
+    if (!res.ok()) return "cannot write an idle checkpoint: " + res.error;
+    if (end != 0 && sync) {
+        const std::string err = sync_to(end);
+        if (!err.empty()) return "idle checkpoint written but not made durable: " + err;
+    }
+    return std::string();
+}
+
 apr_off_t AuditLog::checkpoint_locked(Result& res) {
     if (!signer_) return 0;
     const apr_time_t now = apr_time_now();

@@ -62,6 +62,12 @@ public:
     // save, so that a new empty log continues it even after a full stop.
     void save_head();
 
+    // In the parent (the monitor hook): a signed checkpoint when records
+    // have come after the last one and it is older than the checkpoint
+    // interval, so that an idle server's last records are covered too.
+    // Returns an error text, or empty.
+    std::string idle_checkpoint(bool sync);
+
     const Signer* signer() const { return signer_; }
     const char* path() const { return path_; }
     const char* default_node() const { return default_node_; }

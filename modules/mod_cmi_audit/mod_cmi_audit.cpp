@@ -166,10 +166,17 @@ extern "C" int post_config(apr_pool_t* pconf, apr_pool_t*, apr_pool_t* ptemp, se
     return HTTP_INTERNAL_SERVER_ERROR;
 }
 
-// The parent, about every ten seconds: keeps <log>.head up to date.
+// The parent, about every ten seconds: a checkpoint if the server went idle
+// with records not covered by one; keeps <log>.head up to date.
 extern "C" int monitor(apr_pool_t*, server_rec* s) {
     try {
-        if (AuditLog* log = server_config(s).log) log->save_head();
+        if (AuditLog* log = server_config(s).log) {
+            const std::string err = log->idle_checkpoint(syncs(server_config(s)));
+            if (!err.empty())
+                ap_log_error_(__FILE__, __LINE__, cmi_audit_module.module_index, APLOG_ERR, 0, s, "audit log %s: %s",
+                              log->path(), err.c_str());
+            log->save_head();
+        }
     } catch (const std::exception& e) {
         ap_log_error_(__FILE__, __LINE__, cmi_audit_module.module_index, APLOG_ERR, 0, s, "audit log: %s", e.what());
     } catch (...) {
