@@ -10,6 +10,7 @@
 #include <openssl/pem.h>
 #include <openssl/rsa.h>
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
 
 #include <algorithm>
 #include <cstring>
@@ -225,18 +226,38 @@ Pkey public_key_from_pem(std::string_view pem) {
     return Pkey(key);
 }
 
-Pkey load_public_key(const std::string& pem_file) {
+std::string read_key_file(const std::string& pem_file) {
     BIO* bio = BIO_new_file(pem_file.c_str(), "r");
     if (!bio) {
         ERR_clear_error();
-        return nullptr;
+        return {};
     }
     std::string pem;
     char buf[4096];
     int n;
     while ((n = BIO_read(bio, buf, sizeof buf)) > 0 && pem.size() < 1 << 20) pem.append(buf, static_cast<size_t>(n));
     BIO_free(bio);
-    return public_key_from_pem(pem);
+    return pem;
+}
+
+Pkey load_public_key(const std::string& pem_file) { return public_key_from_pem(read_key_file(pem_file)); }
+
+void check_key_certificate(std::string_view pem, std::time_t now, const std::string& keyid) {
+    BIO* bio = BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size()));
+    if (!bio) throw std::runtime_error("out of memory");
+    X509* cert = PEM_read_bio_X509(bio, nullptr, nullptr, nullptr);
+    BIO_free(bio);
+    ERR_clear_error();
+    if (!cert) return;  // a bare public key
+    std::unique_ptr<X509, void (*)(X509*)> guard(cert, X509_free);
+    if (X509_cmp_time(X509_get0_notBefore(cert), &now) > 0)
+        throw ValidationError("signer-untrusted", "the certificate of keyid '" + keyid + "' is not yet valid");
+    if (X509_cmp_time(X509_get0_notAfter(cert), &now) < 0)
+        throw ValidationError("signer-untrusted", "the certificate of keyid '" + keyid + "' has expired");
+    if ((X509_get_extension_flags(cert) & EXFLAG_KUSAGE) &&
+        !(X509_get_key_usage(cert) & (KU_DIGITAL_SIGNATURE | KU_NON_REPUDIATION)))
+        throw ValidationError("signer-untrusted", "the certificate of keyid '" + keyid +
+                                                      "' does not allow digital signatures (key usage)");
 }
 
 Alg resolve_alg(const std::optional<Alg>& declared, EVP_PKEY* key) {

@@ -75,6 +75,12 @@ using Pkey = std::unique_ptr<evp_pkey_st, PkeyFree>;
 
 // A PEM public key or certificate; nullptr if the file holds neither.
 Pkey load_public_key(const std::string& pem_file);
+
+// When the key file is a certificate, it must be valid at `now` and, if it
+// has a key usage, allow digitalSignature or nonRepudiation; otherwise throws
+// ValidationError("signer-untrusted"). A bare public key passes.
+void check_key_certificate(std::string_view pem, std::time_t now, const std::string& keyid);
+std::string read_key_file(const std::string& pem_file);  // "" when unreadable
 Pkey public_key_from_pem(std::string_view pem);
 
 // The algorithm to verify with: the declared one, which must fit the key, or

@@ -70,8 +70,10 @@ Expectation check_http_signature(request_rec* r, const DirConfig& dc) {
     }
 
     const std::string key_file = std::string(dc.signer_keys_dir) + "/" + sig.params.keyid + ".pem";
-    httpsig::Pkey key = httpsig::load_public_key(key_file);
+    const std::string pem = httpsig::read_key_file(key_file);
+    httpsig::Pkey key = httpsig::public_key_from_pem(pem);
     if (!key) throw ValidationError("signer-untrusted", "keyid '" + sig.params.keyid + "' is not a known content signer");
+    httpsig::check_key_certificate(pem, apr_time_sec(r->request_time), sig.params.keyid);
     const httpsig::Alg alg = httpsig::resolve_alg(sig.params.alg, key.get());
     const std::string base = httpsig::signature_base(sig.params, request_view(r));
     if (!httpsig::verify_base(alg, key.get(), base, sig.value))

@@ -255,3 +255,21 @@ def test_spool_mode_cgi_sees_keyid_and_digest(server):
     assert "format=http-signature" in r.text
     assert "signer=ecdsa-p256-sha256" in r.text
     assert f"digest={content_digest(body)}" in r.text
+
+
+@pytest.mark.parametrize("which, status", [("client", 201), ("expired_client", 403)])
+def test_key_given_as_certificate_must_be_valid(server, which, status):
+    # <keyid>.pem may be the signer's certificate: then its validity period counts.
+    cred = getattr(server.pki, which)
+    keyid = f"cert-{which.replace('_', '-')}"
+    (server.root / "conf" / "signer-keys" / f"{keyid}.pem").write_bytes(cred.cert.read_bytes())
+    key = serialization.load_pem_private_key(cred.key.read_bytes(), password=None)
+    body = b"signed with a certificate's key"
+    path = f"/dav/hs-{keyid}.bin"
+    r = put(server, path, body, sign_request("PUT", server.url(path), body, key, keyid, "ecdsa-p256-sha256"))
+    if status == 201:
+        assert r.status_code == 201, r.text
+    else:
+        doc = assert_problem(r, 403, "signer-untrusted")
+        assert "expired" in doc["detail"]
+        assert no_file(server, f"hs-{keyid}.bin")
