@@ -163,7 +163,11 @@ class MixedLoad:
                                 sp=SP, ca=pki.ca_cert, keys=self.keys)
 
     def server_snippet(self, audit_log: Path, single_child: bool = True, extra: str = "") -> str:
-        return (f'CMIAuditLog "{audit_log}"\nCMIAuditNode load\n' + (SINGLE_CHILD if single_child else "")
+        # Replay caches sized for the run: a full shmcb refuses (503) rather than evicting.
+        run = self.httpd.root / "run"
+        caches = (f'CMIAuthReplayCache "shmcb:{run}/load-auth-replay(16000000)"\n'
+                  f'CMIContentReplayCache "shmcb:{run}/load-content-replay(16000000)"\n')
+        return (f'CMIAuditLog "{audit_log}"\nCMIAuditNode load\n' + caches + (SINGLE_CHILD if single_child else "")
                 + extra)
 
     # Error-log lines the refusals of the mix make (regexes for httpd.expect_error).
@@ -390,7 +394,13 @@ def children(parent: int) -> list[int]:
 
 
 def rss_kib(pid: int) -> int:
-    return _status_field(pid, "VmRSS")
+    """Resident memory of the process's own: VmRSS less shared memory (RssShmem),
+    which is the scoreboard and the shmcb replay caches filling up, not a leak."""
+    return _status_field(pid, "VmRSS") - _status_field(pid, "RssShmem")
+
+
+def rss_detail(pid: int) -> str:
+    return ", ".join(f"{k} {_status_field(pid, k)} KiB" for k in ("VmRSS", "RssAnon", "RssFile", "RssShmem"))
 
 
 def fd_count(pid: int) -> int:
