@@ -11,7 +11,9 @@ def read_lines(path: Path) -> list[bytes]:
 
 
 def read_records(path: Path) -> list[dict]:
-    return [json.loads(line) for line in read_lines(path)]
+    """Whole records only: a last line without its newline is still being
+    written by a child (the log is read while httpd runs)."""
+    return [json.loads(line) for line in read_lines(path) if line.endswith(b"\n")]
 
 
 def records_of(path: Path, txid: str, count: int = 2, timeout: float = 10) -> list[dict]:
