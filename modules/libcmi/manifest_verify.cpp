@@ -27,6 +27,11 @@ std::string item_detail(const std::string& id, const std::string& what) {
     return "item '" + id + "': " + w;
 }
 
+// The identity CMIContentBindSigner compares with the CMI user.
+std::string identity_of(const ManifestPolicy& p, const std::string& cn, const SignerVars& vars) {
+    return p.identity ? p.identity(vars) : cn;
+}
+
 void check_item(const ManifestItem& item, const ManifestVerdict& v, const ManifestPolicy& p, ItemResult& r) {
     const bool dsig_digest = item.digest_alg && v.signed_manifest;
     if (item.signed_hash.empty() && !dsig_digest)
@@ -37,7 +42,7 @@ void check_item(const ManifestItem& item, const ManifestVerdict& v, const Manife
     CmsExpectation cms{};
     if (!item.signed_hash.empty()) {
         cms = verify_cms_signature(item.signed_hash, anchors_of(p), p.accepted, p.at);
-        if (p.bind_signer && cms.signer_cn != p.user)
+        if (p.bind_signer && identity_of(p, cms.signer_cn, cms.signer_vars) != p.user)
             throw ValidationError("signer-not-bound", "the SignedHash signer '" + cms.signer_cn +
                                                           "' is not the authenticated user");
         r.signer = cms.signer_cn;
@@ -64,7 +69,7 @@ ManifestVerdict verify_manifest(ManifestDoc& doc, const ManifestPaths& paths, co
     ManifestVerdict v;
     if (manifest_has_signature(doc)) {
         const ManifestSignature s = verify_manifest_signature(doc, anchors_of(policy), policy.at);
-        if (policy.bind_signer && s.signer_cn != policy.user)
+        if (policy.bind_signer && identity_of(policy, s.signer_cn, s.signer_vars) != policy.user)
             throw ValidationError("signer-not-bound",
                                   "the manifest signer '" + s.signer_cn + "' is not the authenticated user");
         v.signed_manifest = true;

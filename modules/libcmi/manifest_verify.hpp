@@ -5,9 +5,11 @@
 // the whole manifest. Every item is checked and reported, pass or fail.
 #pragma once
 #include "libcmi/manifest.hpp"
+#include "libcmi/signer_vars.hpp"
 #include "libcmi/trust_anchors.hpp"
 
 #include <ctime>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -20,6 +22,9 @@ struct ManifestPolicy {
     std::string subdir;                     // CMIStagingPerUser: the CMI user, else ""
     bool bind_signer = false;               // CMIContentBindSigner
     std::string user;                       // the CMI user (for bind_signer)
+    // CMIContentSignerIdentity: the signer's identity from its SIGNER_* variables;
+    // empty: the certificate's subject CN (the directive's default).
+    std::function<std::string(const SignerVars&)> identity;
     std::time_t at = 0;                     // tests: the verification time
 };
 

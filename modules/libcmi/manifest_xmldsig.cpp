@@ -238,7 +238,7 @@ ManifestSignature verify_manifest_signature(ManifestDoc& doc, const TrustAnchors
         if (c.get() != signer) sk_X509_push(untrusted.get(), c.get());
     verify_signer_chain(signer, untrusted.get(), anchors, at);
 
-    ManifestSignature out{true, subject_cn(signer), subject_dn(signer)};
+    ManifestSignature out{true, subject_cn(signer), subject_dn(signer), signer_variables(signer)};
     // From here on the document is exactly what the enveloped transform signed.
     xmlUnlinkNode(sig);
     xmlFreeNode(sig);

@@ -6,6 +6,7 @@
 // removed, so the items are read from exactly the bytes that were signed.
 #pragma once
 #include "libcmi/manifest.hpp"
+#include "libcmi/signer_vars.hpp"
 #include "libcmi/trust_anchors.hpp"
 
 #include <ctime>
@@ -24,6 +25,7 @@ struct ManifestSignature {
     bool present = false;
     std::string signer_cn;
     std::string signer_dn;
+    SignerVars signer_vars;  // SIGNER_* of the signer certificate (CMIContentSignerIdentity)
 };
 
 // No ds:Signature: {present = false}, the document is untouched. Otherwise

@@ -8,6 +8,7 @@
 #include "libcmi/manifest_xmldsig.hpp"
 #include "mod_cmi_content/content_notes.hpp"
 #include "mod_cmi_content/request_state.hpp"
+#include "mod_cmi_content/signer_identity.hpp"
 
 #include <libxml/parser.h>
 
@@ -175,6 +176,8 @@ int validate_manifest(request_rec* r, const DirConfig& dc) {
         const char* user = cmi_user(r);
         policy.bind_signer = binds_signer(dc);
         policy.user = user ? user : "";
+        if (const ap_expr_info_t* expr = dc.signer_identity)
+            policy.identity = [r, expr](const SignerVars& vars) { return signer_identity(r, expr, vars); };
         if (staging_per_user(mc)) {
             if (!user) return refuse_invalid(r, "forbidden", "CMIStagingPerUser: staged content belongs to an authenticated user.");
             policy.subdir = user;

@@ -22,6 +22,7 @@ ScriptAlias /ingest-small/ "{cgi}/"
 ScriptAlias /ingest-custom/ "{cgi}/"
 ScriptAlias /ingest-user/ "{cgi}/"
 ScriptAlias /ingest-bound/ "{cgi}/"
+ScriptAlias /ingest-bound-expr/ "{cgi}/"
 ScriptAlias /ingest-audit/ "{cgi}/"
 <Directory "{cgi}">
     Require all granted
@@ -77,6 +78,18 @@ ScriptAlias /ingest-audit/ "{cgi}/"
     CMIContentTrustAnchors "{ca}"
     CMIContentBindSigner On
 </Location>
+<Location /ingest-bound-expr/>
+    AuthType Basic
+    AuthName "cmi"
+    AuthBasicProvider file
+    AuthUserFile "{htpasswd}"
+    Require valid-user
+    CMIDecoupledManifest On
+    CMIStagingRoot "{staging}"
+    CMIContentTrustAnchors "{ca}"
+    CMIContentBindSigner On
+    CMIContentSignerIdentity "cmi-%{{SIGNER_S_DN_CN}}"
+</Location>
 """
 
 INGEST_CGI = """touch "{marker}"
@@ -102,7 +115,7 @@ def server(httpd):
     write_cgi(cgi / "ingest.sh", INGEST_CGI.format(marker=markers / "ran"))
     htpasswd = root / "conf" / "htpasswd-manifest"
     sha = base64.b64encode(hashlib.sha1(b"secret").digest()).decode()
-    htpasswd.write_text(f"provider-a:{{SHA}}{sha}\nprovider-b:{{SHA}}{sha}\n")
+    htpasswd.write_text(f"provider-a:{{SHA}}{sha}\nprovider-b:{{SHA}}{sha}\ncmi-provider-a:{{SHA}}{sha}\n")
     httpd.audit_log = root / "logs" / "audit-manifest.log"
     httpd.configure(CONFIG.format(cgi=cgi, staging=staging, ca=httpd.pki.ca_cert, htpasswd=htpasswd),
                     server_snippet=f'CMIAuditLog "{httpd.audit_log}"\n')
@@ -341,6 +354,16 @@ def test_symlinks_are_refused(server, tmp):
 
 
 # --- refused: signatures -----------------------------------------------------------------------
+
+def test_bound_signer_uses_the_signer_identity_expression(server, tmp):
+    # CMIContentSignerIdentity applies to manifest signers as to self-contained ones.
+    data = b"bound by expression"
+    stage(server, "provider-a/bound-expr.bin", data, tmp)
+    body = manifest(item("b", "provider-a/bound-expr.bin", data, cms_b64(data, server.pki.client, tmp)))
+    assert post(server, "/ingest-bound-expr/ingest.sh", body, auth=("cmi-provider-a", "secret")).status_code == 200
+    refused(server, post(server, "/ingest-bound-expr/ingest.sh", body, auth=("provider-a", "secret")),
+            403, "signer-not-bound")
+
 
 def test_untrusted_signers(server, tmp):
     data = os.urandom(2000)
