@@ -33,6 +33,8 @@ struct Effective {
     unsigned formats = 0;
     bool anchors = false;
     bool keys = false;
+    httpd::Tri decoupled = httpd::Tri::unset;  // CMIDecoupledManifest
+    bool staging = false;                       // CMIStagingRoot
 };
 
 void apply(Effective& e, const DirConfig& c) {
@@ -40,6 +42,24 @@ void apply(Effective& e, const DirConfig& c) {
     if (c.formats) e.formats = c.formats;
     e.anchors = e.anchors || c.anchors;
     e.keys = e.keys || c.signer_keys_dir;
+    if (c.manifest.enabled != httpd::Tri::unset) e.decoupled = c.manifest.enabled;
+    e.staging = e.staging || c.manifest.staging_root;
+}
+
+// Decoupled Upload: every manifest item needs a staged file and a signature
+// that chains to the trust anchors.
+void check_manifest(const std::string& where, const Effective& chain, const Effective& maybe,
+                    std::set<std::string>& problems) {
+    if (chain.decoupled != httpd::Tri::on) return;
+    if (!chain.staging && !maybe.staging)
+        problems.insert("CMIDecoupledManifest On applies to " + where +
+                        ", but no CMIStagingRoot applies there, so no manifest item can be found: add "
+                        "CMIStagingRoot /path/to/staging to that section or an enclosing one");
+    if (!chain.anchors && !maybe.anchors)
+        problems.insert("CMIDecoupledManifest On applies to " + where +
+                        ", but no CMIContentTrustAnchors applies there, so no manifest signature can be "
+                        "verified: add CMIContentTrustAnchors /path/to/content-ca.pem to that section or an "
+                        "enclosing one");
 }
 
 void collect(std::vector<Section>& out, const apr_array_header_t* arr, bool location) {
@@ -131,6 +151,7 @@ void check_server(server_rec* s, std::set<std::string>& problems) {
             }
         }
         check(sec.name, chain, maybe, maybe_formats, problems);
+        check_manifest(sec.name, chain, maybe, problems);
     }
 }
 

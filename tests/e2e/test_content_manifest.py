@@ -466,6 +466,28 @@ def test_configtest_names_the_directive(server, line, directive):
     assert directive in r.stderr, r.stderr
 
 
+@pytest.mark.parametrize("snippet,fragments", [
+    ("<Location /x/>\n    CMIDecoupledManifest On\n    CMIContentTrustAnchors {ca}\n</Location>\n",
+     ["CMIDecoupledManifest On applies to <Location /x/>", "no CMIStagingRoot", "CMIStagingRoot /path/to/staging"]),
+    ("<Location /x/>\n    CMIDecoupledManifest On\n    CMIStagingRoot {staging}\n</Location>\n",
+     ["CMIDecoupledManifest On applies to <Location /x/>", "no CMIContentTrustAnchors",
+      "CMIContentTrustAnchors /path/to/content-ca.pem"]),
+])
+def test_configtest_refuses_a_manifest_location_that_cannot_work(server, snippet, fragments):
+    r = server.configtest(snippet.format(ca=server.pki.ca_cert, staging=server.staging))
+    out = r.stdout + r.stderr
+    assert r.returncode != 0, out
+    for f in fragments:
+        assert f in out, (f, out)
+
+
+def test_configtest_takes_manifest_settings_from_an_enclosing_location(server):
+    r = server.configtest(f"<Location /x/y/>\n    CMIDecoupledManifest On\n</Location>\n"
+                          f"<Location /x/>\n    CMIStagingRoot {server.staging}\n"
+                          f"    CMIContentTrustAnchors {server.pki.ca_cert}\n</Location>\n")
+    assert r.returncode == 0, r.stdout + r.stderr
+
+
 # --- cmi-sign manifest --------------------------------------------------------------------------
 
 def cmi_sign_manifest(*args) -> subprocess.CompletedProcess:
