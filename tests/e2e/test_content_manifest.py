@@ -4,6 +4,8 @@ import base64
 import hashlib
 import os
 import subprocess
+import threading
+import time
 
 import pytest
 import requests
@@ -298,6 +300,39 @@ def test_truncated_staged_file(server, tmp):
     body = manifest(item("tr", "provider-a/trunc.bin", data, cms_b64(data, server.pki.client, tmp)))
     os.truncate(path, 150_000)
     refused(server, post(server, "/ingest/ingest.sh", body), 422, "digest-mismatch")
+
+
+def test_staged_file_truncated_while_it_is_hashed(server, tmp):
+    # 1 GiB (sparse: zeros) takes the server a good fraction of a second to hash; the
+    # file is cut to half while the request runs. The read-based digest sees the short
+    # file: digest-mismatch, no crash (an mmap-based reader would die of SIGBUS here).
+    size = 1 << 30
+    path = server.staging / "provider-a" / "growing.bin"
+    with open(path, "wb") as f:
+        f.truncate(size)
+    os.chmod(path, 0o644)
+    h = hashlib.sha256()
+    zeros = bytes(1 << 20)
+    for _ in range(size >> 20):
+        h.update(zeros)
+    p7s = tmp / "growing.p7s"
+    subprocess.run(["openssl", "cms", "-sign", "-binary", "-outform", "DER", "-in", str(path),
+                    "-signer", str(server.pki.client.cert), "-inkey", str(server.pki.client.key), "-out", str(p7s)],
+                   check=True, capture_output=True)
+    body = manifest(f'<ContentItem id="big"><Location>provider-a/growing.bin</Location>'
+                    f'<Digest algorithm="sha-256">{base64.b64encode(h.digest()).decode()}</Digest>'
+                    f'<SignedHash format="cms">{base64.b64encode(p7s.read_bytes()).decode()}</SignedHash></ContentItem>')
+    result = {}
+    t = threading.Thread(target=lambda: result.setdefault("r", post(server, "/ingest/ingest.sh", body)))
+    t.start()
+    time.sleep(0.1)
+    os.truncate(path, size // 2)
+    t.join(120)
+    path.unlink()
+    doc = refused(server, result["r"], 422, "digest-mismatch")
+    assert doc["items"][0]["id"] == "big" and doc["items"][0]["code"] == "digest-mismatch"
+    r = post(server, "/ingest/ingest.sh", "<not-a-manifest")  # the child that hashed still serves
+    assert r.status_code == 400
 
 
 def test_missing_item(server, tmp):
