@@ -6,6 +6,7 @@
 #include "httpd/problem_response.hpp"
 #include "libcmi/manifest_verify.hpp"
 #include "libcmi/manifest_xmldsig.hpp"
+#include "mod_cmi_content/body_replay.hpp"
 #include "mod_cmi_content/content_notes.hpp"
 #include "mod_cmi_content/request_state.hpp"
 #include "mod_cmi_content/signer_identity.hpp"
@@ -40,22 +41,7 @@ apr_status_t replay_body(ap_filter_t* f, apr_bucket_brigade* bb, ap_input_mode_t
                                                                              r->connection->bucket_alloc));
         APR_BRIGADE_INSERT_TAIL(ctx->pending, apr_bucket_eos_create(r->connection->bucket_alloc));
     }
-    if (APR_BRIGADE_EMPTY(ctx->pending)) {
-        APR_BRIGADE_INSERT_TAIL(bb, apr_bucket_eos_create(r->connection->bucket_alloc));
-        return APR_SUCCESS;
-    }
-    apr_bucket* stop = APR_BRIGADE_SENTINEL(ctx->pending);
-    if (mode != AP_MODE_EXHAUSTIVE) {
-        const apr_status_t rv = apr_brigade_partition(ctx->pending, readbytes, &stop);
-        if (rv != APR_SUCCESS && rv != APR_INCOMPLETE) return rv;
-        if (stop != APR_BRIGADE_SENTINEL(ctx->pending) && APR_BUCKET_IS_EOS(stop)) stop = APR_BUCKET_NEXT(stop);
-    }
-    while (APR_BRIGADE_FIRST(ctx->pending) != stop) {
-        apr_bucket* b = APR_BRIGADE_FIRST(ctx->pending);
-        APR_BUCKET_REMOVE(b);
-        APR_BRIGADE_INSERT_TAIL(bb, b);
-    }
-    return APR_SUCCESS;
+    return hand_out(ctx->pending, bb, mode, readbytes);
 }
 
 extern "C" apr_status_t manifest_replay_filter(ap_filter_t* f, apr_bucket_brigade* bb, ap_input_mode_t mode, apr_read_type_e,
