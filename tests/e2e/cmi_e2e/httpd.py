@@ -195,16 +195,18 @@ Alias /dav/ "{self.dav_dir}/"
             env.setdefault("UBSAN_OPTIONS", "print_stacktrace=1:halt_on_error=1")
         return env
 
+    stop_timeout = 15  # seconds for a clean stop before SIGKILL
+
     def stop(self):
         if self.proc is None:
             return
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:
-                self.proc.wait(timeout=15)
+                self.proc.wait(timeout=self.stop_timeout)
             except subprocess.TimeoutExpired:
                 os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(timeout=5)
+                self.proc.wait(timeout=10)
         self.proc = None
         self.running_config = None
         self.stderr_file.close()
