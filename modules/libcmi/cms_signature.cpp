@@ -1,5 +1,6 @@
 #include "libcmi/cms_signature.hpp"
 
+#include "libcmi/cms_der.hpp"
 #include "libcmi/signer_chain.hpp"
 #include "libcmi/x509_name.hpp"
 
@@ -11,6 +12,7 @@
 
 #include <algorithm>
 #include <memory>
+#include <optional>
 
 namespace cmi {
 namespace {
@@ -53,9 +55,36 @@ void check_signature_alg(int nid) {
 
 }  // namespace
 
+struct CmsSignerCache::Entry {
+    std::string certificates;  // the DER of the CMS's certificates element
+    std::unique_ptr<STACK_OF(X509), CertsFree> certs;
+    X509* signer = nullptr;    // in certs; its chain verified
+    std::string cn, dn;
+    SignerVars vars;
+};
+
+CmsSignerCache::CmsSignerCache() = default;
+CmsSignerCache::~CmsSignerCache() = default;
+
+const CmsSignerCache::Entry* CmsSignerCache::find(std::string_view certificates) const {
+    for (const auto& e : entries_)
+        if (e->certificates == certificates) return e.get();
+    return nullptr;
+}
+
+void CmsSignerCache::add(std::unique_ptr<Entry> e) {
+    if (entries_.size() < kMaxEntries) entries_.push_back(std::move(e));
+}
+
 CmsExpectation verify_cms_signature(std::string_view der, const TrustAnchors& anchors,
-                                    const std::vector<DigestAlg>& accepted, std::time_t at) {
-    BioPtr in(BIO_new_mem_buf(der.data(), static_cast<int>(der.size())));
+                                    const std::vector<DigestAlg>& accepted, std::time_t at, CmsSignerCache* cache) {
+    // A known certificate set: parse the rest only, and attach the decoded set.
+    std::optional<CmsWithoutCertificates> split;
+    const CmsSignerCache::Entry* known = nullptr;
+    if (cache && (split = without_certificates(der))) known = cache->find(split->certificates);
+    const std::string_view parsed = known ? std::string_view(split->der) : der;
+
+    BioPtr in(BIO_new_mem_buf(parsed.data(), static_cast<int>(parsed.size())));
     if (!in) throw std::runtime_error("out of memory");
     CmsPtr cms(d2i_CMS_bio(in.get(), nullptr));
     if (!cms) malformed("not a DER CMS structure");
@@ -81,8 +110,9 @@ CmsExpectation verify_cms_signature(std::string_view der, const TrustAnchors& an
     if (out.message_digest.size() != digest_alg_size(out.alg)) malformed("the messageDigest has the wrong length");
 
     // The signer certificate must be among the certificates the CMS carries.
-    std::unique_ptr<STACK_OF(X509), CertsFree> certs(CMS_get1_certs(cms.get()));
-    if (CMS_set1_signers_certs(cms.get(), nullptr, 0) < 0 || !certs) {
+    std::unique_ptr<STACK_OF(X509), CertsFree> certs(known ? nullptr : CMS_get1_certs(cms.get()));
+    STACK_OF(X509)* carried = known ? known->certs.get() : certs.get();
+    if (CMS_set1_signers_certs(cms.get(), known ? carried : nullptr, 0) < 0 || !carried) {
         ERR_clear_error();
         throw ValidationError("signer-untrusted", "the CMS does not carry the signer certificate");
     }
@@ -90,15 +120,32 @@ CmsExpectation verify_cms_signature(std::string_view der, const TrustAnchors& an
     CMS_SignerInfo_get0_algs(si, nullptr, &signer, nullptr, nullptr);
     if (!signer) throw ValidationError("signer-untrusted", "the CMS does not carry the signer certificate");
 
-    verify_signer_chain(signer, certs.get(), anchors, at);
+    const bool trusted_before = known && known->signer == signer;
+    if (!trusted_before) verify_signer_chain(signer, carried, anchors, at);
 
     if (CMS_SignerInfo_verify(si) != 1) {
         ERR_clear_error();
         throw ValidationError("signature-invalid", "the CMS signature does not verify with the signer certificate");
     }
+    if (trusted_before) {
+        out.signer_cn = known->cn;
+        out.signer_dn = known->dn;
+        out.signer_vars = known->vars;
+        return out;
+    }
     out.signer_cn = subject_cn(signer);
     out.signer_dn = subject_dn(signer);
     out.signer_vars = signer_variables(signer);
+    if (split && !known) {
+        auto e = std::make_unique<CmsSignerCache::Entry>();
+        e->certificates.assign(split->certificates);
+        e->signer = signer;
+        e->certs = std::move(certs);
+        e->cn = out.signer_cn;
+        e->dn = out.signer_dn;
+        e->vars = out.signer_vars;
+        cache->add(std::move(e));
+    }
     return out;
 }
 

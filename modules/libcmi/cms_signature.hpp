@@ -10,6 +10,7 @@
 #include "libcmi/validation_error.hpp"
 
 #include <ctime>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -24,14 +25,37 @@ struct CmsExpectation {
     SignerVars signer_vars;       // SIGNER_* of the signer certificate (signer_vars.hpp)
 };
 
+// Signers already trusted within one batch of signatures (a manifest's
+// items). A CMS whose certificates are byte-identical to an earlier one's
+// reuses their decoded form and trust decision; its own signature is always
+// verified. (In OpenSSL 3 decoding a certificate and building its chain cost
+// several times the ECDSA verification itself.) Owned by one thread.
+class CmsSignerCache {
+public:
+    CmsSignerCache();
+    ~CmsSignerCache();
+    CmsSignerCache(const CmsSignerCache&) = delete;
+    CmsSignerCache& operator=(const CmsSignerCache&) = delete;
+    struct Entry;
+    const Entry* find(std::string_view certificates) const;
+    void add(std::unique_ptr<Entry> e);
+
+private:
+    static constexpr std::size_t kMaxEntries = 16;  // a batch has few signers; more are not cached
+    std::vector<std::unique_ptr<Entry>> entries_;
+};
+
 // Verifies the DER CMS blob. Throws ValidationError with code
 //   signature-malformed  not a one-signer detached SignedData with signed attributes,
 //                        or a digest/signature algorithm that is refused (SHA-1, MD5, ...)
 //   signer-untrusted     no chain to the anchors (unknown CA, expired, bad key usage)
 //   signature-invalid    the signature over the signed attributes does not verify
 // `at` (seconds since the epoch) replaces the current time in tests; 0 = now.
+// With `cache`, signers trusted earlier in the batch are not decoded and
+// chained again (same results, same errors).
 CmsExpectation verify_cms_signature(std::string_view der, const TrustAnchors& anchors,
-                                    const std::vector<DigestAlg>& accepted, std::time_t at = 0);
+                                    const std::vector<DigestAlg>& accepted, std::time_t at = 0,
+                                    CmsSignerCache* cache = nullptr);
 
 // After the body: the streamed digest must equal the signed one (constant time).
 // Throws ValidationError("digest-mismatch") otherwise.

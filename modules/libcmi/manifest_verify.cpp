@@ -32,7 +32,14 @@ std::string identity_of(const ManifestPolicy& p, const std::string& cn, const Si
     return p.identity ? p.identity(vars) : cn;
 }
 
-void check_item(const ManifestItem& item, const ManifestVerdict& v, const ManifestPolicy& p, ItemResult& r) {
+// What the items of one manifest share: signers already trusted, the read buffer.
+struct ItemContext {
+    CmsSignerCache signers;
+    std::vector<char> buffer;
+};
+
+void check_item(const ManifestItem& item, const ManifestVerdict& v, const ManifestPolicy& p, ItemContext& ctx,
+                ItemResult& r) {
     const bool dsig_digest = item.digest_alg && v.signed_manifest;
     if (item.signed_hash.empty() && !dsig_digest)
         throw ValidationError("signature-required",
@@ -41,7 +48,7 @@ void check_item(const ManifestItem& item, const ManifestVerdict& v, const Manife
     // The cheap checks first: a bad signature costs no file read.
     CmsExpectation cms{};
     if (!item.signed_hash.empty()) {
-        cms = verify_cms_signature(item.signed_hash, anchors_of(p), p.accepted, p.at);
+        cms = verify_cms_signature(item.signed_hash, anchors_of(p), p.accepted, p.at, &ctx.signers);
         if (p.bind_signer && identity_of(p, cms.signer_cn, cms.signer_vars) != p.user)
             throw ValidationError("signer-not-bound", "the SignedHash signer '" + cms.signer_cn +
                                                           "' is not the authenticated user");
@@ -53,7 +60,7 @@ void check_item(const ManifestItem& item, const ManifestVerdict& v, const Manife
     std::vector<DigestAlg> algs;
     if (item.digest_alg) algs.push_back(*item.digest_alg);
     if (!item.signed_hash.empty()) algs.push_back(cms.alg);
-    const StagedDigests d = digest_staged(f.fd(), algs);
+    const StagedDigests d = digest_staged(f.fd(), algs, ctx.buffer);
     r.bytes = d.bytes;
     r.alg = algs.front();
     r.digest = *d.find(r.alg);
@@ -75,12 +82,13 @@ ManifestVerdict verify_manifest(ManifestDoc& doc, const ManifestPaths& paths, co
         v.signed_manifest = true;
         v.manifest_signer = s.signer_cn;
     }
+    ItemContext ctx;
     for (const ManifestItem& item : manifest_items(doc, paths, policy.accepted)) {
         ItemResult r;
         r.id = item.id;
         r.location = item.location;
         try {
-            check_item(item, v, policy, r);
+            check_item(item, v, policy, ctx, r);
         } catch (const ValidationError& e) {
             r.code = e.code;
             r.detail = item_detail(item.id, e.what());

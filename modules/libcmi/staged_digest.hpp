@@ -18,7 +18,13 @@ struct StagedDigests {
     }
 };
 
-// Reads fd from its current offset to the end. Throws std::runtime_error on a read error.
-StagedDigests digest_staged(int fd, const std::vector<DigestAlg>& algs);
+// Reads fd from its current offset to the end, through `buffer` (sized on
+// first use; pass the same one for many files). Throws std::runtime_error on
+// a read error.
+StagedDigests digest_staged(int fd, const std::vector<DigestAlg>& algs, std::vector<char>& buffer);
+inline StagedDigests digest_staged(int fd, const std::vector<DigestAlg>& algs) {
+    std::vector<char> buffer;
+    return digest_staged(fd, algs, buffer);
+}
 
 }  // namespace cmi

@@ -1,6 +1,7 @@
 // CMI-Content-Signature carries attacker-chosen DER: every outcome is a
 // verified expectation or a ValidationError, nothing else.
-// fuzz-sources: libcmi/cms_signature.cpp libcmi/signer_vars.cpp libcmi/signer_chain.cpp libcmi/trust_anchors.cpp libcmi/x509_name.cpp libcmi/digest.cpp libcmi/base64.cpp
+// fuzz-sources: libcmi/cms_signature.cpp libcmi/cms_der.cpp libcmi/signer_vars.cpp libcmi/signer_chain.cpp libcmi/trust_anchors.cpp libcmi/x509_name.cpp libcmi/digest.cpp libcmi/base64.cpp
+#include "libcmi/cms_der.hpp"
 #include "libcmi/cms_signature.hpp"
 
 #include <openssl/evp.h>
@@ -40,11 +41,20 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
 }
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-    try {
-        const auto e = cmi::verify_cms_signature(std::string_view(reinterpret_cast<const char*>(data), size), *anchors,
-                                                 {cmi::DigestAlg::sha256, cmi::DigestAlg::sha512});
-        cmi::check_cms_digest(e, std::string(cmi::digest_alg_size(e.alg), '\0'));
-    } catch (const cmi::ValidationError&) {
+    const std::string_view der(reinterpret_cast<const char*>(data), size);
+    // The certificate splitter (a manifest's signer cache) sees the same bytes;
+    // what it leaves must be a sub-sequence no longer than the input.
+    if (const auto split = cmi::without_certificates(der)) {
+        if (split->certificates.size() > size || split->der.size() > size) __builtin_trap();
+    }
+    cmi::CmsSignerCache cache;
+    for (int pass = 0; pass < 2; ++pass) {  // the second pass may take the cached path
+        try {
+            const auto e = cmi::verify_cms_signature(der, *anchors, {cmi::DigestAlg::sha256, cmi::DigestAlg::sha512}, 0,
+                                                     &cache);
+            cmi::check_cms_digest(e, std::string(cmi::digest_alg_size(e.alg), '\0'));
+        } catch (const cmi::ValidationError&) {
+        }
     }
     return 0;
 }

@@ -1,10 +1,12 @@
 #include "libcmi/cms_signature.hpp"
+#include "libcmi/cms_der.hpp"
 
 #include "test_pki.hpp"
 
 #include <cppunit/extensions/HelperMacros.h>
 
 #include <cstdio>
+#include <openssl/cms.h>
 
 using namespace cmi;
 
@@ -22,6 +24,9 @@ class CmsSignatureTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(missing_signer_certificate);
     CPPUNIT_TEST(carried_intermediates_are_used_but_not_trusted);
     CPPUNIT_TEST(trust_anchor_file_errors);
+    CPPUNIT_TEST(certificates_cut_out_of_the_der);
+    CPPUNIT_TEST(signer_cache_reuses_identical_certificates_only);
+    CPPUNIT_TEST(signer_cache_still_verifies_every_signature);
     CPPUNIT_TEST_SUITE_END();
 
     testpki::Cred ca_, rogue_, signer_;
@@ -30,9 +35,10 @@ class CmsSignatureTest : public CppUnit::TestFixture {
     const std::vector<DigestAlg> all_{DigestAlg::sha256, DigestAlg::sha512};
     const std::string body_ = std::string("content item \0 with binary bytes", 32);
 
-    std::string code_of(const std::string& der, std::time_t at = 0, std::vector<DigestAlg> accepted = {}) {
+    std::string code_of(const std::string& der, std::time_t at = 0, std::vector<DigestAlg> accepted = {},
+                        CmsSignerCache* cache = nullptr) {
         try {
-            verify_cms_signature(der, *anchors_, accepted.empty() ? all_ : accepted, at);
+            verify_cms_signature(der, *anchors_, accepted.empty() ? all_ : accepted, at, cache);
         } catch (const ValidationError& e) {
             return e.code;
         }
@@ -158,6 +164,86 @@ public:
         std::fclose(f);
         CPPUNIT_ASSERT_THROW(TrustAnchors{empty}, std::runtime_error);
         std::remove(empty.c_str());
+    }
+
+    void certificates_cut_out_of_the_der() {
+        const std::string der = testpki::cms_sign(body_, signer_);
+        const auto split = without_certificates(der);
+        CPPUNIT_ASSERT(split);
+        CPPUNIT_ASSERT_EQUAL('\xa0', split->certificates.front());  // [0] IMPLICIT, constructed
+        CPPUNIT_ASSERT(split->der.size() < der.size());
+        // What is left parses as the same SignedData, without certificates.
+        const auto* p = reinterpret_cast<const unsigned char*>(split->der.data());
+        CMS_ContentInfo* cms = d2i_CMS_ContentInfo(nullptr, &p, static_cast<long>(split->der.size()));
+        CPPUNIT_ASSERT(cms);
+        CPPUNIT_ASSERT_EQUAL(static_cast<const unsigned char*>(
+                                 reinterpret_cast<const unsigned char*>(split->der.data()) + split->der.size()), p);
+        STACK_OF(X509)* certs = CMS_get1_certs(cms);
+        CPPUNIT_ASSERT(!certs || sk_X509_num(certs) == 0);
+        sk_X509_pop_free(certs, X509_free);
+        CPPUNIT_ASSERT_EQUAL(1, sk_CMS_SignerInfo_num(CMS_get0_SignerInfos(cms)));
+        CMS_ContentInfo_free(cms);
+        // Nothing to cut, or not DER: the caller parses the original.
+        CPPUNIT_ASSERT(!without_certificates(testpki::cms_sign(body_, signer_, EVP_sha256(), true, false)));
+        CPPUNIT_ASSERT(!without_certificates(der.substr(0, der.size() - 1)));
+        CPPUNIT_ASSERT(!without_certificates(der + std::string(1, '\0')));
+        CPPUNIT_ASSERT(!without_certificates(""));
+        std::string indefinite = der;
+        indefinite[1] = '\x80';  // BER indefinite length
+        CPPUNIT_ASSERT(!without_certificates(indefinite));
+    }
+
+    void signer_cache_reuses_identical_certificates_only() {
+        CmsSignerCache cache;
+        const std::string first = testpki::cms_sign(body_, signer_);
+        const auto a = verify_cms_signature(first, *anchors_, all_, 0, &cache);
+        CPPUNIT_ASSERT(cache.find(without_certificates(first)->certificates));
+        // Another signature by the same certificate takes the cached path and
+        // yields what the full path yields.
+        const std::string other_body = "another item";
+        const std::string second = testpki::cms_sign(other_body, signer_);
+        const auto b = verify_cms_signature(second, *anchors_, all_, 0, &cache);
+        const auto full = verify_cms_signature(second, *anchors_, all_);
+        CPPUNIT_ASSERT(b.message_digest == full.message_digest);
+        CPPUNIT_ASSERT(b.message_digest == digest_of(DigestAlg::sha256, other_body));
+        CPPUNIT_ASSERT_EQUAL(full.signer_cn, b.signer_cn);
+        CPPUNIT_ASSERT_EQUAL(full.signer_dn, b.signer_dn);
+        CPPUNIT_ASSERT(full.signer_vars == b.signer_vars);
+        CPPUNIT_ASSERT_EQUAL(a.signer_cn, b.signer_cn);
+        // A certificate from another CA is not trusted because an earlier one was.
+        const auto rogue_signer = testpki::issue(rogue_, "provider-a");
+        CPPUNIT_ASSERT_EQUAL(std::string("signer-untrusted"),
+                             code_of(testpki::cms_sign(body_, rogue_signer), 0, {}, &cache));
+        // Intermediates carried along are cached with the leaf.
+        const auto inter = testpki::issue_ca(ca_, "unit intermediate");
+        const auto leaf = testpki::issue(inter, "provider-c");
+        for (int i = 0; i < 2; ++i)
+            CPPUNIT_ASSERT_EQUAL(std::string("provider-c"),
+                                 verify_cms_signature(testpki::cms_sign_with(body_ + char('0' + i), leaf, {inter.cert.get()}),
+                                                      *anchors_, all_, 0, &cache).signer_cn);
+        // The cache holds the decision for the time it was made at: an
+        // expired certificate is refused at the batch's time either way.
+        const auto expired = testpki::issue(ca_, "provider-x", -30, -1);
+        CPPUNIT_ASSERT_EQUAL(std::string("signer-untrusted"), code_of(testpki::cms_sign(body_, expired), 0, {}, &cache));
+        CPPUNIT_ASSERT_EQUAL(std::string("signer-untrusted"), code_of(testpki::cms_sign(body_, expired), 0, {}, &cache));
+    }
+
+    void signer_cache_still_verifies_every_signature() {
+        CmsSignerCache cache;
+        CPPUNIT_ASSERT_EQUAL(std::string("ok"), code_of(testpki::cms_sign(body_, signer_), 0, {}, &cache));
+        std::string der = testpki::cms_sign(body_, signer_);
+        der[der.size() - 1] ^= 0x01;
+        const std::string code = code_of(der, 0, {}, &cache);
+        CPPUNIT_ASSERT_MESSAGE(code, code == "signature-invalid" || code == "signature-malformed");
+        testpki::Cred wrong{testpki::ec_key(), signer_.cert};
+        std::string forged;
+        try {
+            forged = testpki::cms_sign(body_, wrong);
+        } catch (const std::exception&) {
+            return;  // OpenSSL refuses to sign with a key that does not match
+        }
+        CPPUNIT_ASSERT_EQUAL(std::string("signature-invalid"), code_of(forged, 0, {}, &cache));
+        CPPUNIT_ASSERT(cache.find(without_certificates(forged)->certificates));  // the cached path was taken
     }
 };
 
