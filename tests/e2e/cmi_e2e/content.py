@@ -27,6 +27,12 @@ def tamper_signature(header: str) -> str:
     return base64.b64encode(bytes(der)).decode()
 
 
+def flip_last_byte(data: bytes) -> bytes:
+    """The body with its last byte changed, whatever that byte was (a fixed
+    replacement byte equals a random body's last byte once in 256 runs)."""
+    return data[:-1] + bytes([data[-1] ^ 0x01])
+
+
 def www_owned_dir(path: Path) -> Path:
     """A directory the httpd children (www-data when run as root) may write to."""
     path.mkdir(parents=True, exist_ok=True)
