@@ -80,14 +80,15 @@ struct AuditLog::Shared {
     std::int32_t sync_leader;
     std::uint32_t sync_gen;
     apr_off_t failed_upto;  // a failed fdatasync covered the bytes up to here
+    apr_off_t wanted;       // end records left to the leader reach up to here
 };
 
 namespace {
 
-constexpr apr_uint64_t kSharedMagic = 0x434d494155443036ULL;  // "CMIAUD06"
+constexpr apr_uint64_t kSharedMagic = 0x434d494155443037ULL;  // "CMIAUD07"
 // Versioned with the layout of Shared: a module upgrade by graceful restart
 // gets a new segment (its head comes from the file) instead of a stale one.
-constexpr const char* kRetainedKey = "mod_cmi_audit:chain:CMIAUD06";
+constexpr const char* kRetainedKey = "mod_cmi_audit:chain:CMIAUD07";
 
 // What survives a restart of the configuration (not of the parent).
 struct Retained {
@@ -211,6 +212,7 @@ AuditLog::AuditLog(apr_pool_t* pconf, server_rec* s, const char* path, const cha
     shared_->size = tail.valid_size;
     shared_->synced = 0;
     shared_->failed_upto = 0;
+    shared_->wanted = 0;
     if (shared_->dev != dev_ || shared_->ino != ino_) {  // a new file: nothing reserved in it yet
         shared_->reserved = 0;
         shared_->open_ops = 0;
@@ -333,7 +335,7 @@ Record AuditLog::recovered_record(const Record::Recovered& what) const {
     return rec;
 }
 
-AuditLog::Result AuditLog::append(Record& rec, bool sync) {
+AuditLog::Result AuditLog::append(Record& rec, Durable durable) {
     Result res;
     apr_off_t end = 0;
     const std::string fields = serialize_fields(rec);  // the costly part, outside the lock
@@ -375,8 +377,8 @@ AuditLog::Result AuditLog::append(Record& rec, bool sync) {
             if (cp_end != 0) end = cp_end;
         }
     }
-    if (res.written && sync) {
-        const std::string err = sync_to(end);
+    if (res.written && durable != Durable::no) {
+        const std::string err = sync_to(end, durable == Durable::now);
         if (!err.empty())
             res.error = "written as seq " + std::to_string(rec.seq) + " but not made durable: " + err;
     }
@@ -506,8 +508,61 @@ bool alive(pid_t pid) { return kill(pid, 0) == 0 || errno != ESRCH; }
 
 }  // namespace
 
-std::string AuditLog::sync_to(apr_off_t end) {
+int AuditLog::sync_round(int& err) {
+    // Everything written so far, which includes the leader's own record.
+    const apr_off_t target = __atomic_load_n(&shared_->size, __ATOMIC_ACQUIRE);
+    const int rc = fdatasync(fd_);
+    err = errno;
+    if (rc == 0) {
+        if (target > __atomic_load_n(&shared_->synced, __ATOMIC_ACQUIRE))
+            __atomic_store_n(&shared_->synced, target, __ATOMIC_RELEASE);
+    } else if (target > __atomic_load_n(&shared_->failed_upto, __ATOMIC_ACQUIRE)) {
+        // Never retried: after a failed fdatasync a second one can succeed
+        // although the data is lost.
+        __atomic_store_n(&shared_->failed_upto, target, __ATOMIC_RELEASE);
+    }
+    return rc;
+}
+
+bool AuditLog::left_to_leader() const {
+    const apr_off_t wanted = __atomic_load_n(&shared_->wanted, __ATOMIC_SEQ_CST);
+    return wanted > __atomic_load_n(&shared_->synced, __ATOMIC_SEQ_CST) &&
+           wanted > __atomic_load_n(&shared_->failed_upto, __ATOMIC_SEQ_CST);
+}
+
+int AuditLog::lead(int& err) {
+    const int rc = sync_round(err);
+    // Records whose writers did not wait may have come during the round;
+    // they saw us leading and left them to us.
+    for (int round = 0; rc == 0 && round < kExtraRounds && left_to_leader(); ++round) {
+        int extra_err = 0;
+        if (sync_round(extra_err) != 0) {
+            ap_log_error_(__FILE__, __LINE__, cmi_audit_module.module_index, APLOG_ERR, 0, server_,
+                          "audit log %s: fdatasync failed: %s; end records written up to byte %" APR_OFF_T_FMT
+                          " may not be durable",
+                          path_, errno_text(extra_err).c_str(), __atomic_load_n(&shared_->failed_upto, __ATOMIC_ACQUIRE));
+            break;
+        }
+    }
+    __atomic_store_n(&shared_->sync_leader, 0, __ATOMIC_SEQ_CST);
+    __atomic_add_fetch(&shared_->sync_gen, 1, __ATOMIC_ACQ_REL);
+    futex(&shared_->sync_gen, FUTEX_WAKE, INT32_MAX, nullptr);
+    return rc;
+}
+
+std::string AuditLog::flush_left() {
+    if (!left_to_leader()) return std::string();
+    return sync_to(__atomic_load_n(&shared_->wanted, __ATOMIC_SEQ_CST), true);
+}
+
+std::string AuditLog::sync_to(apr_off_t end, bool wait) {
     if (end < 0) return fdatasync(fd_) == 0 ? std::string() : "fdatasync failed: " + errno_text(errno);
+    if (!wait) {  // leave it to the leader: raise `wanted` before looking for one
+        apr_off_t w = __atomic_load_n(&shared_->wanted, __ATOMIC_SEQ_CST);
+        while (w < end && !__atomic_compare_exchange_n(&shared_->wanted, &w, end, false, __ATOMIC_SEQ_CST,
+                                                       __ATOMIC_SEQ_CST)) {
+        }
+    }
     const pid_t me = getpid();
     for (;;) {
         if (__atomic_load_n(&shared_->synced, __ATOMIC_ACQUIRE) >= end) return std::string();
@@ -515,35 +570,34 @@ std::string AuditLog::sync_to(apr_off_t end) {
             return "fdatasync failed (in the group commit that covered this record)";
         const std::uint32_t gen = __atomic_load_n(&shared_->sync_gen, __ATOMIC_ACQUIRE);
         std::int32_t leader = 0;
-        if (__atomic_compare_exchange_n(&shared_->sync_leader, &leader, me, false, __ATOMIC_ACQ_REL,
-                                        __ATOMIC_ACQUIRE)) {
-            // Everything written so far, which includes our record.
-            const apr_off_t target = __atomic_load_n(&shared_->size, __ATOMIC_ACQUIRE);
-            const int rc = fdatasync(fd_);
-            const int err = errno;
-            if (rc == 0) {
-                if (target > __atomic_load_n(&shared_->synced, __ATOMIC_ACQUIRE))
-                    __atomic_store_n(&shared_->synced, target, __ATOMIC_RELEASE);
-            } else if (target > __atomic_load_n(&shared_->failed_upto, __ATOMIC_ACQUIRE)) {
-                // Never retried: after a failed fdatasync a second one can
-                // succeed although the data is lost.
-                __atomic_store_n(&shared_->failed_upto, target, __ATOMIC_RELEASE);
+        if (__atomic_compare_exchange_n(&shared_->sync_leader, &leader, me, false, __ATOMIC_SEQ_CST,
+                                        __ATOMIC_SEQ_CST)) {
+            int err = 0;
+            const int rc = lead(err);
+            // A writer that left its record to us after our last look (its
+            // CAS failed before our release) is seen here: lead again for it,
+            // unless someone else leads by now.
+            for (int again = 0; rc == 0 && again < kExtraRounds && left_to_leader(); ++again) {
+                std::int32_t none = 0;
+                if (!__atomic_compare_exchange_n(&shared_->sync_leader, &none, me, false, __ATOMIC_SEQ_CST,
+                                                 __ATOMIC_SEQ_CST))
+                    break;
+                int other_err = 0;
+                if (lead(other_err) != 0) break;
             }
-            __atomic_store_n(&shared_->sync_leader, 0, __ATOMIC_RELEASE);
-            __atomic_add_fetch(&shared_->sync_gen, 1, __ATOMIC_ACQ_REL);
-            futex(&shared_->sync_gen, FUTEX_WAKE, INT32_MAX, nullptr);
             // Our own fdatasync ran after our write: our record is durable,
             // even if `synced` says less (a rotation reset it meanwhile).
             return rc == 0 ? std::string() : "fdatasync failed: " + errno_text(err);
         }
+        if (!wait) return std::string();  // the leader covers it (see above)
         if (leader != me && !alive(leader)) {  // killed while syncing: take over
             __atomic_compare_exchange_n(&shared_->sync_leader, &leader, 0, false, __ATOMIC_ACQ_REL,
                                         __ATOMIC_ACQUIRE);
             continue;
         }
         // Sleep until the leader's sync is done (or 50 ms, to look again).
-        const struct timespec wait {0, 50 * 1000 * 1000};
-        futex(&shared_->sync_gen, FUTEX_WAIT, gen, &wait);
+        const struct timespec wait_time {0, 50 * 1000 * 1000};
+        futex(&shared_->sync_gen, FUTEX_WAIT, gen, &wait_time);
     }
 }
 

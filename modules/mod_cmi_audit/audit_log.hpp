@@ -15,6 +15,10 @@
 // before fdatasync. A writer whose record an earlier sync already covered (the
 // shared `synced` size) goes on; else one leader (CAS of its pid) syncs
 // everything written so far and wakes all waiters through a shared futex.
+// An `end` record is written after its response has gone out, so nothing
+// waits for it: its writer leaves it to the leader of the moment (the shared
+// `wanted` size), which syncs again after its round if such records came
+// during it, or becomes the leader itself when there is none.
 #pragma once
 #include "httpd/httpd_includes.hpp"
 #include "libcmi/audit_chain.hpp"
@@ -44,10 +48,15 @@ public:
         std::string error;     // empty: written and, if asked, durable
         bool ok() const { return error.empty(); }
     };
-    // Sets rec.seq and rec.prev, appends the line and, with `sync`, makes it
-    // durable. On a failed write the chain does not advance and a partial
-    // line is cut off again.
-    Result append(Record& rec, bool sync);
+    enum class Durable {
+        no,      // CMIAuditSync Off: written (in the page cache)
+        now,     // durable before append returns (a begin record)
+        soon,    // durable within a group commit, without waiting for it (an end record)
+    };
+    // Sets rec.seq and rec.prev, appends the line and makes it as durable as
+    // asked. On a failed write the chain does not advance and a partial line
+    // is cut off again.
+    Result append(Record& rec, Durable durable);
 
     // Signed checkpoints: after at least `every_records` records or
     // `every_us` microseconds since the last one (checked on each append).
@@ -67,6 +76,10 @@ public:
     // interval, so that an idle server's last records are covered too.
     // Returns an error text, or empty.
     std::string idle_checkpoint(bool sync);
+
+    // In the parent (the monitor hook): syncs end records that were left to
+    // a leader whose extra rounds ran out just as the load stopped.
+    std::string flush_left();
 
     const Signer* signer() const { return signer_; }
     const char* path() const { return path_; }
@@ -88,8 +101,17 @@ private:
     apr_off_t write_locked(Record& rec, const std::string& fields, Result& res);
     apr_off_t write_locked(Record& rec, Result& res) { return write_locked(rec, serialize_fields(rec), res); }
     // Group commit: makes everything up to `end` durable, sharing one
-    // fdatasync with every process that wrote before it.
-    std::string sync_to(apr_off_t end);
+    // fdatasync with every process that wrote before it. With `wait` false it
+    // returns at once if another writer leads the commit (which then covers
+    // `end`, see the top of this file).
+    std::string sync_to(apr_off_t end, bool wait = true);
+    // As leader: one fdatasync of everything written so far.
+    int sync_round(int& err);
+    // As leader: a round, more rounds while records are left to the leader
+    // (at most kExtraRounds), then hand over and wake the waiters.
+    int lead(int& err);
+    bool left_to_leader() const;
+    static constexpr int kExtraRounds = 2;  // a leader's rounds for records left to it
     // Room for a begin record of `line_size` bytes and the end records still to
     // come; an error text if the file system has none.
     std::string reserve_locked(apr_off_t line_size);

@@ -35,13 +35,13 @@ extern "C" int cmi_audit_status_post_config(apr_pool_t* pconf, apr_pool_t*, apr_
 
 }  // namespace
 
-AuditLog::Result counted_append(request_rec* r, AuditLog& log, Record& rec, bool sync) {
+AuditLog::Result counted_append(request_rec* r, AuditLog& log, Record& rec, AuditLog::Durable durable) {
     const apr_time_t start = apr_time_now();
-    AuditLog::Result res = log.append(rec, sync);
+    AuditLog::Result res = log.append(rec, durable);
     httpd::StatusCounters* c = httpd::StatusCounters::find(r->server, cmi_audit_module);
     if (!c) return res;
     c->add(res.written ? "records.written" : "records.failed");
-    if (sync && res.ok()) {
+    if (durable == AuditLog::Durable::now && res.ok()) {
         const apr_time_t took = apr_time_now() - start;
         const auto us = static_cast<std::uint64_t>(took > 0 ? took : 0);
         c->add("durable_writes");

@@ -8,8 +8,9 @@ namespace cmi::audit {
 // Makes the counter table in post_config and reports it on server-status.
 void register_status_hooks();
 
-// log.append(rec, sync), counting records written and failed and, with sync,
-// the durable-write latency (the whole append, including the group commit).
-AuditLog::Result counted_append(request_rec* r, AuditLog& log, Record& rec, bool sync);
+// log.append(rec, durable), counting records written and failed and, for the
+// writes that wait for durability (begin records), their latency (the whole
+// append, including the group commit).
+AuditLog::Result counted_append(request_rec* r, AuditLog& log, Record& rec, AuditLog::Durable durable);
 
 }  // namespace cmi::audit

@@ -60,7 +60,8 @@ int write_begin(request_rec* r) {
     if (st.begun || st.begin_failed) return DECLINED;  // an internal redirect: one begin per operation
 
     Record rec = begin_record(r);
-    const AuditLog::Result res = counted_append(r, *log, rec, syncs(server_config(r->server)));
+    const AuditLog::Result res = counted_append(
+        r, *log, rec, syncs(server_config(r->server)) ? AuditLog::Durable::now : AuditLog::Durable::no);
     st.begun = res.written;
     if (res.ok()) return DECLINED;
     st.begin_failed = !res.written;
@@ -114,7 +115,8 @@ int write_end(request_rec* r) {
     request_rec* last = r;
     while (last->next) last = last->next;
     RequestState* st = find_state(r);
-    const bool sync = syncs(server_config(r->server));
+    // The response has gone out: nothing waits for these records (see audit_log.hpp).
+    const AuditLog::Durable sync = syncs(server_config(r->server)) ? AuditLog::Durable::soon : AuditLog::Durable::no;
     bool begun = st && st->begun;
     if (!st) {
         // Never reached fixups: refused earlier, or answered by a quick handler.
@@ -175,6 +177,10 @@ extern "C" int monitor(apr_pool_t*, server_rec* s) {
             if (!err.empty())
                 ap_log_error_(__FILE__, __LINE__, cmi_audit_module.module_index, APLOG_ERR, 0, s, "audit log %s: %s",
                               log->path(), err.c_str());
+            const std::string left = log->flush_left();
+            if (!left.empty())
+                ap_log_error_(__FILE__, __LINE__, cmi_audit_module.module_index, APLOG_ERR, 0, s, "audit log %s: %s",
+                              log->path(), left.c_str());
             log->save_head();
         }
     } catch (const std::exception& e) {
