@@ -18,13 +18,13 @@ def server(httpd, tmp_path_factory):
     return httpd
 
 
-def h2_put(server, path, headers: dict, body: bytes = BODY):
+def h2_put(server, path, headers: dict, body: bytes = BODY, early_answer_ok: bool = False):
     src = server.tmp / "body.bin"
     src.write_bytes(body)
     args = ["--http2", "-X", "PUT", "--data-binary", f"@{src}"]
     for k, v in headers.items():
         args += ["-H", f"{k}: {v}"]
-    return curl(server.url(path), *args, ca=server.pki.ca_cert)
+    return curl(server.url(path), *args, ca=server.pki.ca_cert, early_answer_ok=early_answer_ok)
 
 
 @pytest.mark.parametrize("fmt", ["cms", "http-signature"])
@@ -44,7 +44,9 @@ def test_h2_upload_valid_and_tampered(server, fmt):
     r = h2_put(server, path, good)
     assert r.http_version == "2" and r.status in (201, 204), (r.status, r.body[:300])
     assert (server.dav_dir / "lt" / f"h2-{fmt}.bin").read_bytes() == BODY
-    r = h2_put(server, path.replace(".bin", "-bad.bin"), bad)
+    # A tampered CMS is refused from its header, before the body is read: the
+    # answer can come while curl is still sending (see clients.CURL_H2_STREAM_RESET).
+    r = h2_put(server, path.replace(".bin", "-bad.bin"), bad, early_answer_ok=True)
     assert r.http_version == "2" and r.status in (400, 422), (r.status, r.body[:300])
     assert not (server.dav_dir / "lt" / f"h2-{fmt}-bad.bin").exists()
 

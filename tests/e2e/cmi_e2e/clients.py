@@ -34,9 +34,17 @@ def _parse_headers(raw: str) -> tuple[int, dict, str]:
     return status, headers, version
 
 
+# curl 7.88's exit code when an HTTP/2 stream is reset. A server may answer an
+# upload before it has all of it and then reset the stream with NO_ERROR
+# (RFC 9113 §8.1, "clients MUST NOT discard responses" for it); this curl
+# still calls that an error, after writing the whole response.
+CURL_H2_STREAM_RESET = 92
+
+
 def curl(url: str, *args: str, ca=None, cert=None, data: bytes | None = None,
-         timeout: float = 30) -> Response:
-    """One request with curl; args are extra curl options (e.g. "-X", "PUT")."""
+         timeout: float = 30, early_answer_ok: bool = False) -> Response:
+    """One request with curl; args are extra curl options (e.g. "-X", "PUT").
+    early_answer_ok: a response followed by a stream reset (see above) counts."""
     with tempfile.TemporaryDirectory() as tmp:
         body_path = Path(tmp) / "body"
         cmd = ["curl", "-sS", "-D", "-", "-o", str(body_path), "--max-time", str(timeout)]
@@ -49,7 +57,8 @@ def curl(url: str, *args: str, ca=None, cert=None, data: bytes | None = None,
         cmd += list(args) + [url]
         proc = subprocess.run(cmd, input=data, capture_output=True, timeout=timeout + 5)
         content = body_path.read_bytes() if body_path.exists() else b""
-    if proc.returncode != 0:
+    answered = proc.stdout.startswith(b"HTTP/")
+    if proc.returncode != 0 and not (early_answer_ok and proc.returncode == CURL_H2_STREAM_RESET and answered):
         raise RuntimeError(f"curl failed ({proc.returncode}): {proc.stderr.decode(errors='replace')}")
     status, headers, version = _parse_headers(proc.stdout.decode(errors="replace"))
     return Response(status, headers, content, version)
