@@ -530,13 +530,28 @@ bool AuditLog::left_to_leader() const {
            wanted > __atomic_load_n(&shared_->failed_upto, __ATOMIC_SEQ_CST);
 }
 
+void AuditLog::hand_over() {
+    __atomic_store_n(&shared_->sync_leader, 0, __ATOMIC_SEQ_CST);
+    __atomic_add_fetch(&shared_->sync_gen, 1, __ATOMIC_ACQ_REL);
+    futex(&shared_->sync_gen, FUTEX_WAKE, INT32_MAX, nullptr);
+}
+
 int AuditLog::lead(int& err) {
     const int rc = sync_round(err);
-    // Records whose writers did not wait may have come during the round;
-    // they saw us leading and left them to us.
+    hand_over();
+    // Records whose writers did not wait may have come during the round:
+    // they saw us leading and left them to us. Looked for after handing over,
+    // so one left just before the hand-over is not missed; someone who leads
+    // by now covers them instead.
+    const pid_t me = getpid();
     for (int round = 0; rc == 0 && round < kExtraRounds && left_to_leader(); ++round) {
+        std::int32_t none = 0;
+        if (!__atomic_compare_exchange_n(&shared_->sync_leader, &none, me, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
+            break;
         int extra_err = 0;
-        if (sync_round(extra_err) != 0) {
+        const int extra = sync_round(extra_err);
+        hand_over();
+        if (extra != 0) {
             ap_log_error_(__FILE__, __LINE__, cmi_audit_module.module_index, APLOG_ERR, 0, server_,
                           "audit log %s: fdatasync failed: %s; end records written up to byte %" APR_OFF_T_FMT
                           " may not be durable",
@@ -544,9 +559,6 @@ int AuditLog::lead(int& err) {
             break;
         }
     }
-    __atomic_store_n(&shared_->sync_leader, 0, __ATOMIC_SEQ_CST);
-    __atomic_add_fetch(&shared_->sync_gen, 1, __ATOMIC_ACQ_REL);
-    futex(&shared_->sync_gen, FUTEX_WAKE, INT32_MAX, nullptr);
     return rc;
 }
 
@@ -574,17 +586,6 @@ std::string AuditLog::sync_to(apr_off_t end, bool wait) {
                                         __ATOMIC_SEQ_CST)) {
             int err = 0;
             const int rc = lead(err);
-            // A writer that left its record to us after our last look (its
-            // CAS failed before our release) is seen here: lead again for it,
-            // unless someone else leads by now.
-            for (int again = 0; rc == 0 && again < kExtraRounds && left_to_leader(); ++again) {
-                std::int32_t none = 0;
-                if (!__atomic_compare_exchange_n(&shared_->sync_leader, &none, me, false, __ATOMIC_SEQ_CST,
-                                                 __ATOMIC_SEQ_CST))
-                    break;
-                int other_err = 0;
-                if (lead(other_err) != 0) break;
-            }
             // Our own fdatasync ran after our write: our record is durable,
             // even if `synced` says less (a rotation reset it meanwhile).
             return rc == 0 ? std::string() : "fdatasync failed: " + errno_text(err);

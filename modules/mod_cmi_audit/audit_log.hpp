@@ -17,7 +17,7 @@
 // everything written so far and wakes all waiters through a shared futex.
 // An `end` record is written after its response has gone out, so nothing
 // waits for it: its writer leaves it to the leader of the moment (the shared
-// `wanted` size), which syncs again after its round if such records came
+// `wanted` size), which leads again after its round if such records came
 // during it, or becomes the leader itself when there is none.
 #pragma once
 #include "httpd/httpd_includes.hpp"
@@ -107,9 +107,11 @@ private:
     std::string sync_to(apr_off_t end, bool wait = true);
     // As leader: one fdatasync of everything written so far.
     int sync_round(int& err);
-    // As leader: a round, more rounds while records are left to the leader
-    // (at most kExtraRounds), then hand over and wake the waiters.
+    // As leader: a round, hand over (waking the waiters), then lead again
+    // while records are left to the leader (at most kExtraRounds more).
+    // Returns the first round's result.
     int lead(int& err);
+    void hand_over();
     bool left_to_leader() const;
     static constexpr int kExtraRounds = 2;  // a leader's rounds for records left to it
     // Room for a begin record of `line_size` bytes and the end records still to

@@ -11,8 +11,8 @@ import pytest
 import requests
 
 from cmi_e2e.clients import curl
-from cmi_e2e.content import cms_sign, raw_tls_request, write_cgi, www_owned_dir
-from cmi_e2e.httpsig import new_key, public_pem, sign_request
+from cmi_e2e.content import UploadRig, cms_sign, raw_tls_request, www_owned_dir
+from cmi_e2e.httpsig import sign_request
 from cmi_e2e.problems import assert_problem
 
 DAV_ERROR = r"dav:error.*(reading the request body|Could not get next bucket brigade)"
@@ -51,19 +51,10 @@ echo "bytes=$(wc -c | tr -d ' ')"
 
 @pytest.fixture(scope="module")
 def server(httpd):
-    root = httpd.root
-    keys = root / "conf" / "edge-keys"
-    keys.mkdir(exist_ok=True)
-    key = new_key("ed25519")
-    (keys / "edge.pem").write_bytes(public_pem(key))
-    cgi = root / "cgi-bin-edge"
-    markers = www_owned_dir(root / "var" / "edge-markers")
-    write_cgi(cgi / "run.sh", CGI.format(marker=markers / "ran"))
-    spool = www_owned_dir(root / "var" / "spool-edge")
-    www_owned_dir(httpd.dav_dir / "edge")
-    www_owned_dir(httpd.dav_dir / "edge" / "small")
-    httpd.configure(CONFIG.format(ca=httpd.pki.ca_cert, keys=keys, cgi=cgi, spool=spool))
-    httpd.edge_key, httpd.edge_spool, httpd.edge_marker = key, spool, markers / "ran"
+    rig = UploadRig(httpd, "edge", CGI)
+    www_owned_dir(rig.dav / "small")
+    httpd.configure(CONFIG.format(ca=httpd.pki.ca_cert, keys=rig.keys, cgi=rig.cgi, spool=rig.spool))
+    httpd.edge_key, httpd.edge_spool, httpd.edge_marker = rig.key, rig.spool, rig.marker
     return httpd
 
 

@@ -10,8 +10,8 @@ import time
 import pytest
 import requests
 
-from cmi_e2e.content import write_cgi, www_owned_dir
-from cmi_e2e.httpsig import new_key, public_pem, sign_request
+from cmi_e2e.content import UploadRig
+from cmi_e2e.httpsig import sign_request
 
 # mod_reqtimeout gives up on the body; the handler then logs its failed read.
 STALL_ERRORS = r"dav:error|cgid:error|AH01382|AH01392|mod_cmi_content"
@@ -44,20 +44,11 @@ BODY_TIMEOUT = 2  # seconds without body bytes before mod_reqtimeout gives up
 
 @pytest.fixture(scope="module")
 def server(httpd):
-    root = httpd.root
-    keys = root / "conf" / "stall-keys"
-    keys.mkdir(exist_ok=True)
-    key = new_key("ed25519")
-    (keys / "stall.pem").write_bytes(public_pem(key))
-    cgi = root / "cgi-bin-stall"
-    markers = www_owned_dir(root / "var" / "stall-markers")
-    write_cgi(cgi / "run.sh", CGI.format(marker=markers / "ran"))
-    spool = www_owned_dir(root / "var" / "spool-stall")
-    www_owned_dir(httpd.dav_dir / "stall")
+    rig = UploadRig(httpd, "stall", CGI)
     reqtimeout = (f'LoadModule reqtimeout_module "{httpd.stock_dir}/mod_reqtimeout.so"\n'
                   f"RequestReadTimeout header=10 body={BODY_TIMEOUT}\n")
-    httpd.configure(CONFIG.format(keys=keys, cgi=cgi, spool=spool), server_snippet=reqtimeout)
-    httpd.stall_key, httpd.stall_spool, httpd.stall_marker = key, spool, markers / "ran"
+    httpd.configure(CONFIG.format(keys=rig.keys, cgi=rig.cgi, spool=rig.spool), server_snippet=reqtimeout)
+    httpd.stall_key, httpd.stall_spool, httpd.stall_marker = rig.key, rig.spool, rig.marker
     return httpd
 
 

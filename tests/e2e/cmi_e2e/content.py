@@ -72,6 +72,27 @@ def raw_tls_request(port: int, ca: Path, head: bytes, body: bytes | None = None,
             return got
 
 
+class UploadRig:
+    """What an upload test module sets up on the shared httpd, under one name:
+    an Ed25519 signer key published in conf/<name>-keys/<name>.pem (for
+    CMIContentSignerKeys), the CGI cgi-bin-<name>/run.sh made from `cgi` (its
+    "{marker}" is a file the CGI touches when it runs), a spool directory and
+    dav/<name>, all writable by the children."""
+
+    def __init__(self, httpd, name: str, cgi: str):
+        from .httpsig import new_key, public_pem
+        root = httpd.root
+        self.keys = root / "conf" / f"{name}-keys"
+        self.keys.mkdir(exist_ok=True)
+        self.key = new_key("ed25519")
+        (self.keys / f"{name}.pem").write_bytes(public_pem(self.key))
+        self.cgi = root / f"cgi-bin-{name}"
+        self.marker = www_owned_dir(root / "var" / f"{name}-markers") / "ran"
+        write_cgi(self.cgi / "run.sh", cgi.format(marker=self.marker))
+        self.spool = www_owned_dir(root / "var" / f"spool-{name}")
+        self.dav = www_owned_dir(httpd.dav_dir / name)
+
+
 def cmi_sign(*args: str) -> dict:
     """Runs tools/cmi-sign; returns the headers it prints."""
     build = Path(os.environ.get("CMI_BUILD_DIR", Path(__file__).resolve().parents[3] / "build"))
