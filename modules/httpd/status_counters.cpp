@@ -11,6 +11,12 @@ namespace {
 
 std::string key_of(const module& m) { return std::string("cmi-status-counters:") + m.name; }
 
+// The same key without allocating: find() runs for every counted event.
+struct StackKey {
+    explicit StackKey(const module& m) { apr_snprintf(text, sizeof text, "cmi-status-counters:%s", m.name); }
+    char text[128];
+};
+
 }  // namespace
 
 StatusCounters* StatusCounters::create(apr_pool_t* pconf, server_rec* s, const module& m,
@@ -42,7 +48,7 @@ StatusCounters* StatusCounters::find(const server_rec* s, const module& m) noexc
     try {
         if (!s || !s->process || !s->process->pconf) return nullptr;
         void* found = nullptr;
-        apr_pool_userdata_get(&found, key_of(m).c_str(), s->process->pconf);
+        apr_pool_userdata_get(&found, StackKey(m).text, s->process->pconf);
         return static_cast<StatusCounters*>(found);
     } catch (...) {
         return nullptr;

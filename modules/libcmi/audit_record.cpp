@@ -1,7 +1,6 @@
 #include "libcmi/audit_record.hpp"
 
 #include <cstdio>
-#include <ctime>
 #include <string_view>
 
 namespace cmi::audit {
@@ -210,6 +209,9 @@ std::string serialize_fields(const Record& rec) {
     return out;
 }
 
+// Calendar arithmetic rather than gmtime_r: glibc's gmtime_r takes the
+// process-wide tz lock, which every worker thread contends for twice a request.
+// Days since 1970-01-01 to a proleptic Gregorian date (H. Hinnant's civil_from_days).
 std::string rfc3339_us(std::int64_t unix_us) {
     std::int64_t secs = unix_us / 1000000;
     std::int64_t micros = unix_us % 1000000;
@@ -217,12 +219,25 @@ std::string rfc3339_us(std::int64_t unix_us) {
         micros += 1000000;
         --secs;
     }
-    const std::time_t t = static_cast<std::time_t>(secs);
-    std::tm tm{};
-    gmtime_r(&t, &tm);
+    std::int64_t days = secs / 86400;
+    std::int64_t sod = secs % 86400;
+    if (sod < 0) {
+        sod += 86400;
+        --days;
+    }
+    const std::int64_t z = days + 719468;
+    const std::int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+    const std::int64_t doe = z - era * 146097;                                // [0, 146096]
+    const std::int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;  // [0, 399]
+    const std::int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);          // [0, 365]
+    const std::int64_t mp = (5 * doy + 2) / 153;                               // [0, 11], from March
+    const std::int64_t day = doy - (153 * mp + 2) / 5 + 1;
+    const std::int64_t month = mp < 10 ? mp + 3 : mp - 9;
+    const std::int64_t year = yoe + era * 400 + (month <= 2 ? 1 : 0);
     char buf[80];
-    std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ", tm.tm_year + 1900, tm.tm_mon + 1,
-                  tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(micros));
+    std::snprintf(buf, sizeof buf, "%04lld-%02d-%02dT%02d:%02d:%02d.%06dZ", static_cast<long long>(year),
+                  static_cast<int>(month), static_cast<int>(day), static_cast<int>(sod / 3600),
+                  static_cast<int>(sod / 60 % 60), static_cast<int>(sod % 60), static_cast<int>(micros));
     return buf;
 }
 

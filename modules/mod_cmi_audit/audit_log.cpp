@@ -335,93 +335,156 @@ Record AuditLog::recovered_record(const Record::Recovered& what) const {
     return rec;
 }
 
-AuditLog::Result AuditLog::append(Record& rec, Durable durable) {
-    Result res;
-    apr_off_t end = 0;
-    const std::string fields = serialize_fields(rec);  // the costly part, outside the lock
-    {
-        Lock lock(*this);
-        if (!lock.error.empty()) {
-            res.error = lock.error;
-            return res;
+AuditLog::Mark AuditLog::mark_locked() const {
+    Mark m{shared_->seq, shared_->open_ops, shared_->checkpoint_seq, shared_->checkpoint_time, shared_->has_head, {}};
+    std::memcpy(m.hash, shared_->hash, sizeof m.hash);
+    return m;
+}
+
+void AuditLog::rollback_locked(const Mark& m) {
+    shared_->seq = m.seq;
+    shared_->open_ops = m.open_ops;
+    shared_->checkpoint_seq = m.checkpoint_seq;
+    shared_->checkpoint_time = m.checkpoint_time;
+    shared_->has_head = m.has_head;
+    std::memcpy(shared_->hash, m.hash, sizeof m.hash);
+}
+
+apr_off_t AuditLog::base_locked() const {
+    // The current file is as long as the shared head says (resync_locked made
+    // sure); only a rotated one needs fstat, for cutting back a failed write.
+    if (!regular_) return 0;
+    if (current_locked()) return shared_->size;
+    struct stat st {};
+    return fstat(fd_, &st) == 0 ? st.st_size : -1;
+}
+
+void AuditLog::write_batch(Pending* batch) noexcept {
+    auto fail_all = [batch](const char* why, const std::string& detail = std::string()) noexcept {
+        for (Pending* p = batch; p; p = p->next) {
+            try {
+                p->res.error = why + detail;
+            } catch (...) {
+                p->res.error = "out of memory";  // short enough not to allocate
+            }
         }
+    };
+    try {
+        Lock lock(*this);
+        if (!lock.error.empty()) return fail_all("", lock.error);
         std::optional<Record::Recovered> cut;
         try {
             cut = resync_locked();
         } catch (const std::exception& e) {
-            res.error = std::string("cannot read the head of the chain: ") + e.what();
-            return res;
+            return fail_all("cannot read the head of the chain: ", e.what());
         }
         if (cut) {
             Record recovered = recovered_record(*cut);
             Result rr;
             write_locked(recovered, rr);
-            if (!rr.ok()) {
-                res.error = "cannot record the recovery of a torn record: " + rr.error;
-                return res;
-            }
+            if (!rr.ok()) return fail_all("cannot record the recovery of a torn record: ", rr.error);
             ap_log_error_(__FILE__, __LINE__, cmi_audit_module.module_index, APLOG_WARNING, 0, server_,
                           "audit log %s ended with a torn record (%" APR_UINT64_T_FMT
                           " bytes; a writer died mid-write?); cut off and recorded as seq %" APR_UINT64_T_FMT
                           " (ev recovered)",
                           path_, static_cast<apr_uint64_t>(cut->bytes), static_cast<apr_uint64_t>(recovered.seq));
         }
-        end = write_locked(rec, fields, res);
-        if (res.written) {
-            Result cp;
-            const apr_off_t cp_end = checkpoint_locked(cp);
-            if (!cp.ok()) {
-                res.error = "written as seq " + std::to_string(rec.seq) + ", but the checkpoint after it failed: " + cp.error;
-                return res;
+        const apr_off_t base = base_locked();
+        if (base < 0) return fail_all("cannot stat the log: ", errno_text(errno));
+        const Mark mark = mark_locked();
+        std::string lines;
+        lines.reserve(2048);
+        try {
+            for (Pending* p = batch; p; p = p->next) {
+                p->end = stage_locked(*p->rec, p->fields, base, lines, p->res);
+                if (p->end == 0) continue;
+                Result cp;
+                const apr_off_t cp_end = checkpoint_locked(base, lines, cp);
+                if (!cp.ok())
+                    p->res.error = "written as seq " + std::to_string(p->rec->seq) +
+                                   ", but the checkpoint after it failed: " + cp.error;
+                if (cp_end != 0) p->end = cp_end;
             }
-            if (cp_end != 0) end = cp_end;
+        } catch (...) {
+            rollback_locked(mark);  // staged, not written: the chain does not move
+            throw;
         }
+        if (lines.empty()) return;
+        const std::string err = flush_locked(lines, base, mark);
+        for (Pending* p = batch; p; p = p->next) {
+            if (p->end == 0) continue;
+            if (err.empty()) {
+                p->res.written = true;
+            } else {
+                p->res.error = err;
+                p->end = 0;
+            }
+        }
+    } catch (const std::exception& e) {
+        // Nothing was written (a failure after the write is not possible):
+        // the head is as the lock's holder left it.
+        fail_all("cannot write the batch: ", e.what());
+    } catch (...) {
+        fail_all("cannot write the batch");
     }
-    if (res.written && durable != Durable::no) {
-        const std::string err = sync_to(end, durable == Durable::now);
-        if (!err.empty())
-            res.error = "written as seq " + std::to_string(rec.seq) + " but not made durable: " + err;
-    }
-    return res;
 }
 
-apr_off_t AuditLog::write_locked(Record& rec, const std::string& fields, Result& res) {
+apr_off_t AuditLog::stage_locked(Record& rec, const std::string& fields, apr_off_t base, std::string& batch,
+                                 Result& res) {
     rec.seq = shared_->seq + 1;
     rec.prev.assign(shared_->hash, 64);
-    const std::string line = assemble_line(rec.seq, fields, rec.prev) + "\n";
-    // Where a failed write is cut back to: the current file is as long as the
-    // shared head says (resync_locked made sure); only a rotated one needs fstat.
-    struct stat before {};
-    if (regular_ && current_locked()) {
-        before.st_size = shared_->size;
-    } else if (regular_ && fstat(fd_, &before) != 0) {
-        res.error = "cannot stat the log: " + errno_text(errno);
-        return 0;
-    }
+    const std::size_t start = batch.size();
+    batch += assemble_line(rec.seq, fields, rec.prev);
+    batch += '\n';
+    const std::string_view line(batch.data() + start, batch.size() - start);
     const bool opens = rec.ev == "begin";
     if (opens) {
-        res.error = reserve_locked(static_cast<apr_off_t>(line.size()));
-        if (!res.error.empty()) return 0;
-    }
-
-    std::size_t written = 0;
-    if (const int err = write_all(fd_, line, written)) {
-        std::string what = "write failed: " + errno_text(err);
-        // Never leave half a line for the next record to be glued to.
-        if (written > 0 && regular_ && ftruncate(fd_, before.st_size) != 0)
-            what += "; and cutting off the partial line failed: " + errno_text(errno);
-        res.error = what;
-        return 0;
+        res.error = reserve_locked(base + static_cast<apr_off_t>(start), static_cast<apr_off_t>(line.size()));
+        if (!res.error.empty()) {
+            batch.resize(start);
+            return 0;
+        }
     }
     std::memcpy(shared_->hash, line_hash(line).c_str(), 65);
     shared_->seq = rec.seq;
     shared_->has_head = 1;
-    res.written = true;
     if (!current_locked()) return -1;  // a rotated file: no group commit there
     if (opens) ++shared_->open_ops;
     else if (rec.ev == "end" && shared_->open_ops > 0) --shared_->open_ops;
-    const apr_off_t end = shared_->size + static_cast<apr_off_t>(line.size());
-    __atomic_store_n(&shared_->size, end, __ATOMIC_RELEASE);
+    return base + static_cast<apr_off_t>(batch.size());
+}
+
+std::string AuditLog::flush_locked(const std::string& batch, apr_off_t base, const Mark& mark) {
+    std::size_t written = 0;
+    if (const int err = write_all(fd_, batch, written)) {
+        // Never leave part of a line for the next record to be glued to.
+        const bool cut_failed = written > 0 && regular_ && ftruncate(fd_, base) != 0;
+        const int cut_err = errno;
+        rollback_locked(mark);
+        std::string what = "write failed: " + errno_text(err);
+        if (cut_failed) what += "; and cutting off the partial line failed: " + errno_text(cut_err);
+        return what;
+    }
+    if (current_locked())
+        __atomic_store_n(&shared_->size, base + static_cast<apr_off_t>(batch.size()), __ATOMIC_RELEASE);
+    return std::string();
+}
+
+apr_off_t AuditLog::write_locked(Record& rec, Result& res) {
+    const apr_off_t base = base_locked();
+    if (base < 0) {
+        res.error = "cannot stat the log: " + errno_text(errno);
+        return 0;
+    }
+    const Mark mark = mark_locked();
+    std::string line;
+    const apr_off_t end = stage_locked(rec, serialize_fields(rec), base, line, res);
+    if (end == 0) return 0;
+    if (std::string err = flush_locked(line, base, mark); !err.empty()) {
+        res.error = std::move(err);
+        return 0;
+    }
+    res.written = true;
     return end;
 }
 
@@ -432,13 +495,13 @@ apr_off_t AuditLog::write_locked(Record& rec, const std::string& fields, Result&
 // the file (fallocate, FALLOC_FL_KEEP_SIZE) in steps of kReserveStep, so
 // most begins cost no system call. File systems without fallocate, and
 // devices, get no reservation.
-std::string AuditLog::reserve_locked(apr_off_t line_size) {
+std::string AuditLog::reserve_locked(apr_off_t at, apr_off_t line_size) {
     if (!regular_ || !current_locked() || !reservable_) return std::string();
-    const apr_off_t need = shared_->size + line_size +
+    const apr_off_t need = at + line_size +
                            static_cast<apr_off_t>(shared_->open_ops + 1) * kEndReserve + kCheckpointReserve;
     if (need <= shared_->reserved) return std::string();
     for (const apr_off_t upto : {need + kReserveStep, need}) {
-        if (fallocate(fd_, FALLOC_FL_KEEP_SIZE, shared_->size, upto - shared_->size) == 0) {
+        if (fallocate(fd_, FALLOC_FL_KEEP_SIZE, at, upto - at) == 0) {
             shared_->reserved = upto;
             return std::string();
         }
@@ -466,7 +529,18 @@ std::string AuditLog::idle_checkpoint(bool sync) {
         // record) to the next request's append.
         struct stat st {};
         if (regular_ && (fstat(fd_, &st) != 0 || st.st_size != shared_->size)) return std::string();
-        end = checkpoint_locked(res);
+        const apr_off_t base = base_locked();
+        const Mark mark = mark_locked();
+        std::string line;
+        end = checkpoint_locked(base, line, res);
+        if (end != 0) {
+            if (std::string err = flush_locked(line, base, mark); !err.empty()) {
+                res.error = std::move(err);
+                end = 0;
+            } else {
+                res.written = true;
+            }
+        }
     }
     if (!res.ok()) return "cannot write an idle checkpoint: " + res.error;
     if (end != 0 && sync) {
@@ -476,7 +550,7 @@ std::string AuditLog::idle_checkpoint(bool sync) {
     return std::string();
 }
 
-apr_off_t AuditLog::checkpoint_locked(Result& res) {
+apr_off_t AuditLog::checkpoint_locked(apr_off_t base, std::string& batch, Result& res) {
     if (!signer_) return 0;
     const apr_time_t now = apr_time_now();
     if (shared_->seq - shared_->checkpoint_seq < checkpoint_records_ &&
@@ -490,8 +564,8 @@ apr_off_t AuditLog::checkpoint_locked(Result& res) {
     const std::string prev(shared_->hash, 64);
     const auto sig = signer_->sign(checkpoint_message(seq, prev));
     cp.checkpoint = Record::Checkpoint{signer_->algorithm(), signer_->keyid(), base64(sig.data(), sig.size())};
-    const apr_off_t end = write_locked(cp, res);
-    if (res.written) {
+    const apr_off_t end = stage_locked(cp, serialize_fields(cp), base, batch, res);
+    if (end != 0) {  // a failed flush rolls these back with the rest of the head
         shared_->checkpoint_seq = cp.seq;
         shared_->checkpoint_time = now;
     }

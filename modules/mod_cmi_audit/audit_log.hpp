@@ -19,6 +19,13 @@
 // waits for it: its writer leaves it to the leader of the moment (the shared
 // `wanted` size), which leads again after its round if such records came
 // during it, or becomes the leader itself when there is none.
+//
+// Within a child, appends are combined (audit_append.cpp): a thread that
+// finds another thread of its process writing queues its record and sleeps
+// until that writer has written it (and, for a begin record with Sync On,
+// made it durable); the writer takes every queued record, chains them under
+// one hold of the append lock and writes them with one write(). An end
+// record is only queued: its thread does not wait at all.
 #pragma once
 #include "httpd/httpd_includes.hpp"
 #include "libcmi/audit_chain.hpp"
@@ -27,6 +34,8 @@
 
 #include <apr_shm.h>
 
+#include <cstdint>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <sys/types.h>
@@ -57,6 +66,11 @@ public:
     // asked. On a failed write the chain does not advance and a partial line
     // is cut off again.
     Result append(Record& rec, Durable durable);
+    // The same for a record nobody waits for (an end record): it returns as
+    // soon as the record is queued for this process's writer of the moment,
+    // which counts it on server-status and logs it to the error log if it
+    // cannot be written.
+    void append_later(Record&& rec, Durable durable);
 
     // Signed checkpoints: after at least `every_records` records or
     // `every_us` microseconds since the last one (checked on each append).
@@ -89,6 +103,29 @@ public:
 
 private:
     class Lock;
+    // One queued append (audit_append.cpp).
+    struct Pending {
+        Record* rec = nullptr;
+        std::string fields;  // serialize_fields(*rec), made before queueing
+        Durable durable = Durable::no;
+        bool waits = true;            // a thread sleeps on `done` (else the writer deletes it)
+        std::optional<Record> owned;  // the record of append_later
+        Result res;
+        apr_off_t end = 0;  // where its line (or a checkpoint after it) ends; -1 rotated file; 0 not written
+        std::uint32_t done = 0;  // futex word: 1 once res is final
+        Pending* next = nullptr;  // in the queue, then in the writer's list (no allocation there)
+    };
+    // Queues `p`; writes the queue if no other thread of this process does.
+    void enqueue(Pending* p);
+    // As this process's writer: writes batches until the queue is empty, then
+    // makes them durable and completes them. `lock` holds queue_mutex_.
+    void drain(std::unique_lock<std::mutex>& lock) noexcept;
+    // Chains and writes one batch (a list) under the append lock; the
+    // outcome goes into each Pending.
+    void write_batch(Pending* batch) noexcept;
+    void make_durable(Pending* written) noexcept;
+    void complete(Pending* done) noexcept;
+    void report_handed_over(const Pending& p) noexcept;
     bool current_locked() const;
     // The head saved in <log>.head, if there is one; throws if it is unreadable.
     std::optional<ChainHead> read_head_file() const;
@@ -96,10 +133,27 @@ private:
     // a torn last line (a child killed mid-write) is cut off and returned.
     std::optional<Record::Recovered> resync_locked();
     Record recovered_record(const Record::Recovered& what) const;
-    // Writes the line; returns the file size after it (0 if not written).
-    // `fields` is serialize_fields(rec), made before the lock was taken.
-    apr_off_t write_locked(Record& rec, const std::string& fields, Result& res);
-    apr_off_t write_locked(Record& rec, Result& res) { return write_locked(rec, serialize_fields(rec), res); }
+    // The chain head as it was before a batch: a failed write goes back to it.
+    struct Mark {
+        apr_uint64_t seq, open_ops, checkpoint_seq;
+        apr_time_t checkpoint_time;
+        int has_head;
+        char hash[65];
+    };
+    Mark mark_locked() const;
+    void rollback_locked(const Mark& mark);
+    // Adds rec's line to `batch` (the lines after the file's `base` size) and
+    // advances the head; returns the offset its line will end at (-1 in a
+    // rotated file), or 0 with res.error if it cannot be written. `fields` is
+    // serialize_fields(rec), made before the lock was taken.
+    apr_off_t stage_locked(Record& rec, const std::string& fields, apr_off_t base, std::string& batch, Result& res);
+    // Writes the staged lines; on failure cuts off any partial write, rolls
+    // the head back to `mark` and returns why.
+    std::string flush_locked(const std::string& batch, apr_off_t base, const Mark& mark);
+    // The size of the file the staged lines go after.
+    apr_off_t base_locked() const;
+    // One record, staged and written; the offset its line ends at (0: not written).
+    apr_off_t write_locked(Record& rec, Result& res);
     // Group commit: makes everything up to `end` durable, sharing one
     // fdatasync with every process that wrote before it. With `wait` false it
     // returns at once if another writer leads the commit (which then covers
@@ -114,14 +168,14 @@ private:
     void hand_over();
     bool left_to_leader() const;
     static constexpr int kExtraRounds = 2;  // a leader's rounds for records left to it
-    // Room for a begin record of `line_size` bytes and the end records still to
-    // come; an error text if the file system has none.
-    std::string reserve_locked(apr_off_t line_size);
+    // Room for a begin record of `line_size` bytes at offset `at` and the end
+    // records still to come; an error text if the file system has none.
+    std::string reserve_locked(apr_off_t at, apr_off_t line_size);
     static constexpr apr_off_t kEndReserve = 4096;         // per open operation
     static constexpr apr_off_t kCheckpointReserve = 1024;
     static constexpr apr_off_t kReserveStep = 64 * 1024;
-    // Writes a checkpoint record if one is due; returns write_locked's value or 0.
-    apr_off_t checkpoint_locked(Result& res);
+    // Stages a checkpoint record if one is due; returns stage_locked's value or 0.
+    apr_off_t checkpoint_locked(apr_off_t base, std::string& batch, Result& res);
 
     server_rec* server_;
     const char* path_;
@@ -139,6 +193,11 @@ private:
     const Signer* signer_ = nullptr;
     apr_uint64_t checkpoint_records_ = 1000;
     apr_time_t checkpoint_us_ = apr_time_from_sec(60);
+    // This process's queue (each child has its own copy of the object).
+    std::mutex queue_mutex_;
+    Pending* queue_head_ = nullptr;
+    Pending** queue_tail_ = &queue_head_;
+    bool writing_ = false;  // a thread of this process is writing the queue
 };
 
 }  // namespace cmi::audit

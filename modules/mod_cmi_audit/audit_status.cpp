@@ -51,6 +51,11 @@ AuditLog::Result counted_append(request_rec* r, AuditLog& log, Record& rec, Audi
     return res;
 }
 
+void count_record(server_rec* s, const AuditLog::Result& res) noexcept {
+    if (httpd::StatusCounters* c = httpd::StatusCounters::find(s, cmi_audit_module))
+        c->add(res.written ? "records.written" : "records.failed");
+}
+
 void register_status_hooks() {
     APR_OPTIONAL_HOOK(ap, status_hook, cmi_audit_status, nullptr, nullptr, APR_HOOK_MIDDLE);
     ap_hook_post_config(cmi_audit_status_post_config, nullptr, nullptr, APR_HOOK_MIDDLE);

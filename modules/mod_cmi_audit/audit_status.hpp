@@ -13,4 +13,7 @@ void register_status_hooks();
 // append, including the group commit).
 AuditLog::Result counted_append(request_rec* r, AuditLog& log, Record& rec, AuditLog::Durable durable);
 
+// Counts a record appended with append_later (by the thread that wrote it).
+void count_record(server_rec* s, const AuditLog::Result& res) noexcept;
+
 }  // namespace cmi::audit

@@ -133,8 +133,7 @@ int write_end(request_rec* r) {
         log_not_recorded(r, *log, end, "its begin record is missing");
         return DECLINED;
     }
-    const AuditLog::Result res = counted_append(r, *log, end, sync);
-    if (!res.ok()) log_not_recorded(r, *log, end, res.error);
+    log->append_later(std::move(end), sync);  // counted, and logged if it fails, by whoever writes it
     return DECLINED;
 }
 

@@ -6,6 +6,7 @@
 #include "mod_cmi_audit/audit_config.hpp"
 #include "mod_cmi_audit/audit_log.hpp"
 #include "mod_cmi_audit/request_ids.hpp"
+#include "mod_cmi_audit/request_state.hpp"
 
 #include <cstring>
 
@@ -34,6 +35,15 @@ std::optional<TlsFacts> tls_facts(request_rec* r) {
     const char* verify = var("SSL_CLIENT_VERIFY");
     if (verify && !strcmp(verify, "SUCCESS")) t.client_dn = str(var("SSL_CLIENT_S_DN"));
     return t;
+}
+
+const std::optional<TlsFacts>& tls_facts_once(request_rec* r) {
+    RequestState& st = state(r);
+    if (!st.tls_known) {
+        st.tls = tls_facts(r);
+        st.tls_known = true;
+    }
+    return st.tls;
 }
 
 std::optional<AuthFacts> auth_facts(const request_rec* r) {
@@ -66,7 +76,7 @@ Record common(request_rec* r, const char* ev) {
     rec.client_txid = str(client_transaction_id(r));
     rec.op = str(dir_config(r).operation);
     rec.peer = str(r->connection->client_ip);
-    rec.tls = tls_facts(r);
+    rec.tls = tls_facts_once(r);
     rec.auth = auth_facts(r);
     rec.method = str(r->method);
     rec.uri = recorded_uri(r);

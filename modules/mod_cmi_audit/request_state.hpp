@@ -2,6 +2,7 @@
 // so internal redirects and subrequests see the same state.
 #pragma once
 #include "httpd/httpd_includes.hpp"
+#include "libcmi/audit_record.hpp"
 
 namespace cmi::audit {
 
@@ -12,6 +13,10 @@ struct RequestState {
     bool begin_failed = false;  // it could not be written
     BodyTally* body = nullptr;
     const char* receipt = nullptr;  // the CMI-Receipt value sent
+    // The connection's TLS facts, looked up once for both records (mod_ssl's
+    // variable lookups are not free).
+    bool tls_known = false;
+    std::optional<TlsFacts> tls;
 };
 
 // The state of r's operation, or nullptr if none was made yet.

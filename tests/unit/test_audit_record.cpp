@@ -3,6 +3,8 @@
 
 #include <cppunit/extensions/HelperMacros.h>
 
+#include <cstdio>
+#include <ctime>
 #include <random>
 #include <nlohmann/json.hpp>
 
@@ -63,6 +65,18 @@ public:
         CPPUNIT_ASSERT_EQUAL(std::string("2023-11-14T22:13:20.123456Z"), cmi::audit::rfc3339_us(1700000000123456));
         CPPUNIT_ASSERT_EQUAL(std::string("1970-01-01T00:00:00.000001Z"), cmi::audit::rfc3339_us(1));
         CPPUNIT_ASSERT_EQUAL(std::string("1969-12-31T23:59:59.999999Z"), cmi::audit::rfc3339_us(-1));
+        CPPUNIT_ASSERT_EQUAL(std::string("2000-02-29T12:00:00.000000Z"), cmi::audit::rfc3339_us(951825600000000));
+        CPPUNIT_ASSERT_EQUAL(std::string("2100-03-01T00:00:00.000000Z"), cmi::audit::rfc3339_us(4107542400000000));
+        // The calendar arithmetic agrees with gmtime_r from 1900 to 2400, a day and a bit at a time.
+        for (std::int64_t s = -2208988800LL; s < 13569465600LL; s += 86400 + 3607) {
+            const std::time_t t = static_cast<std::time_t>(s);
+            std::tm tm{};
+            gmtime_r(&t, &tm);
+            char want[64];
+            std::snprintf(want, sizeof want, "%04d-%02d-%02dT%02d:%02d:%02d.000042Z", tm.tm_year + 1900, tm.tm_mon + 1,
+                          tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+            CPPUNIT_ASSERT_EQUAL(std::string(want), cmi::audit::rfc3339_us(s * 1000000 + 42));
+        }
     }
 
     void hostile_strings_stay_on_one_ascii_line() {
