@@ -9,11 +9,10 @@
 namespace cmi::httpd {
 namespace {
 
-std::string key_of(const module& m) { return std::string("cmi-status-counters:") + m.name; }
-
-// The same key without allocating: find() runs for every counted event.
-struct StackKey {
-    explicit StackKey(const module& m) { apr_snprintf(text, sizeof text, "cmi-status-counters:%s", m.name); }
+// The pool-userdata key of a module's table; no allocation: find() runs for
+// every counted event.
+struct Key {
+    explicit Key(const module& m) { apr_snprintf(text, sizeof text, "cmi-status-counters:%s", m.name); }
     char text[128];
 };
 
@@ -21,9 +20,9 @@ struct StackKey {
 
 StatusCounters* StatusCounters::create(apr_pool_t* pconf, server_rec* s, const module& m,
                                        const char* const* names, std::size_t count) {
-    const std::string key = key_of(m);
+    const Key key(m);
     void* found = nullptr;
-    apr_pool_userdata_get(&found, key.c_str(), pconf);
+    apr_pool_userdata_get(&found, key.text, pconf);
     if (found) return static_cast<StatusCounters*>(found);
 
     apr_shm_t* shm = nullptr;
@@ -40,7 +39,7 @@ StatusCounters* StatusCounters::create(apr_pool_t* pconf, server_rec* s, const m
     std::memset(values, 0, bytes);
     auto* table = new (apr_palloc(pconf, sizeof(StatusCounters))) StatusCounters(names, count, values);
     // Trivially destructible: the pool frees the memory, the shm cleanup the segment.
-    apr_pool_userdata_set(table, key.c_str(), nullptr, pconf);
+    apr_pool_userdata_set(table, key.text, nullptr, pconf);
     return table;
 }
 
@@ -48,7 +47,7 @@ StatusCounters* StatusCounters::find(const server_rec* s, const module& m) noexc
     try {
         if (!s || !s->process || !s->process->pconf) return nullptr;
         void* found = nullptr;
-        apr_pool_userdata_get(&found, StackKey(m).text, s->process->pconf);
+        apr_pool_userdata_get(&found, Key(m).text, s->process->pconf);
         return static_cast<StatusCounters*>(found);
     } catch (...) {
         return nullptr;

@@ -16,7 +16,6 @@
 #include "mod_cmi_audit/audit_status.hpp"
 
 #include <algorithm>
-#include <climits>
 #include <cstdint>
 #include <linux/futex.h>
 #include <memory>
@@ -87,18 +86,15 @@ void AuditLog::drain(std::unique_lock<std::mutex>& lock) noexcept {
 }
 
 void AuditLog::make_durable(Pending* written) noexcept {
-    bool now = false, soon = false, rotated = false;
+    // Where the records to make durable end (0: none); a batch goes to one
+    // file: the current one, or a rotated one (ends -1).
+    bool rotated = false;
     apr_off_t now_end = 0, soon_end = 0;
     for (const Pending* p = written; p; p = p->next) {
         if (!p->res.written || p->end == 0 || p->durable == Durable::no) continue;
         rotated |= p->end < 0;
-        if (p->durable == Durable::now) {
-            now = true;
-            now_end = std::max(now_end, p->end);
-        } else {
-            soon = true;
-            soon_end = std::max(soon_end, p->end);
-        }
+        apr_off_t& upto = p->durable == Durable::now ? now_end : soon_end;
+        upto = std::max(upto, p->end);
     }
     auto not_durable = [written](const std::string& err, apr_off_t upto) noexcept {
         for (Pending* p = written; p; p = p->next) {
@@ -115,13 +111,13 @@ void AuditLog::make_durable(Pending* written) noexcept {
             if (const std::string err = sync_to(-1); !err.empty()) not_durable(err, -1);
             return;
         }
-        if (now) {
+        if (now_end > 0) {
             if (const std::string err = sync_to(now_end, true); !err.empty()) {
                 not_durable(err, now_end);
                 return;
             }
         }
-        if (soon && soon_end > now_end) {  // else the wait above covered them
+        if (soon_end > now_end) {  // else the wait above covered them
             if (const std::string err = sync_to(soon_end, false); !err.empty()) not_durable(err, soon_end);
         }
     } catch (const std::exception& e) {

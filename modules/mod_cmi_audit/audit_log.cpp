@@ -470,22 +470,29 @@ std::string AuditLog::flush_locked(const std::string& batch, apr_off_t base, con
     return std::string();
 }
 
-apr_off_t AuditLog::write_locked(Record& rec, Result& res) {
+template <class Stage>
+apr_off_t AuditLog::write_staged_locked(Result& res, Stage&& stage) {
     const apr_off_t base = base_locked();
     if (base < 0) {
         res.error = "cannot stat the log: " + errno_text(errno);
         return 0;
     }
     const Mark mark = mark_locked();
-    std::string line;
-    const apr_off_t end = stage_locked(rec, serialize_fields(rec), base, line, res);
+    std::string lines;
+    const apr_off_t end = stage(base, lines, res);
     if (end == 0) return 0;
-    if (std::string err = flush_locked(line, base, mark); !err.empty()) {
+    if (std::string err = flush_locked(lines, base, mark); !err.empty()) {
         res.error = std::move(err);
         return 0;
     }
     res.written = true;
     return end;
+}
+
+apr_off_t AuditLog::write_locked(Record& rec, Result& res) {
+    return write_staged_locked(res, [this, &rec](apr_off_t base, std::string& lines, Result& r) {
+        return stage_locked(rec, serialize_fields(rec), base, lines, r);
+    });
 }
 
 // A begin record is only written when the file also has room for the end
@@ -529,18 +536,9 @@ std::string AuditLog::idle_checkpoint(bool sync) {
         // record) to the next request's append.
         struct stat st {};
         if (regular_ && (fstat(fd_, &st) != 0 || st.st_size != shared_->size)) return std::string();
-        const apr_off_t base = base_locked();
-        const Mark mark = mark_locked();
-        std::string line;
-        end = checkpoint_locked(base, line, res);
-        if (end != 0) {
-            if (std::string err = flush_locked(line, base, mark); !err.empty()) {
-                res.error = std::move(err);
-                end = 0;
-            } else {
-                res.written = true;
-            }
-        }
+        end = write_staged_locked(res, [this](apr_off_t base, std::string& lines, Result& r) {
+            return checkpoint_locked(base, lines, r);
+        });
     }
     if (!res.ok()) return "cannot write an idle checkpoint: " + res.error;
     if (end != 0 && sync) {

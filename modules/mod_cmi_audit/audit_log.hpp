@@ -152,6 +152,10 @@ private:
     std::string flush_locked(const std::string& batch, apr_off_t base, const Mark& mark);
     // The size of the file the staged lines go after.
     apr_off_t base_locked() const;
+    // Stages with stage(base, lines, res) -> stage_locked's value, then
+    // writes what it staged; the offset the lines end at (0: not written).
+    template <class Stage>
+    apr_off_t write_staged_locked(Result& res, Stage&& stage);
     // One record, staged and written; the offset its line ends at (0: not written).
     apr_off_t write_locked(Record& rec, Result& res);
     // Group commit: makes everything up to `end` durable, sharing one

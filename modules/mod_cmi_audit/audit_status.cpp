@@ -35,13 +35,17 @@ extern "C" int cmi_audit_status_post_config(apr_pool_t* pconf, apr_pool_t*, apr_
 
 }  // namespace
 
+void count_record(server_rec* s, const AuditLog::Result& res) noexcept {
+    if (httpd::StatusCounters* c = httpd::StatusCounters::find(s, cmi_audit_module))
+        c->add(res.written ? "records.written" : "records.failed");
+}
+
 AuditLog::Result counted_append(request_rec* r, AuditLog& log, Record& rec, AuditLog::Durable durable) {
     const apr_time_t start = apr_time_now();
     AuditLog::Result res = log.append(rec, durable);
+    count_record(r->server, res);
     httpd::StatusCounters* c = httpd::StatusCounters::find(r->server, cmi_audit_module);
-    if (!c) return res;
-    c->add(res.written ? "records.written" : "records.failed");
-    if (durable == AuditLog::Durable::now && res.ok()) {
+    if (c && durable == AuditLog::Durable::now && res.ok()) {
         const apr_time_t took = apr_time_now() - start;
         const auto us = static_cast<std::uint64_t>(took > 0 ? took : 0);
         c->add("durable_writes");
@@ -49,11 +53,6 @@ AuditLog::Result counted_append(request_rec* r, AuditLog& log, Record& rec, Audi
         c->raise("durable_write_us.max", us);
     }
     return res;
-}
-
-void count_record(server_rec* s, const AuditLog::Result& res) noexcept {
-    if (httpd::StatusCounters* c = httpd::StatusCounters::find(s, cmi_audit_module))
-        c->add(res.written ? "records.written" : "records.failed");
 }
 
 void register_status_hooks() {
