@@ -1,7 +1,7 @@
 // cmi-sign: the client side of mod_cmi_content. Prints the request headers
 // that make a Self-contained Upload verifiable:
 //   cmi-sign cms  --cert C --key K [--md sha256|sha512] [--chain F] FILE
-//   cmi-sign http --key K --keyid ID [--alg A] [--method PUT] --url U
+//   cmi-sign http --key K --keyid ID [--alg A] [--method PUT] [--url U]
 //                 [--digest sha-256|sha-512] [--nonce N] [--component C]... FILE
 //   cmi-sign manifest --cert C --key K [--md sha256|sha512] [--chain F]
 //                 [--sign-manifest] [--no-cms] --root DIR FILE...   (Decoupled Upload)
@@ -30,7 +30,7 @@ using Args = std::multimap<std::string, std::string>;
 
 [[noreturn]] void usage() {
     std::cerr << "usage: cmi-sign cms --cert CERT.pem --key KEY.pem [--md sha256|sha512] [--chain CHAIN.pem] FILE\n"
-                 "       cmi-sign http --key KEY.pem --keyid ID --url URL [--alg ALG] [--method PUT]\n"
+                 "       cmi-sign http --key KEY.pem --keyid ID [--url URL] [--alg ALG] [--method PUT]\n"
                  "                     [--digest sha-256|sha-512] [--nonce N] [--component C]... FILE\n"
                  "       cmi-sign manifest --cert CERT.pem --key KEY.pem [--md sha256|sha512] [--chain CHAIN.pem]\n"
                  "                     [--sign-manifest] [--no-cms] --root DIR FILE...\n"
@@ -137,16 +137,31 @@ std::string sign_http(const Args& a, const std::string& file) {
     }
     const cmi::httpsig::Alg use = cmi::httpsig::resolve_alg(alg, key.get());
 
-    cmi::httpsig::Request rq = parse_url(one(a, "method", "PUT"), one(a, "url"));
+    // Without --url the signature covers what is known: the method and the
+    // digest (the server requires both); @target-uri and the like need the URL.
+    const bool have_url = a.count("url") > 0;
+    cmi::httpsig::Request rq;
+    if (have_url) {
+        rq = parse_url(one(a, "method", "PUT"), one(a, "url"));
+    } else {
+        rq.method = one(a, "method", "PUT");
+    }
     rq.field = [&](const std::string& name) -> std::optional<std::string> {
         if (name == "content-digest") return content_digest;
         return std::nullopt;
     };
     cmi::sf::InnerList list;
     auto range = a.equal_range("component");
-    if (range.first == range.second)
-        for (const char* c : {"@method", "@target-uri", "content-digest"}) list.items.push_back({cmi::sf::String{c}, {}});
-    for (auto it = range.first; it != range.second; ++it) list.items.push_back({cmi::sf::String{it->second}, {}});
+    if (range.first == range.second) {
+        for (const char* c : {"@method", "@target-uri", "content-digest"})
+            if (have_url || std::string(c) != "@target-uri") list.items.push_back({cmi::sf::String{c}, {}});
+    }
+    for (auto it = range.first; it != range.second; ++it) {
+        const std::string& c = it->second;
+        if (!have_url && c.size() > 1 && c[0] == '@' && c != "@method")
+            throw std::runtime_error("--component " + c + " needs --url (the request's URL)");
+        list.items.push_back({cmi::sf::String{c}, {}});
+    }
     list.params.emplace_back("created", static_cast<int64_t>(std::time(nullptr)));
     if (a.count("nonce")) list.params.emplace_back("nonce", cmi::sf::String{one(a, "nonce")});
     list.params.emplace_back("keyid", cmi::sf::String{one(a, "keyid")});

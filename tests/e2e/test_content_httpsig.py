@@ -2,7 +2,10 @@
 import base64
 import hashlib
 import os
+import re
+import subprocess
 import time
+from pathlib import Path
 
 import pytest
 import requests
@@ -39,6 +42,12 @@ ScriptAlias /cgi-hs/ "{cgi}/"
     CMIContentSignerKeys "{keys}"
     CMIContentSpool On
     CMIContentSpoolDir "{spool}"
+</Location>
+ScriptAlias /cgi-hs-optional/ "{cgi}/"
+<Location /cgi-hs-optional/>
+    CMIContentValidation Optional
+    CMIContentFormats http-signature
+    CMIContentSignerKeys "{keys}"
 </Location>
 """
 
@@ -120,6 +129,65 @@ def test_cmi_sign_http_upload_with_curl(server, tmp_path, alg):
     # 100-continue; over h2 curl may see the early answer's RST_STREAM as an error.)
     r = curl(server.url("/dav/cmi-sign-elsewhere.bin"), "--http1.1", *args, ca=server.pki.ca_cert)
     assert_problem(r, 422, "signature-invalid")
+
+
+def test_cmi_sign_http_without_url_covers_method_and_digest(server, tmp_path):
+    # --url is optional: the signature then covers @method and content-digest
+    # (what the server requires), so the same headers verify on any path.
+    body = os.urandom(5_000)
+    (tmp_path / "b").write_bytes(body)
+    headers = cmi_sign("http", "--key", str(server.private_keys["ed25519"]), "--keyid", "ed25519",
+                       str(tmp_path / "b"))
+    assert headers["Signature-Input"].startswith('sig1=("@method" "content-digest");')
+    args = ["-T", str(tmp_path / "b")]
+    for k, v in headers.items():
+        args += ["-H", f"{k}: {v}"]
+    r = curl(server.url("/dav/cmi-sign-no-url.bin"), "--http1.1", *args, ca=server.pki.ca_cert)
+    assert r.status == 201, r.body
+    assert (server.dav_dir / "cmi-sign-no-url.bin").read_bytes() == body
+    # A component that needs the URL is refused by the tool, not signed blindly.
+    with pytest.raises(subprocess.CalledProcessError) as refused:
+        cmi_sign("http", "--key", str(server.private_keys["ed25519"]), "--keyid", "ed25519",
+                 "--component", "@target-uri", str(tmp_path / "b"))
+    assert refused.value.returncode == 1 and "needs --url" in refused.value.stderr
+
+
+def doc_recipe(name: str) -> str:
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "client-guide.md").read_text()
+    m = re.search(r"```sh " + re.escape(name) + r"\n(.*?)```", doc, re.S)
+    assert m, f"no ```sh {name} block in docs/client-guide.md"
+    return m.group(1)
+
+
+def test_documented_openssl_recipe_uploads(server, tmp_path):
+    # docs/client-guide.md's openssl-only recipe, run as written but for the URL.
+    body = os.urandom(30_000)
+    (tmp_path / "song-1.mp3").write_bytes(body)
+    (tmp_path / "provider-key.pem").write_bytes(server.private_keys["ed25519"].read_bytes())
+    (tmp_path / "cmc-ca.pem").write_bytes(server.pki.ca_cert.read_bytes())
+    script = doc_recipe("http-signature-openssl")
+    assert "https://cmc.example.com/cmi/content/song-1.mp3" in script
+    script = script.replace("https://cmc.example.com/cmi/content/song-1.mp3", server.url("/dav/recipe-song-1.mp3"))
+    out = subprocess.run(["bash", "-e", "-c", script.rstrip("\n") + ' -s -o /dev/null -w "%{http_code}"'], cwd=tmp_path,
+                         env={"PATH": os.environ["PATH"]}, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0 and out.stdout == "201", out.stdout + out.stderr
+    assert (server.dav_dir / "recipe-song-1.mp3").read_bytes() == body
+
+
+def test_optional_without_signature_reaches_cgi_as_absent(server):
+    r = requests.post(server.url("/cgi-hs-optional/env.sh"), data=b"unsigned body",
+                      verify=str(server.pki.ca_cert), timeout=30)
+    assert r.status_code == 200, r.text
+    assert "validation=absent" in r.text.splitlines()
+    # A signed request on the same location is verified as usual: a flipped byte
+    # fails (stream mode: the CGI's read of the body fails, and cgid says so).
+    server.expect_error(r"AH01270: Error reading request entity data")
+    body = bytearray(b"signed body " * 100)
+    headers = signed(server, "/cgi-hs-optional/env.sh", bytes(body), method="POST")
+    body[3] ^= 0x01
+    r = requests.post(server.url("/cgi-hs-optional/env.sh"), data=bytes(body), headers=headers,
+                      verify=str(server.pki.ca_cert), timeout=30)
+    assert_problem(r, 422, "digest-mismatch")
 
 
 def test_chunked_curl_upload_with_sha512_digest(server, tmp_path):
