@@ -7,13 +7,22 @@
 #include "mod_cmi_auth/auth_config.hpp"
 
 #include <cstdlib>
+#include <mutex>
 #include <stdexcept>
 #include <string>
 
 namespace cmi::auth {
 
 void ensure_lasso() {
-    if (lasso_init() != 0) throw std::runtime_error("lasso_init failed");
+    // Once per load of this module in this process (configuration reading and
+    // child_init are single-threaded, call_once makes that not matter). After a
+    // restart reloads the module the flag is new and lasso_init runs again:
+    // harmless, lasso tolerates a second init (BUILD-NOTES), and it is what is
+    // needed when liblasso was unloaded with us.
+    static std::once_flag once;
+    static bool ok = false;
+    std::call_once(once, [] { ok = lasso_init() == 0; });
+    if (!ok) throw std::runtime_error("lasso_init failed");
 }
 
 const char* add_saml_idp_metadata(cmd_parms* cmd, void* cfg, const char* path) {

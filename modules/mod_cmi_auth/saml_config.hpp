@@ -4,7 +4,8 @@
 
 namespace cmi::auth {
 
-// lasso_init() for this process; harmless when repeated (BUILD-NOTES).
+// lasso_init() once for this process (per load of the module; a repeat after
+// a restart is harmless, BUILD-NOTES).
 void ensure_lasso();
 
 const char* add_saml_idp_metadata(cmd_parms* cmd, void* cfg, const char* path);

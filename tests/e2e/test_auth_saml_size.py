@@ -99,3 +99,14 @@ def test_documents_over_256_kib_are_refused_by_mod_cmi_auth(httpd, idp):
     doc = assert_problem(send(httpd, h), 401, "authentication-failed")
     assert "256 KiB" in doc["detail"]
     assert send(httpd, big_assertion(idp, 200000)).status_code == 200
+
+
+def test_one_mebibyte_header_within_httpds_limit_is_401_from_mod_cmi_auth(httpd, idp):
+    # Where an administrator lets 1 MiB headers through httpd, mod_cmi_auth still
+    # refuses a 1 MiB SAML header as a failed credential, without parsing it.
+    configure(httpd, idp, vhost="LimitRequestFieldSize 2097152")
+    h = "SAML " + base64.b64encode(b"<a>" + b"x" * (768 * 1024) + b"</a>").decode()
+    assert len(h) > 1024 * 1024
+    doc = assert_problem(send(httpd, h), 401, "authentication-failed")
+    assert "256 KiB" in doc["detail"]
+    assert send(httpd, big_assertion(idp, 20000)).status_code == 200
