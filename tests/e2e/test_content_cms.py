@@ -531,6 +531,43 @@ def test_large_chunked_upload_validates(server, tmp):
     (server.dav_dir / "big.bin").unlink()
 
 
+def test_chunked_100_mib_upload_aborted_half_way_leaves_nothing(server, tmp):
+    # The acceptance case at its stated size: a signed 100 MiB chunked upload whose
+    # client disconnects after 50 MiB, to the spooling CGI and to mod_dav.
+    server.expect_error(DAV_ERROR)
+    path = tmp / "big-abort.bin"
+    block = os.urandom(1 << 20)
+    with open(path, "wb") as f:
+        for i in range(100):
+            f.write(block[i:] + block[:i])
+    subprocess.run(["openssl", "cms", "-sign", "-binary", "-outform", "DER", "-in", str(path),
+                    "-signer", str(server.pki.client.cert), "-inkey", str(server.pki.client.key),
+                    "-out", str(tmp / "big-abort.p7s")], check=True)
+    header = base64.b64encode((tmp / "big-abort.p7s").read_bytes()).decode()
+    offset = server.log_size()
+    for target in ("/cgi-spool/marker.sh", "/dav/aborted-100m.bin"):
+        server.marker.unlink(missing_ok=True)
+        ctx = ssl.create_default_context(cafile=str(server.pki.ca_cert))
+        with socket.create_connection(("127.0.0.1", server.https_port), timeout=60) as raw:
+            with ctx.wrap_socket(raw, server_hostname="localhost") as s, open(path, "rb") as f:
+                s.sendall((f"PUT {target} HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n"
+                           f"CMI-Content-Signature: {header}\r\n\r\n").encode())
+                for _ in range(50):
+                    chunk = f.read(1 << 20)
+                    s.sendall(b"%x\r\n" % len(chunk) + chunk + b"\r\n")
+                time.sleep(0.5)  # let the server read what was sent (no timing assertion)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and list(server.spool_dir.iterdir()):
+            time.sleep(0.1)
+        assert list(server.spool_dir.iterdir()) == []
+        assert not server.marker.exists()
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and "/dav/aborted-100m.bin" not in server.log_since(offset):
+        time.sleep(0.1)
+    assert "reading the request body (URI: /dav/aborted-100m.bin)" in server.log_since(offset)
+    assert no_file(server, "aborted-100m.bin")
+
+
 # --- configuration --------------------------------------------------------------------
 
 @pytest.mark.parametrize("snippet, directive, fragment", [
