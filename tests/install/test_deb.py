@@ -71,6 +71,9 @@ def test_apt_get_install_and_a2enmod(deb):
         assert f"/usr/bin/{tool}" in files
         assert f"/usr/share/man/man1/{tool}.1.gz" in files
     assert f"/usr/share/doc/{PKG}/directives.md.gz" in files or f"/usr/share/doc/{PKG}/directives.md" in files
+    # what the docs link to: the manifest schema and example, beside them
+    assert any(f.startswith(f"/usr/share/doc/{PKG}/schema/cmi-manifest-1.xsd") for f in files), files
+    assert any(f.startswith(f"/usr/share/doc/{PKG}/examples/manifest.xml") for f in files), files
     run(["a2enmod", *MODULES])
     for m in MODULES:
         assert os.path.islink(f"/etc/apache2/mods-enabled/{m}.load")

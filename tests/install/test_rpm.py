@@ -20,6 +20,9 @@ def test_rpm_file_list(rpm):
         assert f"/usr/bin/{tool}" in files
     assert any(f.startswith("/usr/share/man/man1/cmi-sign.1") for f in files)
     assert not [f for f in files if f.endswith(".la")], files
+    # what the docs link to: the manifest schema and example, beside them
+    assert any(f.endswith("/schema/cmi-manifest-1.xsd") and "/doc/" in f for f in files), files
+    assert any(f.endswith("/examples/manifest.xml") and "/doc/" in f for f in files), files
 
 
 def test_rpm_config_files_and_requires(rpm):

@@ -8,6 +8,7 @@
 #include <cppunit/extensions/HelperMacros.h>
 
 #include <cstdlib>
+#include <filesystem>
 #include <fcntl.h>
 #include <fstream>
 #include <string>
@@ -75,7 +76,10 @@ public:
         write_file(dir_ + "/root/provider-a/song.mp3", "song bytes");
         write_file(dir_ + "/outside.txt", "secret outside the root");
     }
-    void tearDown() override { std::system(("rm -rf '" + dir_ + "'").c_str()); }
+    void tearDown() override {
+        std::error_code ignored;
+        std::filesystem::remove_all(dir_, ignored);
+    }
 
     void default_schema_items() {
         const std::string xml = manifest(
