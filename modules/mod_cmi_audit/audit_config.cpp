@@ -2,6 +2,7 @@
 
 #include "httpd/barrier.hpp"
 #include "httpd/pool_object.hpp"
+#include "libcmi/signer.hpp"
 
 #include <cerrno>
 #include <cstdlib>
@@ -58,6 +59,14 @@ const char* set_signing_key(cmd_parms* cmd, void*, const char* path) {
         if (const char* err = ap_check_cmd_context(cmd, GLOBAL_ONLY)) return err;
         const char* full = ap_server_root_relative(cmd->pool, path);
         if (!full) throw std::invalid_argument(std::string("'") + path + "' is not a valid path");
+        // Read it now (as root, like post_config will) so that configtest
+        // names a key that cannot be used.
+        try {
+            (void)Signer::from_pem_file(full);
+        } catch (const std::runtime_error& e) {
+            throw std::invalid_argument(std::string(full) + ": " + e.what() +
+                                        "; give an unencrypted PEM Ed25519 or ECDSA P-256 private key");
+        }
         server_config(cmd->server).signing_key = full;
         return nullptr;
     });

@@ -152,7 +152,12 @@ extern "C" int post_config(apr_pool_t* pconf, apr_pool_t*, apr_pool_t* ptemp, se
         auto* log = httpd::pool_new<AuditLog>(pconf, pconf, s, main.log_path, main.node ? main.node : host);
         if (main.signing_key) {
             // Read as root, here; children inherit the key in memory only.
-            const Signer* signer = httpd::pool_new<Signer>(pconf, Signer::from_pem_file(main.signing_key));
+            const Signer* signer = nullptr;
+            try {
+                signer = httpd::pool_new<Signer>(pconf, Signer::from_pem_file(main.signing_key));
+            } catch (const std::runtime_error& e) {
+                throw std::runtime_error(std::string("CMIAuditSigningKey ") + main.signing_key + ": " + e.what());
+            }
             log->set_signer(signer, main.checkpoint_records ? main.checkpoint_records : 1000,
                             main.checkpoint_us ? main.checkpoint_us : apr_time_from_sec(60));
         }

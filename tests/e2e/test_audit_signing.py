@@ -115,3 +115,21 @@ def test_checkpoint_verifies_with_openssl_alone(signed, tmp_path):
         cmd = ["openssl", "dgst", "-sha256", "-verify", str(pub), "-signature", str(sig), str(msg)]
     out = subprocess.run(cmd, capture_output=True, text=True)
     assert out.returncode == 0, out.stdout + out.stderr
+
+
+@pytest.mark.parametrize("kind", ["rsa", "encrypted", "not-a-key"])
+def test_unusable_signing_key_fails_configtest_naming_the_directive(httpd, tmp_path, kind):
+    key = tmp_path / f"{kind}.pem"
+    if kind == "rsa":
+        subprocess.run(["openssl", "genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048",
+                        "-out", str(key)], check=True, capture_output=True)
+    elif kind == "encrypted":
+        subprocess.run(["openssl", "genpkey", "-algorithm", "ed25519", "-aes-128-cbc", "-pass", "pass:x",
+                        "-out", str(key)], check=True, capture_output=True)
+    else:
+        key.write_text("hello\n")
+    result = httpd.configtest(server_snippet=f'CMIAuditLog "{httpd.root}/logs/audit-badkey.log"\n'
+                                             f'CMIAuditSigningKey "{key}"\n')
+    out = result.stdout + result.stderr
+    assert result.returncode != 0, out
+    assert "CMIAuditSigningKey" in out and str(key) in out and "Ed25519 or ECDSA P-256" in out, out
