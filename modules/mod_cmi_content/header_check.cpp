@@ -66,8 +66,11 @@ HeaderVerdict check_headers(request_rec* r, const DirConfig& dc) {
         return {};
     }
 
+    // The format is known from the headers: a refusal is counted and recorded under it.
+    publish(r, kFormatKey, cms ? "cms" : "http-signature");
     try {
         Expectation e = cms ? check_cms(r, dc, cms) : check_http_signature(r, dc);
+        publish(r, kSignerKey, e.signer);  // verified; recorded even if not bound to the user
         if (binds_signer(dc)) {
             const char* user = cmi_user(r);
             if (!user || e.signer.empty() || e.signer != user)
@@ -76,8 +79,6 @@ HeaderVerdict check_headers(request_rec* r, const DirConfig& dc) {
                                                               (user ? std::string(" '") + user + "'." : "."));
         }
         if (e.has_nonce) record_nonce(r, e.keyid, e.nonce, e.nonce_until);
-        publish(r, kFormatKey, e.format);
-        publish(r, kSignerKey, e.signer);
         return {DECLINED, httpd::pool_new<RequestState>(r->pool, std::move(e))};
     } catch (const ValidationError& ve) {
         publish(r, kValidationKey, "invalid");

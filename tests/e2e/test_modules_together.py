@@ -108,6 +108,9 @@ def test_another_users_signature_is_not_bound_to_the_cmi_user(server, tmp_path, 
     assert not (server.dav_dir / "together" / name).exists()
     end = end_record(server, r)
     assert end["auth"]["user"] == "provider-a" and end["status"] == 403
+    # the refusal is recorded with the format and the (verified) signer it named
+    v = end["validation"]
+    assert v["result"] == "invalid" and v["format"] == fmt and v["signer"] == "provider-b", v
 
 
 @pytest.mark.parametrize("fmt", ["cms", "http-signature"])
