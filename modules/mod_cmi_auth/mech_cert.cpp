@@ -2,6 +2,42 @@
 #include "mod_cmi_auth/mechanism.hpp"
 
 namespace cmi::auth {
+namespace {
+
+// What the certificate says, per connection. mod_ssl formats the subject CN
+// and the issuer DN anew for every lookup (X509_NAME_print_ex, BIOs: most of
+// this mechanism's cost). A connection's client certificate belongs to its TLS
+// session and changes only with a new session (a renegotiation), so the facts
+// are kept in the connection's pool, keyed by the session id.
+struct CertFacts {
+    const char* session;
+    const char* cn;
+    const char* issuer;
+};
+constexpr const char* kFactsKey = "cmi-auth-cert-facts";
+
+CertFacts cert_facts(request_rec* r) {
+    conn_rec* c = r->connection;
+    const char* session = ap_ssl_var_lookup(r->pool, r->server, c, r, "SSL_SESSION_ID");
+    const bool keyed = session && *session;
+    if (keyed) {
+        void* found = nullptr;
+        apr_pool_userdata_get(&found, kFactsKey, c->pool);
+        const auto* cached = static_cast<const CertFacts*>(found);
+        if (cached && !strcmp(cached->session, session)) return *cached;
+    }
+    CertFacts facts{session, ap_ssl_var_lookup(r->pool, r->server, c, r, "SSL_CLIENT_S_DN_CN"),
+                    ap_ssl_var_lookup(r->pool, r->server, c, r, "SSL_CLIENT_I_DN")};
+    if (keyed) {
+        auto* entry = static_cast<CertFacts*>(apr_palloc(c->pool, sizeof(CertFacts)));
+        *entry = {apr_pstrdup(c->pool, session), facts.cn ? apr_pstrdup(c->pool, facts.cn) : nullptr,
+                  facts.issuer ? apr_pstrdup(c->pool, facts.issuer) : nullptr};
+        apr_pool_userdata_setn(entry, kFactsKey, nullptr, c->pool);
+    }
+    return facts;
+}
+
+}  // namespace
 
 Outcome cert_authenticate(request_rec* r, const DirConfig& dc) {
     Outcome out;
@@ -15,8 +51,9 @@ Outcome cert_authenticate(request_rec* r, const DirConfig& dc) {
         out.detail = std::string("The client certificate was not verified (") + verify + ").";
         return out;
     }
+    const CertFacts facts = cert_facts(r);
     const char* user = nullptr;
-    if (dc.cert_user) {
+    if (dc.cert_user) {  // an expression may use anything of the request: evaluated each time
         const char* err = nullptr;
         user = ap_expr_str_exec(r, dc.cert_user, &err);
         if (err) {
@@ -24,7 +61,7 @@ Outcome cert_authenticate(request_rec* r, const DirConfig& dc) {
             user = nullptr;
         }
     } else {
-        user = ap_ssl_var_lookup(r->pool, r->server, r->connection, r, "SSL_CLIENT_S_DN_CN");
+        user = facts.cn;
     }
     if (!user || !*user) {
         out.verdict = Verdict::denied;
@@ -33,7 +70,7 @@ Outcome cert_authenticate(request_rec* r, const DirConfig& dc) {
     }
     out.verdict = Verdict::granted;
     out.user = user;
-    out.issuer = ap_ssl_var_lookup(r->pool, r->server, r->connection, r, "SSL_CLIENT_I_DN");
+    out.issuer = facts.issuer;
     return out;
 }
 

@@ -173,6 +173,25 @@ def test_verified_client_certificate_authenticates(server):
     assert "CN=mod_cmi test CA" in r.header("X-CMI-Issuer")
 
 
+def test_certificate_facts_per_connection(server):
+    # The user and issuer are kept per connection (keyed by the TLS session):
+    # every request of a keep-alive connection gets them, and another
+    # connection with another certificate gets its own.
+    for cred, user in ((server.pki.client, "provider-a"), (server.pki.client_b, "provider-b"),
+                       (server.pki.client, "provider-a")):
+        with requests.Session() as s:
+            s.cert = (str(cred.cert), str(cred.key))
+            ca = str(server.pki.ca_cert)
+            for _ in range(3):
+                r = s.get(url(server, "cert"), verify=ca, timeout=30)
+                assert r.status_code == 200, r.text
+                assert r.headers["X-CMI-User"] == user
+                assert "CN=mod_cmi test CA" in r.headers["X-CMI-Issuer"]
+            # An expression is still evaluated per request on the same connection.
+            r = s.get(url(server, "certexpr"), verify=ca, timeout=30)
+            assert r.headers["X-CMI-User"] == f"mod_cmi tests/{user}"
+
+
 def test_cert_user_expression(server):
     r = curl(url(server, "certexpr"), ca=server.pki.ca_cert, cert=server.pki.client_b)
     assert r.status == 200
