@@ -487,43 +487,54 @@ def test_spool_mode_failure_never_runs_the_cgi(server, tmp):
     assert server.marker.exists()
 
 
-def test_client_abort_leaves_no_spool_file_and_no_dav_file(server, tmp):
-    server.expect_error(DAV_ERROR)
-    data = os.urandom(2_000_000)
-    header = cms_sign(data, server.pki.client, tmp)
+def upload_aborted_half_way(server, dav_name, head, send_half):
+    """A PUT to the spooling CGI and one to mod_dav, each sending `head` (header lines)
+    and half its body (`send_half(socket)`), then disconnecting: no spool file is left,
+    the CGI never ran, and mod_dav saw its read fail and kept no file."""
     offset = server.log_size()
-    for path in ("/cgi-spool/marker.sh", "/dav/aborted.bin"):
+    for target in ("/cgi-spool/marker.sh", f"/dav/{dav_name}"):
         server.marker.unlink(missing_ok=True)
         ctx = ssl.create_default_context(cafile=str(server.pki.ca_cert))
-        with socket.create_connection(("127.0.0.1", server.https_port), timeout=20) as raw:
+        with socket.create_connection(("127.0.0.1", server.https_port), timeout=60) as raw:
             with ctx.wrap_socket(raw, server_hostname="localhost") as s:
-                s.sendall((f"PUT {path} HTTP/1.1\r\nHost: localhost\r\nContent-Length: {len(data)}\r\n"
-                           f"CMI-Content-Signature: {header}\r\n\r\n").encode())
-                s.sendall(data[:len(data) // 2])
-                time.sleep(0.5)  # let the server read the first half (no timing assertion)
-        deadline = time.monotonic() + 10
+                s.sendall(f"PUT {target} HTTP/1.1\r\nHost: localhost\r\n{head}\r\n".encode())
+                send_half(s)
+                time.sleep(0.5)  # let the server read what was sent (no timing assertion)
+        deadline = time.monotonic() + 20
         while time.monotonic() < deadline and list(server.spool_dir.iterdir()):
             time.sleep(0.1)
         assert list(server.spool_dir.iterdir()) == []
         assert not server.marker.exists()
     # mod_dav notices the abort when its read fails; wait for that before judging.
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline and "/dav/aborted.bin" not in server.log_since(offset):
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and f"/dav/{dav_name}" not in server.log_since(offset):
         time.sleep(0.1)
-    assert "reading the request body (URI: /dav/aborted.bin)" in server.log_since(offset)
-    assert no_file(server, "aborted.bin")
+    assert f"reading the request body (URI: /dav/{dav_name})" in server.log_since(offset)
+    assert no_file(server, dav_name)
 
 
-def test_large_chunked_upload_validates(server, tmp):
-    path = tmp / "big.bin"
+def test_client_abort_leaves_no_spool_file_and_no_dav_file(server, tmp):
+    server.expect_error(DAV_ERROR)
+    data = os.urandom(2_000_000)
+    head = f"Content-Length: {len(data)}\r\nCMI-Content-Signature: {cms_sign(data, server.pki.client, tmp)}\r\n"
+    upload_aborted_half_way(server, "aborted.bin", head, lambda s: s.sendall(data[:len(data) // 2]))
+
+
+def big_signed_file(server, tmp, name):
+    """100 MiB (one random MiB, shifted by one byte per MiB) and its CMS header, by the openssl CLI."""
+    path = tmp / name
+    block = os.urandom(1 << 20)
     with open(path, "wb") as f:
-        block = os.urandom(1 << 20)
         for i in range(100):
             f.write(block[i:] + block[:i])
     subprocess.run(["openssl", "cms", "-sign", "-binary", "-outform", "DER", "-in", str(path),
                     "-signer", str(server.pki.client.cert), "-inkey", str(server.pki.client.key),
-                    "-out", str(tmp / "big.p7s")], check=True)
-    header = base64.b64encode((tmp / "big.p7s").read_bytes()).decode()
+                    "-out", str(tmp / f"{name}.p7s")], check=True)
+    return path, base64.b64encode((tmp / f"{name}.p7s").read_bytes()).decode()
+
+
+def test_large_chunked_upload_validates(server, tmp):
+    path, header = big_signed_file(server, tmp, "big.bin")
     r = curl(server.url("/dav/big.bin"), "--http1.1", "-T", str(path), "-H", "Transfer-Encoding: chunked",
              "-H", f"CMI-Content-Signature: {header}", ca=server.pki.ca_cert, timeout=120)
     assert r.status == 201, r.body
@@ -533,39 +544,17 @@ def test_large_chunked_upload_validates(server, tmp):
 
 def test_chunked_100_mib_upload_aborted_half_way_leaves_nothing(server, tmp):
     # The acceptance case at its stated size: a signed 100 MiB chunked upload whose
-    # client disconnects after 50 MiB, to the spooling CGI and to mod_dav.
+    # client disconnects after 50 MiB.
     server.expect_error(DAV_ERROR)
-    path = tmp / "big-abort.bin"
-    block = os.urandom(1 << 20)
-    with open(path, "wb") as f:
-        for i in range(100):
-            f.write(block[i:] + block[:i])
-    subprocess.run(["openssl", "cms", "-sign", "-binary", "-outform", "DER", "-in", str(path),
-                    "-signer", str(server.pki.client.cert), "-inkey", str(server.pki.client.key),
-                    "-out", str(tmp / "big-abort.p7s")], check=True)
-    header = base64.b64encode((tmp / "big-abort.p7s").read_bytes()).decode()
-    offset = server.log_size()
-    for target in ("/cgi-spool/marker.sh", "/dav/aborted-100m.bin"):
-        server.marker.unlink(missing_ok=True)
-        ctx = ssl.create_default_context(cafile=str(server.pki.ca_cert))
-        with socket.create_connection(("127.0.0.1", server.https_port), timeout=60) as raw:
-            with ctx.wrap_socket(raw, server_hostname="localhost") as s, open(path, "rb") as f:
-                s.sendall((f"PUT {target} HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n"
-                           f"CMI-Content-Signature: {header}\r\n\r\n").encode())
-                for _ in range(50):
-                    chunk = f.read(1 << 20)
-                    s.sendall(b"%x\r\n" % len(chunk) + chunk + b"\r\n")
-                time.sleep(0.5)  # let the server read what was sent (no timing assertion)
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline and list(server.spool_dir.iterdir()):
-            time.sleep(0.1)
-        assert list(server.spool_dir.iterdir()) == []
-        assert not server.marker.exists()
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline and "/dav/aborted-100m.bin" not in server.log_since(offset):
-        time.sleep(0.1)
-    assert "reading the request body (URI: /dav/aborted-100m.bin)" in server.log_since(offset)
-    assert no_file(server, "aborted-100m.bin")
+    path, header = big_signed_file(server, tmp, "big-abort.bin")
+
+    def send_50_mib(s):
+        with open(path, "rb") as f:
+            for _ in range(50):
+                chunk = f.read(1 << 20)
+                s.sendall(b"%x\r\n" % len(chunk) + chunk + b"\r\n")
+    upload_aborted_half_way(server, "aborted-100m.bin",
+                            f"Transfer-Encoding: chunked\r\nCMI-Content-Signature: {header}\r\n", send_50_mib)
 
 
 # --- configuration --------------------------------------------------------------------

@@ -94,6 +94,14 @@ def put(server, path, body, headers, auth=None):
                         timeout=60, auth=auth)
 
 
+def curl_put(server, path, file, headers, *options):
+    """curl -T FILE to `path` with these request headers."""
+    args = ["-T", str(file)]
+    for k, v in headers.items():
+        args += ["-H", f"{k}: {v}"]
+    return curl(server.url(path), *options, *args, ca=server.pki.ca_cert)
+
+
 def signed(server, path, body, alg="ed25519", keyid=None, method="PUT", **kw):
     return sign_request(method, server.url(path), body, server.signer_keys[alg], keyid or alg, alg, **kw)
 
@@ -118,16 +126,13 @@ def test_cmi_sign_http_upload_with_curl(server, tmp_path, alg):
     headers = cmi_sign("http", "--key", str(server.private_keys[alg]), "--keyid", alg, "--alg", alg,
                        "--method", "PUT", "--url", url, "--nonce", f"n-{alg}", str(tmp_path / "b"))
     assert set(headers) == {"Content-Digest", "Signature-Input", "Signature"}
-    args = ["-T", str(tmp_path / "b")]
-    for k, v in headers.items():
-        args += ["-H", f"{k}: {v}"]
-    r = curl(url, "--http2", *args, ca=server.pki.ca_cert)
+    r = curl_put(server, f"/dav/cmi-sign-{alg}.bin", tmp_path / "b", headers, "--http2")
     assert r.status == 201, r.body
     assert r.http_version == "2"  # @target-uri from :scheme/:authority/:path
     assert (server.dav_dir / f"cmi-sign-{alg}.bin").read_bytes() == body
     # The same headers on a PUT to another URL fail. (HTTP/1.1: refused before
     # 100-continue; over h2 curl may see the early answer's RST_STREAM as an error.)
-    r = curl(server.url("/dav/cmi-sign-elsewhere.bin"), "--http1.1", *args, ca=server.pki.ca_cert)
+    r = curl_put(server, "/dav/cmi-sign-elsewhere.bin", tmp_path / "b", headers, "--http1.1")
     assert_problem(r, 422, "signature-invalid")
 
 
@@ -139,10 +144,7 @@ def test_cmi_sign_http_without_url_covers_method_and_digest(server, tmp_path):
     headers = cmi_sign("http", "--key", str(server.private_keys["ed25519"]), "--keyid", "ed25519",
                        str(tmp_path / "b"))
     assert headers["Signature-Input"].startswith('sig1=("@method" "content-digest");')
-    args = ["-T", str(tmp_path / "b")]
-    for k, v in headers.items():
-        args += ["-H", f"{k}: {v}"]
-    r = curl(server.url("/dav/cmi-sign-no-url.bin"), "--http1.1", *args, ca=server.pki.ca_cert)
+    r = curl_put(server, "/dav/cmi-sign-no-url.bin", tmp_path / "b", headers, "--http1.1")
     assert r.status == 201, r.body
     assert (server.dav_dir / "cmi-sign-no-url.bin").read_bytes() == body
     # A component that needs the URL is refused by the tool, not signed blindly.
@@ -196,10 +198,7 @@ def test_chunked_curl_upload_with_sha512_digest(server, tmp_path):
     headers = signed(server, "/dav/hs-chunked.bin", body, digest_alg="sha-512",
                      components=("@method", "@target-uri", "content-digest"),
                      headers={"Transfer-Encoding": "chunked"})
-    args = ["-T", str(tmp_path / "b")]
-    for k, v in headers.items():
-        args += ["-H", f"{k}: {v}"]
-    r = curl(server.url("/dav/hs-chunked.bin"), "--http1.1", *args, ca=server.pki.ca_cert)
+    r = curl_put(server, "/dav/hs-chunked.bin", tmp_path / "b", headers, "--http1.1")
     assert r.status == 201, r.body
     assert (server.dav_dir / "hs-chunked.bin").read_bytes() == body
 
