@@ -140,12 +140,9 @@ std::string sign_http(const Args& a, const std::string& file) {
     // Without --url the signature covers what is known: the method and the
     // digest (the server requires both); @target-uri and the like need the URL.
     const bool have_url = a.count("url") > 0;
-    cmi::httpsig::Request rq;
-    if (have_url) {
-        rq = parse_url(one(a, "method", "PUT"), one(a, "url"));
-    } else {
-        rq.method = one(a, "method", "PUT");
-    }
+    const std::string method = one(a, "method", "PUT");
+    cmi::httpsig::Request rq = have_url ? parse_url(method, one(a, "url")) : cmi::httpsig::Request();
+    rq.method = method;
     rq.field = [&](const std::string& name) -> std::optional<std::string> {
         if (name == "content-digest") return content_digest;
         return std::nullopt;
@@ -153,8 +150,9 @@ std::string sign_http(const Args& a, const std::string& file) {
     cmi::sf::InnerList list;
     auto range = a.equal_range("component");
     if (range.first == range.second) {
-        for (const char* c : {"@method", "@target-uri", "content-digest"})
-            if (have_url || std::string(c) != "@target-uri") list.items.push_back({cmi::sf::String{c}, {}});
+        list.items.push_back({cmi::sf::String{"@method"}, {}});
+        if (have_url) list.items.push_back({cmi::sf::String{"@target-uri"}, {}});
+        list.items.push_back({cmi::sf::String{"content-digest"}, {}});
     }
     for (auto it = range.first; it != range.second; ++it) {
         const std::string& c = it->second;

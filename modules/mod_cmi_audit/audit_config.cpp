@@ -59,15 +59,14 @@ const char* set_signing_key(cmd_parms* cmd, void*, const char* path) {
         if (const char* err = ap_check_cmd_context(cmd, GLOBAL_ONLY)) return err;
         const char* full = ap_server_root_relative(cmd->pool, path);
         if (!full) throw std::invalid_argument(std::string("'") + path + "' is not a valid path");
-        // Read it now (as root, like post_config will) so that configtest
-        // names a key that cannot be used.
+        // Read here, as root (configtest names a key that cannot be used); the
+        // children inherit the key in memory only.
         try {
-            (void)Signer::from_pem_file(full);
+            server_config(cmd->server).signer = httpd::pool_new<Signer>(cmd->pool, Signer::from_pem_file(full));
         } catch (const std::runtime_error& e) {
             throw std::invalid_argument(std::string(full) + ": " + e.what() +
                                         "; give an unencrypted PEM Ed25519 or ECDSA P-256 private key");
         }
-        server_config(cmd->server).signing_key = full;
         return nullptr;
     });
 }
@@ -164,7 +163,7 @@ void* merge_server_config(apr_pool_t* p, void* basev, void* addv) {
     const auto* add = static_cast<const ServerConfig*>(addv);
     auto* c = httpd::pool_new<ServerConfig>(p);
     c->log_path = base->log_path;  // GLOBAL_ONLY: only the main server has these
-    c->signing_key = base->signing_key;
+    c->signer = base->signer;
     c->checkpoint_records = base->checkpoint_records;
     c->checkpoint_us = base->checkpoint_us;
     c->sync = httpd::merge_tri(base->sync, add->sync);

@@ -8,6 +8,10 @@ extern "C" {
 extern module AP_MODULE_DECLARE_DATA cmi_audit_module;
 }
 
+namespace cmi {
+class Signer;
+}
+
 namespace cmi::audit {
 
 class AuditLog;
@@ -25,7 +29,7 @@ struct ServerConfig {
     const char* log_path = nullptr;  // CMIAuditLog (main server only)
     httpd::Tri sync = httpd::Tri::unset;
     const char* node = nullptr;      // CMIAuditNode; nullptr: the host name
-    const char* signing_key = nullptr;  // CMIAuditSigningKey (main server only)
+    const Signer* signer = nullptr;   // CMIAuditSigningKey, read as root (main server only)
     apr_uint64_t checkpoint_records = 0;  // CMIAuditCheckpoint; 0: unset (1000)
     apr_time_t checkpoint_us = 0;         // 0: unset (60 s)
     AuditLog* log = nullptr;         // set on every server_rec by post_config

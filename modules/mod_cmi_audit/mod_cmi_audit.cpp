@@ -150,17 +150,9 @@ extern "C" int post_config(apr_pool_t* pconf, apr_pool_t*, apr_pool_t* ptemp, se
         char host[APRMAXHOSTLEN + 1] = "";
         if (apr_gethostname(host, sizeof host, ptemp) != APR_SUCCESS) apr_cpystrn(host, "localhost", sizeof host);
         auto* log = httpd::pool_new<AuditLog>(pconf, pconf, s, main.log_path, main.node ? main.node : host);
-        if (main.signing_key) {
-            // Read as root, here; children inherit the key in memory only.
-            const Signer* signer = nullptr;
-            try {
-                signer = httpd::pool_new<Signer>(pconf, Signer::from_pem_file(main.signing_key));
-            } catch (const std::runtime_error& e) {
-                throw std::runtime_error(std::string("CMIAuditSigningKey ") + main.signing_key + ": " + e.what());
-            }
-            log->set_signer(signer, main.checkpoint_records ? main.checkpoint_records : 1000,
+        if (main.signer)
+            log->set_signer(main.signer, main.checkpoint_records ? main.checkpoint_records : 1000,
                             main.checkpoint_us ? main.checkpoint_us : apr_time_from_sec(60));
-        }
         for (server_rec* v = s; v; v = v->next) server_config(v).log = log;
         return OK;
     } catch (const std::exception& e) {

@@ -1,6 +1,8 @@
 // `cert`: a client certificate mod_ssl verified (SSL_CLIENT_VERIFY = SUCCESS).
 #include "mod_cmi_auth/mechanism.hpp"
 
+#include <new>
+
 namespace cmi::auth {
 namespace {
 
@@ -26,14 +28,13 @@ CertFacts cert_facts(request_rec* r) {
         const auto* cached = static_cast<const CertFacts*>(found);
         if (cached && !strcmp(cached->session, session)) return *cached;
     }
-    CertFacts facts{session, ap_ssl_var_lookup(r->pool, r->server, c, r, "SSL_CLIENT_S_DN_CN"),
-                    ap_ssl_var_lookup(r->pool, r->server, c, r, "SSL_CLIENT_I_DN")};
-    if (keyed) {
-        auto* entry = static_cast<CertFacts*>(apr_palloc(c->pool, sizeof(CertFacts)));
-        *entry = {apr_pstrdup(c->pool, session), facts.cn ? apr_pstrdup(c->pool, facts.cn) : nullptr,
-                  facts.issuer ? apr_pstrdup(c->pool, facts.issuer) : nullptr};
-        apr_pool_userdata_setn(entry, kFactsKey, nullptr, c->pool);
-    }
+    // Kept: looked up into the connection's pool; else into the request's.
+    apr_pool_t* p = keyed ? c->pool : r->pool;
+    const CertFacts facts{keyed ? apr_pstrdup(c->pool, session) : session,
+                          ap_ssl_var_lookup(p, r->server, c, r, "SSL_CLIENT_S_DN_CN"),
+                          ap_ssl_var_lookup(p, r->server, c, r, "SSL_CLIENT_I_DN")};
+    if (keyed) apr_pool_userdata_setn(new (apr_palloc(c->pool, sizeof(CertFacts))) CertFacts(facts), kFactsKey,
+                                      nullptr, c->pool);
     return facts;
 }
 
