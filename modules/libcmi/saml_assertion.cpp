@@ -224,7 +224,9 @@ Identity check_assertion(xmlNode* a, const std::string& issuer, const Policy& p)
     const auto assertion_id = attr(a, "ID");
     if (!assertion_id || assertion_id->empty()) reject("the assertion has no ID");
     id.assertion_id = *assertion_id;
-    if (!attr(a, "IssueInstant")) reject("the assertion has no IssueInstant");
+    bool has_instant = false;
+    id.issue_instant = time_attr(a, "IssueInstant", has_instant);
+    if (!has_instant) reject("the assertion has no IssueInstant");
     if (!children(a, kSamlNs, "Advice").empty()) reject("assertions with Advice are not accepted");
 
     std::int64_t expiry = 0;

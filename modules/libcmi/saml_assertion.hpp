@@ -26,6 +26,7 @@ struct Policy {
 struct Identity {
     std::string user, name_id, assertion_id, issuer;
     std::vector<std::pair<std::string, std::string>> attributes;  // (Name or FriendlyName, value)
+    std::int64_t issue_instant = 0;    // seconds since the epoch
     std::int64_t not_on_or_after = 0;  // the earliest expiry the assertion states
     bool one_time_use = false;         // <OneTimeUse/> in the Conditions
 };

@@ -41,6 +41,7 @@ struct DirConfig {
 
 struct ServerConfig {
     httpd::ReplayCache* replay_cache = nullptr;  // nullptr: shmcb, made in post_config
+    unsigned replay_quota = 0;                   // CMIAuthReplayQuota; 0: the cache's default
     const char* nonce_secret_file = nullptr;
     const char* nonce_secret = nullptr;  // set in post_config (file or random)
     apr_size_t nonce_secret_len = 0;

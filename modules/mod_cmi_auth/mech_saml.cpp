@@ -113,19 +113,20 @@ Outcome saml_authenticate(request_rec* r, const DirConfig& dc) {
     const saml::Identity& id = res.identity;
     if (dc.saml_one_time_use == httpd::Tri::on || id.one_time_use) {
         const apr_time_t expiry = apr_time_from_sec(id.not_on_or_after + policy.skew + 1);
-        switch (record_once(r, replay_key(id), expiry)) {
-        case httpd::ReplayCache::Result::fresh:
-            break;
-        case httpd::ReplayCache::Result::replayed:
+        // Charged to the user at its IdP; an assertion issued before the
+        // cache's memory begins (a first start, a crash) may have been used.
+        const std::string owner = "saml\n" + id.issuer + "\n" + id.user;
+        apr_time_t free_at = 0;
+        const auto res = record_once(r, replay_key(id), expiry,
+                                     {owner, apr_time_from_sec(id.issue_instant - policy.skew), &free_at});
+        if (replay_cache_refused(res, free_at, out)) return out;
+        if (res == httpd::ReplayCache::Result::replayed || res == httpd::ReplayCache::Result::behind_window) {
             out.detail = "This one-time SAML assertion was already used (replay).";
             return out;
-        case httpd::ReplayCache::Result::unavailable:
-            out.verdict = Verdict::unavailable;
-            out.detail = "The replay cache is unavailable.";
-            return out;
-        case httpd::ReplayCache::Result::full:
-            out.verdict = Verdict::unavailable;
-            out.detail = "The replay cache is full.";
+        }
+        if (res == httpd::ReplayCache::Result::before_start) {
+            out.detail = "This one-time SAML assertion was issued before the replay cache's memory begins (a "
+                         "first start or a crash of the server); request a new assertion.";
             return out;
         }
     }

@@ -34,8 +34,7 @@ extern "C" int pre_config(apr_pool_t* pconf, apr_pool_t*, apr_pool_t*) {
 
 int post_config_body(apr_pool_t* pconf, apr_pool_t* ptemp, server_rec* main) {
     httpd::ReplayCache* fallback = server_config(main).replay_cache;
-    if (!fallback && ap_lookup_provider(AP_SOCACHE_PROVIDER_GROUP, "shmcb", AP_SOCACHE_PROVIDER_VERSION))
-        fallback = httpd::ReplayCache::parse(pconf, ptemp, "shmcb", cmi_content_module);
+    if (!fallback) fallback = httpd::ReplayCache::parse(pconf, ptemp, "shmcb", cmi_content_module);
     for (server_rec* s = main; s; s = s->next) {
         ServerConfig& sc = server_config(s);
         if (!sc.replay_cache) sc.replay_cache = fallback;
@@ -79,7 +78,8 @@ void register_replay_hooks() {
     ap_hook_child_init(child_init, nullptr, nullptr, APR_HOOK_MIDDLE);
 }
 
-void record_nonce(request_rec* r, const std::string& keyid, const std::string& nonce, apr_time_t until) {
+void record_nonce(request_rec* r, const std::string& keyid, const std::string& nonce, apr_time_t until,
+                  apr_time_t made_after) {
     const std::string key = cache_key(keyid, nonce);
     // An internal redirect re-runs fixups for the same request: not a replay.
     request_rec* first = r;
@@ -88,14 +88,23 @@ void record_nonce(request_rec* r, const std::string& keyid, const std::string& n
     if (apr_table_get(first->notes, note.c_str())) return;
 
     httpd::ReplayCache* cache = server_config(r->server).replay_cache;
-    if (!cache) unavailable(r, "no CMIContentReplayCache (load mod_socache_shmcb or set one)");
-    switch (cache->check_and_store(r, key, until)) {
+    if (!cache) unavailable(r, "no CMIContentReplayCache");
+    // Charged to the signer: one signer cannot fill the cache for the others.
+    switch (cache->check_and_store(r, key, until, {keyid, made_after})) {
     case httpd::ReplayCache::Result::fresh:
         apr_table_set(first->notes, note.c_str(), "1");
         return;
     case httpd::ReplayCache::Result::replayed:
+    case httpd::ReplayCache::Result::behind_window:
         throw ValidationError("signature-invalid", "this signature's nonce was already used (replay); sign the "
                                                    "request again with a new nonce");
+    case httpd::ReplayCache::Result::before_start:
+        throw ValidationError("signature-invalid", "this signature was created before the replay cache's memory "
+                                                   "begins (a first start or a crash of the server); sign the "
+                                                   "request again");
+    case httpd::ReplayCache::Result::over_share:
+        unavailable(r, apr_psprintf(r->pool, "signer '%s' holds its share of replay cache %s", keyid.c_str(),
+                                    cache->spec()));
     case httpd::ReplayCache::Result::unavailable:
         break;
     case httpd::ReplayCache::Result::full:  // a shmcb with no room left that would not evict a live entry

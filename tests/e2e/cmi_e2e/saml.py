@@ -157,6 +157,13 @@ class Idp:
                 + assertion_xml + "</samlp:Response>")
 
 
+def one_time_location(path: str, metadata, sp: str, extra: str = "") -> str:
+    """An AuthType CMI location taking one-time SAML assertions of the IdP in `metadata`."""
+    return (f"<Location {path}>\n    AuthType CMI\n    CMIAuthMechanisms saml\n"
+            f'    CMISAMLIdPMetadata "{metadata}"\n    CMISAMLSPEntityID {sp}\n    CMISAMLOneTimeUse On\n'
+            f"    Require valid-user\n{extra}</Location>\n")
+
+
 def header(xml: str) -> str:
     return "SAML " + base64.b64encode(xml.encode()).decode()
 
