@@ -189,6 +189,9 @@ const command_rec directives[] = {
                   "SAML 2.0 metadata file of a trusted IdP (repeatable)"),
     AP_INIT_TAKE1("CMISAMLSPEntityID", as_cmd(set_saml_sp_entity_id), nullptr, kDirContext,
                   "this service's SAML entity id: the Audience assertions must name"),
+    AP_INIT_TAKE_ARGV("CMISAMLRecipient", as_cmd(set_saml_recipients), nullptr, kDirContext,
+                      "https URLs a SAML Recipient/Destination may name here; then a bearer assertion must name "
+                      "one (default: this request's URL from ServerName, never the Host header)"),
     AP_INIT_TAKE1("CMISAMLClockSkew", as_cmd(set_saml_clock_skew), nullptr, kDirContext,
                   "seconds of clock difference tolerated in SAML validity times (default 60)"),
     AP_INIT_TAKE1("CMISAMLUserAttribute", as_cmd(set_saml_user_attribute), nullptr, kDirContext,
@@ -213,6 +216,7 @@ void* merge_dir_config(apr_pool_t* p, void* basev, void* addv) {
     c->nonce_lifetime = add->nonce_lifetime ? add->nonce_lifetime : base->nonce_lifetime;
     c->saml_idps = add->saml_idps ? add->saml_idps : base->saml_idps;
     c->saml_sp_entity_id = add->saml_sp_entity_id ? add->saml_sp_entity_id : base->saml_sp_entity_id;
+    c->saml_recipients = add->saml_recipients ? add->saml_recipients : base->saml_recipients;
     c->saml_skew = add->saml_skew >= 0 ? add->saml_skew : base->saml_skew;
     c->saml_user_attribute = add->saml_user_attribute ? add->saml_user_attribute : base->saml_user_attribute;
     c->saml_one_time_use = httpd::merge_tri(base->saml_one_time_use, add->saml_one_time_use);

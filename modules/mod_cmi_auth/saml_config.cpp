@@ -6,6 +6,8 @@
 #include "libcmi/saml_idps.hpp"
 #include "mod_cmi_auth/auth_config.hpp"
 
+#include <apr_uri.h>
+
 #include <cstdlib>
 #include <mutex>
 #include <stdexcept>
@@ -48,6 +50,24 @@ const char* set_saml_sp_entity_id(cmd_parms* cmd, void* cfg, const char* uri) {
     return httpd::directive_barrier(cmd, [&]() -> const char* {
         if (!*uri) throw std::invalid_argument("needs this service's entity id, e.g. https://cmc.example.com/saml");
         static_cast<DirConfig*>(cfg)->saml_sp_entity_id = apr_pstrdup(cmd->pool, uri);
+        return nullptr;
+    });
+}
+
+const char* set_saml_recipients(cmd_parms* cmd, void* cfg, int argc, char* const argv[]) {
+    return httpd::directive_barrier(cmd, [&]() -> const char* {
+        if (argc < 1) throw std::invalid_argument("needs at least one URL, e.g. https://cmc.example.com/cmi");
+        auto* arr = apr_array_make(cmd->pool, argc, sizeof(const char*));
+        for (int i = 0; i < argc; ++i) {
+            apr_uri_t u;
+            if (apr_uri_parse(cmd->temp_pool, argv[i], &u) != APR_SUCCESS || !u.scheme ||
+                strcasecmp(u.scheme, "https") || !u.hostname || !*u.hostname || u.fragment)
+                throw std::invalid_argument(std::string("'") + argv[i] +
+                                            "' is not an https URL; list the URLs assertions name as Recipient, "
+                                            "e.g. https://cmc.example.com/cmi");
+            APR_ARRAY_PUSH(arr, const char*) = apr_pstrdup(cmd->pool, argv[i]);
+        }
+        static_cast<DirConfig*>(cfg)->saml_recipients = arr;
         return nullptr;
     });
 }

@@ -26,6 +26,8 @@ def loc(body):
     (loc("CMISAMLIdPMetadata /nonexistent/idp.xml"), "CMISAMLIdPMetadata", "cannot read"),
     (loc("CMISAMLIdPMetadata /etc/hostname"), "CMISAMLIdPMetadata", "not well-formed XML"),
     (loc("CMISAMLClockSkew -5"), "CMISAMLClockSkew", "seconds from 0 to 3600"),
+    (loc("CMISAMLRecipient http://cmc.example/cmi"), "CMISAMLRecipient", "is not an https URL"),
+    (loc("CMISAMLRecipient /cmi"), "CMISAMLRecipient", "is not an https URL"),
     (loc("CMISAMLClockSkew 1h"), "CMISAMLClockSkew", "seconds from 0 to 3600"),
     (loc('CMISAMLSPEntityID ""'), "CMISAMLSPEntityID", "entity id"),
     (loc("CMISAMLOneTimeUse sometimes"), "CMISAMLOneTimeUse", "On or Off"),
