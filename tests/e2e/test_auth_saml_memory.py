@@ -15,29 +15,11 @@ import pytest
 import requests
 
 from cmi_e2e import saml
+from cmi_e2e.load import SINGLE_CHILD
 
 SP = "https://cmc.example/memory"
 REQUESTS = 1500
 
-LOCATION = """
-<Location /mem>
-    AuthType CMI
-    CMIAuthMechanisms saml
-    CMISAMLIdPMetadata "{metadata}"
-    CMISAMLSPEntityID {sp}
-    Require valid-user
-</Location>
-"""
-
-
-ONE_CHILD = """
-StartServers 1
-ServerLimit 1
-ThreadsPerChild 16
-MaxRequestWorkers 16
-MinSpareThreads 1
-MaxSpareThreads 16
-"""
 
 
 @pytest.fixture(scope="module")
@@ -47,8 +29,8 @@ def server(httpd):
     (httpd.docroot / "mem" / "hello.txt").write_text("memory page\n")
     # A large assertion needs a large header limit (set inside the TLS vhost).
     # One child serves everything: its growth is what is measured.
-    httpd.configure(LOCATION.format(metadata=idp.metadata_path, sp=SP),
-                    server_snippet=ONE_CHILD, vhost_snippet="LimitRequestFieldSize 131072")
+    httpd.configure(saml.location("/mem", idp.metadata_path, SP),
+                    server_snippet=SINGLE_CHILD, vhost_snippet="LimitRequestFieldSize 131072")
     values = {f"attribute{i}": [f"value {i} " + "x" * 60] for i in range(500)}
     xml = idp.signed_assertion(saml.AssertionSpec(issuer=idp.entity_id, audience=SP, attributes=values,
                                                   not_on_or_after=600, confirmation_not_on_or_after=600))

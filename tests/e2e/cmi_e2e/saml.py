@@ -157,11 +157,16 @@ class Idp:
                 + assertion_xml + "</samlp:Response>")
 
 
-def one_time_location(path: str, metadata, sp: str, extra: str = "") -> str:
-    """An AuthType CMI location taking one-time SAML assertions of the IdP in `metadata`."""
+def location(path: str, metadata, sp: str, extra: str = "") -> str:
+    """An AuthType CMI location taking SAML assertions of the IdP in `metadata`."""
     return (f"<Location {path}>\n    AuthType CMI\n    CMIAuthMechanisms saml\n"
-            f'    CMISAMLIdPMetadata "{metadata}"\n    CMISAMLSPEntityID {sp}\n    CMISAMLOneTimeUse On\n'
+            f'    CMISAMLIdPMetadata "{metadata}"\n    CMISAMLSPEntityID {sp}\n'
             f"    Require valid-user\n{extra}</Location>\n")
+
+
+def one_time_location(path: str, metadata, sp: str, extra: str = "") -> str:
+    """The same, for one-time assertions."""
+    return location(path, metadata, sp, "    CMISAMLOneTimeUse On\n" + extra)
 
 
 def header(xml: str) -> str:
