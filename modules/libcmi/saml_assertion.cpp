@@ -305,6 +305,10 @@ Identity validate_or_throw(std::string_view xml, const TrustedIdps& idps, const 
     else if (!enclosed_by_signed_response) reject("the assertion is not signed");
     Identity id = check_assertion(assertion, issuer, p);
     if (is(root, kSamlpNs, "Response")) id.destination = attr(root, "Destination");
+    // The IdP names its own users only: its scopes, its alias.
+    std::string why;
+    id.user = scoped_user(*idps.find(issuer), id.user, why);
+    if (!why.empty()) reject(why);
     return id;
 }
 

@@ -185,8 +185,9 @@ const command_rec directives[] = {
     AP_INIT_TAKE1("CMIAuthDigestNonceSecret", as_cmd(set_nonce_secret), nullptr, RSRC_CONF,
                   "file with the secret Digest nonces are keyed with; the same file on every node "
                   "of a cluster (default: random per start)"),
-    AP_INIT_TAKE1("CMISAMLIdPMetadata", as_cmd(add_saml_idp_metadata), nullptr, kDirContext,
-                  "SAML 2.0 metadata file of a trusted IdP (repeatable)"),
+    AP_INIT_TAKE12("CMISAMLIdPMetadata", as_cmd(add_saml_idp_metadata), nullptr, kDirContext,
+                   "SAML 2.0 metadata file of a trusted IdP (repeatable), and an alias: its users become "
+                   "name@alias"),
     AP_INIT_TAKE1("CMISAMLSPEntityID", as_cmd(set_saml_sp_entity_id), nullptr, kDirContext,
                   "this service's SAML entity id: the Audience assertions must name"),
     AP_INIT_TAKE_ARGV("CMISAMLRecipient", as_cmd(set_saml_recipients), nullptr, kDirContext,

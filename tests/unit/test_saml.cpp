@@ -10,6 +10,7 @@ class SamlTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(times);
     CPPUNIT_TEST(bad_times);
     CPPUNIT_TEST(hostile_documents_are_refused_before_any_signature);
+    CPPUNIT_TEST(users_are_scoped_by_their_idp);
     CPPUNIT_TEST_SUITE_END();
 
 public:
@@ -46,6 +47,26 @@ public:
             CPPUNIT_ASSERT(!r.error.empty());
         }
         CPPUNIT_ASSERT(!cmi::saml::validate(std::string(300 * 1024, ' '), none, p).ok);
+    }
+
+    void users_are_scoped_by_their_idp() {
+        using cmi::saml::scoped_user;
+        cmi::saml::TrustedIdp plain, scoped, aliased;
+        scoped.scopes = {"a.example", "b.example"};
+        aliased.alias = "partner";
+        std::string why;
+        CPPUNIT_ASSERT_EQUAL(std::string("alice"), scoped_user(plain, "alice", why));
+        CPPUNIT_ASSERT_EQUAL(std::string("alice@partner"), scoped_user(aliased, "alice", why));
+        CPPUNIT_ASSERT(why.empty());
+        CPPUNIT_ASSERT_EQUAL(std::string("x@a.example"), scoped_user(scoped, "x@a.example", why));
+        CPPUNIT_ASSERT_EQUAL(std::string("x@y@b.example"), scoped_user(scoped, "x@y@b.example", why));
+        for (const char* bad : {"alice", "alice@", "@a.example", "alice@c.example", "alice@A.example",
+                                "alice@a.example.evil", "alice@sub.a.example"}) {
+            why.clear();
+            CPPUNIT_ASSERT_MESSAGE(bad, scoped_user(scoped, bad, why).empty());
+            CPPUNIT_ASSERT_MESSAGE(bad, !why.empty());
+            CPPUNIT_ASSERT(why.find("alice") == std::string::npos);  // never the asserted content
+        }
     }
 };
 
