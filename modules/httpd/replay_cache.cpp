@@ -318,7 +318,7 @@ ReplayCache::Result ReplayCache::check_and_store(request_rec* r, std::string_vie
     if (!initialised_ || !table_) return counted(r, Result::unavailable, use);
     if (!local_) return counted(r, shared_store(r, key, expiry, use), use);
     Table t = Table::attach(table_);
-    Table::Use u{use.owner.empty() ? 0 : t.owner_tag(use.owner), use.made_after};
+    Table::Use u{0, use.made_after, 0, use.owner};
     const Verdict v = t.check_and_store(key, expiry, apr_time_now(), u);
     if (v == Verdict::over_share && use.free_at) *use.free_at = u.free_at;
     return counted(r, result_of(v), use);
@@ -335,7 +335,7 @@ ReplayCache::Result ReplayCache::check_and_count(request_rec* r, std::string_vie
         return counted(r, shared_store(r, std::string(key) + nc, expiry, use), use);
     }
     Table t = Table::attach(table_);
-    Table::Use u{use.owner.empty() ? 0 : t.owner_tag(use.owner), use.made_after};
+    Table::Use u{0, use.made_after, 0, use.owner};
     const Verdict v = t.check_and_count(key, count, expiry, apr_time_now(), u);
     if (v == Verdict::over_share && use.free_at) *use.free_at = u.free_at;
     return counted(r, result_of(v), use);
@@ -348,7 +348,7 @@ ReplayCache::Result ReplayCache::check_and_count(request_rec* r, std::string_vie
 ReplayCache::Result ReplayCache::shared_store(request_rec* r, std::string_view key, apr_time_t expiry, const Use& use) {
     const replay::Digest id = replay::replay_key(kSharedSalt, key);
     Table shares = Table::attach(table_);
-    Table::Use u{use.owner.empty() ? 0 : shares.owner_tag(use.owner)};
+    Table::Use u{0, 0, 0, use.owner};
     for (int round = 0; round < 2; ++round) {
         const bool last = round == 1;
         MutexGuard guard(mutex_);

@@ -340,6 +340,7 @@ void Table::set_quota(std::uint32_t quota) {
 
 Verdict Table::charge_locked(Use& use, std::int64_t expiry, std::int64_t now, int& bucket_index) {
     bucket_index = -1;
+    if (!use.owner && !use.owner_name.empty()) use.owner = owner_tag(use.owner_name);
     if (!use.owner) return Verdict::fresh;
     Owner* o = owner_of(use.owner, now, true);
     if (!o) return Verdict::fresh;

@@ -69,9 +69,10 @@ public:
     void reset_lock();
 
     struct Use {
-        std::uint64_t owner = 0;     // owner_tag(), 0: not charged
+        std::uint64_t owner = 0;     // owner_tag(); 0: owner_name's, when an entry is charged
         std::int64_t made_after = 0;  // the item cannot be older; 0: unknown (no start check)
         std::int64_t free_at = 0;     // out, with over_share: when the owner's next entry expires
+        std::string_view owner_name;  // hashed only when a new entry is charged; "": not charged
     };
 
     // Records `key` until `expiry`: fresh, or replayed if recorded and not expired.

@@ -32,6 +32,16 @@ const unsigned char kRandom[36] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14
                                    19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 7, 0, 0, 0};
 
 Table::Use nobody() { return {}; }
+Table::Use tagged(std::uint64_t owner) {
+    Table::Use u;
+    u.owner = owner;
+    return u;
+}
+Table::Use made(std::int64_t after) {
+    Table::Use u;
+    u.made_after = after;
+    return u;
+}
 
 }  // namespace
 
@@ -203,7 +213,7 @@ public:
         const Geometry g{64, 64};
         Mem m(g);
         Table t = Table::format(m.get(), g, 20, kRandom, "cmi-auth", kNow);
-        Table::Use alice{t.owner_tag("alice")}, bob{t.owner_tag("bob")};
+        Table::Use alice = tagged(t.owner_tag("alice")), bob = tagged(t.owner_tag("bob"));
         int fresh = 0;
         for (int i = 0; i < 100; ++i) {
             const Verdict v = t.check_and_store("a" + std::to_string(i), kNow + (10 + i) * kSec, kNow, alice);
@@ -213,6 +223,11 @@ public:
         CPPUNIT_ASSERT_EQUAL(20, fresh);
         CPPUNIT_ASSERT(alice.free_at >= kNow + 10 * kSec);
         CPPUNIT_ASSERT(alice.free_at <= kNow + 30 * kSec);
+        // Named rather than tagged: the same owner.
+        Table::Use by_name = nobody();
+        by_name.owner_name = "alice";
+        CPPUNIT_ASSERT(t.check_and_store("a-by-name", kNow + 10 * kSec, kNow, by_name) == Verdict::over_share);
+        CPPUNIT_ASSERT_EQUAL(alice.owner, by_name.owner);
         // Someone else still gets in, and alice's refused keys were not stored.
         CPPUNIT_ASSERT(t.check_and_store("b", kNow + 10 * kSec, kNow, bob) == Verdict::fresh);
         CPPUNIT_ASSERT_EQUAL(21u, t.live_entries(kNow));
@@ -225,7 +240,7 @@ public:
         const Geometry g{64, 64};
         Mem m(g);
         Table t = Table::format(m.get(), g, 30, kRandom, "cmi-auth", kNow);
-        Table::Use alice{t.owner_tag("alice")};
+        Table::Use alice = tagged(t.owner_tag("alice"));
         // A steady client: one entry a second, each living 60 s.
         std::int64_t now = kNow;
         int refused = 0;
@@ -242,7 +257,7 @@ public:
         const Geometry g{8, 1};
         Mem m(g);
         Table t = Table::format(m.get(), g, 2, kRandom, "cmi-auth", kNow);
-        Table::Use a{t.owner_tag("a")}, b{t.owner_tag("b")};
+        Table::Use a = tagged(t.owner_tag("a")), b = tagged(t.owner_tag("b"));
         CPPUNIT_ASSERT(t.check_and_store("a1", kNow + kSec, kNow, a) == Verdict::fresh);
         for (int i = 0; i < 5; ++i)  // the one slot is a's: b goes uncounted
             CPPUNIT_ASSERT(t.check_and_store("b" + std::to_string(i), kNow + kSec, kNow, b) == Verdict::fresh);
@@ -254,7 +269,7 @@ public:
         const Geometry g{4, 4};
         Mem m(g);
         Table t = Table::format(m.get(), g, 2, kRandom, "cmi-auth", kNow);
-        Table::Use alice{t.owner_tag("alice")};
+        Table::Use alice = tagged(t.owner_tag("alice"));
         for (std::uint32_t nc = 1; nc <= 4000; ++nc)
             CPPUNIT_ASSERT(t.check_and_count("nonce-1", nc, kNow + 300 * kSec, kNow, alice) == Verdict::fresh);
         CPPUNIT_ASSERT_EQUAL(1u, t.live_entries(kNow));
@@ -290,7 +305,7 @@ public:
         const Geometry g{4, 4};
         Mem m(g);
         Table t = Table::format(m.get(), g, 10, kRandom, "cmi-auth", kNow);
-        Table::Use old{0, kNow - kSec}, young{0, kNow + kSec}, unknown{0, 0};
+        Table::Use old = made(kNow - kSec), young = made(kNow + kSec), unknown = made(0);
         CPPUNIT_ASSERT(t.check_and_store("a", kNow + 60 * kSec, kNow + 2 * kSec, old) == Verdict::before_start);
         CPPUNIT_ASSERT(t.check_and_store("a", kNow + 60 * kSec, kNow + 2 * kSec, young) == Verdict::fresh);
         CPPUNIT_ASSERT(t.check_and_store("b", kNow + 60 * kSec, kNow + 2 * kSec, unknown) == Verdict::fresh);
@@ -301,7 +316,7 @@ public:
         const Geometry g{32, 32};
         Mem m(g);
         Table t = Table::format(m.get(), g, 50, kRandom, "cmi-auth", kNow);
-        Table::Use alice{t.owner_tag("alice")};
+        Table::Use alice = tagged(t.owner_tag("alice"));
         for (int i = 0; i < 10; ++i) t.check_and_store("k" + std::to_string(i), kNow + 60 * kSec, kNow, alice);
         t.check_and_store("short", kNow + kSec, kNow, alice);
         for (std::uint32_t nc = 1; nc <= 3; ++nc) t.check_and_count("nonce", nc, kNow + 60 * kSec, kNow, alice);
@@ -373,7 +388,7 @@ public:
         const Geometry g = Table::shares_only(16);
         Mem m(g);
         Table t = Table::format(m.get(), g, 2, kRandom, "cmi-auth", kNow);
-        Table::Use a{t.owner_tag("a")};
+        Table::Use a = tagged(t.owner_tag("a"));
         int b1 = -1, b2 = -1, b3 = -1;
         CPPUNIT_ASSERT(t.charge(a, kNow + kSec, kNow, b1) == Verdict::fresh);
         CPPUNIT_ASSERT(t.charge(a, kNow + kSec, kNow, b2) == Verdict::fresh);
