@@ -1,5 +1,6 @@
-// Audit log records (DESIGN §6): one JSON object per line, fields in a fixed
-// order, every field present (null when unknown), pure printable ASCII.
+// Audit log records (docs/architecture.md §Audit trail, docs/audit-log.md): one
+// JSON object per line, fields in a fixed order, every field present (null when
+// unknown), pure printable ASCII.
 #pragma once
 #include <cstdint>
 #include <optional>

@@ -158,7 +158,7 @@ constexpr const char* kForbiddenNote = "CMI_AUTH_FORBIDDEN";
 // AuthzSendForbiddenOnFailure On (then 403, and our authz providers prepare
 // the `forbidden` document themselves). Without a user, credentials are
 // missing: offer the challenges. With one, the user is known and not allowed:
-// DESIGN §3 says 403 `forbidden`, so the document is prepared here and
+// docs/architecture.md §Problem types says 403 `forbidden`, so the document is prepared here and
 // rewrite_forbidden_status turns httpd's 401 into 403 on the error path.
 extern "C" int note_auth_failure(request_rec* r, const char* type) {
     if (!is_cmi(type)) return DECLINED;
