@@ -445,7 +445,9 @@ apr_off_t AuditLog::stage_locked(Record& rec, const std::string& fields, apr_off
             return 0;
         }
     }
-    std::memcpy(shared_->hash, line_hash(line).c_str(), 65);
+    res.seq = rec.seq;
+    res.line_hash = line_hash(line);
+    std::memcpy(shared_->hash, res.line_hash.c_str(), 65);
     shared_->seq = rec.seq;
     shared_->has_head = 1;
     if (!current_locked()) return -1;  // a rotated file: no group commit there
