@@ -63,6 +63,10 @@ int write_begin(request_rec* r) {
     const AuditLog::Result res = counted_append(
         r, *log, rec, syncs(server_config(r->server)) ? AuditLog::Durable::now : AuditLog::Durable::no);
     st.begun = res.written;
+    if (res.written) {
+        st.begin_seq = res.seq;
+        st.begin_line_hash = res.line_hash;
+    }
     if (res.ok()) return DECLINED;
     st.begin_failed = !res.written;
     if (fails_open(dir_config(r))) {
