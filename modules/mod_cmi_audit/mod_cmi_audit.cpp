@@ -4,6 +4,7 @@
 #include "httpd/httpd_includes.hpp"
 #include "httpd/pool_object.hpp"
 #include "httpd/problem_response.hpp"
+#include "httpd/reserved_headers.hpp"
 #include "httpd/transaction.hpp"
 #include "mod_cmi_audit/audit_config.hpp"
 #include "mod_cmi_audit/audit_log.hpp"
@@ -196,6 +197,7 @@ extern "C" int monitor(apr_pool_t*, server_rec* s) {
 
 void register_hooks(apr_pool_t*) {
     httpd::register_problem_response();
+    httpd::register_reserved_header_guard();
     register_status_hooks();
     register_body_filter();
     register_receipt_filter();
