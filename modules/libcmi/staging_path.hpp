@@ -39,4 +39,17 @@ std::string staging_path_syntax_error(std::string_view location);
 // and std::runtime_error when the root itself cannot be opened.
 StagedFile open_staged(const std::string& root, std::string_view subdir, std::string_view location);
 
+// The same walk in two steps: the directory that holds the item (every
+// component before the last, each opened with O_NOFOLLOW), and its name there.
+struct StagedEntry {
+    StagedFile dir;
+    std::string name;
+    std::string where;  // printable form of the path walked, for messages
+};
+StagedEntry open_staged_entry(const std::string& root, std::string_view subdir, std::string_view location);
+
+// Opens `name` in the directory `dir` as open_staged() opens the last
+// component: O_NOFOLLOW, a regular file only (same ValidationErrors).
+StagedFile open_staged_file(int dir, const std::string& name, const std::string& where);
+
 }  // namespace cmi
