@@ -106,7 +106,7 @@ LogWriter::LogWriter(Ring ring, ChainState& chain, int fd, WriterConfig cfg, Wri
     if (!md_ || !ctx_) throw std::runtime_error("SHA-256 is not available");
     head_ = read_head(chain_);
     cp_seq_ = chain_.checkpoint_seq;
-    cp_time_us_ = chain_.checkpoint_time_us ? chain_.checkpoint_time_us : wall_us();
+    cp_time_us_ = chain_.checkpoint_time_us;  // 0 in a new chain state: a checkpoint soon after the first records
     pos_ = c_.consumed.load(std::memory_order_acquire);
     buf_.reserve(kMaxBatch + 64 * 1024);
 }
