@@ -41,8 +41,8 @@ Ring::Admit with_room(Ring& ring, std::int64_t timeout_ns, Try attempt) {
 }  // namespace
 
 Ring::Admit admit_begin(Ring& ring, std::string_view fields, std::int32_t pid, std::int64_t timeout_ns,
-                        std::uint32_t& entry) {
-    return with_room(ring, timeout_ns, [&] { return ring.publish_begin(fields, pid, entry); });
+                        std::uint32_t& entry, bool durable) {
+    return with_room(ring, timeout_ns, [&] { return ring.publish_begin(fields, pid, entry, durable); });
 }
 
 Ring::Admit admit_end(Ring& ring, std::string_view fields, std::uint32_t entry, std::int32_t pid,

@@ -14,8 +14,9 @@ namespace cmi::audit {
 // Publishes a begin record, waiting up to `timeout_ns` for room (ring space,
 // a result entry, file space the writer has allocated) — except when the
 // writer has said the file system is full, which is refused at once.
+// `durable`: the caller will await_entry(durable) (the writer syncs for it).
 Ring::Admit admit_begin(Ring& ring, std::string_view fields, std::int32_t pid, std::int64_t timeout_ns,
-                        std::uint32_t& entry);
+                        std::uint32_t& entry, bool durable = false);
 // Publishes an end record (its begin's reserve makes room for it), waiting up
 // to `timeout_ns` if it is larger than that reserve and the ring is full.
 Ring::Admit admit_end(Ring& ring, std::string_view fields, std::uint32_t entry, std::int32_t pid,

@@ -19,7 +19,7 @@ struct SlotHeader {
     std::uint32_t payload;             // bytes of fields
     std::uint32_t entry;               // entry index + 1, 0: none
     std::uint16_t kind;
-    std::uint16_t pad;
+    std::uint16_t flags;               // kSlotDurable
     std::int32_t pid;
     std::uint32_t reserve;             // an end record: the reserve of its begin it uses
 };
@@ -32,6 +32,7 @@ static_assert(sizeof(SlotHeader) == kAlign, "a slot header is one alignment unit
 // Every byte >= 0x80: never found in a payload (printable ASCII).
 constexpr std::uint32_t kSlotPending = 0xC3A5D1E5u;
 constexpr std::uint32_t kSlotReady = 0xE5D1A5C3u;
+constexpr std::uint16_t kSlotDurable = 1;
 
 std::uint64_t round_up(std::uint64_t v, std::uint64_t to) { return (v + to - 1) / to * to; }
 
@@ -141,7 +142,7 @@ bool Ring::take_credit(std::int64_t bytes) {
 }
 
 std::uint64_t Ring::reserve_slot(std::uint32_t size, SlotKind kind, std::uint32_t entry, std::int64_t reserve,
-                                 std::int32_t pid, std::size_t payload) {
+                                 std::int32_t pid, std::size_t payload, bool durable) {
     const std::uint64_t pos = c_->head.fetch_add(size, std::memory_order_seq_cst);
     SlotHeader* h = header(pos);
     h->pos = static_cast<std::uint32_t>(pos / kAlign);
@@ -149,6 +150,7 @@ std::uint64_t Ring::reserve_slot(std::uint32_t size, SlotKind kind, std::uint32_
     h->payload = static_cast<std::uint32_t>(payload);
     h->entry = entry;
     h->kind = static_cast<std::uint16_t>(kind);
+    h->flags = durable ? kSlotDurable : 0;
     h->pid = pid;
     h->reserve = static_cast<std::uint32_t>(reserve);
     h->state.store(kSlotPending, std::memory_order_release);
@@ -175,7 +177,7 @@ void Ring::nudge_writer() {
     }
 }
 
-Ring::Admit Ring::publish_begin(std::string_view fields, std::int32_t pid, std::uint32_t& entry_out) {
+Ring::Admit Ring::publish_begin(std::string_view fields, std::int32_t pid, std::uint32_t& entry_out, bool durable) {
     const std::uint64_t size = round_up(kAlign + fields.size(), kAlign);
     if (size + kEndReserve > cap_ / 4) return Admit::too_large;
     std::uint32_t index = 0;
@@ -201,7 +203,7 @@ Ring::Admit Ring::publish_begin(std::string_view fields, std::int32_t pid, std::
     }
     c_->open_ops.fetch_add(1, std::memory_order_relaxed);
     const std::uint64_t pos =
-        reserve_slot(static_cast<std::uint32_t>(size), SlotKind::begin, index + 1, 0, pid, fields.size());
+        reserve_slot(static_cast<std::uint32_t>(size), SlotKind::begin, index + 1, 0, pid, fields.size(), durable);
     copy_in(pos, fields);
     publish(pos);
     entry_out = index;
@@ -273,6 +275,7 @@ std::optional<SlotView> Ring::peek(std::uint64_t& pos, std::int64_t now_ns, Hole
             v.kind = static_cast<SlotKind>(h->kind);
             v.entry = h->entry;
             v.reserve = h->reserve;
+            v.durable = (h->flags & kSlotDurable) != 0;
             const std::uint64_t at = (pos + kAlign) & (cap_ - 1);
             const std::size_t first = std::min<std::size_t>(h->payload, cap_ - at);
             v.first = std::string_view(data_ + at, first);

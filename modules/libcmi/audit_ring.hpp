@@ -109,6 +109,7 @@ struct SlotView {
     SlotKind kind = SlotKind::begin;
     std::uint32_t entry = 0;      // entry index + 1, 0: none
     std::int64_t reserve = 0;     // an end record: its begin's reserve it uses
+    bool durable = false;         // a begin record whose producer waits for an fdatasync
     std::string_view first, second;  // the payload, in one or two pieces (wrap-around)
 };
 
@@ -138,7 +139,8 @@ public:
     // A begin record: takes an entry (set to queued, owned by `pid`), room for
     // the record and its end record, and publishes it. On ok `entry_out` is
     // the entry's index. Never blocks.
-    Admit publish_begin(std::string_view fields, std::int32_t pid, std::uint32_t& entry_out);
+    // `durable`: the producer will wait for the record to be synced.
+    Admit publish_begin(std::string_view fields, std::int32_t pid, std::uint32_t& entry_out, bool durable = false);
     // The end record of the begin that took `entry` (which stays the
     // producer's until release_entry). Uses the begin's reserve; needs more
     // room only when it is larger (then it may fail with ring_full/too_large).
@@ -182,7 +184,7 @@ private:
     bool take_credit(std::int64_t bytes);
     // Reserves `size` bytes and writes the header; returns the slot position.
     std::uint64_t reserve_slot(std::uint32_t size, SlotKind kind, std::uint32_t entry, std::int64_t reserve,
-                               std::int32_t pid, std::size_t payload);
+                               std::int32_t pid, std::size_t payload, bool durable = false);
     void copy_in(std::uint64_t pos, std::string_view payload);
     void publish(std::uint64_t pos);
     SlotHeader* header(std::uint64_t pos) const;

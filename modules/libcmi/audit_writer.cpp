@@ -321,6 +321,7 @@ std::size_t LogWriter::write_ready() {
         stage_line(v->first, v->second);
         Item& it = items_.back();
         it.kind = v->kind;
+        it.durable = v->durable;
         it.entry = v->entry;
         it.promised = v->kind == SlotKind::begin ? static_cast<std::int64_t>(v->first.size() + v->second.size()) + kLineOverhead
                                                  : v->reserve;
@@ -368,7 +369,7 @@ std::size_t LogWriter::write_ready() {
         Entry& e = ring_.entry(it.entry - 1);
         e.seq = it.seq;
         std::memcpy(e.sha256, it.digest, 32);
-        if (cfg_.sync) {
+        if (it.durable) {
             ring_.set_entry(it.entry - 1, kEntryWritten);
             unsynced_entries_.push_back(it.entry - 1);
         } else {
@@ -398,7 +399,7 @@ void LogWriter::fail_batch(int err, std::uint64_t new_pos) {
                 ring_.finish_entry(it.entry - 1, kEntryFailed);
             }
             // Its waiter (Sync On) reports it; a Sync Off begin has no waiter.
-            if (!cfg_.sync) events_.not_recorded(it.kind, line, why);
+            if (!it.durable) events_.not_recorded(it.kind, line, why);
             // The line's own room is given back; its end record's stays with the operation.
             c_.disk_credit.fetch_add(it.promised);
         } else if (it.kind == SlotKind::end) {
@@ -498,7 +499,7 @@ void LogWriter::run(const std::atomic<int>& stop) {
             continue;
         }
         const std::size_t n = write_ready();
-        if (cfg_.sync && !unsynced_entries_.empty()) {
+        if (!unsynced_entries_.empty()) {
             if (!sync_due_ns_) sync_due_ns_ = now + cfg_.commit_delay_ns;
             if (now >= sync_due_ns_ || everyone_waiting() || s == 2) {
                 sync();

@@ -67,7 +67,7 @@ public:
 
 struct WriterConfig {
     std::string node;                    // `node` of the records the writer makes
-    bool sync = true;                    // CMIAuditSync
+    bool sync = true;                    // CMIAuditSync On somewhere: end records are synced too (a moment later)
     std::int64_t commit_delay_ns = 0;    // Sync On: wait this long for more begins before an fdatasync
     std::int64_t poll_ns = 1000000;      // Sync Off, busy: look again after this
     std::uint64_t checkpoint_records = 1000;
@@ -113,6 +113,7 @@ public:
 private:
     struct Item {
         SlotKind kind;
+        bool durable;
         std::uint32_t entry;
         std::uint32_t line_len;
         std::int64_t promised;  // disk credit the record's producer took for it

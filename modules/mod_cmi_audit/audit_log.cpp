@@ -73,7 +73,9 @@ AuditLog::AuditLog(apr_pool_t* pconf, server_rec* s, const ServerConfig& cfg, co
     : server_(s), pconf_(pconf), path_(apr_pstrdup(pconf, path)), default_node_(apr_pstrdup(pconf, default_node)),
       head_path_(std::string(path) + ".head"), parent_pid_(getpid()) {
     set_process_id();
-    sync_ = syncs(cfg);
+    // The writer syncs if any server wants it; each begin says whether its thread waits.
+    sync_ = false;
+    for (server_rec* v = s; v; v = v->next) sync_ = sync_ || syncs(server_config(v));
     if (cfg.timeout_us) timeout_ns_ = static_cast<std::int64_t>(cfg.timeout_us) * 1000;
     signer_ = cfg.signer;
     if (signer_) verifier_ = httpd::pool_new<SignatureVerifier>(pconf, SignatureVerifier::from_pem(signer_->public_pem()));
@@ -329,7 +331,7 @@ AuditLog::Begin AuditLog::begin(const Record& rec, bool durable) {
         return b;
     }
     const std::string fields = serialize_fields(rec);
-    switch (admit_begin(ring, fields, g_pid, timeout_ns_, b.entry)) {
+    switch (admit_begin(ring, fields, g_pid, timeout_ns_, b.entry, durable)) {
         case Ring::Admit::ok:
             break;
         case Ring::Admit::disk_full:

@@ -231,8 +231,8 @@ public:
             producers.push_back(fork_run([&rig, p, pipefd] {
                 for (int i = 0; i < 40; ++i) {
                     std::uint32_t e = 0;
-                    if (admit_begin(rig.ring, fields("begin", std::to_string(p * 100 + i)), getpid(), 5000000000LL, e) !=
-                        Ring::Admit::ok)
+                    if (admit_begin(rig.ring, fields("begin", std::to_string(p * 100 + i)), getpid(), 5000000000LL, e,
+                                    true) != Ring::Admit::ok)
                         _exit(2);
                     if (await_entry(rig.ring, e, Await::durable, 5000000000LL) != kEntryDurable) _exit(4);
                     const Entry& en = rig.ring.entry(e);
@@ -279,7 +279,8 @@ public:
         LogWriter w(rig.ring, *rig.chain, rig.fd, cfg, ev);
         std::uint32_t e[3];
         for (int i = 0; i < 3; ++i)
-            CPPUNIT_ASSERT(rig.ring.publish_begin(fields("begin", std::to_string(i)), getpid(), e[i]) == Ring::Admit::ok);
+            CPPUNIT_ASSERT(rig.ring.publish_begin(fields("begin", std::to_string(i)), getpid(), e[i], true) ==
+                           Ring::Admit::ok);
         CPPUNIT_ASSERT_EQUAL(std::size_t{3}, w.write_ready());
         for (int i = 0; i < 3; ++i) CPPUNIT_ASSERT_EQUAL(std::uint32_t{kEntryWritten}, rig.ring.entry(e[i]).state.load());
         CPPUNIT_ASSERT(w.unsynced());
@@ -441,6 +442,7 @@ public:
         cfg.sync = false;
         cfg.signer = &signer;
         cfg.checkpoint_records = 4;
+        rig.chain->checkpoint_time_us = static_cast<std::int64_t>(time(nullptr)) * 1000000;  // by count only
         LogWriter w(rig.ring, *rig.chain, rig.fd, cfg, ev);
         std::uint32_t e = 0;
         for (int i = 0; i < 10; ++i) rig.ring.publish_begin(fields("begin", std::to_string(i)), getpid(), e);
