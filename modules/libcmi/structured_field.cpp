@@ -385,6 +385,21 @@ std::string serialize(const BareItem& v) {
         }
         std::string operator()(const ByteSeq& b) const { return ":" + base64_encode(b.value) + ":"; }
         std::string operator()(bool b) const { return b ? "?1" : "?0"; }
+        std::string operator()(const DisplayString& d) const {  // RFC 9651 §4.1.11
+            static const char hex[] = "0123456789abcdef";
+            std::string out = "%\"";
+            for (char c : d.value) {
+                const auto b = static_cast<unsigned char>(c);
+                if (b == '%' || b == '"' || b < 0x20 || b > 0x7e) {
+                    out += '%';
+                    out += hex[b >> 4];
+                    out += hex[b & 15];
+                } else {
+                    out += c;
+                }
+            }
+            return out + "\"";
+        }
     };
     return std::visit(V{}, v);
 }

@@ -30,13 +30,19 @@ struct ByteSeq {
     std::string value;  // the decoded bytes
     bool operator==(const ByteSeq& o) const { return value == o.value; }
 };
+// RFC 9651 §3.3.8 Display String: Unicode text (UTF-8 here). Serialised
+// only; the parser stays strictly RFC 8941.
+struct DisplayString {
+    std::string value;
+    bool operator==(const DisplayString& o) const { return value == o.value; }
+};
 // A decimal as an integer number of thousandths (RFC 8941 allows 3 fraction digits).
 struct Decimal {
     int64_t thousandths = 0;
     bool operator==(const Decimal& o) const { return thousandths == o.thousandths; }
 };
 
-using BareItem = std::variant<int64_t, Decimal, String, Token, ByteSeq, bool>;
+using BareItem = std::variant<int64_t, Decimal, String, Token, ByteSeq, bool, DisplayString>;
 using Parameters = std::vector<std::pair<std::string, BareItem>>;
 
 struct Item {
