@@ -53,6 +53,7 @@ void check_item(const ManifestItem& item, const ManifestVerdict& v, const Manife
             throw ValidationError("signer-not-bound", "the SignedHash signer '" + cms.signer_cn +
                                                           "' is not the authenticated user");
         r.signer = cms.signer_cn;
+        r.signed_hash = item.signed_hash;
     } else {
         r.signer = v.manifest_signer;
     }

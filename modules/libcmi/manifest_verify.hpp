@@ -37,6 +37,7 @@ struct ItemResult {
     std::string digest;                 // the staged file's digest (raw), when it was read
     unsigned long long bytes = 0;
     std::string signer;                 // CN that vouched for the item
+    std::string signed_hash;            // its SignedHash (DER) once verified: evidence of origin
 };
 
 struct ManifestVerdict {

@@ -9,6 +9,7 @@
 #include "mod_cmi_audit/audit_log.hpp"
 #include "mod_cmi_audit/audit_status.hpp"
 #include "mod_cmi_audit/request_body.hpp"
+#include "mod_cmi_audit/request_evidence.hpp"
 #include "mod_cmi_audit/request_facts.hpp"
 #include "mod_cmi_audit/request_ids.hpp"
 #include "mod_cmi_audit/request_state.hpp"
@@ -29,6 +30,17 @@ void log_not_recorded(request_rec* r, const AuditLog& log, const Record& rec, co
     ap_log_rerror_(__FILE__, __LINE__, cmi_audit_module.module_index, APLOG_ERR, 0, r,
                    "audit log %s: %s record NOT recorded (%s) [CMI-Transaction-ID %s]: %s", log.path(),
                    rec.ev.c_str(), why.c_str(), rec.txid ? rec.txid->c_str() : "-", serialize(rec).c_str());
+}
+
+// A begin record, after the evidence of origin it names is in the store.
+AuditLog::Result append_begin(request_rec* r, AuditLog& log, Record& rec, AuditLog::Durable durable) {
+    if (std::string why = keep_evidence(r, rec); !why.empty()) {
+        AuditLog::Result res;
+        res.error = "cannot keep the evidence of origin: " + why;
+        count_record(r->server, res);
+        return res;
+    }
+    return counted_append(r, log, rec, durable);
 }
 
 // header_parser runs once the location's configuration is known and before
@@ -60,7 +72,7 @@ int write_begin(request_rec* r) {
     if (st.begun || st.begin_failed) return DECLINED;  // an internal redirect: one begin per operation
 
     Record rec = begin_record(r);
-    const AuditLog::Result res = counted_append(
+    const AuditLog::Result res = append_begin(
         r, *log, rec, syncs(server_config(r->server)) ? AuditLog::Durable::now : AuditLog::Durable::no);
     st.begun = res.written;
     if (res.ok()) return DECLINED;
@@ -122,7 +134,7 @@ int write_end(request_rec* r) {
         // Never reached fixups: refused earlier, or answered by a quick handler.
         if (!audited_request(r) && !audited_request(last)) return DECLINED;
         Record begin = begin_record(r);
-        const AuditLog::Result res = counted_append(r, *log, begin, sync);
+        const AuditLog::Result res = append_begin(r, *log, begin, sync);
         if (!res.ok()) log_not_recorded(r, *log, begin, res.error);
         begun = res.written;
     }
@@ -153,7 +165,11 @@ extern "C" int post_config(apr_pool_t* pconf, apr_pool_t*, apr_pool_t* ptemp, se
         if (main.signer)
             log->set_signer(main.signer, main.checkpoint_records ? main.checkpoint_records : 1000,
                             main.checkpoint_us ? main.checkpoint_us : apr_time_from_sec(60));
-        for (server_rec* v = s; v; v = v->next) server_config(v).log = log;
+        const EvidenceStore* evidence = open_evidence_store(pconf, s, main);
+        for (server_rec* v = s; v; v = v->next) {
+            server_config(v).log = log;
+            server_config(v).evidence = evidence;
+        }
         return OK;
     } catch (const std::exception& e) {
         ap_log_error_(__FILE__, __LINE__, cmi_audit_module.module_index, APLOG_EMERG, 0, s, "%s", e.what());

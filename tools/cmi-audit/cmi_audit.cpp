@@ -2,6 +2,7 @@
 //   cmi-audit verify FILE...      the chain holds across the files, in order
 //   cmi-audit show TXID FILE...   the records of one operation
 //   cmi-audit receipt ...         a CMI-Receipt against the log
+//   cmi-audit evidence ...        the provider's signature the log vouches for
 #include "commands.hpp"
 
 #include "libcmi/signer.hpp"
@@ -17,6 +18,7 @@ constexpr const char* kUsage =
     "usage: cmi-audit verify [--key PUBKEY.pem] FILE...\n"
     "       cmi-audit show TXID FILE...\n"
     "       cmi-audit receipt --key PUBKEY.pem RECEIPT FILE...\n"
+    "       cmi-audit evidence TXID FILE... --out DIR [--store DIR] [--key PUBKEY.pem]\n"
     "       cmi-audit COMMAND --help    (or: cmi-audit help COMMAND)\n"
     "\n"
     "Checks mod_cmi_audit operation logs (JSON Lines, one hash chain) and the\n"
@@ -69,6 +71,31 @@ constexpr const char* kReceiptHelp =
     "\n"
     "Example: cmi-audit receipt --key audit-pub.pem \"$(cat receipt.txt)\" audit.log\n";
 
+constexpr const char* kEvidenceHelp =
+    "usage: cmi-audit evidence TXID FILE... --out DIR [--store DIR] [--key PUBKEY.pem]\n"
+    "\n"
+    "Write the evidence of origin of one upload (TXID: its CMI-Transaction-ID or\n"
+    "CMI-Client-Transaction-ID) to DIR: the provider's own signature, which the\n"
+    "begin record names by SHA-256 and size and the evidence store keeps:\n"
+    "  DIR/TXID.p7s                 CMS SignedData (DER) of CMI-Content-Signature\n"
+    "  DIR/TXID.base .sig .keyid    RFC 9421: signature base, signature, keyid,\n"
+    "  DIR/TXID.pub.pem               and the public key that verified it\n"
+    "  DIR/TXID.manifest.xml        an XML-DSig-signed manifest as received\n"
+    "  DIR/TXID-ITEM.p7s            each manifest item's CMS SignedData\n"
+    "and print, for each, the openssl (or xmlsec1) command that checks it.\n"
+    "Exit 0 when the chain of the FILEs verifies and every file is in the store\n"
+    "with the SHA-256 and size the record says; exit 1 otherwise (missing or\n"
+    "altered evidence, a broken chain, no evidence for TXID).\n"
+    "\n"
+    "  --out DIR          where to write the files (made if missing). Required.\n"
+    "  --store DIR        the evidence store (default: cmi-evidence in the\n"
+    "                     directory of the FILE that holds the begin record)\n"
+    "  --key PUBKEY.pem   also require the log's checkpoints to verify with the\n"
+    "                     node's signing key\n"
+    "\n"
+    "Example: cmi-audit evidence 0192f3a4-5b6c-7d8e-9f01-23456789abcd \\\n"
+    "             /var/log/apache2/cmi-audit.log* --out ./evidence\n";
+
 int usage(int code) {
     (code ? std::cerr : std::cout) << kUsage;
     return code;
@@ -78,6 +105,7 @@ const char* help_of(const std::string& command) {
     if (command == "verify") return kVerifyHelp;
     if (command == "show") return kShowHelp;
     if (command == "receipt") return kReceiptHelp;
+    if (command == "evidence") return kEvidenceHelp;
     return nullptr;
 }
 
@@ -88,6 +116,31 @@ int misuse(const std::string& command) {
 }
 
 bool is_help(const std::string& a) { return a == "--help" || a == "-h"; }
+
+// cmi-audit evidence TXID FILE... --out DIR [--store DIR] [--key PUBKEY.pem]
+int evidence_command(const std::vector<std::string>& args) {
+    cmi::audit_tool::EvidenceArgs a;
+    std::optional<cmi::SignatureVerifier> key;
+    for (std::size_t i = 1; i < args.size(); ++i) {
+        const std::string& arg = args[i];
+        if (arg == "--out" || arg == "--store" || arg == "--key") {
+            if (i + 1 >= args.size()) return misuse("evidence");
+            const std::string& value = args[++i];
+            if (arg == "--out") a.out_dir = value;
+            else if (arg == "--store") a.store = value;
+            else key = cmi::SignatureVerifier::from_pem_file(value);
+        } else if (arg.rfind("--", 0) == 0) {
+            return misuse("evidence");
+        } else if (a.txid.empty()) {
+            a.txid = arg;
+        } else {
+            a.files.push_back(arg);
+        }
+    }
+    if (a.txid.empty() || a.files.empty() || a.out_dir.empty()) return misuse("evidence");
+    a.key = key ? &*key : nullptr;
+    return cmi::audit_tool::evidence(a);
+}
 
 }  // namespace
 
@@ -129,6 +182,7 @@ int main(int argc, char** argv) {
             const auto key = cmi::SignatureVerifier::from_pem_file(args[2]);
             return cmi::audit_tool::receipt(key, args[3], {args.begin() + 4, args.end()});
         }
+        if (args[0] == "evidence") return evidence_command(args);
     } catch (const std::exception& e) {
         std::cerr << "cmi-audit: " << e.what() << "\n";
         return 2;

@@ -15,4 +15,13 @@ int verify(const std::vector<std::string>& files, const SignatureVerifier* key);
 int show(const std::string& txid, const std::vector<std::string>& files);
 int receipt(const SignatureVerifier& key, const std::string& value, const std::vector<std::string>& files);
 
+struct EvidenceArgs {
+    std::string txid;
+    std::vector<std::string> files;
+    std::string out_dir;
+    std::string store;                      // "" : cmi-evidence beside the log holding the record
+    const SignatureVerifier* key = nullptr;  // checkpoints verified too, when given
+};
+int evidence(const EvidenceArgs& args);
+
 }  // namespace cmi::audit_tool
