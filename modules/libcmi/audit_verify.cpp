@@ -1,5 +1,6 @@
 #include "libcmi/audit_verify.hpp"
 
+#include "libcmi/base64.hpp"
 #include "libcmi/signer.hpp"
 
 #include <nlohmann/json.hpp>
@@ -109,7 +110,7 @@ bool ChainVerifier::feed(std::string_view line, bool complete, const std::string
                                                  cp["keyid"].get<std::string>() + ")");
             std::vector<unsigned char> sig;
             try {
-                sig = cmi::base64_decode(cp["sig"].get<std::string>());
+                sig = cmi::base64_decode_padded(cp["sig"].get<std::string>());
             } catch (const std::exception&) {
                 return fail(rec->seq, where, "checkpoint signature is not base64");
             }
