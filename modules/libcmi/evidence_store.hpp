@@ -15,7 +15,11 @@ namespace cmi::audit {
 
 class EvidenceStore {
 public:
-    explicit EvidenceStore(std::string dir) : dir_(std::move(dir)) {}
+    // The store at `dir`. With `dirfd` (an open descriptor of that directory,
+    // not owned), every file is reached relative to it: the httpd parent
+    // opens it as root, so the children write it without search permission
+    // on the directories above (/var/log/apache2 is root:adm 0750).
+    explicit EvidenceStore(std::string dir, int dirfd = -1) : dir_(std::move(dir)), dirfd_(dirfd) {}
 
     const std::string& dir() const { return dir_; }
     // Where the bytes of `sha256_hex` are (or would be) kept; throws
@@ -33,7 +37,15 @@ public:
     std::string get(const std::string& sha256_hex) const;
 
 private:
+    // `rel` ("ab/…") as the *at() functions take it, and as messages show it.
+    int at() const;
+    std::string arg(const std::string& rel) const;
+    std::string shown(const std::string& rel) const { return dir_ + "/" + rel; }
+    bool read(const std::string& rel, std::string& out) const;
+    void sync_dir(const std::string& rel) const;
+
     std::string dir_;
+    int dirfd_;
 };
 
 // Where the store of a log lives unless configured: the directory

@@ -10,7 +10,9 @@
 #include <unixd.h>
 
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
+#include <fcntl.h>
 #include <stdexcept>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -64,6 +66,11 @@ void keep_manifest_items(const request_rec* r, Keeper& keeper) {
     keeper.keep("manifest-items", format_items_index(index));
 }
 
+extern "C" apr_status_t close_fd(void* fd) {
+    ::close(static_cast<int>(reinterpret_cast<intptr_t>(fd)));
+    return APR_SUCCESS;
+}
+
 }  // namespace
 
 const EvidenceStore* open_evidence_store(apr_pool_t* pconf, server_rec* s, const ServerConfig& main) {
@@ -90,7 +97,11 @@ const EvidenceStore* open_evidence_store(apr_pool_t* pconf, server_rec* s, const
                       "fail if the children cannot write to it",
                       dir.c_str(), static_cast<long>(st.st_uid), static_cast<long>(ap_unixd_config.user_id));
     }
-    return httpd::pool_new<EvidenceStore>(pconf, dir);
+    // The children reach the store through this descriptor (see EvidenceStore).
+    const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) throw std::runtime_error("cannot open the evidence store " + dir + ": " + std::strerror(errno));
+    apr_pool_cleanup_register(pconf, reinterpret_cast<void*>(static_cast<intptr_t>(fd)), close_fd, apr_pool_cleanup_null);
+    return httpd::pool_new<EvidenceStore>(pconf, dir, fd);
 }
 
 std::string keep_evidence(request_rec* r, Record& rec) {

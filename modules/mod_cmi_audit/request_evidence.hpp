@@ -16,7 +16,9 @@ struct ServerConfig;
 
 // In post_config, as root: the store of the log (CMIAuditEvidenceStore, or
 // cmi-evidence beside the log), made if missing and then owned by the httpd
-// User so the children can write to it. Throws std::runtime_error.
+// User so the children can write to it, and opened: the children reach it
+// through that descriptor, whatever the directories above allow them.
+// Throws std::runtime_error.
 const EvidenceStore* open_evidence_store(apr_pool_t* pconf, server_rec* s, const ServerConfig& main);
 
 // Keeps the evidence of r's operation, if any, and lists it in rec.evidence

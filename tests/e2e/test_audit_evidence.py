@@ -347,3 +347,26 @@ def test_an_evidence_store_the_children_cannot_write_fails_closed(httpd, tmp_pat
                      verify=str(httpd.pki.ca_cert), timeout=30)
     assert_problem(r, 503, "audit-unavailable")
     assert not (httpd.dav_dir / "ev-cms" / "no-evidence.bin").exists()
+
+
+def test_store_under_a_log_directory_the_children_cannot_enter(httpd, tmp_path):
+    """As on Debian, where /var/log/apache2 is root:adm 0750: the children reach
+    the store through the descriptor the root parent opened."""
+    logdir = httpd.root / "logs" / "evidence-private"
+    logdir.mkdir(exist_ok=True)
+    logdir.chmod(0o700)
+    log = logdir / "cmi-audit.log"
+    www_owned_dir(httpd.dav_dir / "ev-cms")
+    httpd.configure(CONFIG.format(ca=httpd.pki.ca_cert, keys=httpd.root, cgi=httpd.root, staging=httpd.root),
+                    server_snippet=f'CMIAuditLog "{log}"\n')
+    body = os.urandom(3000)
+    sig = cms_sign(body, httpd.pki.client, tmp_path)
+    r = requests.put(httpd.url("/dav/ev-cms/private.bin"), data=body, headers={"CMI-Content-Signature": sig},
+                     verify=str(httpd.pki.ca_cert), timeout=30)
+    assert r.status_code == 201, r.text
+    txid = r.headers["CMI-Transaction-ID"]
+    begin = records_of(log, txid)[0]
+    sha = begin["evidence"][0]["sha256"]
+    assert (logdir / "cmi-evidence" / sha[:2] / sha).read_bytes() == base64.b64decode(sig)
+    res = cmi_audit(httpd.build_dir, "evidence", txid, log, "--out", tmp_path / "out")
+    assert res.returncode == 0, res.stdout

@@ -4,6 +4,7 @@
 #include <cppunit/extensions/HelperMacros.h>
 
 #include <cstdlib>
+#include <fcntl.h>
 #include <fstream>
 #include <stdexcept>
 #include <string>
@@ -19,6 +20,7 @@ class EvidenceStoreTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(get_finds_missing_and_altered_files);
     CPPUNIT_TEST(names_from_records_are_never_paths);
     CPPUNIT_TEST(default_dir_is_beside_the_log);
+    CPPUNIT_TEST(through_a_directory_descriptor);
     CPPUNIT_TEST_SUITE_END();
 
 public:
@@ -84,6 +86,19 @@ public:
                              default_evidence_dir("/var/log/apache2/cmi-audit.log"));
         CPPUNIT_ASSERT_EQUAL(std::string("/cmi-evidence"), default_evidence_dir("/audit.log"));
         CPPUNIT_ASSERT_EQUAL(std::string("./cmi-evidence"), default_evidence_dir("audit.log"));
+    }
+
+    // The httpd children write through the parent's descriptor: paths in
+    // messages name the store, the files land in the directory opened.
+    void through_a_directory_descriptor() {
+        const int fd = open(dir_.c_str(), O_RDONLY | O_DIRECTORY);
+        CPPUNIT_ASSERT(fd >= 0);
+        EvidenceStore via_fd("/var/log/apache2/cmi-evidence", fd);
+        const std::string hex = via_fd.put("through the descriptor", true);
+        CPPUNIT_ASSERT_EQUAL(std::string("through the descriptor"), read(dir_ + "/" + hex.substr(0, 2) + "/" + hex));
+        CPPUNIT_ASSERT_EQUAL(std::string("through the descriptor"), via_fd.get(hex));
+        CPPUNIT_ASSERT_EQUAL("/var/log/apache2/cmi-evidence/" + hex.substr(0, 2) + "/" + hex, via_fd.path_of(hex));
+        close(fd);
     }
 
 private:
