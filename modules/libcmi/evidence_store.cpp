@@ -35,13 +35,6 @@ std::string temp_name(const std::string& sub, const std::string& hex) {
            std::to_string(counter.fetch_add(1));
 }
 
-bool is_sha256_hex(const std::string& s) {
-    if (s.size() != 64) return false;
-    for (const char c : s)
-        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
-    return true;
-}
-
 // A name read from a record: never a path of its own.
 std::string rel_of(const std::string& hex) {
     if (!is_sha256_hex(hex)) throw std::runtime_error("'" + hex + "' is not a hex SHA-256");
