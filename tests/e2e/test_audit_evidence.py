@@ -158,11 +158,18 @@ def test_altered_or_missing_evidence_is_reported(server, tmp_path):
         kept.write_bytes(good[:-1] + bytes([good[-1] ^ 1]))  # an insider swaps the signature
         res = evidence(server, txid, tmp_path / "a")
         assert res.returncode == 1 and "was altered" in res.stdout, res.stdout
+        out = cmi_audit(server.build_dir, "verify", "--evidence", server.ev_log)
+        assert out.returncode == 1 and "was altered" in out.stdout, out.stdout
         kept.unlink()
         res = evidence(server, txid, tmp_path / "b")
         assert res.returncode == 1 and "is missing" in res.stdout, res.stdout
+        out = cmi_audit(server.build_dir, "verify", "--evidence", server.ev_log)
+        seq = begin_of(server, r)["seq"]
+        assert out.returncode == 1 and f"seq {seq}: evidence file" in out.stdout and "is missing" in out.stdout
     finally:
         kept.write_bytes(good)
+    out = cmi_audit(server.build_dir, "verify", "--evidence", server.ev_log)
+    assert out.returncode == 0 and " evidence files as recorded" in out.stdout, out.stdout
 
 
 def test_the_chain_covers_the_evidence_hash(server, tmp_path):

@@ -29,25 +29,6 @@ bool names(const nlohmann::json& rec, const std::string& txid) {
     return false;
 }
 
-// The record's evidence list, or nullopt when it is not one.
-std::optional<std::vector<audit::EvidenceFile>> evidence_of(const nlohmann::json& rec) {
-    std::vector<audit::EvidenceFile> out;
-    const auto& list = rec["evidence"];
-    if (!list.is_array()) return std::nullopt;
-    for (const auto& e : list) {
-        if (!e.is_object() || !e["kind"].is_string() || !e["sha256"].is_string() || !e["bytes"].is_number_unsigned() ||
-            !(e["name"].is_null() || e["name"].is_string()))
-            return std::nullopt;
-        audit::EvidenceFile f;
-        f.kind = e["kind"].get<std::string>();
-        if (e["name"].is_string()) f.name = e["name"].get<std::string>();
-        f.sha256 = e["sha256"].get<std::string>();
-        f.bytes = e["bytes"].get<std::uint64_t>();
-        out.push_back(std::move(f));
-    }
-    return out;
-}
-
 void make_dirs(const std::string& dir) {
     for (std::size_t at = 1; at != std::string::npos;) {
         at = dir.find('/', at + 1);
@@ -82,8 +63,8 @@ int evidence(const EvidenceArgs& a) {
     if (a.key && chain.checkpoints() == 0) return fail("no signed checkpoint in the log");
     if (begin.is_null()) return fail("the log holds no begin record of " + a.txid);
     const auto files = evidence_of(begin);
-    if (!begin["evidence"].is_null() && !files) return fail("the evidence field of " + begin_where + " is malformed");
-    if (!files || files->empty())
+    if (!files) return fail("the evidence field of " + begin_where + " is malformed");
+    if (files->empty())
         return fail("the begin record of " + a.txid + " (" + begin_where + ") names no evidence of origin");
 
     const std::string store_dir = a.store.empty() ? audit::default_evidence_dir(file_of(begin_where)) : a.store;

@@ -15,7 +15,7 @@
 namespace {
 
 constexpr const char* kUsage =
-    "usage: cmi-audit verify [--key PUBKEY.pem] FILE...\n"
+    "usage: cmi-audit verify [--key PUBKEY.pem] [--evidence] [--shipped FILE] FILE...\n"
     "       cmi-audit show TXID FILE...\n"
     "       cmi-audit receipt --key PUBKEY.pem RECEIPT FILE...\n"
     "       cmi-audit evidence TXID FILE... --out DIR [--store DIR] [--key PUBKEY.pem]\n"
@@ -28,7 +28,7 @@ constexpr const char* kUsage =
     "Exit status: 0 OK, 1 check failed, 2 usage or I/O error.\n";
 
 constexpr const char* kVerifyHelp =
-    "usage: cmi-audit verify [--key PUBKEY.pem] FILE...\n"
+    "usage: cmi-audit verify [--key PUBKEY.pem] [--evidence] [--store DIR] [--shipped FILE] FILE...\n"
     "\n"
     "Exit 0 if every line of the FILEs is a record, seq is contiguous and the hash\n"
     "chain holds across the FILEs (give rotated files too, in any order: records\n"
@@ -43,6 +43,15 @@ constexpr const char* kVerifyHelp =
     "                    signature by it and there must be at least one. The output\n"
     "                    says how many records follow the last checkpoint (the chain\n"
     "                    alone cannot show that records were cut off the end).\n"
+    "  --evidence        every file of the evidence store a begin record names (the\n"
+    "                    providers' signatures) is there, with the SHA-256 and size\n"
+    "                    the record says (an insider may delete or swap them)\n"
+    "  --store DIR       the evidence store (default: cmi-evidence beside each FILE);\n"
+    "                    implies --evidence\n"
+    "  --shipped FILE    lines copied off the host as they were written (the\n"
+    "                    checkpoint records, say): each must be in the FILEs byte\n"
+    "                    for byte at its seq -- a log rewritten before it, cut back,\n"
+    "                    or with files left out fails, even with the key stolen\n"
     "\n"
     "Example: cmi-audit verify --key audit-pub.pem /var/log/apache2/cmi-audit.log*\n";
 
@@ -120,6 +129,32 @@ int misuse(const std::string& command) {
 
 bool is_help(const std::string& a) { return a == "--help" || a == "-h"; }
 
+// cmi-audit verify [--key PUBKEY.pem] [--evidence] [--store DIR] [--shipped FILE] FILE...
+int verify_command(const std::vector<std::string>& args) {
+    cmi::audit_tool::VerifyOptions o;
+    std::optional<cmi::SignatureVerifier> key;
+    std::vector<std::string> files;
+    for (std::size_t i = 1; i < args.size(); ++i) {
+        const std::string& arg = args[i];
+        if (arg == "--evidence") {
+            o.evidence = true;
+        } else if (arg == "--key" || arg == "--store" || arg == "--shipped") {
+            if (i + 1 >= args.size()) return misuse("verify");
+            const std::string& value = args[++i];
+            if (arg == "--key") key = cmi::SignatureVerifier::from_pem_file(value);
+            else if (arg == "--store") o.store = value, o.evidence = true;
+            else o.shipped = value;
+        } else if (arg.rfind("--", 0) == 0) {
+            return misuse("verify");
+        } else {
+            files.push_back(arg);
+        }
+    }
+    if (files.empty()) return misuse("verify");
+    o.key = key ? &*key : nullptr;
+    return cmi::audit_tool::verify(files, o);
+}
+
 // cmi-audit evidence TXID FILE... --out DIR [--store DIR] [--key PUBKEY.pem]
 int evidence_command(const std::vector<std::string>& args) {
     cmi::audit_tool::EvidenceArgs a;
@@ -166,16 +201,7 @@ int main(int argc, char** argv) {
                 return 0;
             }
     try {
-        if (args[0] == "verify") {
-            std::size_t first = 1;
-            std::optional<cmi::SignatureVerifier> key;
-            if (args.size() >= 3 && args[1] == "--key") {
-                key = cmi::SignatureVerifier::from_pem_file(args[2]);
-                first = 3;
-            }
-            if (args.size() <= first) return misuse("verify");
-            return cmi::audit_tool::verify({args.begin() + static_cast<long>(first), args.end()}, key ? &*key : nullptr);
-        }
+        if (args[0] == "verify") return verify_command(args);
         if (args[0] == "show") {
             if (args.size() < 3) return misuse("show");
             return cmi::audit_tool::show(args[1], {args.begin() + 2, args.end()});

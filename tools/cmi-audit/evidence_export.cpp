@@ -3,6 +3,7 @@
 #include "libcmi/http_signature.hpp"
 #include "libcmi/origin_evidence.hpp"
 
+#include <nlohmann/json.hpp>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
@@ -142,6 +143,47 @@ void export_items(const audit::EvidenceStore& store, const std::string& index_te
 }
 
 }  // namespace
+
+std::optional<std::vector<audit::EvidenceFile>> evidence_of(const nlohmann::json& rec) {
+    std::vector<audit::EvidenceFile> out;
+    const auto list = rec.find("evidence");
+    if (list == rec.end() || list->is_null()) return out;
+    if (!list->is_array()) return std::nullopt;
+    auto member = [](const nlohmann::json& e, const char* key) {
+        const auto it = e.find(key);
+        return it == e.end() ? nlohmann::json() : *it;
+    };
+    for (const auto& e : *list) {
+        if (!e.is_object()) return std::nullopt;
+        const auto kind = member(e, "kind"), name = member(e, "name"), sha = member(e, "sha256"),
+                   bytes = member(e, "bytes");
+        if (!kind.is_string() || !sha.is_string() || !bytes.is_number_unsigned() || !(name.is_null() || name.is_string()))
+            return std::nullopt;
+        audit::EvidenceFile f;
+        f.kind = kind.get<std::string>();
+        if (name.is_string()) f.name = name.get<std::string>();
+        f.sha256 = sha.get<std::string>();
+        f.bytes = bytes.get<std::uint64_t>();
+        out.push_back(std::move(f));
+    }
+    return out;
+}
+
+std::size_t check_evidence(const audit::EvidenceStore& store, const std::vector<audit::EvidenceFile>& files) {
+    std::size_t checked = 0;
+    for (const audit::EvidenceFile& f : files) {
+        const std::string data = read_checked(store, f.sha256, f.bytes);
+        ++checked;
+        if (f.kind != "manifest-items") continue;
+        const auto items = audit::parse_items_index(data);
+        if (!items) throw std::runtime_error("evidence file " + store.path_of(f.sha256) + " is not an item index");
+        for (const auto& item : *items) {
+            read_checked(store, item.sha256, item.bytes);
+            ++checked;
+        }
+    }
+    return checked;
+}
 
 void export_evidence(const audit::EvidenceStore& store, const std::vector<audit::EvidenceFile>& files,
                      const EvidenceContext& ctx, std::ostream& how) {
