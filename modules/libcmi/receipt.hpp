@@ -1,4 +1,4 @@
-// Signed receipts (DESIGN §6): the client's proof that the CMC accepted an
+// Signed receipts (docs/architecture.md §Audit trail): the client's proof that the CMC accepted an
 // operation, and where its begin record stands in the log's chain.
 //
 //   CMI-Receipt: txid="…", seq=N, begin="<hex>", hash=:base64:, sig=:base64:, keyid="…"

@@ -34,6 +34,7 @@ struct ServerConfig {
     apr_uint64_t checkpoint_records = 0;  // CMIAuditCheckpoint; 0: unset (1000)
     apr_time_t checkpoint_us = 0;         // 0: unset (60 s)
     const char* evidence_dir = nullptr;  // CMIAuditEvidenceStore; nullptr: cmi-evidence beside the log
+    apr_time_t timeout_us = 0;            // CMIAuditTimeout; 0: unset (5 s)
     AuditLog* log = nullptr;         // set on every server_rec by post_config
     const EvidenceStore* evidence = nullptr;  // likewise
 };

@@ -316,12 +316,14 @@ def test_evidence_after_rotation_and_compression(server, tmp_path):
     r, sig = cms_upload(server, tmp_path, "rotated.bin", body)
     txid = r.headers["CMI-Transaction-ID"]
     records_of(server.ev_log, txid)
-    rotated = server.ev_log.with_name("cmi-audit.log.1.gz")
-    with open(server.ev_log, "rb") as src, gzip.open(rotated, "wb") as dst:
-        shutil.copyfileobj(src, dst)
-    server.ev_log.unlink()
+    # A rotation as logrotate does it: mv, graceful restart, then compress.
+    moved, rotated = server.ev_log.with_name("cmi-audit.log.1"), server.ev_log.with_name("cmi-audit.log.1.gz")
+    os.rename(server.ev_log, moved)
     server.signal_restart(graceful=True)
     r2, _ = cms_upload(server, tmp_path, "after.bin", b"after the rotation")
+    with open(moved, "rb") as src, gzip.open(rotated, "wb") as dst:
+        shutil.copyfileobj(src, dst)
+    moved.unlink()
     records_of(server.ev_log, r2.headers["CMI-Transaction-ID"])
     try:
         out = tmp_path / "out"

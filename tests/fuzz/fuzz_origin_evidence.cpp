@@ -7,8 +7,7 @@
 // never crash on any bytes.
 // fuzz-sources: libcmi/origin_evidence.cpp libcmi/base64.cpp libcmi/sha256.cpp
 #include "libcmi/origin_evidence.hpp"
-
-#include <fuzzer/FuzzedDataProvider.h>
+#include "fuzzed_input.hpp"
 
 #include <algorithm>
 #include <cstddef>
@@ -26,11 +25,11 @@ std::size_t lines(const std::string& s) { return static_cast<std::size_t>(std::c
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-    FuzzedDataProvider in(data, size);
+    fuzz::FuzzedInput in(data, size);
     const std::string secret = "S3cret-" + in.ConsumeRandomLengthString(20);
-    const std::string name = in.PickValueInArray({"authorization", "Authorization", "cookie", "proxy-authorization",
+    const std::string name = in.PickValueInArray<const char*>({"authorization", "Authorization", "cookie", "proxy-authorization",
                                                   "@query", "content-digest", "@method"});
-    const std::string before = in.ConsumeRandomLengthString(200), after = in.ConsumeRemainingBytesAsString();
+    const std::string before = in.ConsumeRandomLengthString(200), after = in.ConsumeRandomLengthString(4096);
     const bool credential = name != "content-digest" && name != "@method";
     // A base with one component line holding the secret somewhere inside.
     const std::string base = before + "\n\"" + name + "\": x" + secret + "\n" + after;
