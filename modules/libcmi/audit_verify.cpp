@@ -1,6 +1,7 @@
 #include "libcmi/audit_verify.hpp"
 
 #include "libcmi/base64.hpp"
+#include "libcmi/sha256.hpp"
 #include "libcmi/signer.hpp"
 
 #include <nlohmann/json.hpp>
@@ -13,13 +14,6 @@
 
 namespace cmi::audit {
 namespace {
-
-bool is_hex64(const std::string& s) {
-    if (s.size() != 64) return false;
-    for (char c : s)
-        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
-    return true;
-}
 
 struct Parsed {
     std::uint64_t seq = 0;
@@ -51,7 +45,7 @@ std::optional<Parsed> parse_record(std::string_view line, std::string& why) {
         return std::nullopt;
     }
     const auto prev = j.find("prev");
-    if (prev == j.end() || !prev->is_string() || !is_hex64(prev->get<std::string>())) {
+    if (prev == j.end() || !prev->is_string() || !is_sha256_hex(prev->get<std::string>())) {
         why = "missing or invalid \"prev\"";
         return std::nullopt;
     }

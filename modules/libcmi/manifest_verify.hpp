@@ -44,6 +44,7 @@ struct ItemResult {
     unsigned long long bytes = 0;
     std::string signer;                 // CN that vouched for the item
     std::string path;                   // its snapshot (absolute), when one was taken
+    std::string signed_hash;            // its SignedHash (DER) once verified: evidence of origin
 };
 
 struct ManifestVerdict {

@@ -5,6 +5,7 @@
 #include "libcmi/base64.hpp"
 #include "libcmi/cms_signature.hpp"
 #include "mod_cmi_content/content_notes.hpp"
+#include "mod_cmi_content/evidence_notes.hpp"
 #include "mod_cmi_content/http_signature_check.hpp"
 #include "mod_cmi_content/replay_check.hpp"
 #include "mod_cmi_content/signer_identity.hpp"
@@ -23,6 +24,7 @@ Expectation check_cms(request_rec* r, const DirConfig& dc, const char* header) {
     if (!der || der->empty())
         throw ValidationError("signature-malformed", std::string(kCmsHeader) + " is not base64 of a DER CMS structure");
     const CmsExpectation cms = verify_cms_signature(*der, *dc.anchors, digest_algs(dc));
+    publish_cms_evidence(r, *der);
     Expectation e;
     e.format = "cms";
     e.alg = cms.alg;

@@ -10,6 +10,7 @@
 #include "mod_cmi_content/body_guard.hpp"
 #include "mod_cmi_content/body_replay.hpp"
 #include "mod_cmi_content/content_notes.hpp"
+#include "mod_cmi_content/evidence_notes.hpp"
 #include "mod_cmi_content/request_state.hpp"
 #include "mod_cmi_content/signer_identity.hpp"
 
@@ -234,6 +235,7 @@ int validate_manifest(request_rec* r, const DirConfig& dc) {
                               items_problem_extension(verdict));
     }
     publish(r, kValidationKey, "valid");
+    publish_manifest_evidence(r, verdict.signed_manifest ? std::string_view(body->data) : std::string_view(), verdict);
 
     // The handler sees the manifest as it was sent, with a known length.
     apr_table_unset(r->headers_in, "Transfer-Encoding");
