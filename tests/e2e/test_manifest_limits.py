@@ -7,11 +7,8 @@ import os
 import re
 
 import pytest
-import requests
 
-from cmi_e2e.content import write_cgi, www_owned_dir
-from cmi_e2e.manifest import cms_b64, item, manifest, xmlsec1_sign
-from cmi_e2e.problems import assert_problem
+from cmi_e2e.manifest import IngestRig, cms_b64, item, manifest, xmlsec1_sign
 
 CONFIG = """
 ScriptAlias /lim/ "{cgi}/"
@@ -45,14 +42,9 @@ echo "items=$CMI_CONTENT_ITEMS"
 
 @pytest.fixture(scope="module")
 def server(httpd):
-    root = httpd.root
-    cgi = root / "cgi-bin-limits"
-    markers = www_owned_dir(root / "var" / "limits-markers")
-    staging = www_owned_dir(root / "var" / "staging-limits")
-    write_cgi(cgi / "ingest.sh", CGI.format(marker=markers / "ran"))
-    httpd.configure(CONFIG.format(cgi=cgi, staging=staging, ca=httpd.pki.ca_cert))
-    httpd.lim_staging, httpd.lim_marker = staging, markers / "ran"
-    return httpd
+    rig = IngestRig(httpd, "limits", CGI)
+    httpd.configure(CONFIG.format(cgi=rig.cgi, staging=rig.staging, ca=httpd.pki.ca_cert))
+    return rig
 
 
 @pytest.fixture
@@ -60,59 +52,41 @@ def tmp(tmp_path):
     return tmp_path
 
 
-def stage(server, name: str, data: bytes):
-    path = server.lim_staging / name
-    path.write_bytes(data)
-    path.chmod(0o644)
-
-
-def post(server, where, body: str):
-    server.lim_marker.unlink(missing_ok=True)
-    return requests.post(server.url(f"{where}ingest.sh"), data=body.encode(), headers={"Content-Type": "application/xml"},
-                         verify=str(server.pki.ca_cert), timeout=120)
-
-
-def refused(server, r, status, code):
-    doc = assert_problem(r, status, code)
-    assert not server.lim_marker.exists(), "the handler ran"
-    return doc
-
-
 def test_300_items_naming_one_20_mb_file_read_it_once(server, tmp):
     # The amplification of the issue: today each item hashed the whole file again.
     data = os.urandom(20 << 20)
-    stage(server, "big.bin", data)
-    cms = cms_b64(data, server.pki.client, tmp)
+    server.stage("big.bin", data)
+    cms = cms_b64(data, server.httpd.pki.client, tmp)
     body = manifest(*(item(f"copy-{i}", "big.bin", cms=cms, digest=False) for i in range(300)))
-    offset = server.log_size()
-    r = post(server, "/lim/", body)
+    offset = server.httpd.log_size()
+    r = server.post("/lim/", body)
     assert r.status_code == 200, r.text[:300]
     paths = re.findall(r';path="([^"]*)"', r.text)
     assert len(paths) == 300 and len(set(paths)) == 1  # one snapshot for all of them
-    assert f"manifest of 300 items: 1 distinct staged files read, {20 << 20} bytes" in server.log_since(offset)
+    assert f"manifest of 300 items: 1 distinct staged files read, {20 << 20} bytes" in server.httpd.log_since(offset)
 
 
 def test_items_per_manifest_are_bounded(server, tmp):
     data = b"small"
-    stage(server, "small.bin", data)
-    cms = cms_b64(data, server.pki.client, tmp)
-    doc = refused(server, post(server, "/lim-small/", manifest(*(item(f"i{i}", "small.bin", data, cms)
+    server.stage("small.bin", data)
+    cms = cms_b64(data, server.httpd.pki.client, tmp)
+    doc = server.refused(server.post("/lim-small/", manifest(*(item(f"i{i}", "small.bin", data, cms)
                                                                   for i in range(6)))), 413, "too-large")
     assert "CMIManifestMaxItems" in doc["detail"]
-    assert post(server, "/lim-small/", manifest(*(item(f"i{i}", "small.bin", data, cms) for i in range(5)))).status_code == 200
+    assert server.post("/lim-small/", manifest(*(item(f"i{i}", "small.bin", data, cms) for i in range(5)))).status_code == 200
 
 
 def test_staged_bytes_per_manifest_are_bounded(server, tmp):
     a, b = os.urandom(600 << 10), os.urandom(600 << 10)
-    stage(server, "a.bin", a)
-    stage(server, "b.bin", b)
-    ca, cb = cms_b64(a, server.pki.client, tmp), cms_b64(b, server.pki.client, tmp)
-    doc = refused(server, post(server, "/lim-small/", manifest(item("a", "a.bin", a, ca), item("b", "b.bin", b, cb))),
+    server.stage("a.bin", a)
+    server.stage("b.bin", b)
+    ca, cb = cms_b64(a, server.httpd.pki.client, tmp), cms_b64(b, server.httpd.pki.client, tmp)
+    doc = server.refused(server.post("/lim-small/", manifest(item("a", "a.bin", a, ca), item("b", "b.bin", b, cb))),
                   413, "too-large")
     assert [i["result"] for i in doc["items"]] == ["valid", "invalid"]
     assert "CMIManifestMaxBytes" in doc["items"][1]["detail"]
     # one file named twice counts once
-    assert post(server, "/lim-small/", manifest(item("a", "a.bin", a, ca), item("a2", "a.bin", a, ca))).status_code == 200
+    assert server.post("/lim-small/", manifest(item("a", "a.bin", a, ca), item("a2", "a.bin", a, ca))).status_code == 200
 
 
 def with_certificates(signed: str, n: int) -> str:
@@ -124,10 +98,10 @@ def with_certificates(signed: str, n: int) -> str:
 
 def test_keyinfo_certificates_tried_are_bounded(server, tmp):
     data = os.urandom(2000)
-    stage(server, "dsig.bin", data)
-    signed = xmlsec1_sign(manifest(item("d", "dsig.bin", data)), server.pki.client, tmp)
-    assert post(server, "/lim/", with_certificates(signed, 4)).status_code == 200  # the default: 4
-    doc = refused(server, post(server, "/lim/", with_certificates(signed, 5)), 400, "signature-malformed")
+    server.stage("dsig.bin", data)
+    signed = xmlsec1_sign(manifest(item("d", "dsig.bin", data)), server.httpd.pki.client, tmp)
+    assert server.post("/lim/", with_certificates(signed, 4)).status_code == 200  # the default: 4
+    doc = server.refused(server.post("/lim/", with_certificates(signed, 5)), 400, "signature-malformed")
     assert "CMIManifestMaxKeyInfoCertificates" in doc["detail"]
-    assert post(server, "/lim-small/", with_certificates(signed, 2)).status_code == 200
-    refused(server, post(server, "/lim-small/", with_certificates(signed, 3)), 400, "signature-malformed")
+    assert server.post("/lim-small/", with_certificates(signed, 2)).status_code == 200
+    server.refused(server.post("/lim-small/", with_certificates(signed, 3)), 400, "signature-malformed")

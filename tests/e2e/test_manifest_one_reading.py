@@ -8,11 +8,9 @@ import re
 import urllib.parse
 
 import pytest
-import requests
 
-from cmi_e2e.content import write_cgi, www_owned_dir
-from cmi_e2e.manifest import cms_b64, digest_b64, item, manifest, xmlsec1_sign
-from cmi_e2e.problems import assert_problem
+from cmi_e2e.content import www_owned_dir
+from cmi_e2e.manifest import IngestRig, cms_b64, digest_b64, item, manifest, xmlsec1_sign
 
 CONFIG = """
 ScriptAlias /one/ "{cgi}/"
@@ -44,38 +42,15 @@ echo "file=$(cat "$CMI_CONTENT_ITEMS_FILE")"
 
 @pytest.fixture(scope="module")
 def server(httpd):
-    root = httpd.root
-    cgi = root / "cgi-bin-one-reading"
-    markers = www_owned_dir(root / "var" / "one-reading-markers")
-    staging = www_owned_dir(root / "var" / "staging-one-reading")
-    www_owned_dir(staging / "provider-a")
-    write_cgi(cgi / "ingest.sh", CGI.format(marker=markers / "ran"))
-    httpd.configure(CONFIG.format(cgi=cgi, staging=staging, ca=httpd.pki.ca_cert))
-    httpd.one_staging, httpd.one_marker = staging, markers / "ran"
-    return httpd
+    rig = IngestRig(httpd, "one-reading", CGI)
+    www_owned_dir(rig.staging / "provider-a")
+    httpd.configure(CONFIG.format(cgi=rig.cgi, staging=rig.staging, ca=httpd.pki.ca_cert))
+    return rig
 
 
 @pytest.fixture
 def tmp(tmp_path):
     return tmp_path
-
-
-def stage(server, rel: str, data: bytes):
-    path = server.one_staging / rel
-    path.write_bytes(data)
-    path.chmod(0o644)
-
-
-def post(server, where, body: str):
-    server.one_marker.unlink(missing_ok=True)
-    return requests.post(server.url(f"{where}ingest.sh"), data=body.encode(), headers={"Content-Type": "application/xml"},
-                         verify=str(server.pki.ca_cert), timeout=60)
-
-
-def refused(server, r, status, code):
-    doc = assert_problem(r, status, code)
-    assert not server.one_marker.exists(), "the handler ran"
-    return doc
 
 
 def env(r) -> dict:
@@ -103,44 +78,44 @@ def test_a_location_read_two_ways_is_refused(server, tmp, inner):
     # To the validator (all text) "provider-a/song.mp3"; to a handler reading the
     # first text node, "provider-a/song".
     data = os.urandom(5000)
-    stage(server, "provider-a/song.mp3", data)
-    stage(server, "provider-a/song", b"something else")
-    body = manifest(item("s", f"provider-a/song{inner}.mp3", data, cms_b64(data, server.pki.client, tmp)))
-    doc = refused(server, post(server, "/one/", body), 400, "manifest-malformed")
+    server.stage("provider-a/song.mp3", data)
+    server.stage("provider-a/song", b"something else")
+    body = manifest(item("s", f"provider-a/song{inner}.mp3", data, cms_b64(data, server.httpd.pki.client, tmp)))
+    doc = server.refused(server.post("/one/", body), 400, "manifest-malformed")
     assert "text only" in doc["detail"]
 
 
 def test_a_signed_hash_read_two_ways_is_refused(server, tmp):
     data = os.urandom(5000)
-    stage(server, "provider-a/hash.bin", data)
-    cms = cms_b64(data, server.pki.client, tmp)
+    server.stage("provider-a/hash.bin", data)
+    cms = cms_b64(data, server.httpd.pki.client, tmp)
     body = manifest(f'<ContentItem id="h"><Location>provider-a/hash.bin</Location><SignedHash format="cms">'
                     f'{cms[:40]}<!-- -->{cms[40:]}</SignedHash></ContentItem>')
-    refused(server, post(server, "/one/", body), 400, "manifest-malformed")
+    server.refused(server.post("/one/", body), 400, "manifest-malformed")
     # entities and character references are still one text node
     body = manifest(item("h&amp;1", "provider-a/hash&#46;bin", data, cms))
-    assert post(server, "/one/", body).status_code == 200
+    assert server.post("/one/", body).status_code == 200
 
 
 # --- nothing unread ------------------------------------------------------------------------
 
 def test_unread_manifest_elements_are_refused_unless_metadata(server, tmp):
     data = os.urandom(3000)
-    stage(server, "provider-a/meta.bin", data)
-    cms = cms_b64(data, server.pki.client, tmp)
+    server.stage("provider-a/meta.bin", data)
+    cms = cms_b64(data, server.httpd.pki.client, tmp)
     with_title = manifest(item("m", "provider-a/meta.bin", data, cms).replace(
         "</ContentItem>", "<Title>Song <Lang>en</Lang></Title></ContentItem>"))
     with_target = manifest(item("m", "provider-a/meta.bin", data, cms).replace(
         "</ContentItem>", "<Target>/publish/elsewhere</Target></ContentItem>"))
-    doc = refused(server, post(server, "/one/", with_title), 400, "manifest-malformed")
+    doc = server.refused(server.post("/one/", with_title), 400, "manifest-malformed")
     assert "Title" in doc["detail"] and "CMIManifestMetadataPath" in doc["detail"]
-    refused(server, post(server, "/one/", with_target), 400, "manifest-malformed")
-    assert post(server, "/one-meta/", with_title).status_code == 200
-    refused(server, post(server, "/one-meta/", with_target), 400, "manifest-malformed")
+    server.refused(server.post("/one/", with_target), 400, "manifest-malformed")
+    assert server.post("/one-meta/", with_title).status_code == 200
+    server.refused(server.post("/one-meta/", with_target), 400, "manifest-malformed")
     # another namespace is not the manifest's
     other = manifest(item("m", "provider-a/meta.bin", data, cms).replace(
         "</ContentItem>", '<x:Note xmlns:x="urn:example:notes">n</x:Note></ContentItem>'))
-    assert post(server, "/one/", other).status_code == 200
+    assert server.post("/one/", other).status_code == 200
 
 
 # --- intact text, the whole list -----------------------------------------------------------
@@ -148,9 +123,9 @@ def test_unread_manifest_elements_are_refused_unless_metadata(server, tmp):
 def test_non_ascii_ids_and_locations_reach_the_handler_intact(server, tmp):
     data = os.urandom(4000)
     name = "provider-a/für Élise – 1.mp3"
-    stage(server, name, data)
-    body = manifest(item("é-1", name, data, cms_b64(data, server.pki.client, tmp)))
-    r = post(server, "/one/", body)
+    server.stage(name, data)
+    body = manifest(item("é-1", name, data, cms_b64(data, server.httpd.pki.client, tmp)))
+    r = server.post("/one/", body)
     assert r.status_code == 200, r.text
     items = env(r)["items"]
     assert items.startswith('%"%c3%a9-1";result=valid;location=%"provider-a/f%c3%bcr %c3%89lise %e2%80%93 1.mp3"')
@@ -162,14 +137,14 @@ def test_non_ascii_ids_and_locations_reach_the_handler_intact(server, tmp):
 def test_an_item_list_too_large_for_the_environment_is_in_a_file(server, tmp):
     # 1200 items: the full list is over 64 KiB; the environment gets the compact
     # form, the file named by CMI_CONTENT_ITEMS_FILE the whole of it.
-    www_owned_dir(server.one_staging / "many")
+    www_owned_dir(server.staging / "many")
     data = b"same bytes"
     for i in range(1200):
-        stage(server, f"many/{i:05d}.bin", data)
+        server.stage(f"many/{i:05d}.bin", data)
     # Digests under one XML-DSig keep 1200 items within CMIManifestMaxSize
     body = xmlsec1_sign(manifest(*(item(f"item-{i:05d}", f"many/{i:05d}.bin", data) for i in range(1200))),
-                        server.pki.client, tmp)
-    r = post(server, "/one/", body)
+                        server.httpd.pki.client, tmp)
+    r = server.post("/one/", body)
     assert r.status_code == 200, r.text[:300]
     e = env(r)
     assert e["items"].split(", ")[7] == '"item-00007";result=valid'
