@@ -1,4 +1,4 @@
-// Decoupled Upload manifests (DESIGN §5): the Content Upload Request body is
+// Decoupled Upload manifests (docs/architecture.md §Content formats): the Content Upload Request body is
 // a small XML document naming content staged earlier under the staging root.
 // Parsed with libxml2's push parser while the body arrives: no network, no
 // DTD (a DOCTYPE is refused, so no entity can be declared or expanded), and
@@ -41,7 +41,7 @@ struct ManifestPaths {
     std::vector<std::string> metadata;
 };
 
-// The schema of DESIGN §5 (prefix `m` bound to urn:mod-cmi:manifest:1).
+// The schema of docs/architecture.md §Content formats (prefix `m` bound to urn:mod-cmi:manifest:1).
 ManifestPaths default_manifest_paths();
 
 // An XPath expression that does not compile; "" when it does.

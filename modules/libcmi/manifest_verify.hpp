@@ -37,7 +37,7 @@ struct ManifestPolicy {
 struct ItemResult {
     std::string id;
     std::string location;
-    const char* code = nullptr;  // nullptr: valid; else a DESIGN §3 problem code
+    const char* code = nullptr;  // nullptr: valid; else a problem code (docs/architecture.md §Problem types)
     std::string detail;
     DigestAlg alg = DigestAlg::sha256;  // of `digest`
     std::string digest;                 // the staged file's digest (raw), when it was read
@@ -68,7 +68,7 @@ struct ManifestVerdict {
 // that are not configured.
 ManifestVerdict verify_manifest(ManifestDoc& doc, const ManifestPaths& paths, const ManifestPolicy& policy);
 
-// CMI_CONTENT_ITEMS (DESIGN §7): an RFC 8941 List, one String per item id with
+// CMI_CONTENT_ITEMS (docs/architecture.md §Notes contract): an RFC 8941 List, one String per item id with
 // parameters result (valid or the problem code), location, for items whose
 // content was read alg and digest (Byte Sequence), and path (the snapshot), e.g.
 //   "song-1";result=valid;location="a/s.mp3";alg=sha-256;digest=:…:;path="/…/1"

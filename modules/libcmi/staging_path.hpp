@@ -1,5 +1,5 @@
 // Opens a staged content item strictly inside the staging root (Decoupled
-// Upload, DESIGN §5). The location is walked one component at a time with
+// Upload, docs/architecture.md §Content formats). The location is walked one component at a time with
 // openat(O_NOFOLLOW) from a descriptor of the root: no string-prefix check,
 // no window for a symlink swapped in between check and use.
 #pragma once

@@ -1,4 +1,5 @@
-// The keys mod_cmi_content publishes (DESIGN §7), in r->notes and r->subprocess_env.
+// The keys mod_cmi_content publishes (docs/architecture.md §Notes contract), in
+// r->notes and r->subprocess_env.
 #pragma once
 
 namespace cmi::content {

@@ -1,4 +1,4 @@
-// Decoupled Upload directives (DESIGN §4): which locations take manifests,
+// Decoupled Upload directives (docs/architecture.md §Directives): which locations take manifests,
 // where staged content lives, and how a deployment's schema maps to items.
 #pragma once
 #include "httpd/directive.hpp"
@@ -48,7 +48,7 @@ inline apr_off_t manifest_max_bytes(const ManifestConfig& c) {
 inline int max_keyinfo_certificates(const ManifestConfig& c) {
     return c.max_keyinfo_certificates > 0 ? c.max_keyinfo_certificates : kDefaultMaxKeyInfoCertificates;
 }
-// The XPath settings over the defaults of DESIGN §5 (prefix m stays bound
+// The XPath settings over the defaults of docs/architecture.md §Content formats (prefix m stays bound
 // unless CMIManifestNamespace rebinds it).
 ManifestPaths manifest_paths(const ManifestConfig& c);
 
