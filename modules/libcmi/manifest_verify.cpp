@@ -132,6 +132,8 @@ ManifestVerdict verify_manifest(ManifestDoc& doc, const ManifestPaths& paths, co
             reads.stop_snapshots();
         }
     }
+    v.files_read = reads.files();
+    v.bytes_read = reads.bytes();
     return v;
 }
 

@@ -48,6 +48,8 @@ struct ItemResult {
 };
 
 struct ManifestVerdict {
+    size_t files_read = 0;                // distinct staged files (each read once)
+    unsigned long long bytes_read = 0;    // their sizes
     bool signed_manifest = false;
     std::string manifest_signer;  // CN of the XML-DSig signer
     std::vector<ItemResult> items;

@@ -221,6 +221,10 @@ int validate_manifest(request_rec* r, const DirConfig& dc) {
         return refuse_invalid(r, e.code, e.what());
     }
 
+    const std::string read = "manifest of " + std::to_string(verdict.items.size()) + " items: " +
+                             std::to_string(verdict.files_read) + " distinct staged files read, " +
+                             std::to_string(verdict.bytes_read) + " bytes, snapshots in " + tx->path();
+    ap_log_rerror_(__FILE__, __LINE__, cmi_content_module.module_index, APLOG_INFO, 0, r, "%s", read.c_str());
     const ItemResult* failed = verdict.first_failure();
     if (failed) tx->restore_moved();  // the staged files stay where they were for a corrected manifest
     publish_items(r, verdict, failed ? nullptr : tx);
