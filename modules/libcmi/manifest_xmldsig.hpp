@@ -6,8 +6,8 @@
 // removed, so the items are read from exactly the bytes that were signed.
 #pragma once
 #include "libcmi/manifest.hpp"
+#include "libcmi/signer_policy.hpp"
 #include "libcmi/signer_vars.hpp"
-#include "libcmi/trust_anchors.hpp"
 
 #include <ctime>
 #include <string>
@@ -34,8 +34,9 @@ struct ManifestSignature {
 //                        not one Reference with URI="", a refused algorithm,
 //                        no X509Certificate in KeyInfo
 //   signature-invalid    no carried certificate's key verifies the signature
-//   signer-untrusted     the signing certificate does not chain to `anchors`
-ManifestSignature verify_manifest_signature(ManifestDoc& doc, const TrustAnchors& anchors, std::time_t at = 0);
+//   signer-untrusted     the signing certificate does not chain to the anchors
+//                        or is unfit to sign content (signer_policy.hpp)
+ManifestSignature verify_manifest_signature(ManifestDoc& doc, const SignerPolicy& signers, std::time_t at = 0);
 
 // Client side (cmi-sign, tests): adds an enveloped signature of exactly the
 // accepted shape (exc-c14n, sha-256, rsa-sha256 or ecdsa-sha256) to `xml`,

@@ -157,6 +157,8 @@ int validate_manifest(request_rec* r, const DirConfig& dc) {
 
         ManifestPolicy policy;
         policy.anchors = dc.anchors;
+        policy.signer_purposes = dc.signer_purposes;
+        policy.crls = dc.crl;
         policy.accepted = digest_algs(dc);
         policy.root = mc.staging_root;
         const char* user = cmi_user(r);
