@@ -1,6 +1,7 @@
 #include "mod_cmi_content/replay_check.hpp"
 
 #include "httpd/replay_cache.hpp"
+#include "httpd/request_chain.hpp"
 #include "libcmi/sha256.hpp"
 #include "libcmi/validation_error.hpp"
 #include "mod_cmi_content/content_config.hpp"
@@ -35,11 +36,11 @@ std::string note_of(const std::string& key) {
 }
 
 bool seen_in_this_request(request_rec* r, const std::string& key) {
-    return apr_table_get(first_request(r)->notes, note_of(key).c_str()) != nullptr;
+    return apr_table_get(httpd::first_request(r)->notes, note_of(key).c_str()) != nullptr;
 }
 
 void remember_in_this_request(request_rec* r, const std::string& key) {
-    apr_table_set(first_request(r)->notes, note_of(key).c_str(), "1");
+    apr_table_set(httpd::first_request(r)->notes, note_of(key).c_str(), "1");
 }
 
 extern "C" int pre_config(apr_pool_t* pconf, apr_pool_t*, apr_pool_t*) {

@@ -1,5 +1,6 @@
 #include "mod_cmi_content/request_target.hpp"
 
+#include "httpd/request_chain.hpp"
 #include "mod_cmi_content/content_config.hpp"
 
 #include <apr_strings.h>
@@ -34,13 +35,8 @@ extern "C" int host_names_post_config(apr_pool_t*, apr_pool_t*, apr_pool_t*, ser
 
 }  // namespace
 
-request_rec* first_request(request_rec* r) {
-    while (r->main || r->prev) r = r->main ? r->main : r->prev;
-    return r;
-}
-
 std::string canonical_target(request_rec* r) {
-    r = first_request(r);
+    r = httpd::first_request(r);
     const char* host = r->hostname ? r->hostname : r->server->server_hostname;
     const apr_port_t port = r->connection->local_addr ? r->connection->local_addr->port : ap_get_server_port(r);
     std::string t = std::string(r->method) + " " + ap_http_scheme(r) + "://" + lower(host) + ":" + std::to_string(port);

@@ -7,9 +7,6 @@
 
 namespace cmi::content {
 
-// The request as received, before internal redirects (and for a subrequest, its main).
-request_rec* first_request(request_rec* r);
-
 // "METHOD scheme://host:port/path?query" of the request as received: the host as
 // httpd matched it (lower case, no port), the port the connection came in on,
 // the path decoded and normalised (dot segments, merged slashes), the query as

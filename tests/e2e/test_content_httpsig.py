@@ -168,11 +168,14 @@ def test_documented_openssl_recipe_uploads(server, tmp_path):
     # docs/client-guide.md's openssl-only recipe, run as written but for the URL.
     body = os.urandom(30_000)
     (tmp_path / "song-1.mp3").write_bytes(body)
-    (tmp_path / "provider-key.pem").write_bytes(server.private_keys["ed25519"].read_bytes())
+    (tmp_path / "signing-key.pem").write_bytes(server.private_keys["ed25519"].read_bytes())
     (tmp_path / "cmc-ca.pem").write_bytes(server.pki.ca_cert.read_bytes())
+    (tmp_path / "provider.pem").write_bytes(server.pki.client.cert.read_bytes())
+    (tmp_path / "provider.key").write_bytes(server.pki.client.key.read_bytes())
     script = doc_recipe("http-signature-openssl")
-    assert "https://cmc.example.com/cmi/content/song-1.mp3" in script
-    script = script.replace("https://cmc.example.com/cmi/content/song-1.mp3", server.url("/dav/recipe-song-1.mp3"))
+    url = "https://cmc.example.com/cmi/upload/provider-a/song-1.mp3"
+    assert url in script
+    script = script.replace(url, server.url("/dav/recipe-song-1.mp3"))
     out = subprocess.run(["bash", "-e", "-c", script.rstrip("\n") + ' -s -o /dev/null -w "%{http_code}"'], cwd=tmp_path,
                          env={"PATH": os.environ["PATH"]}, capture_output=True, text=True, timeout=60)
     assert out.returncode == 0 and out.stdout == "201", out.stdout + out.stderr
