@@ -14,6 +14,7 @@
 #include <openssl/x509v3.h>
 
 #include <algorithm>
+#include <cstring>
 #include <ctime>
 #include <memory>
 #include <optional>
@@ -73,6 +74,29 @@ std::optional<std::int64_t> signing_time_of(CMS_SignerInfo* si) {
     return static_cast<std::int64_t>(timegm(&tm));
 }
 
+// The order n of the curves ECDSA content signers use, so that no EC_GROUP has to
+// be built per request (that costs more than the rest of the signature's identity).
+const char* curve_order_hex(const char* group) {
+    if (!std::strcmp(group, "prime256v1"))
+        return "FFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551";
+    if (!std::strcmp(group, "secp384r1"))
+        return "FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFC7634D81F4372DDF581A0DB248B0A77AECEC196ACCC52973";
+    if (!std::strcmp(group, "secp521r1"))
+        return "01FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFA51868783BF2F966B7FCC0148F709A5D03BB5C9B8899C47AEBB6FB71E91386409";
+    return nullptr;
+}
+
+using BnPtr = std::unique_ptr<BIGNUM, Deleter<BIGNUM, BN_free>>;
+
+BnPtr curve_order(const char* group) {
+    if (const char* hex = curve_order_hex(group)) {
+        BIGNUM* n = nullptr;
+        return BnPtr(BN_hex2bn(&n, hex) ? n : nullptr);
+    }
+    std::unique_ptr<EC_GROUP, Deleter<EC_GROUP, EC_GROUP_free>> g(EC_GROUP_new_by_curve_name(OBJ_sn2nid(group)));
+    return BnPtr(g ? BN_dup(EC_GROUP_get0_order(g.get())) : nullptr);
+}
+
 // The signature value as nobody without the key can vary it. ECDSA's (r, s) and
 // (r, n - s) both verify: s is taken as the smaller of the two. (OpenSSL accepts
 // only the DER encoding of the pair; RSA and EdDSA values admit no such twin.)
@@ -85,11 +109,10 @@ std::string canonical_signature_value(CMS_SignerInfo* si, EVP_PKEY* key) {
     if (!EVP_PKEY_is_a(key, "EC") || EVP_PKEY_get_group_name(key, group, sizeof group, &len) != 1) return raw;
     std::unique_ptr<ECDSA_SIG, Deleter<ECDSA_SIG, ECDSA_SIG_free>> es(
         d2i_ECDSA_SIG(nullptr, &p, ASN1_STRING_length(sig)));
-    std::unique_ptr<EC_GROUP, Deleter<EC_GROUP, EC_GROUP_free>> g(EC_GROUP_new_by_curve_name(OBJ_sn2nid(group)));
-    std::unique_ptr<BIGNUM, Deleter<BIGNUM, BN_free>> other(BN_new());
+    const BnPtr order = curve_order(group);
+    BnPtr other(BN_new());
     ERR_clear_error();
-    if (!es || !g || !other || !BN_sub(other.get(), EC_GROUP_get0_order(g.get()), ECDSA_SIG_get0_s(es.get())))
-        return raw;
+    if (!es || !order || !other || !BN_sub(other.get(), order.get(), ECDSA_SIG_get0_s(es.get()))) return raw;
     const BIGNUM* s = ECDSA_SIG_get0_s(es.get());
     const BIGNUM* low = BN_cmp(s, other.get()) <= 0 ? s : other.get();
     auto bytes = [](const BIGNUM* n) {
@@ -115,8 +138,18 @@ std::string signature_id_of(CMS_SignerInfo* si, X509* signer) {
         h.update(der, static_cast<std::size_t>(len));
         OPENSSL_free(der);
     };
+    // The key as the certificate carries it (i2d_PUBKEY would go through OpenSSL 3's
+    // encoders: ~0.9 M instructions). The bits alone name the key: no curve or
+    // algorithm shares another's encoding of a point or modulus in practice, and the
+    // algorithm OID is added anyway.
+    ASN1_OBJECT* alg = nullptr;
+    const unsigned char* key = nullptr;
+    int key_len = 0;
+    if (X509_PUBKEY_get0_param(&alg, &key, &key_len, nullptr, X509_get_X509_PUBKEY(signer)) != 1 || !alg || !key)
+        throw std::runtime_error("cannot read the signer's public key");
+    h.update(OBJ_get0_data(alg), OBJ_length(alg));
+    h.update(key, static_cast<std::size_t>(key_len));
     unsigned char* der = nullptr;
-    add(der, i2d_PUBKEY(X509_get0_pubkey(signer), &der));
     for (int i = 0; i < CMS_signed_get_attr_count(si); ++i) {
         der = nullptr;
         add(der, i2d_X509_ATTRIBUTE(CMS_signed_get_attr(si, i), &der));
