@@ -1,4 +1,4 @@
-// The keys modules share through r->notes / r->subprocess_env (DESIGN §7).
+// The keys modules share through r->notes / r->subprocess_env (docs/architecture.md §Notes contract).
 #pragma once
 
 namespace cmi::httpd {

@@ -208,6 +208,24 @@ std::string serialize_fields(const Record& rec) {
             o.key("sha256"); o.string(rec.recovered->sha256);
         });
     }
+    if (rec.discontinuity) {
+        const auto& d = *rec.discontinuity;
+        w.key("discontinuity");
+        w.object(true, [&](Writer& o) {
+            o.key("reason"); o.string(d.reason);
+            o.key("expected");
+            o.object(true, [&](Writer& e) {
+                e.key("seq"); e.number(d.expected_seq);
+                e.key("hash"); e.string(d.expected_hash);
+            });
+            o.key("found");
+            o.object(true, [&](Writer& f) {
+                f.key("seq"); f.number(d.found_seq);
+                f.key("hash"); f.string(d.found_hash);
+                f.key("size"); f.number(d.found_size);
+            });
+        });
+    }
     return out;
 }
 

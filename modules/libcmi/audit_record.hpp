@@ -1,5 +1,6 @@
-// Audit log records (DESIGN §6): one JSON object per line, fields in a fixed
-// order, every field present (null when unknown), pure printable ASCII.
+// Audit log records (docs/architecture.md §Audit trail, docs/audit-log.md): one
+// JSON object per line, fields in a fixed order, every field present (null when
+// unknown), pure printable ASCII.
 #pragma once
 #include <cstdint>
 #include <optional>
@@ -29,7 +30,7 @@ struct ValidationFacts {
 struct Record {
     std::uint64_t seq = 0;
     std::string node;
-    std::string ev;  // begin | end | recovered | checkpoint
+    std::string ev;  // begin | end | recovered | checkpoint | discontinuity
     std::optional<std::string> txid, client_txid, op;
     std::int64_t time_us = 0;  // microseconds since the Unix epoch
     std::optional<std::string> peer;
@@ -56,6 +57,18 @@ struct Record {
         std::string alg, keyid, sig;  // sig in base64
     };
     std::optional<Checkpoint> checkpoint;  // serialized only when set
+    // ev "discontinuity" only: the log on disk is not the chain the server
+    // wrote (cut back, rewritten, or not matching <log>.head at start-up).
+    // The record's prev is the head the server expected, so the chain breaks here.
+    struct Discontinuity {
+        std::string reason;
+        std::optional<std::uint64_t> expected_seq;
+        std::optional<std::string> expected_hash;  // hex
+        std::optional<std::uint64_t> found_seq;    // the last complete line of the file, if a record
+        std::optional<std::string> found_hash;     // hex
+        std::uint64_t found_size = 0;              // bytes of the file as found
+    };
+    std::optional<Discontinuity> discontinuity;  // serialized only when set
     std::string prev;  // hex SHA-256 of the previous line (see audit_chain.hpp)
 };
 

@@ -14,7 +14,10 @@
 
 #include <algorithm>
 #include <cstring>
+#include <map>
+#include <set>
 #include <stdexcept>
+#include <string_view>
 
 namespace cmi::httpsig {
 namespace {
@@ -140,9 +143,14 @@ Signature parse_signature_fields(std::string_view signature_input, std::string_v
     } catch (const sf::ParseError& e) {
         malformed(std::string("Signature-Input/Signature are not structured-field dictionaries: ") + e.what());
     }
+    // Labels looked up through an index: a scan of Signature per Signature-Input
+    // label would be quadratic in what a client sends.
+    std::map<std::string_view, const sf::Member*> sig_by_label;
+    for (const auto& [label, member] : sigs) sig_by_label.emplace(label, &member);
     for (const auto& [label, member] : inputs) {
-        const sf::Member* sig = sf::find(sigs, label);
-        if (!sig) continue;
+        const auto found = sig_by_label.find(label);
+        if (found == sig_by_label.end()) continue;
+        const sf::Member* sig = found->second;
         const auto* list = std::get_if<sf::InnerList>(&member);
         if (!list) malformed("Signature-Input '" + label + "' is not an inner list of components");
         const auto* sig_item = std::get_if<sf::Item>(sig);
@@ -153,13 +161,13 @@ Signature parse_signature_fields(std::string_view signature_input, std::string_v
         out.value = bytes->value;
         Params& p = out.params;
         p.label = label;
+        std::set<std::string_view> covered;  // the duplicate check, in O(n log n)
         for (const sf::Item& c : list->items) {
             const auto* id = std::get_if<sf::String>(&c.value);
             if (!id || id->value.empty()) malformed("a covered component identifier must be a non-empty string");
             if (!c.params.empty()) malformed("component parameters (\"" + id->value + "\";...) are not supported");
             if (id->value != lower(id->value)) malformed("component identifiers must be lower case");
-            if (std::find(p.components.begin(), p.components.end(), id->value) != p.components.end())
-                malformed("component \"" + id->value + "\" is covered twice");
+            if (!covered.insert(id->value).second) malformed("component \"" + id->value + "\" is covered twice");
             p.components.push_back(id->value);
         }
         const std::string* keyid = string_param(list->params, "keyid");

@@ -1,7 +1,8 @@
 // RFC 9421 HTTP Message Signatures, verifier side, for requests: parsing of
 // Signature-Input/Signature, the signature base (§2.5) for the derived
 // components and plain header fields, and the five asymmetric algorithms of
-// the registry (§3.3). Failures throw ValidationError with a DESIGN §3 code.
+// the registry (§3.3). Failures throw ValidationError with a problem code
+// (docs/architecture.md §Problem types).
 #pragma once
 #include "libcmi/signer_policy.hpp"
 #include "libcmi/validation_error.hpp"

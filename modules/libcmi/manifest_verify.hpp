@@ -7,6 +7,7 @@
 #include "libcmi/manifest.hpp"
 #include "libcmi/signer_policy.hpp"
 #include "libcmi/signer_vars.hpp"
+#include "libcmi/staged_snapshot.hpp"
 
 #include <ctime>
 #include <functional>
@@ -28,17 +29,23 @@ struct ManifestPolicy {
     // empty: the certificate's subject CN (the directive's default).
     std::function<std::string(const SignerVars&)> identity;
     std::time_t at = 0;                     // tests: the verification time
+    // Verified items become snapshots here (mod_cmi_content); null: read in place.
+    TransactionDir* snapshots = nullptr;
+    size_t max_items = 10000;                        // CMIManifestMaxItems
+    unsigned long long max_bytes = 32ULL << 30;      // CMIManifestMaxBytes: staged bytes read per manifest
+    size_t max_keyinfo_certificates = 4;             // CMIManifestMaxKeyInfoCertificates
 };
 
 struct ItemResult {
     std::string id;
     std::string location;
-    const char* code = nullptr;  // nullptr: valid; else a DESIGN §3 problem code
+    const char* code = nullptr;  // nullptr: valid; else a problem code (docs/architecture.md §Problem types)
     std::string detail;
     DigestAlg alg = DigestAlg::sha256;  // of `digest`
     std::string digest;                 // the staged file's digest (raw), when it was read
     unsigned long long bytes = 0;
     std::string signer;                 // CN that vouched for the item
+    std::string path;                   // its snapshot (absolute), when one was taken
 };
 
 struct ManifestVerdict {
@@ -53,15 +60,20 @@ struct ManifestVerdict {
 };
 
 // Throws ValidationError for the manifest as a whole (malformed, a bad or
-// untrusted manifest signature, signer-not-bound on it); item failures are
-// reported in the verdict. std::logic_error when a signature needs anchors
+// untrusted manifest signature, signer-not-bound on it, more items than
+// max_items: too-large); item failures are reported in the verdict. Each
+// distinct staged file is read once; with `snapshots`, as the snapshot the
+// handler gets (ItemResult::path) while no item has failed — on a refusal the
+// caller puts moved files back (TransactionDir::restore_moved). std::logic_error when a signature needs anchors
 // that are not configured.
 ManifestVerdict verify_manifest(ManifestDoc& doc, const ManifestPaths& paths, const ManifestPolicy& policy);
 
-// CMI_CONTENT_ITEMS (DESIGN §7): an RFC 8941 List, one String per item id with
-// parameters result (valid or the problem code), location, and for items whose
-// content was read alg and digest (Byte Sequence), e.g.
-//   "song-1";result=valid;location="a/s.mp3";alg=sha-256;digest=:…:
+// CMI_CONTENT_ITEMS (docs/architecture.md §Notes contract): an RFC 8941 List, one String per item id with
+// parameters result (valid or the problem code), location, for items whose
+// content was read alg and digest (Byte Sequence), and path (the snapshot), e.g.
+//   "song-1";result=valid;location="a/s.mp3";alg=sha-256;digest=:…:;path="/…/1"
+// An id, location or path that is not printable ASCII is an RFC 9651 Display
+// String (%"…", UTF-8 percent-encoded).
 // `compact`: only the id and result parameters, e.g. "song-1";result=valid
 std::string items_structured_field(const ManifestVerdict& v, bool compact = false);
 

@@ -1,4 +1,4 @@
-// Signed receipts (DESIGN §6): the client's proof that the CMC accepted an
+// Signed receipts (docs/architecture.md §Audit trail): the client's proof that the CMC accepted an
 // operation.
 //
 //   CMI-Receipt: txid="…", hash=:base64:, sig=:base64:, keyid="…"

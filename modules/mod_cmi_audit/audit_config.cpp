@@ -90,6 +90,16 @@ const char* set_checkpoint(cmd_parms* cmd, void*, const char* records, const cha
     });
 }
 
+const char* set_timeout(cmd_parms* cmd, void*, const char* seconds) {
+    return directive_barrier(cmd, [&]() -> const char* {
+        if (const char* err = ap_check_cmd_context(cmd, GLOBAL_ONLY)) return err;
+        const apr_uint64_t v = positive(seconds, "number of seconds");
+        if (v > 3600) throw std::invalid_argument(std::string("'") + seconds + "' is too long; at most 3600 seconds");
+        server_config(cmd->server).timeout_us = apr_time_from_sec(v);
+        return nullptr;
+    });
+}
+
 bool valid_name(const char* s) {
     if (!*s) return false;
     for (; *s; ++s)
@@ -136,6 +146,9 @@ const command_rec directives[] = {
     AP_INIT_TAKE12("CMIAuditCheckpoint", as_cmd(set_checkpoint), nullptr, RSRC_CONF,
                    "records [seconds]: a signed checkpoint after at most this many records or seconds "
                    "(default 1000 60)"),
+    AP_INIT_TAKE1("CMIAuditTimeout", as_cmd(set_timeout), nullptr, RSRC_CONF,
+                  "seconds a request waits for the operation log (room in its queue, a durable write) before "
+                  "503 audit-unavailable (default 5)"),
     AP_INIT_TAKE1("CMIAuditNode", as_cmd(set_node), nullptr, RSRC_CONF,
                   "name of this node in the log (default: the host name)"),
     AP_INIT_TAKE1("CMIAuditOperation", as_cmd(set_operation), nullptr, RSRC_CONF | ACCESS_CONF,
@@ -166,6 +179,7 @@ void* merge_server_config(apr_pool_t* p, void* basev, void* addv) {
     c->signer = base->signer;
     c->checkpoint_records = base->checkpoint_records;
     c->checkpoint_us = base->checkpoint_us;
+    c->timeout_us = base->timeout_us;
     c->sync = httpd::merge_tri(base->sync, add->sync);
     c->node = add->node ? add->node : base->node;
     return c;

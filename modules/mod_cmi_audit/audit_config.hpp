@@ -32,6 +32,7 @@ struct ServerConfig {
     const Signer* signer = nullptr;   // CMIAuditSigningKey, read as root (main server only)
     apr_uint64_t checkpoint_records = 0;  // CMIAuditCheckpoint; 0: unset (1000)
     apr_time_t checkpoint_us = 0;         // 0: unset (60 s)
+    apr_time_t timeout_us = 0;            // CMIAuditTimeout; 0: unset (5 s)
     AuditLog* log = nullptr;         // set on every server_rec by post_config
 };
 

@@ -12,6 +12,10 @@
 
 #include <http_core.h>
 
+#include <apr_file_info.h>
+
+#include <climits>
+#include <cstdlib>
 #include <cstring>
 #include <set>
 #include <string>
@@ -35,6 +39,8 @@ struct Effective {
     bool keys = false;
     httpd::Tri decoupled = httpd::Tri::unset;  // CMIDecoupledManifest
     bool staging = false;                       // CMIStagingRoot
+    const char* staging_root = nullptr;         // the innermost of the chain
+    const char* snapshot_dir = nullptr;         // CMIStagingSnapshotDir, innermost
 };
 
 void apply(Effective& e, const DirConfig& c) {
@@ -44,13 +50,30 @@ void apply(Effective& e, const DirConfig& c) {
     e.keys = e.keys || c.signer_keys_dir;
     if (c.manifest.enabled != httpd::Tri::unset) e.decoupled = c.manifest.enabled;
     e.staging = e.staging || c.manifest.staging_root;
+    if (c.manifest.staging_root) e.staging_root = c.manifest.staging_root;
+    if (c.manifest.snapshot_dir) e.snapshot_dir = c.manifest.snapshot_dir;
+}
+
+// `inner` is `outer` or below it, symbolic links resolved.
+bool inside(const char* inner, const char* outer) {
+    char a[PATH_MAX], b[PATH_MAX];
+    if (!realpath(inner, a) || !realpath(outer, b)) return false;
+    const size_t n = std::strlen(b);
+    return std::strncmp(a, b, n) == 0 && (a[n] == '/' || a[n] == 0 || (n == 1 && b[0] == '/'));
 }
 
 // Decoupled Upload: every manifest item needs a staged file and a signature
 // that chains to the trust anchors.
 void check_manifest(const std::string& where, const Effective& chain, const Effective& maybe,
-                    std::set<std::string>& problems) {
+                    std::set<std::string>& problems, apr_pool_t* ptemp) {
     if (chain.decoupled != httpd::Tri::on) return;
+    const char* snapshots = chain.snapshot_dir;
+    if (!snapshots && apr_temp_dir_get(&snapshots, ptemp) != APR_SUCCESS) snapshots = nullptr;
+    if (chain.staging_root && snapshots && inside(snapshots, chain.staging_root))
+        problems.insert("CMIStagingSnapshotDir " + std::string(snapshots) + " applies to " + where +
+                        " and is inside its CMIStagingRoot " + chain.staging_root +
+                        ": staging writers could reach the snapshots handed to the handler; set "
+                        "CMIStagingSnapshotDir to a directory outside every upload area");
     if (!chain.staging && !maybe.staging)
         problems.insert("CMIDecoupledManifest On applies to " + where +
                         ", but no CMIStagingRoot applies there, so no manifest item can be found: add "
@@ -111,7 +134,7 @@ void check(const std::string& where, const Effective& chain, const Effective& ma
                         "or accept only CMS signatures with CMIContentFormats cms");
 }
 
-void check_server(server_rec* s, std::set<std::string>& problems) {
+void check_server(server_rec* s, std::set<std::string>& problems, apr_pool_t* ptemp) {
     const auto* defaults = static_cast<const DirConfig*>(ap_get_module_config(s->lookup_defaults, &cmi_content_module));
     const auto* sconf = static_cast<const core_server_config*>(ap_get_core_module_config(s->module_config));
     const auto* dconf = static_cast<const core_dir_config*>(ap_get_core_module_config(s->lookup_defaults));
@@ -151,14 +174,14 @@ void check_server(server_rec* s, std::set<std::string>& problems) {
             }
         }
         check(sec.name, chain, maybe, maybe_formats, problems);
-        check_manifest(sec.name, chain, maybe, problems);
+        check_manifest(sec.name, chain, maybe, problems, ptemp);
     }
 }
 
-extern "C" int check_config(apr_pool_t*, apr_pool_t*, apr_pool_t*, server_rec* main) {
+extern "C" int check_config(apr_pool_t*, apr_pool_t*, apr_pool_t* ptemp, server_rec* main) {
     std::set<std::string> problems;
     try {
-        for (server_rec* s = main; s; s = s->next) check_server(s, problems);
+        for (server_rec* s = main; s; s = s->next) check_server(s, problems, ptemp);
     } catch (const std::exception& e) {
         ap_log_error_(__FILE__, __LINE__, cmi_content_module.module_index, APLOG_CRIT, 0, main,
                       "mod_cmi_content: configuration check failed: %s", e.what());

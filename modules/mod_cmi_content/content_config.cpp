@@ -69,14 +69,6 @@ const char* set_trust_anchors(cmd_parms* cmd, void* cfg, const char* arg) {
     });
 }
 
-const char* directory_arg(cmd_parms* cmd, const char* arg, const char* what) {
-    const char* path = ap_server_root_relative(cmd->pool, arg);
-    apr_finfo_t fi;
-    if (!path || apr_stat(&fi, path, APR_FINFO_TYPE, cmd->temp_pool) != APR_SUCCESS || fi.filetype != APR_DIR)
-        throw std::invalid_argument(std::string("'") + arg + "' is not a directory; give an existing directory " + what);
-    return path;
-}
-
 const char* set_signer_keys(cmd_parms* cmd, void* cfg, const char* arg) {
     return directive_barrier(cmd, [&]() -> const char* {
         static_cast<DirConfig*>(cfg)->signer_keys_dir =
@@ -175,6 +167,14 @@ const char* set_spool(cmd_parms*, void* cfg, int on) {
 
 }  // namespace
 
+const char* directory_arg(cmd_parms* cmd, const char* arg, const char* what) {
+    const char* path = ap_server_root_relative(cmd->pool, arg);
+    apr_finfo_t fi;
+    if (!path || apr_stat(&fi, path, APR_FINFO_TYPE, cmd->temp_pool) != APR_SUCCESS || fi.filetype != APR_DIR)
+        throw std::invalid_argument(std::string("'") + arg + "' is not a directory; give an existing directory " + what);
+    return path;
+}
+
 const command_rec directives[] = {
     AP_INIT_TAKE1("CMIContentValidation", as_cmd(set_validation), nullptr, RSRC_CONF | ACCESS_CONF,
                   "Off (default), Optional or Required: validation of signed request bodies"),
@@ -254,7 +254,15 @@ void* merge_server_config(apr_pool_t* p, void* basev, void* addv) {
     const auto* add = static_cast<const ServerConfig*>(addv);
     auto* c = httpd::pool_new<ServerConfig>(p);
     c->replay_cache = add->replay_cache ? add->replay_cache : base->replay_cache;
+    if (base->snapshot_dirs && add->snapshot_dirs) c->snapshot_dirs = apr_array_append(p, base->snapshot_dirs, add->snapshot_dirs);
+    else c->snapshot_dirs = add->snapshot_dirs ? add->snapshot_dirs : base->snapshot_dirs;
     return c;
+}
+
+void note_snapshot_dir(server_rec* s, apr_pool_t* pconf, const char* dir) {
+    ServerConfig& c = server_config(s);
+    if (!c.snapshot_dirs) c.snapshot_dirs = apr_array_make(pconf, 2, sizeof(const char*));
+    APR_ARRAY_PUSH(c.snapshot_dirs, const char*) = dir;
 }
 
 }  // namespace cmi::content

@@ -59,7 +59,11 @@ struct DirConfig {
 struct ServerConfig {
     httpd::ReplayCache* replay_cache = nullptr;  // nullptr: shmcb, made in post_config
     bool several_hosts = false;  // post_config: the configuration answers for more than one host name
+    apr_array_header_t* snapshot_dirs = nullptr;  // every CMIStagingSnapshotDir here (const char*), for the sweep
 };
+
+// Records a CMIStagingSnapshotDir of server s (each child sweeps them at start).
+void note_snapshot_dir(server_rec* s, apr_pool_t* pconf, const char* dir);
 
 void* create_dir_config(apr_pool_t* p, char* dir);
 void* merge_dir_config(apr_pool_t* p, void* base, void* add);
@@ -71,6 +75,10 @@ inline ServerConfig& server_config(server_rec* s) {
 }
 
 extern const command_rec directives[];
+
+// A directive's directory argument (relative to ServerRoot), which must exist;
+// `what` ends the error message ("give an existing directory <what>").
+const char* directory_arg(cmd_parms* cmd, const char* arg, const char* what);
 
 // Effective values after defaults.
 inline Validation validation(const DirConfig& c) {

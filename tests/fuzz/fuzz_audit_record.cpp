@@ -8,9 +8,9 @@
 #include "libcmi/audit_record.hpp"
 #include "libcmi/audit_verify.hpp"
 #include "libcmi/receipt.hpp"
+#include "fuzzed_input.hpp"
 #include "utf8.hpp"
 
-#include <fuzzer/FuzzedDataProvider.h>
 #include <nlohmann/json.hpp>
 
 #include <cstddef>
@@ -26,7 +26,7 @@ void check(bool ok) {
     if (!ok) __builtin_trap();
 }
 
-std::optional<std::string> maybe(FuzzedDataProvider& in) {
+std::optional<std::string> maybe(fuzz::FuzzedInput& in) {
     if (!in.ConsumeBool()) return std::nullopt;
     return in.ConsumeRandomLengthString(300);
 }
@@ -46,7 +46,7 @@ void same(const json& j, const std::optional<std::string>& want) {
         check(fuzz::valid_utf8(got) && got.find("\xEF\xBF\xBD") != std::string::npos);
 }
 
-void records(FuzzedDataProvider& in) {
+void records(fuzz::FuzzedInput& in) {
     cmi::audit::Record r;
     r.seq = 1;
     r.prev = std::string(cmi::audit::kGenesisPrev);
@@ -129,7 +129,7 @@ void records(FuzzedDataProvider& in) {
     check(v.head().seq == 1 && v.head().hash == cmi::audit::line_hash(line + "\n"));
 }
 
-void receipts(FuzzedDataProvider& in) {
+void receipts(fuzz::FuzzedInput& in) {
     cmi::audit::ReceiptFacts f;
     f.txid = in.ConsumeRandomLengthString(100);
     f.time = in.ConsumeRandomLengthString(40);
@@ -175,7 +175,7 @@ void receipts(FuzzedDataProvider& in) {
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-    FuzzedDataProvider in(data, size);
+    fuzz::FuzzedInput in(data, size);
     if (in.ConsumeBool())
         records(in);
     else

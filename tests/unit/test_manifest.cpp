@@ -137,7 +137,9 @@ public:
         for (int i = 0; i < 10000; ++i) deep += "<a>";
         CPPUNIT_ASSERT_EQUAL(std::string("manifest-malformed"), code_of_parse(deep, {}, 4096));
         std::string d31 = "<Manifest xmlns=\"urn:mod-cmi:manifest:1\">" + item_xml("a", "x", "1");
-        for (int i = 0; i < 30; ++i) d31 += "<n>";
+        // (outside the manifest namespace: elements there must all be read)
+        d31 += "<n xmlns=\"urn:example:other\">";
+        for (int i = 1; i < 30; ++i) d31 += "<n>";
         for (int i = 0; i < 30; ++i) d31 += "</n>";
         d31 += "</Manifest>";
         CPPUNIT_ASSERT_EQUAL(std::string("ok"), code_of_parse(d31));
@@ -146,7 +148,7 @@ public:
         CPPUNIT_ASSERT_EQUAL(std::string("manifest-malformed"), code_of_parse(d31, small));
 
         std::string many = "<Manifest xmlns=\"urn:mod-cmi:manifest:1\">" + item_xml("a", "x", "1");
-        for (int i = 0; i < 200; ++i) many += "<n a=\"1\"/>";
+        for (int i = 0; i < 200; ++i) many += "<n xmlns=\"urn:example:other\" a=\"1\"/>";
         many += "</Manifest>";
         ManifestLimits few;
         few.max_nodes = 100;
