@@ -203,6 +203,8 @@ int validate_manifest(request_rec* r, const DirConfig& dc) {
         policy.max_bytes = static_cast<unsigned long long>(manifest_max_bytes(mc));
         policy.max_keyinfo_certificates = static_cast<size_t>(max_keyinfo_certificates(mc));
         policy.anchors = dc.anchors;
+        policy.signer_purposes = dc.signer_purposes;
+        policy.crls = dc.crl;
         policy.accepted = digest_algs(dc);
         policy.root = mc.staging_root;
         const char* user = cmi_user(r);
