@@ -341,6 +341,25 @@ ReplayCache::Result ReplayCache::check_and_count(request_rec* r, std::string_vie
     return counted(r, result_of(v), use);
 }
 
+ReplayCache::Result ReplayCache::lookup(request_rec* r, std::string_view key) {
+    if (!initialised_ || !table_) return Result::unavailable;
+    if (local_) return result_of(Table::attach(table_).contains(key, apr_time_now()));
+    const replay::Digest id = replay::replay_key(kSharedSalt, key);
+    for (int round = 0; round < 2; ++round) {
+        const bool last = round == 1;
+        MutexGuard guard(mutex_);
+        if (!guard.ok()) return Result::unavailable;
+        unsigned char buf[16];
+        unsigned int buflen = sizeof buf;
+        const apr_status_t rv = provider_->retrieve(instance_, r->server, id.data(), kIdLen, buf, &buflen, r->pool);
+        if (rv == APR_SUCCESS) return Result::replayed;
+        if (rv == APR_NOTFOUND) return Result::fresh;
+        ap_log_rerror_(__FILE__, __LINE__, owner_->module_index, last ? APLOG_ERR : APLOG_INFO, rv, r,
+                       "replay cache %s: lookup failed%s", spec_, last ? "" : ", retrying");
+    }
+    return Result::unavailable;
+}
+
 // A shared store: lookup, charge the owner, store. A pooled connection to
 // memcache/redis that went stale while the store restarted fails once and is
 // replaced: one retry hides that, a store that is really down fails twice and

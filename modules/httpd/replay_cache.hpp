@@ -81,6 +81,10 @@ public:
     Result check_and_count(request_rec* r, std::string_view key, std::uint32_t count, apr_time_t expiry,
                            const Use& use = {});
 
+    // Whether `key` is recorded, recording nothing: `replayed` (it is), `fresh`
+    // (it is not) or `unavailable`. (mod_cmi_content: is a signature bound to this target?)
+    Result lookup(request_rec* r, std::string_view key);
+
     const char* spec() const { return spec_; }
     // True for a store of this server only (shmcb).
     bool local() const { return local_; }

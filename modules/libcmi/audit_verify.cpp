@@ -1,5 +1,7 @@
 #include "libcmi/audit_verify.hpp"
 
+#include "libcmi/base64.hpp"
+#include "libcmi/sha256.hpp"
 #include "libcmi/signer.hpp"
 
 #include <nlohmann/json.hpp>
@@ -13,18 +15,12 @@
 namespace cmi::audit {
 namespace {
 
-bool is_hex64(const std::string& s) {
-    if (s.size() != 64) return false;
-    for (char c : s)
-        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
-    return true;
-}
-
 struct Parsed {
     std::uint64_t seq = 0;
     std::string prev;
     std::string ev;
     nlohmann::json checkpoint;  // null unless present
+    std::optional<std::string> discontinuity;  // its reason, for ev "discontinuity"
 };
 
 // The chain fields of one line, or the reason it is not a record.
@@ -49,7 +45,7 @@ std::optional<Parsed> parse_record(std::string_view line, std::string& why) {
         return std::nullopt;
     }
     const auto prev = j.find("prev");
-    if (prev == j.end() || !prev->is_string() || !is_hex64(prev->get<std::string>())) {
+    if (prev == j.end() || !prev->is_string() || !is_sha256_hex(prev->get<std::string>())) {
         why = "missing or invalid \"prev\"";
         return std::nullopt;
     }
@@ -58,8 +54,13 @@ std::optional<Parsed> parse_record(std::string_view line, std::string& why) {
         why = "missing \"ev\"";
         return std::nullopt;
     }
-    Parsed p{seq->get<std::uint64_t>(), prev->get<std::string>(), ev->get<std::string>(), nullptr};
+    Parsed p{seq->get<std::uint64_t>(), prev->get<std::string>(), ev->get<std::string>(), nullptr, std::nullopt};
     if (const auto cp = j.find("checkpoint"); cp != j.end()) p.checkpoint = *cp;
+    if (p.ev == "discontinuity") {
+        const auto d = j.find("discontinuity");
+        const bool has_reason = d != j.end() && d->is_object() && d->contains("reason") && (*d)["reason"].is_string();
+        p.discontinuity = has_reason ? (*d)["reason"].get<std::string>() : std::string("no reason given");
+    }
     return p;
 }
 
@@ -79,6 +80,12 @@ bool ChainVerifier::feed(std::string_view line, bool complete, const std::string
     std::string why;
     const auto rec = parse_record(line, why);
     if (!rec) return fail(expected, where, "record is unreadable: " + why);
+    // The server recorded that the log on disk is not the chain it wrote
+    // (cut back, rewritten, or not matching its saved head): never OK.
+    if (rec->discontinuity)
+        return fail(rec->seq, where,
+                    "discontinuity: the server found the log changed behind it and did not continue it: " +
+                        *rec->discontinuity);
     if (!started_) {
         // The first record may continue an earlier log; seq 1 starts the chain.
         if (rec->seq == 1 && rec->prev != kGenesisPrev)
@@ -109,7 +116,7 @@ bool ChainVerifier::feed(std::string_view line, bool complete, const std::string
                                                  cp["keyid"].get<std::string>() + ")");
             std::vector<unsigned char> sig;
             try {
-                sig = cmi::base64_decode(cp["sig"].get<std::string>());
+                sig = cmi::base64_decode_padded(cp["sig"].get<std::string>());
             } catch (const std::exception&) {
                 return fail(rec->seq, where, "checkpoint signature is not base64");
             }
@@ -124,6 +131,7 @@ bool ChainVerifier::feed(std::string_view line, bool complete, const std::string
     head_ = ChainHead{rec->seq, line_hash(bytes)};
     started_ = true;
     ++records_;
+    if (observer_) observer_(rec->seq, line, where);
     return true;
 }
 
@@ -164,7 +172,13 @@ bool ChainVerifier::feed_streams(const std::vector<std::pair<std::istream*, std:
         const auto rec = parse_record(c.line, why);
         c.seq = rec ? std::optional<std::uint64_t>(rec->seq) : std::nullopt;
     };
-    for (auto& c : cursors) advance(c);
+    // A file that cannot be read on (a truncated gzip file) is reported
+    // where it stops, not as the seq gap it leaves.
+    auto unreadable = [](const Cursor& c) { return !c.has && c.in->bad(); };
+    for (auto& c : cursors) {
+        advance(c);
+        if (unreadable(c)) return fail(std::nullopt, c.name + ":" + std::to_string(c.line_no + 1), "read error");
+    }
     for (;;) {
         Cursor* next = nullptr;
         for (auto& c : cursors) {
@@ -179,6 +193,8 @@ bool ChainVerifier::feed_streams(const std::vector<std::pair<std::istream*, std:
         if (!next) break;
         if (!feed(next->line, next->complete, next->name + ":" + std::to_string(next->line_no))) return false;
         advance(*next);
+        if (unreadable(*next))
+            return fail(std::nullopt, next->name + ":" + std::to_string(next->line_no + 1), "read error");
     }
     for (const auto& c : cursors)
         if (c.in->bad()) return fail(std::nullopt, c.name, "read error");

@@ -26,6 +26,9 @@ constexpr ProblemType kTypes[] = {
     {"authentication-unavailable", 503, "Authentication service unavailable"},
     {"authentication-rate-limited", 429, "Too many authentications"},
     {"validation-unavailable", 503, "Content validation unavailable"},
+    {"signature-reused", 409, "Content signature already used for another target"},
+    {"copy-refused", 403, "Copy or move into a validated location refused"},
+    {"method-refused", 405, "Method not allowed where content is validated"},
 };
 
 }  // namespace

@@ -385,6 +385,13 @@ Verdict Table::check_and_store(std::string_view key, std::int64_t expiry, std::i
     return admit(d, expiry, now, use, slot);
 }
 
+Verdict Table::contains(std::string_view key, std::int64_t now) {
+    const Digest d = replay_key(salt(), key);
+    Lock lock(h_);
+    if (!lock.ok()) return Verdict::unavailable;
+    return find(d, now) ? Verdict::replayed : Verdict::fresh;
+}
+
 Verdict Table::check_and_count(std::string_view key, std::uint32_t count, std::int64_t expiry, std::int64_t now,
                                Use& use) {
     const Digest d = replay_key(salt(), key);

@@ -83,6 +83,9 @@ public:
     Verdict check_and_count(std::string_view key, std::uint32_t count, std::int64_t expiry, std::int64_t now,
                             Use& use);
 
+    // replayed if `key` is recorded and not expired, else fresh; records nothing.
+    Verdict contains(std::string_view key, std::int64_t now);
+
     // Shares for a store kept elsewhere: charge before storing, refund if the store failed.
     Verdict charge(Use& use, std::int64_t expiry, std::int64_t now, int& bucket);
     void refund(std::uint64_t owner, int bucket);
