@@ -147,7 +147,12 @@ class MixedLoad:
         self.sig_key = httpsig.new_key("ed25519")
         (self.keys / "load-ed.pem").write_bytes(httpsig.public_pem(self.sig_key))
         # CMS signatures made with the openssl CLI.
+        # One signature per target: a signature accepted for one path is refused on
+        # another (409 signature-reused), so each refusal below gets its own.
         self.cms_good = cms_sign(BODY, pki.client, self.tmp)
+        self.cms_mismatch = cms_sign(BODY, pki.client, self.tmp)
+        self.cms_bound = cms_sign(BODY, pki.client, self.tmp)
+        self.cms_limited = cms_sign(BODY, pki.client, self.tmp)
         self.cms_untrusted = cms_sign(BODY, pki.untrusted_client, self.tmp)
         self.dav = www_owned_dir(httpd.dav_dir / "lt")
         for d in ("limited", "bound"):
@@ -211,7 +216,7 @@ class MixedLoad:
                 dict(cms_put, **{"CMI-Content-Signature": self.cms_good}), BODY),
             Req("signature-required", "tls", "PUT", "/lt/dav/b.bin", (400,), dict(cms_put), BODY),
             Req("digest-mismatch", "tls", "PUT", "/lt/dav/c.bin", (422,),
-                dict(cms_put, **{"CMI-Content-Signature": self.cms_good}), OTHER_BODY),
+                dict(cms_put, **{"CMI-Content-Signature": self.cms_mismatch}), OTHER_BODY),
             Req("signature-invalid", "tls", "PUT", "/lt/dav/d.bin", (422,),
                 dict(cms_put, **{"CMI-Content-Signature": tamper_signature(self.cms_good)}), BODY),
             Req("signature-malformed", "tls", "PUT", "/lt/dav/e.bin", (400,),
@@ -220,9 +225,9 @@ class MixedLoad:
             Req("signer-untrusted", "tls", "PUT", "/lt/dav/f.bin", (403,),
                 dict(cms_put, **{"CMI-Content-Signature": self.cms_untrusted}), BODY),
             Req("signer-not-bound", "tls", "PUT", "/lt/dav/bound/g.bin", (403,),
-                dict(cms_put, **{"CMI-Content-Signature": self.cms_good, "Authorization": bound}), BODY),
+                dict(cms_put, **{"CMI-Content-Signature": self.cms_bound, "Authorization": bound}), BODY),
             Req("too-large", "tls", "PUT", "/lt/dav/limited/h.bin", (413,),
-                dict(cms_put, **{"CMI-Content-Signature": self.cms_good}), BODY),
+                dict(cms_put, **{"CMI-Content-Signature": self.cms_limited}), BODY),
             Req("httpsig-ok", "tls", "PUT", "/lt/dav/i.bin", (201, 204), body=BODY, dynamic="httpsig"),
             # each process's first use of its nonce passes, every later one is a replay
             Req("httpsig-replayed", "tls", "PUT", "/lt/dav/j.bin", (201, 204, 422), body=BODY,
