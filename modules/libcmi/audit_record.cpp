@@ -191,6 +191,7 @@ std::string serialize_fields(const Record& rec) {
     });
     w.key("method"); w.string(rec.method);
     w.key("uri"); w.string(rec.uri);
+    w.key("destination"); w.string(rec.destination);
     w.key("content_type"); w.string(rec.content_type);
     w.key("request");
     w.object(rec.request.has_value(), [&](Writer& o) {
@@ -205,6 +206,7 @@ std::string serialize_fields(const Record& rec) {
         o.key("items"); o.string(rec.validation->items);
     });
     w.key("status"); w.number(rec.status);
+    w.key("refusal"); w.string(rec.refusal);
     w.key("response_bytes"); w.number(rec.response_bytes);
     w.key("duration_us"); w.number(rec.duration_us);
     w.key("receipt"); w.string(rec.receipt);

@@ -47,10 +47,13 @@ struct Record {
     std::optional<std::string> peer;
     std::optional<TlsFacts> tls;
     std::optional<AuthFacts> auth;
-    std::optional<std::string> method, uri, content_type;
+    std::optional<std::string> method, uri;
+    std::optional<std::string> destination;  // COPY/MOVE: the Destination's path, without its query
+    std::optional<std::string> content_type;
     std::optional<RequestBody> request;
     std::optional<ValidationFacts> validation;
     std::optional<int> status;
+    std::optional<std::string> refusal;  // end: the problem code of a refusal (CMI_REFUSAL)
     std::optional<std::uint64_t> response_bytes;
     std::optional<std::int64_t> duration_us;
     std::optional<std::string> receipt;

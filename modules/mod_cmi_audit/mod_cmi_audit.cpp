@@ -3,6 +3,7 @@
 #include "httpd/barrier.hpp"
 #include "httpd/httpd_includes.hpp"
 #include "httpd/pool_object.hpp"
+#include "httpd/httpd_version.hpp"
 #include "httpd/problem_response.hpp"
 #include "httpd/reserved_headers.hpp"
 #include "httpd/transaction.hpp"
@@ -237,6 +238,7 @@ extern "C" void child_init(apr_pool_t*, server_rec* s) {
 void register_hooks(apr_pool_t*) {
     httpd::register_problem_response();
     httpd::register_reserved_header_guard();
+    httpd::register_httpd_version_check();
     register_status_hooks();
     register_body_filter();
     register_receipt_filter();

@@ -203,6 +203,8 @@ int validate_manifest(request_rec* r, const DirConfig& dc) {
         policy.max_bytes = static_cast<unsigned long long>(manifest_max_bytes(mc));
         policy.max_keyinfo_certificates = static_cast<size_t>(max_keyinfo_certificates(mc));
         policy.anchors = dc.anchors;
+        policy.signer_purposes = dc.signer_purposes;
+        policy.crls = dc.crl;
         policy.accepted = digest_algs(dc);
         policy.root = mc.staging_root;
         const char* user = cmi_user(r);
@@ -221,6 +223,10 @@ int validate_manifest(request_rec* r, const DirConfig& dc) {
         return refuse_invalid(r, e.code, e.what());
     }
 
+    const std::string read = "manifest of " + std::to_string(verdict.items.size()) + " items: " +
+                             std::to_string(verdict.files_read) + " distinct staged files read, " +
+                             std::to_string(verdict.bytes_read) + " bytes, snapshots in " + tx->path();
+    ap_log_rerror_(__FILE__, __LINE__, cmi_content_module.module_index, APLOG_INFO, 0, r, "%s", read.c_str());
     const ItemResult* failed = verdict.first_failure();
     if (failed) tx->restore_moved();  // the staged files stay where they were for a corrected manifest
     publish_items(r, verdict, failed ? nullptr : tx);

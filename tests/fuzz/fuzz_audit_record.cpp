@@ -62,10 +62,12 @@ void records(fuzz::FuzzedInput& in) {
     if (in.ConsumeBool()) r.auth = cmi::audit::AuthFacts{maybe(in), maybe(in), maybe(in)};
     r.method = maybe(in);
     r.uri = maybe(in);
+    r.destination = maybe(in);
     r.content_type = maybe(in);
     if (in.ConsumeBool()) r.request = cmi::audit::RequestBody{in.ConsumeIntegral<std::uint64_t>(), maybe(in)};
     if (in.ConsumeBool()) r.validation = cmi::audit::ValidationFacts{maybe(in), maybe(in), maybe(in), maybe(in)};
     if (in.ConsumeBool()) r.status = in.ConsumeIntegral<int>();
+    r.refusal = maybe(in);
     if (in.ConsumeBool()) r.response_bytes = in.ConsumeIntegral<std::uint64_t>();
     if (in.ConsumeBool()) r.duration_us = in.ConsumeIntegral<std::int64_t>();
     r.receipt = maybe(in);
@@ -106,6 +108,7 @@ void records(fuzz::FuzzedInput& in) {
     }
     same(j["method"], r.method);
     same(j["uri"], r.uri);
+    same(j["destination"], r.destination);
     same(j["content_type"], r.content_type);
     if (r.request) {
         check(j["request"]["bytes"].get<std::uint64_t>() == r.request->bytes);
@@ -122,6 +125,7 @@ void records(fuzz::FuzzedInput& in) {
         check(j["validation"].is_null());
     }
     check(r.status ? j["status"].get<int>() == *r.status : j["status"].is_null());
+    same(j["refusal"], r.refusal);
     check(r.response_bytes ? j["response_bytes"].get<std::uint64_t>() == *r.response_bytes : j["response_bytes"].is_null());
     check(r.duration_us ? j["duration_us"].get<std::int64_t>() == *r.duration_us : j["duration_us"].is_null());
     same(j["receipt"], r.receipt);

@@ -54,9 +54,9 @@ public:
                              line.substr(0, 51));
         const auto j = nlohmann::ordered_json::parse(line);
         const char* order[] = {"v", "seq", "node", "ev", "txid", "client_txid", "op", "time", "peer", "tls",
-                               "auth", "method", "uri", "content_type", "request", "validation", "status",
-                               "response_bytes", "duration_us", "receipt", "evidence", "prev"};
-        CPPUNIT_ASSERT_EQUAL(std::size_t{22}, j.size());
+                               "auth", "method", "uri", "destination", "content_type", "request", "validation",
+                               "status", "refusal", "response_bytes", "duration_us", "receipt", "evidence", "prev"};
+        CPPUNIT_ASSERT_EQUAL(std::size_t{24}, j.size());
         std::size_t i = 0;
         for (auto it = j.begin(); it != j.end(); ++it, ++i) CPPUNIT_ASSERT_EQUAL(std::string(order[i]), it.key());
         CPPUNIT_ASSERT(j["status"].is_null() && j["tls"].is_null() && j["client_txid"].is_null());
@@ -119,7 +119,7 @@ public:
             const auto at = ours.find(key);
             CPPUNIT_ASSERT(at != std::string::npos);
             CPPUNIT_ASSERT_EQUAL(ref, ours.substr(at + key.size(), ref.size()));
-            CPPUNIT_ASSERT(ours.compare(at + key.size() + ref.size(), 16, ",\"content_type\":") == 0);
+            CPPUNIT_ASSERT(ours.compare(at + key.size() + ref.size(), 15, ",\"destination\":") == 0);
         }
     }
 
