@@ -5,9 +5,9 @@
 // the whole manifest. Every item is checked and reported, pass or fail.
 #pragma once
 #include "libcmi/manifest.hpp"
+#include "libcmi/signer_policy.hpp"
 #include "libcmi/signer_vars.hpp"
 #include "libcmi/staged_snapshot.hpp"
-#include "libcmi/trust_anchors.hpp"
 
 #include <ctime>
 #include <functional>
@@ -18,6 +18,8 @@ namespace cmi {
 
 struct ManifestPolicy {
     const TrustAnchors* anchors = nullptr;  // CMIContentTrustAnchors (required for any signature)
+    const KeyPurposes* signer_purposes = nullptr;  // CMIContentSignerEKU
+    const RevocationList* crls = nullptr;          // CMIContentCRL
     std::vector<DigestAlg> accepted{DigestAlg::sha256, DigestAlg::sha512};
     std::string root;                       // CMIStagingRoot
     std::string subdir;                     // CMIStagingPerUser: the CMI user, else ""
@@ -44,9 +46,12 @@ struct ItemResult {
     unsigned long long bytes = 0;
     std::string signer;                 // CN that vouched for the item
     std::string path;                   // its snapshot (absolute), when one was taken
+    std::string signed_hash;            // its SignedHash (DER) once verified: evidence of origin
 };
 
 struct ManifestVerdict {
+    size_t files_read = 0;                // distinct staged files (each read once)
+    unsigned long long bytes_read = 0;    // their sizes
     bool signed_manifest = false;
     std::string manifest_signer;  // CN of the XML-DSig signer
     std::vector<ItemResult> items;

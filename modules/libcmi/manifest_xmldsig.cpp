@@ -207,7 +207,7 @@ bool manifest_has_signature(const ManifestDoc& doc) {
     return !sigs.empty();
 }
 
-ManifestSignature verify_manifest_signature(ManifestDoc& doc, const TrustAnchors& anchors, std::time_t at,
+ManifestSignature verify_manifest_signature(ManifestDoc& doc, const SignerPolicy& signers, std::time_t at,
                                             size_t max_certs) {
     xmlNodePtr root = xmlDocGetRootElement(doc.doc());
     std::vector<xmlNodePtr> sigs;
@@ -238,7 +238,7 @@ ManifestSignature verify_manifest_signature(ManifestDoc& doc, const TrustAnchors
     std::unique_ptr<STACK_OF(X509), CertsFree> untrusted(sk_X509_new_null());
     for (const auto& c : certs)
         if (c.get() != signer) sk_X509_push(untrusted.get(), c.get());
-    verify_signer_chain(signer, untrusted.get(), anchors, at);
+    verify_signer_chain(signer, untrusted.get(), signers, at);
 
     ManifestSignature out{true, subject_cn(signer), subject_dn(signer), signer_variables(signer)};
     // From here on the document is exactly what the enveloped transform signed.

@@ -7,15 +7,14 @@ namespace {
 
 // Our names, normalised (lower case, letters and digits only). Every key in
 // modules/httpd/notes.hpp and mod_cmi_content/content_notes.hpp that a module
-// publishes to r->subprocess_env or r->headers_in belongs here (docs/architecture.md,
-// Notes contract: test_reserved_headers.py sends every `env` key of it).
+// publishes to r->subprocess_env or r->headers_in belongs here.
 constexpr std::string_view kReserved[] = {
     "cmitransactionid",                                                   // CMI_TRANSACTION_ID, CMI-Transaction-ID
     "cmirefusal",                                                         // CMI_REFUSAL
     "cmiuser",          "cmiauthmech",        "cmiauthissuer",            // mod_cmi_auth
     "cmisamlnameid",    "cmisamlassertionid",                             // mod_cmi_auth, SAML
     "cmicontentvalidation", "cmicontentformat", "cmicontentdigest",       // mod_cmi_content
-    "cmicontentsigner", "cmicontentitems",   "cmicontentitemsfile",
+    "cmicontentsigner", "cmicontentitems",    "cmicontentitemsfile",
 };
 constexpr std::string_view kReservedPrefix = "cmisamlattr";  // CMI_SAML_ATTR_<name>
 

@@ -11,6 +11,8 @@
 #include "mod_cmi_content/body_guard.hpp"
 #include "mod_cmi_content/content_config.hpp"
 #include "mod_cmi_content/header_check.hpp"
+#include "mod_cmi_content/method_policy.hpp"
+#include "mod_cmi_content/request_target.hpp"
 #include "mod_cmi_content/replay_check.hpp"
 #include "mod_cmi_content/manifest_filter.hpp"
 #include "mod_cmi_content/config_check.hpp"
@@ -75,6 +77,8 @@ void register_hooks(apr_pool_t*) {
     register_body_guard();
     register_spool_filter();
     register_replay_hooks();
+    register_host_names_hook();
+    register_method_policy();
     register_config_check();
     register_too_large_hook();
     ap_hook_fixups(fixups, nullptr, nullptr, APR_HOOK_MIDDLE);
