@@ -51,6 +51,23 @@ public:
         out_ += '}';
     }
 
+    // [{…},…] with f(Writer&, element) writing each object's members, or null.
+    template <class T, class F>
+    void array(const std::optional<std::vector<T>>& v, F f) {
+        if (!v) return null();
+        out_ += '[';
+        bool first = true;
+        for (const T& e : *v) {
+            if (!first) out_ += ',';
+            first = false;
+            out_ += '{';
+            Writer inner(out_);
+            f(inner, e);
+            out_ += '}';
+        }
+        out_ += ']';
+    }
+
 private:
     static constexpr char kHex[] = "0123456789abcdef";
 
@@ -193,6 +210,13 @@ std::string serialize_fields(const Record& rec) {
     w.key("response_bytes"); w.number(rec.response_bytes);
     w.key("duration_us"); w.number(rec.duration_us);
     w.key("receipt"); w.string(rec.receipt);
+    w.key("evidence");
+    w.array(rec.evidence, [](Writer& o, const EvidenceFile& e) {
+        o.key("kind"); o.string(e.kind);
+        o.key("name"); o.string(e.name);
+        o.key("sha256"); o.string(e.sha256);
+        o.key("bytes"); o.number(e.bytes);
+    });
     if (rec.checkpoint) {
         w.key("checkpoint");
         w.object(true, [&](Writer& o) {

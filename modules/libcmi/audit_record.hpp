@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace cmi::audit {
 
@@ -27,6 +28,16 @@ struct ValidationFacts {
     std::optional<std::string> result, format, signer, items;
 };
 
+// One file of the evidence store (evidence_store.hpp) that a begin record
+// vouches for: the provider's own signature (issue 15.3).
+struct EvidenceFile {
+    std::string kind;                 // cms, http-signature-base, http-signature,
+                                      // http-signature-key, manifest, manifest-items
+    std::optional<std::string> name;  // the keyid (http-signature*), else null
+    std::string sha256;               // hex: the file's name in the store
+    std::uint64_t bytes = 0;
+};
+
 struct Record {
     std::uint64_t seq = 0;
     std::string node;
@@ -46,6 +57,7 @@ struct Record {
     std::optional<std::uint64_t> response_bytes;
     std::optional<std::int64_t> duration_us;
     std::optional<std::string> receipt;
+    std::optional<std::vector<EvidenceFile>> evidence;  // begin only: null without evidence
     // ev "recovered" only: what was cut off the end of the log at start-up.
     struct Recovered {
         std::uint64_t bytes = 0;

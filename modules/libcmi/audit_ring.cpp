@@ -99,6 +99,8 @@ bool Ring::pop_entry(std::uint32_t& index) {
 
 void Ring::push_entry(std::uint32_t index) {
     Entry& e = entries_[index];
+    e.seq = 0;
+    e.wants_sync.store(0, std::memory_order_relaxed);
     e.state.store(kEntryFree, std::memory_order_relaxed);
     std::uint64_t top = c_->free_top.load(std::memory_order_acquire);
     for (;;) {
@@ -187,6 +189,7 @@ Ring::Admit Ring::publish_begin(std::string_view fields, std::int32_t pid, std::
     e.error = 0;
     e.seq = 0;
     e.producer_done.store(0, std::memory_order_relaxed);
+    e.wants_sync.store(durable ? 1 : 0, std::memory_order_relaxed);
     e.refs.store(2, std::memory_order_relaxed);
     e.state.store(kEntryQueued, std::memory_order_release);
     const auto ring_need = static_cast<std::int64_t>(size) + kEndReserve;
@@ -256,6 +259,21 @@ std::uint32_t Ring::reclaim_dead_producers() {
 }
 
 // --- the writer ---------------------------------------------------------------------
+
+bool Ring::view_at(std::uint64_t pos, SlotView& v) const {
+    const SlotHeader* h = header(pos);
+    const std::uint32_t state = h->state.load(std::memory_order_acquire);
+    if ((state != kSlotReady && state != kSlotPending) || h->pos != static_cast<std::uint32_t>(pos / kAlign) ||
+        h->size < kAlign || h->size % kAlign != 0 || h->size > cap_ / 4 || h->payload > h->size - kAlign)
+        return false;
+    v.pos = pos;
+    v.size = h->size;
+    v.kind = static_cast<SlotKind>(h->kind);
+    v.entry = state == kSlotReady ? h->entry : 0;
+    v.reserve = h->reserve;
+    v.durable = (h->flags & kSlotDurable) != 0;
+    return true;
+}
 
 bool Ring::pending(std::uint64_t pos) const { return c_->head.load(std::memory_order_seq_cst) > pos; }
 

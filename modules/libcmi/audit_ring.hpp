@@ -57,18 +57,20 @@ inline constexpr std::int64_t kHoleTimeoutNs = 1000000000;
 
 struct SlotHeader;
 
-// A result entry (64 bytes).
-struct Entry {
+// A result entry (two cache lines).
+struct alignas(64) Entry {
     std::atomic<std::uint32_t> state;
     std::atomic<std::uint32_t> refs;           // producer + writer
     std::atomic<std::uint32_t> producer_done;  // the producer's ref is gone
     std::int32_t pid;                          // the producer's process
     std::atomic<std::uint32_t> next;           // free list (index + 1)
     std::int32_t error;                        // errno of a failure
-    std::uint64_t seq;
+    std::atomic<std::uint32_t> wants_sync;     // the producer waits for durability
+    std::uint32_t pad;
+    std::uint64_t seq;                         // set by the writer before the write, read after `state` says so
     unsigned char sha256[32];
 };
-static_assert(sizeof(Entry) == 64, "Entry is one cache line");
+static_assert(sizeof(Entry) == 128, "Entry is two cache lines");
 
 // The counters and futex words everyone shares. Producer- and writer-side
 // fields are on separate cache lines.
@@ -158,6 +160,10 @@ public:
     std::optional<SlotView> peek(std::uint64_t& pos, std::int64_t now_ns, HoleWatch& watch, std::uint64_t& lost);
     // Whether anything is reserved at or after `pos` (published or not).
     bool pending(std::uint64_t pos) const;
+    // Calls f(view) for every record with a header from `from` to `to` (all
+    // published: an earlier writer took them), skipping holes without waiting.
+    template <class F>
+    void walk(std::uint64_t from, std::uint64_t to, F f) const;
     // Frees the ring bytes up to `pos` (every record before it is in the file).
     void release_to(std::uint64_t pos);
     // Sets the state of a begin record's entry (seq/hash/error set before);
@@ -188,6 +194,7 @@ private:
     void copy_in(std::uint64_t pos, std::string_view payload);
     void publish(std::uint64_t pos);
     SlotHeader* header(std::uint64_t pos) const;
+    bool view_at(std::uint64_t pos, SlotView& v) const;
 
     RingControl* c_;
     Entry* entries_;
@@ -195,5 +202,18 @@ private:
     std::uint64_t cap_;
     std::uint32_t nentries_;
 };
+
+template <class F>
+void Ring::walk(std::uint64_t from, std::uint64_t to, F f) const {
+    SlotView v;
+    for (std::uint64_t pos = from; pos < to;) {
+        if (view_at(pos, v)) {
+            f(v);
+            pos += v.size;
+        } else {
+            pos += 32;  // a hole: its end is where the next header is
+        }
+    }
+}
 
 }  // namespace cmi::audit

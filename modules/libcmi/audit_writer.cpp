@@ -109,6 +109,49 @@ LogWriter::LogWriter(Ring ring, ChainState& chain, int fd, WriterConfig cfg, Wri
     cp_time_us_ = chain_.checkpoint_time_us;  // 0 in a new chain state: a checkpoint soon after the first records
     pos_ = c_.consumed.load(std::memory_order_acquire);
     buf_.reserve(kMaxBatch + 64 * 1024);
+    resume();
+}
+
+void LogWriter::resume() {
+    if (chain_.inflight_end.load(std::memory_order_acquire) != 0) {
+        FileHead ph{chain_.pend_seq, std::string(chain_.pend_hash, 64), chain_.inflight_end.load(),
+                    chain_.pend_last_len};
+        const bool published = head_.seq == ph.seq && head_.hash == ph.hash && head_.size == ph.size;
+        bool complete = published || !regular_;
+        if (!complete && ph.last_len > 0 && static_cast<off_t>(ph.last_len) <= ph.size) {
+            std::string line(ph.last_len, '\0');
+            struct stat st {};
+            complete = fstat(fd_, &st) == 0 && st.st_size >= ph.size &&
+                       pread(fd_, line.data(), line.size(), ph.size - ph.last_len) == static_cast<ssize_t>(line.size()) &&
+                       line_hash(line) == ph.hash;
+        }
+        if (complete) {  // the whole batch is in the file: finish it as its writer would have
+            if (!published) {
+                head_ = ph;
+                publish_head(chain_.pend_ring_pos);
+            }
+            ring_.walk(pos_, chain_.pend_ring_pos, [this](const SlotView& v) {
+                if (v.kind != SlotKind::begin || !v.entry) return;
+                Entry& e = ring_.entry(v.entry - 1);
+                // Only entries still waiting for this batch (seq set before the write);
+                // the dead writer may have finished, and a producer reused, others.
+                if (e.state.load() != kEntryQueued || e.seq == 0) return;
+                if (v.durable) {
+                    ring_.set_entry(v.entry - 1, kEntryWritten);
+                } else {
+                    ring_.finish_entry(v.entry - 1, kEntryWritten);
+                }
+            });
+            ring_.release_to(chain_.pend_ring_pos);
+            pos_ = chain_.pend_ring_pos;
+            chain_.inflight_end.store(0);
+        }  // else: a write cut short, left to check_file (cut off, recorded, written again)
+    }
+    // Begin records written (and published) but not yet synced when their writer died.
+    for (std::uint32_t i = 0; i < ring_.entry_count(); ++i) {
+        const Entry& e = ring_.entry(i);
+        if (e.state.load(std::memory_order_acquire) == kEntryWritten && e.wants_sync.load()) unsynced_entries_.push_back(i);
+    }
 }
 
 LogWriter::~LogWriter() {
@@ -123,8 +166,9 @@ void LogWriter::digest(std::string_view line, unsigned char out[32]) {
         throw std::runtime_error("SHA-256 failed");
 }
 
-void LogWriter::publish_head() {
+void LogWriter::publish_head(std::uint64_t ring_pos) {
     chain_.version.fetch_add(1, std::memory_order_acq_rel);  // odd: changing
+    chain_.ring_pos = ring_pos;
     chain_.seq = head_.seq;
     std::memcpy(chain_.hash, head_.hash.data(), 64);
     chain_.hash[64] = '\0';
@@ -191,8 +235,9 @@ bool LogWriter::check_file() {
     Record rec = discontinuity_record(cfg_.node, now, t.detail + cut_note, expected, t);
     if (!write_own(rec, at, head_.seq + 1, head_.hash)) return false;
     chain_.discontinuities.fetch_add(1);
-    events_.message(1, "the log was changed behind the server: " + t.detail + cut_note +
-                           ". Not adopted: recorded as seq " + std::to_string(rec.seq) +
+    events_.message(1, "the log was changed behind the server (the chain it wrote ends with seq " +
+                           std::to_string(expected.seq) + ", line sha256 " + expected.hash + "): " + t.detail +
+                           cut_note + ". Not adopted: recorded as seq " + std::to_string(rec.seq) +
                            " (ev discontinuity, prev = the server's head), so cmi-audit verify fails there");
     return true;
 }
@@ -233,7 +278,7 @@ bool LogWriter::write_own(Record& rec, off_t at, std::uint64_t seq, const std::s
         cp_time_us_ = cp_time;
     }
     c_.disk_credit.fetch_sub(static_cast<std::int64_t>(line.size()));
-    publish_head();
+    publish_head(pos_);
     return true;
 }
 
@@ -342,9 +387,26 @@ std::size_t LogWriter::write_ready() {
         return 0;
     }
     // The write: at the end of the chain, never where the file happens to end.
+    // Before it, the results (seq, line hash) go into the entries (not yet
+    // visible: their state says so) and the head the batch leads to into the
+    // shared state, so that a writer killed from here on leaves the next one
+    // what it needs (resume()).
     const off_t at = regular_ ? before.size : 0;
+    FileHead after = head_;
+    after.size = at + static_cast<off_t>(buf_.size());
+    for (const Item& it : items_) {
+        if (it.kind != SlotKind::begin || !it.entry) continue;
+        Entry& e = ring_.entry(it.entry - 1);
+        e.seq = it.seq;
+        std::memcpy(e.sha256, it.digest, 32);
+    }
+    chain_.pend_seq = after.seq;
+    std::memcpy(chain_.pend_hash, after.hash.data(), 64);
+    chain_.pend_hash[64] = '\0';
+    chain_.pend_last_len = after.last_len;
+    chain_.pend_ring_pos = pos;
     chain_.inflight_base.store(at);
-    chain_.inflight_end.store(at + static_cast<off_t>(buf_.size()));
+    chain_.inflight_end.store(after.size, std::memory_order_release);
     std::size_t written = 0;
     if (const int err = pwrite_all(fd_, buf_, at, written)) {
         if (written > 0 && regular_) (void)!ftruncate(fd_, at);
@@ -355,20 +417,29 @@ std::size_t LogWriter::write_ready() {
         fail_batch(err, pos);
         return records;
     }
-    head_.size = at + static_cast<off_t>(buf_.size());
-    publish_head();
-    chain_.inflight_end.store(0);
-    std::uint32_t begins = 0, ends = 0;
+    head_ = after;
+    publish_head(pos);
+    finish_items();
     std::int64_t refund = 0;
+    std::uint32_t begins = 0, ends = 0;
     for (const Item& it : items_) {
         refund += it.promised - static_cast<std::int64_t>(it.line_len);
+        if (it.kind == SlotKind::begin) ++begins;
         if (it.kind == SlotKind::end) ++ends;
-        if (it.kind != SlotKind::begin) continue;
-        ++begins;
-        if (!it.entry) continue;
-        Entry& e = ring_.entry(it.entry - 1);
-        e.seq = it.seq;
-        std::memcpy(e.sha256, it.digest, 32);
+    }
+    c_.disk_credit.fetch_add(refund);
+    ring_.release_to(pos);
+    pos_ = pos;
+    chain_.inflight_end.store(0, std::memory_order_release);
+    if (begins) events_.written(SlotKind::begin, begins);
+    if (ends) events_.written(SlotKind::end, ends);
+    wake(c_.written_gen, c_.waiters_written);
+    return records;
+}
+
+void LogWriter::finish_items() {
+    for (const Item& it : items_) {
+        if (it.kind != SlotKind::begin || !it.entry) continue;
         if (it.durable) {
             ring_.set_entry(it.entry - 1, kEntryWritten);
             unsynced_entries_.push_back(it.entry - 1);
@@ -376,13 +447,6 @@ std::size_t LogWriter::write_ready() {
             ring_.finish_entry(it.entry - 1, kEntryWritten);
         }
     }
-    c_.disk_credit.fetch_add(refund);
-    ring_.release_to(pos);
-    pos_ = pos;
-    if (begins) events_.written(SlotKind::begin, begins);
-    if (ends) events_.written(SlotKind::end, ends);
-    wake(c_.written_gen, c_.waiters_written);
-    return records;
 }
 
 void LogWriter::fail_batch(int err, std::uint64_t new_pos) {
@@ -396,6 +460,7 @@ void LogWriter::fail_batch(int err, std::uint64_t new_pos) {
             ++begins;
             if (it.entry) {
                 ring_.entry(it.entry - 1).error = err;
+                ring_.entry(it.entry - 1).seq = 0;  // not in the chain
                 ring_.finish_entry(it.entry - 1, kEntryFailed);
             }
             // Its waiter (Sync On) reports it; a Sync Off begin has no waiter.
@@ -465,7 +530,7 @@ void LogWriter::checkpoint_if_idle() {
     }
     head_.size = at + static_cast<off_t>(buf_.size());
     c_.disk_credit.fetch_sub(static_cast<std::int64_t>(buf_.size()));
-    publish_head();
+    publish_head(pos_);
 }
 
 // --- the loop ------------------------------------------------------------------------

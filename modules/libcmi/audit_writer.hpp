@@ -41,7 +41,17 @@ struct ChainState {
     std::int64_t checkpoint_time_us;
     std::int64_t synced;                 // bytes on stable storage
     std::int64_t allocated;              // the file has blocks allocated up to here
-    std::atomic<std::int64_t> inflight_base, inflight_end;  // a write in progress
+    std::uint64_t ring_pos;              // the ring records up to here are in the file (at the head)
+    // The batch being written: where it goes, and the head (and ring
+    // position) it leads to, set before the write. inflight_end is non-zero
+    // until the batch is published and released: a writer that dies in
+    // between leaves the next one what it needs to finish it (or to cut it
+    // off as torn, when the write itself did not finish).
+    std::atomic<std::int64_t> inflight_base, inflight_end;
+    std::uint64_t pend_seq;
+    char pend_hash[65];
+    std::uint32_t pend_last_len;
+    std::uint64_t pend_ring_pos;
     std::atomic<std::uint64_t> discontinuities;
     std::uint64_t dev, ino;              // the file all this belongs to
     pthread_mutex_t writer_lock;         // robust, process-shared: held by the one writer
@@ -123,7 +133,11 @@ private:
     void stage_line(std::string_view f1, std::string_view f2);
     void stage_checkpoint(std::int64_t now_us);
     bool checkpoint_due(std::int64_t now_us) const;
-    void publish_head();
+    void publish_head(std::uint64_t ring_pos);
+    // At start: finishes a batch an earlier writer wrote but did not finish,
+    // and takes over the begin records it wrote but did not sync.
+    void resume();
+    void finish_items();
     void fail_batch(int err, std::uint64_t new_pos);
     void wake(std::atomic<std::uint32_t>& gen, std::atomic<std::uint32_t>& waiters);
     bool everyone_waiting() const;

@@ -98,7 +98,8 @@ bool fits(Alg alg, EVP_PKEY* key) {
     return false;
 }
 
-// RFC 9421 §3.3.4: ECDSA signatures are r||s, each the size of the field.
+}  // namespace
+
 std::optional<std::string> raw_ecdsa_to_der(std::string_view sig, size_t half) {
     if (sig.size() != 2 * half) return std::nullopt;
     ECDSA_SIG* es = ECDSA_SIG_new();
@@ -118,8 +119,6 @@ std::optional<std::string> raw_ecdsa_to_der(std::string_view sig, size_t half) {
     OPENSSL_free(der);
     return out;
 }
-
-}  // namespace
 
 void PkeyFree::operator()(EVP_PKEY* k) const { EVP_PKEY_free(k); }
 

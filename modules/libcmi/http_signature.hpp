@@ -103,6 +103,10 @@ Alg resolve_alg(const std::optional<Alg>& declared, evp_pkey_st* key);
 std::string sign_base(Alg alg, evp_pkey_st* private_key, std::string_view base);
 Pkey load_private_key(const std::string& pem_file);
 
+// RFC 9421 §3.3.4: an ECDSA signature as r||s (each `half` bytes) in the DER
+// form OpenSSL verifies; nullopt if it is not that size (also for cmi-audit evidence).
+std::optional<std::string> raw_ecdsa_to_der(std::string_view sig, size_t half);
+
 // True when sig is alg's signature over base with key (ECDSA: raw r||s).
 bool verify_base(Alg alg, evp_pkey_st* key, std::string_view base, std::string_view sig);
 

@@ -55,6 +55,7 @@ Vouched vouch(const ManifestItem& item, const ManifestVerdict& v, const Manifest
             throw ValidationError("signer-not-bound", "the SignedHash signer '" + out.cms.signer_cn +
                                                           "' is not the authenticated user");
         r.signer = out.cms.signer_cn;
+        r.signed_hash = item.signed_hash;
     } else {
         r.signer = v.manifest_signer;
     }
@@ -131,6 +132,8 @@ ManifestVerdict verify_manifest(ManifestDoc& doc, const ManifestPaths& paths, co
             reads.stop_snapshots();
         }
     }
+    v.files_read = reads.files();
+    v.bytes_read = reads.bytes();
     return v;
 }
 

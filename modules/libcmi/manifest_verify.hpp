@@ -46,9 +46,12 @@ struct ItemResult {
     unsigned long long bytes = 0;
     std::string signer;                 // CN that vouched for the item
     std::string path;                   // its snapshot (absolute), when one was taken
+    std::string signed_hash;            // its SignedHash (DER) once verified: evidence of origin
 };
 
 struct ManifestVerdict {
+    size_t files_read = 0;                // distinct staged files (each read once)
+    unsigned long long bytes_read = 0;    // their sizes
     bool signed_manifest = false;
     std::string manifest_signer;  // CN of the XML-DSig signer
     std::vector<ItemResult> items;

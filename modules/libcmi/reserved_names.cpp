@@ -14,7 +14,7 @@ constexpr std::string_view kReserved[] = {
     "cmiuser",          "cmiauthmech",        "cmiauthissuer",            // mod_cmi_auth
     "cmisamlnameid",    "cmisamlassertionid",                             // mod_cmi_auth, SAML
     "cmicontentvalidation", "cmicontentformat", "cmicontentdigest",       // mod_cmi_content
-    "cmicontentsigner", "cmicontentitems",
+    "cmicontentsigner", "cmicontentitems",    "cmicontentitemsfile",
 };
 constexpr std::string_view kReservedPrefix = "cmisamlattr";  // CMI_SAML_ATTR_<name>
 

@@ -36,6 +36,9 @@ public:
     // No more snapshots: an item failed, so the handler will not run.
     void stop_snapshots() { snapshots_ = nullptr; }
 
+    size_t files() const { return reads_.size(); }              // distinct files read
+    unsigned long long bytes() const { return total_; }          // their bytes (each counted once)
+
 private:
     StagedRead& complete(StagedRead& r, const std::vector<DigestAlg>& algs);
     std::string root_, subdir_;

@@ -140,16 +140,21 @@ Snapshot TransactionDir::take(const StagedEntry& entry, const StagedFile& file, 
         throw ValidationError("too-large", "more than " + std::to_string(max_bytes) + " bytes of staged content");
     Snapshot s;
     std::string name = std::to_string(++next_);
-    {
-        StagedFile out(create(name));
-        if (::ioctl(out.fd(), FICLONE, file.fd()) == 0) {
-            s.path = path_ + "/" + name;
-            s.how = "clone";
-            s.digests = digest_staged(out.fd(), algs, buffer, max_bytes);
-            return s;
+    const auto dev = static_cast<unsigned long>(st.st_dev);
+    if (std::find(no_clone_.begin(), no_clone_.end(), dev) == no_clone_.end()) {
+        {
+            StagedFile out(create(name));
+            if (::ioctl(out.fd(), FICLONE, file.fd()) == 0) {
+                s.path = path_ + "/" + name;
+                s.how = "clone";
+                s.digests = digest_staged(out.fd(), algs, buffer, max_bytes);
+                return s;
+            }
+            // Not this file system (or not across these two): do not ask again for this request.
+            if (errno == EOPNOTSUPP || errno == EXDEV || errno == EINVAL || errno == ENOTTY) no_clone_.push_back(dev);
         }
+        ::unlinkat(dir_, name.c_str(), 0);
     }
-    ::unlinkat(dir_, name.c_str(), 0);
     if (mode_ == SnapshotMode::move && move_into(entry, file, name)) {
         moved_.push_back({name, origin});
         const std::string line = origin_line(name, origin);

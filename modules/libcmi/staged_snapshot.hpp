@@ -16,6 +16,7 @@
 #include "libcmi/staging_path.hpp"
 #include "libcmi/validation_error.hpp"
 
+#include <algorithm>
 #include <ctime>
 #include <string>
 #include <string_view>
@@ -77,6 +78,7 @@ private:
     int lock_ = -1;
     unsigned next_ = 0;
     std::vector<Moved> moved_;
+    std::vector<unsigned long> no_clone_;  // devices of staged files that could not be cloned
 };
 
 // Removes the transaction directories under `base` whose request is gone (its

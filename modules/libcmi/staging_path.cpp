@@ -1,5 +1,6 @@
 #include "libcmi/staging_path.hpp"
 
+#include "libcmi/unique_fd.hpp"
 #include "libcmi/validation_error.hpp"
 
 #include <cerrno>
@@ -35,28 +36,7 @@ std::string label(std::string_view location) {
     return out;
 }
 
-class Fd {
-public:
-    explicit Fd(int fd) : fd_(fd) {}
-    ~Fd() {
-        if (fd_ >= 0) ::close(fd_);
-    }
-    Fd(const Fd&) = delete;
-    Fd& operator=(const Fd&) = delete;
-    int get() const { return fd_; }
-    int release() {
-        const int f = fd_;
-        fd_ = -1;
-        return f;
-    }
-    void reset(int fd) {
-        if (fd_ >= 0) ::close(fd_);
-        fd_ = fd;
-    }
-
-private:
-    int fd_;
-};
+using Fd = UniqueFd;
 
 [[noreturn]] void refuse_errno(int err, const std::string& where) {
     switch (err) {

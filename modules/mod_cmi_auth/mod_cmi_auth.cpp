@@ -4,6 +4,7 @@
 #include "httpd/barrier.hpp"
 #include "httpd/httpd_includes.hpp"
 #include "httpd/notes.hpp"
+#include "httpd/httpd_version.hpp"
 #include "httpd/problem_response.hpp"
 #include "httpd/reserved_headers.hpp"
 #include "mod_cmi_auth/auth_config.hpp"
@@ -331,6 +332,7 @@ void register_hooks(apr_pool_t* p) {
     dlopen("liblasso.so.3", RTLD_NOW | RTLD_NODELETE);
     httpd::register_problem_response();
     httpd::register_reserved_header_guard();
+    httpd::register_httpd_version_check();
     register_status_hooks();
     ap_hook_pre_config(pre_config, nullptr, nullptr, APR_HOOK_MIDDLE);
     ap_hook_post_config(post_config, nullptr, nullptr, APR_HOOK_MIDDLE);

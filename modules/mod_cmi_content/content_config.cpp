@@ -191,7 +191,7 @@ const command_rec directives[] = {
     AP_INIT_FLAG("CMIContentSpool", as_cmd(set_spool), nullptr, RSRC_CONF | ACCESS_CONF,
                  "On: spool and verify the whole body before the handler runs (default Off: stream)"),
     AP_INIT_TAKE1("CMIContentSpoolDir", as_cmd(set_spool_dir), nullptr, RSRC_CONF | ACCESS_CONF,
-                  "directory for spooled bodies (default: the system temporary directory)"),
+                  "directory for spooled bodies, writable by the httpd user (default: " CMI_DEFAULT_SPOOL_DIR ")"),
     AP_INIT_TAKE1("CMIContentReplayCache", as_cmd(set_replay_cache), nullptr, RSRC_CONF,
                   "socache provider[:args] remembering RFC 9421 nonces (default shmcb)"),
     AP_INIT_TAKE1("CMIContentSignerIdentity", as_cmd(set_signer_identity), nullptr, RSRC_CONF | ACCESS_CONF,

@@ -93,6 +93,14 @@ inline unsigned formats(const DirConfig& c) {
 std::vector<DigestAlg> digest_algs(const DirConfig& c);
 inline bool binds_signer(const DirConfig& c) { return c.bind_signer == httpd::Tri::on; }
 inline bool spools(const DirConfig& c) { return c.spool == httpd::Tri::on; }
+// The default CMIContentSpoolDir, set by the build (configure --with-spool-dir;
+// LOCALSTATEDIR/lib/cmi/spool): httpd's own state, not the system temporary
+// directory, which is often a tmpfs where a spooled body would sit in RAM.
+#ifndef CMI_DEFAULT_SPOOL_DIR
+#error "CMI_DEFAULT_SPOOL_DIR comes from the build (Makefile.am, configure --with-spool-dir)"
+#endif
+inline constexpr const char* kDefaultSpoolDir = CMI_DEFAULT_SPOOL_DIR;
+inline const char* spool_dir(const DirConfig& c) { return c.spool_dir ? c.spool_dir : kDefaultSpoolDir; }
 inline long signature_max_age(const DirConfig& c) { return c.signature_max_age >= 0 ? c.signature_max_age : 300; }
 // Content enters this location only validated: uploads, manifests, copies.
 inline bool validates(const DirConfig& c) { return validation(c) != Validation::off || decoupled(c.manifest); }

@@ -5,6 +5,7 @@
 #include "libcmi/base64.hpp"
 #include "libcmi/cms_signature.hpp"
 #include "mod_cmi_content/content_notes.hpp"
+#include "mod_cmi_content/evidence_notes.hpp"
 #include "mod_cmi_content/http_signature_check.hpp"
 #include "mod_cmi_content/replay_check.hpp"
 #include "mod_cmi_content/signer_identity.hpp"
@@ -25,6 +26,7 @@ Expectation check_cms(request_rec* r, const DirConfig& dc, const char* header) {
     const CmsExpectation cms = verify_cms_signature(*der, signer_policy(dc), digest_algs(dc));
     const long max_age = signature_max_age(dc);
     check_signing_time(cms, apr_time_sec(r->request_time), kClockSkew, max_age);
+    publish_cms_evidence(r, *der);
     Expectation e;
     e.format = "cms";
     // Bound to its first target for as long as it could be accepted at all.

@@ -3,6 +3,7 @@
 #include "libcmi/content_digest.hpp"
 #include "libcmi/http_signature.hpp"
 #include "libcmi/validation_error.hpp"
+#include "mod_cmi_content/evidence_notes.hpp"
 
 #include <stdexcept>
 #include <string>
@@ -81,6 +82,7 @@ Expectation check_http_signature(request_rec* r, const DirConfig& dc) {
         throw ValidationError("signature-invalid", std::string("the ") + httpsig::alg_name(alg) +
                                                        " signature does not verify with the key of keyid '" +
                                                        sig.params.keyid + "'");
+    publish_http_signature_evidence(r, base, sig.value, sig.params.keyid, key.get());
     Expectation e;
     e.format = "http-signature";
     e.alg = claimed.alg;

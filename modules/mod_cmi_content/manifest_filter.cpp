@@ -10,6 +10,7 @@
 #include "mod_cmi_content/body_guard.hpp"
 #include "mod_cmi_content/body_replay.hpp"
 #include "mod_cmi_content/content_notes.hpp"
+#include "mod_cmi_content/evidence_notes.hpp"
 #include "mod_cmi_content/request_state.hpp"
 #include "mod_cmi_content/signer_identity.hpp"
 
@@ -222,6 +223,10 @@ int validate_manifest(request_rec* r, const DirConfig& dc) {
         return refuse_invalid(r, e.code, e.what());
     }
 
+    const std::string read = "manifest of " + std::to_string(verdict.items.size()) + " items: " +
+                             std::to_string(verdict.files_read) + " distinct staged files read, " +
+                             std::to_string(verdict.bytes_read) + " bytes, snapshots in " + tx->path();
+    ap_log_rerror_(__FILE__, __LINE__, cmi_content_module.module_index, APLOG_INFO, 0, r, "%s", read.c_str());
     const ItemResult* failed = verdict.first_failure();
     if (failed) tx->restore_moved();  // the staged files stay where they were for a corrected manifest
     publish_items(r, verdict, failed ? nullptr : tx);
@@ -236,6 +241,7 @@ int validate_manifest(request_rec* r, const DirConfig& dc) {
                               items_problem_extension(verdict));
     }
     publish(r, kValidationKey, "valid");
+    publish_manifest_evidence(r, verdict.signed_manifest ? std::string_view(body->data) : std::string_view(), verdict);
 
     // The handler sees the manifest as it was sent, with a known length.
     apr_table_unset(r->headers_in, "Transfer-Encoding");

@@ -8,6 +8,7 @@
 #include "libcmi/audit_record.hpp"
 #include "libcmi/audit_verify.hpp"
 #include "libcmi/receipt.hpp"
+#include "libcmi/sha256.hpp"
 #include "fuzzed_input.hpp"
 #include "utf8.hpp"
 
@@ -70,6 +71,12 @@ void records(fuzz::FuzzedInput& in) {
     if (in.ConsumeBool()) r.response_bytes = in.ConsumeIntegral<std::uint64_t>();
     if (in.ConsumeBool()) r.duration_us = in.ConsumeIntegral<std::int64_t>();
     r.receipt = maybe(in);
+    if (in.ConsumeBool()) {
+        r.evidence.emplace();
+        for (int n = in.ConsumeIntegralInRange(0, 3); n > 0; --n)
+            r.evidence->push_back({in.ConsumeRandomLengthString(30), maybe(in), cmi::sha256_hex(in.ConsumeRandomLengthString(9)),
+                                   in.ConsumeIntegral<std::uint64_t>()});
+    }
 
     const std::string line = cmi::audit::serialize(r);
     check(line == cmi::audit::assemble_line(r.seq, cmi::audit::serialize_fields(r), r.prev));
@@ -122,6 +129,17 @@ void records(fuzz::FuzzedInput& in) {
     check(r.response_bytes ? j["response_bytes"].get<std::uint64_t>() == *r.response_bytes : j["response_bytes"].is_null());
     check(r.duration_us ? j["duration_us"].get<std::int64_t>() == *r.duration_us : j["duration_us"].is_null());
     same(j["receipt"], r.receipt);
+    if (r.evidence) {
+        check(j["evidence"].is_array() && j["evidence"].size() == r.evidence->size());
+        for (std::size_t i = 0; i < r.evidence->size(); ++i) {
+            const auto& e = (*r.evidence)[i];
+            same(j["evidence"][i]["kind"], e.kind);
+            same(j["evidence"][i]["name"], e.name);
+            check(j["evidence"][i]["sha256"] == e.sha256 && j["evidence"][i]["bytes"].get<std::uint64_t>() == e.bytes);
+        }
+    } else {
+        check(j["evidence"].is_null());
+    }
 
     // What the writer writes, the reader reads.
     cmi::audit::ChainVerifier v;
@@ -165,11 +183,15 @@ void receipts(fuzz::FuzzedInput& in) {
     const std::string sig = in.ConsumeRandomLengthString(80);
     rc.sig.assign(sig.begin(), sig.end());
     rc.keyid = token(64);
+    rc.seq = in.ConsumeIntegralInRange<std::uint64_t>(1, 999999999999999);  // RFC 8941: 15 digits
+    rc.begin = cmi::sha256_hex(sig);
     const std::string value = cmi::audit::format_receipt(rc);
     for (char c : value) check(c >= 0x20 && c <= 0x7e);
     const auto back = cmi::audit::parse_receipt(value);
     check(back.has_value());
     check(back->txid == rc.txid && back->keyid == rc.keyid && back->hash == rc.hash && back->sig == rc.sig);
+    check(back->seq == rc.seq && back->begin == rc.begin);
+    check(cmi::audit::receipt_message(*back) == cmi::audit::receipt_message(rc));
 }
 
 }  // namespace

@@ -15,6 +15,7 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 
+#include <algorithm>
 #include <csignal>
 #include <fcntl.h>
 #include <fstream>
@@ -91,18 +92,37 @@ struct Counting : WriterEvents {
     }
 };
 
+std::vector<pid_t>& children();
+
 pid_t fork_run(const std::function<void()>& f) {
     const pid_t pid = fork();
     if (pid == 0) {
         f();
         _exit(0);
     }
+    children().push_back(pid);
     return pid;
 }
+
+// Kills what is still running when a test fails half-way (a writer waiting
+// for a stop that never comes would otherwise outlive the test run).
+std::vector<pid_t>& children() {
+    static std::vector<pid_t> pids;
+    return pids;
+}
+struct Reaper {
+    ~Reaper() {
+        for (const pid_t p : children())
+            if (kill(p, SIGKILL) == 0) waitpid(p, nullptr, 0);
+        children().clear();
+    }
+};
 
 int wait_exit(pid_t pid) {
     int status = 0;
     waitpid(pid, &status, 0);
+    auto& c = children();
+    c.erase(std::remove(c.begin(), c.end(), pid), c.end());  // reaped: never signalled again
     return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
@@ -149,6 +169,7 @@ class AuditWriterTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(lines_appended_by_someone_else_are_not_adopted);
     CPPUNIT_TEST(file_cut_back_is_not_adopted);
     CPPUNIT_TEST(killed_writer_loses_nothing);
+    CPPUNIT_TEST(killed_writer_leaves_no_waiter_behind);
     CPPUNIT_TEST(checkpoints_are_signed);
     CPPUNIT_TEST(saved_head_round_trip_and_tampering);
     CPPUNIT_TEST(startup_plans);
@@ -164,6 +185,7 @@ public:
     }
 
     void one_chain_from_many_processes() {
+        Reaper reaper;
         Rig rig;
         rig.shared->stop = 0;
         Counting ev;
@@ -212,6 +234,7 @@ public:
     }
 
     void durable_waiters_learn_seq_and_line_hash() {
+        Reaper reaper;
         Rig rig;
         rig.shared->stop = 0;
         Counting ev;
@@ -384,6 +407,7 @@ public:
     }
 
     void killed_writer_loses_nothing() {
+        Reaper reaper;
         Rig rig({128 * 1024, 512});
         rig.shared->stop = 0;
         auto start_writer = [&rig] {
@@ -430,6 +454,63 @@ public:
         }
         for (int i = 0; i < kOps; ++i) CPPUNIT_ASSERT_EQUAL(1, seen[i]);
         CPPUNIT_ASSERT(!verify(rig.content()));
+    }
+
+    void killed_writer_leaves_no_waiter_behind() {
+        Reaper reaper;
+        // Sync On: a writer killed between its write and finishing (or syncing)
+        // the batch leaves begin records whose producers wait for durability;
+        // the next writer finishes them (resume), none waits in vain.
+        Rig rig({128 * 1024, 512});
+        rig.shared->stop = 0;
+        auto start_writer = [&rig] {
+            return fork_run([&rig] {
+                Counting ev;
+                WriterConfig cfg;
+                cfg.node = "unit";
+                cfg.sync = true;
+                if (pthread_mutex_lock(&rig.chain->writer_lock) == EOWNERDEAD)
+                    pthread_mutex_consistent(&rig.chain->writer_lock);
+                LogWriter w(rig.ring, *rig.chain, rig.fd, cfg, ev);
+                w.check_file();
+                w.run(rig.shared->stop);
+            });
+        };
+        pid_t writer = start_writer();
+        std::vector<pid_t> producers;
+        for (int p = 0; p < 4; ++p) {
+            producers.push_back(fork_run([&rig, p] {
+                for (int i = 0; i < 300; ++i) {
+                    std::uint32_t e = 0;
+                    const std::string txid = std::to_string(p * 1000 + i);
+                    if (admit_begin(rig.ring, fields("begin", txid), getpid(), 20000000000LL, e, true) != Ring::Admit::ok)
+                        _exit(2);
+                    // Longer than any gap between writers here: a timeout means a waiter was left behind.
+                    if (await_entry(rig.ring, e, Await::durable, 15000000000LL) != kEntryDurable) _exit(4);
+                    if (admit_end(rig.ring, fields("end", txid), e, getpid(), 20000000000LL) != Ring::Admit::ok) _exit(3);
+                    rig.ring.release_entry(e, true);
+                }
+            }));
+        }
+        for (int kill_no = 0; kill_no < 30; ++kill_no) {
+            usleep(static_cast<useconds_t>(3000 + (kill_no * 7919) % 9000));
+            kill(writer, SIGKILL);
+            wait_exit(writer);
+            writer = start_writer();
+        }
+        for (const pid_t pid : producers) CPPUNIT_ASSERT_EQUAL(0, wait_exit(pid));
+        rig.shared->stop = 2;
+        rig.ring.nudge_writer();
+        CPPUNIT_ASSERT_EQUAL(0, wait_exit(writer));
+        std::map<std::string, std::vector<std::string>> by;
+        for (const auto& l : rig.lines()) {
+            const auto j = record(l);
+            if (j["ev"] != "recovered") by[j["txid"]].push_back(j["ev"]);
+        }
+        CPPUNIT_ASSERT_EQUAL(std::size_t{1200}, by.size());
+        for (const auto& [txid, evs] : by) CPPUNIT_ASSERT(evs == std::vector<std::string>({"begin", "end"}));
+        CPPUNIT_ASSERT(!verify(rig.content()));
+        CPPUNIT_ASSERT_EQUAL(rig.ring.entry_count(), rig.ring.free_entries());
     }
 
     void checkpoints_are_signed() {

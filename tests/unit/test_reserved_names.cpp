@@ -27,7 +27,7 @@ public:
                               h::kAuthMechKey, h::kAuthIssuerKey, h::kContentValidationKey, h::kContentFormatKey,
                               h::kContentDigestKey, h::kContentSignerKey, h::kContentItemsKey, h::kSamlNameIdKey,
                               h::kSamlAssertionIdKey, c::kValidationKey, c::kFormatKey, c::kDigestKey,
-                              c::kSignerKey, c::kItemsKey, c::kUserKey})
+                              c::kSignerKey, c::kItemsKey, c::kItemsFileKey, c::kUserKey})
             CPPUNIT_ASSERT_MESSAGE(k, is_reserved_header_name(k));
         CPPUNIT_ASSERT(is_reserved_header_name(std::string(h::kSamlAttrPrefix) + "role"));
     }

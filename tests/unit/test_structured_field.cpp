@@ -26,6 +26,7 @@ class StructuredFieldTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(invalid_inputs);
     CPPUNIT_TEST(serialisation_round_trip);
     CPPUNIT_TEST(serialisation_is_canonical);
+    CPPUNIT_TEST(display_strings);
     CPPUNIT_TEST_SUITE_END();
 
 public:
@@ -266,6 +267,15 @@ public:
         CPPUNIT_ASSERT_THROW(serialize(BareItem{String{"\n"}}), std::invalid_argument);
         CPPUNIT_ASSERT_THROW(serialize(BareItem{Token{"1a"}}), std::invalid_argument);
         CPPUNIT_ASSERT_THROW(serialize(BareItem{int64_t(1000000000000000)}), std::invalid_argument);
+    }
+
+    void display_strings() {
+        // RFC 9651 §3.3.8's example, and the characters that are always encoded
+        CPPUNIT_ASSERT_EQUAL(std::string("%\"This is intended for display to %c3%bcsers.\""),
+                             serialize(BareItem{DisplayString{"This is intended for display to \xc3\xbcsers."}}));
+        CPPUNIT_ASSERT_EQUAL(std::string("%\"a%25b%22c\\d%0a\""), serialize(BareItem{DisplayString{"a%b\"c\\d\n"}}));
+        CPPUNIT_ASSERT_EQUAL(std::string("\"x\";loc=%\"f%c3%bc.mp3\""),
+                             serialize(Item{String{"x"}, {{"loc", DisplayString{"f\xc3\xbc.mp3"}}}}));
     }
 };
 

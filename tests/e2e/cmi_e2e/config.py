@@ -1,7 +1,7 @@
 """What configure found for the e2e harness and the benches: the httpd binary, its stock
 module directory, the user its children run as when the tests run as root, the
 mime.types it reads and the python that runs the tests. configure writes them to
-<build>/tests/e2e/config.ini (from tests/e2e/config.ini.in), as mod_md's pyhttpd does."""
+<build>/tests/e2e-config.ini (from tests/e2e/config.ini.in), as mod_md's pyhttpd does."""
 import configparser
 import functools
 import os
@@ -25,7 +25,7 @@ class HarnessConfig:
 def harness_config(build_dir=None) -> HarnessConfig:
     """The configuration of build_dir (default: CMI_BUILD_DIR, else <source>/build)."""
     build = Path(build_dir or os.environ.get("CMI_BUILD_DIR", SOURCE_DIR / "build"))
-    ini_file = build / "tests" / "e2e" / "config.ini"
+    ini_file = build / "tests" / "e2e-config.ini"
     ini = configparser.ConfigParser(interpolation=None)
     if not ini.read(ini_file):
         raise RuntimeError(f"{ini_file} is missing: configure and build first (./dev build)")

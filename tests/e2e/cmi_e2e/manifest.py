@@ -49,3 +49,36 @@ def xmlsec1_sign(xml: str, cred, tmp) -> str:
     subprocess.run(["xmlsec1", "--sign", "--privkey-pem", f"{cred.key},{cred.cert}",
                     "--output", str(out), str(tmpl)], check=True, capture_output=True)
     return out.read_text()
+
+
+class IngestRig:
+    """A manifest location's pieces on the shared httpd, under one name: the CGI
+    cgi-bin-<name>/ingest.sh made from `cgi` (its "{marker}" is a file it touches when
+    it runs), and a staging root var/staging-<name>, both usable by the children."""
+
+    def __init__(self, httpd, name: str, cgi: str):
+        from .content import write_cgi, www_owned_dir
+        self.httpd = httpd
+        self.cgi = httpd.root / f"cgi-bin-{name}"
+        self.marker = www_owned_dir(httpd.root / "var" / f"{name}-markers") / "ran"
+        self.staging = www_owned_dir(httpd.root / "var" / f"staging-{name}")
+        write_cgi(self.cgi / "ingest.sh", cgi.format(marker=self.marker))
+
+    def stage(self, rel: str, data: bytes):
+        """A provider's staging tool writing straight into the staging area."""
+        path = self.staging / rel
+        path.write_bytes(data)
+        path.chmod(0o644)
+
+    def post(self, where: str, body: str):
+        import requests
+        self.marker.unlink(missing_ok=True)
+        return requests.post(self.httpd.url(f"{where}ingest.sh"), data=body.encode(),
+                             headers={"Content-Type": "application/xml"}, verify=str(self.httpd.pki.ca_cert),
+                             timeout=120)
+
+    def refused(self, r, status: int, code: str) -> dict:
+        from .problems import assert_problem
+        doc = assert_problem(r, status, code)
+        assert not self.marker.exists(), "the handler ran"
+        return doc
