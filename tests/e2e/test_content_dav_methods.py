@@ -35,6 +35,12 @@ CONFIG = """
     CMIContentTrustAnchors "{ca}"
     CMIContentExtensionMethods PATCH
 </Location>
+# One directory under two URLs: validation configured where the content lives.
+Alias /dav-i22-alias/ "{dav}/i22/"
+<Directory "{dav}/i22/dirsigned">
+    CMIContentValidation Required
+    CMIContentTrustAnchors "{ca}"
+</Directory>
 """
 
 PROTOS = ["--http1.1", "--http2"]
@@ -49,11 +55,12 @@ DAV_ERRORS = r"dav:error"
 @pytest.fixture(scope="module")
 def server(httpd):
     root = www_owned_dir(httpd.dav_dir / "i22")
-    for d in ("open", "signed", "optional", "within", "patchable"):
+    for d in ("open", "signed", "optional", "within", "patchable", "dirsigned"):
         www_owned_dir(root / d)
     httpd.i22 = root
     httpd.i22_log = httpd.root / "logs" / "audit-i22.log"
-    httpd.configure(CONFIG.format(ca=httpd.pki.ca_cert), server_snippet=f'CMIAuditLog "{httpd.i22_log}"\n')
+    httpd.configure(CONFIG.format(ca=httpd.pki.ca_cert, dav=httpd.dav_dir),
+                    server_snippet=f'CMIAuditLog "{httpd.i22_log}"\n')
     return httpd
 
 
@@ -198,6 +205,17 @@ def test_destination_spelled_differently_is_still_refused(server):
         if r.status == 403:
             assert_problem(r, 403, "copy-refused")
     assert sorted(p.name for p in (server.i22 / "signed").iterdir() if p.name.startswith("sp")) == []
+
+
+@pytest.mark.parametrize("method", ["COPY", "MOVE"])
+def test_directory_validated_under_two_urls_is_refused_under_both(server, method):
+    put_unsigned(server, f"/dav/i22/open/two-urls-{method}.txt")
+    for dst in (f"/dav/i22/dirsigned/{method}-1.txt", f"/dav-i22-alias/dirsigned/{method}-2.txt"):
+        r = copy(server, method, f"/dav/i22/open/two-urls-{method}.txt", dst, "--http1.1")
+        assert_problem(r, 403, "copy-refused")
+    assert sorted(p.name for p in (server.i22 / "dirsigned").iterdir()) == []
+    assert_problem(dav(server, "PUT", f"/dav-i22-alias/dirsigned/{method}-3.txt", "--http1.1", data=b"x"), 400,
+                   "signature-required")
 
 
 # --- the method-by-method table -----------------------------------------------------

@@ -14,6 +14,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from conftest import SOURCE_DIR
 from cmi_e2e.clients import curl
 from cmi_e2e.problems import UUID7
 
@@ -139,3 +140,25 @@ def test_each_removal_is_logged_with_the_name_only(server):
     for name, value in SPOOFED:
         assert f"removed the client's request header '{name}'" in log
         assert value not in log
+
+
+def contract_env_keys() -> list[str]:
+    """Every key docs/architecture.md's Notes contract says a module puts in the environment."""
+    keys = []
+    for line in (SOURCE_DIR / "docs" / "architecture.md").read_text().splitlines():
+        m = re.match(r"^\| `(CMI_[A-Z0-9_]+)(<[A-Z]+>)?` \| ([^|]*) \|", line)
+        if m and "env" in m.group(3):
+            keys.append(m.group(1) + ("ROLE" if m.group(2) else ""))
+    return keys
+
+
+def test_every_environment_key_of_the_notes_contract_is_stripped(server):
+    keys = contract_env_keys()
+    assert {"CMI_TRANSACTION_ID", "CMI_USER", "CMI_CONTENT_ITEMS", "CMI_SAML_ATTR_ROLE"} <= set(keys), keys
+    spellings = [(n, f"contract-{i}-{j}") for i, k in enumerate(keys)
+                 for j, n in enumerate((k, k.replace("_", "-"), k.replace("_", ".").lower()))]
+    args = [a for name, value in spellings for a in ("-H", f"{name}: {value}")]
+    r = curl(server.url("/rsv/tls/x"), "--http1.1", *args, ca=server.pki.ca_cert)
+    assert r.status == 200, r.body
+    leaked = [(n, v) for n, v in r.json() if v.startswith("contract-")]
+    assert leaked == [], f"the backend got {leaked}"
