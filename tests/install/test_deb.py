@@ -96,7 +96,7 @@ def pki(etc: Path):
          "-subj", "/CN=install test CA", "-addext", "basicConstraints=critical,CA:TRUE",
          "-addext", "keyUsage=critical,keyCertSign,cRLSign")
     for name, cn, ext in (("server", "localhost", "subjectAltName=DNS:localhost\nextendedKeyUsage=serverAuth"),
-                          ("client", "provider-a", "extendedKeyUsage=clientAuth")):
+                          ("client", "provider-a", "extendedKeyUsage=clientAuth,emailProtection")):
         ossl("req", *ec, "-keyout", etc / f"{name}.key", "-out", etc / f"{name}.csr", "-subj", f"/CN={cn}")
         (etc / f"{name}.ext").write_text("basicConstraints=CA:FALSE\n" + ext + "\n")
         ossl("x509", "-req", "-in", etc / f"{name}.csr", "-CA", etc / "ca.pem", "-CAkey", etc / "ca.key",
