@@ -1,5 +1,6 @@
 #include "libcmi/audit_verify.hpp"
 
+#include "libcmi/base64.hpp"
 #include "libcmi/signer.hpp"
 
 #include <nlohmann/json.hpp>
@@ -109,7 +110,7 @@ bool ChainVerifier::feed(std::string_view line, bool complete, const std::string
                                                  cp["keyid"].get<std::string>() + ")");
             std::vector<unsigned char> sig;
             try {
-                sig = cmi::base64_decode(cp["sig"].get<std::string>());
+                sig = cmi::base64_decode_padded(cp["sig"].get<std::string>());
             } catch (const std::exception&) {
                 return fail(rec->seq, where, "checkpoint signature is not base64");
             }
@@ -124,6 +125,7 @@ bool ChainVerifier::feed(std::string_view line, bool complete, const std::string
     head_ = ChainHead{rec->seq, line_hash(bytes)};
     started_ = true;
     ++records_;
+    if (observer_) observer_(rec->seq, line, where);
     return true;
 }
 
@@ -164,7 +166,13 @@ bool ChainVerifier::feed_streams(const std::vector<std::pair<std::istream*, std:
         const auto rec = parse_record(c.line, why);
         c.seq = rec ? std::optional<std::uint64_t>(rec->seq) : std::nullopt;
     };
-    for (auto& c : cursors) advance(c);
+    // A file that cannot be read on (a truncated gzip file) is reported
+    // where it stops, not as the seq gap it leaves.
+    auto unreadable = [](const Cursor& c) { return !c.has && c.in->bad(); };
+    for (auto& c : cursors) {
+        advance(c);
+        if (unreadable(c)) return fail(std::nullopt, c.name + ":" + std::to_string(c.line_no + 1), "read error");
+    }
     for (;;) {
         Cursor* next = nullptr;
         for (auto& c : cursors) {
@@ -179,6 +187,8 @@ bool ChainVerifier::feed_streams(const std::vector<std::pair<std::istream*, std:
         if (!next) break;
         if (!feed(next->line, next->complete, next->name + ":" + std::to_string(next->line_no))) return false;
         advance(*next);
+        if (unreadable(*next))
+            return fail(std::nullopt, next->name + ":" + std::to_string(next->line_no + 1), "read error");
     }
     for (const auto& c : cursors)
         if (c.in->bad()) return fail(std::nullopt, c.name, "read error");

@@ -1,5 +1,6 @@
 #include "libcmi/receipt.hpp"
 
+#include "libcmi/base64.hpp"
 #include "libcmi/sha256.hpp"
 #include "libcmi/signer.hpp"
 
@@ -66,8 +67,8 @@ std::optional<Receipt> parse_receipt(std::string_view s) {
         try {
             if (key == "txid" && open == '"' && !have_txid) r.txid = value, have_txid = true;
             else if (key == "keyid" && open == '"' && !have_keyid) r.keyid = value, have_keyid = true;
-            else if (key == "hash" && open == ':' && !have_hash) r.hash = base64_decode(value), have_hash = true;
-            else if (key == "sig" && open == ':' && !have_sig) r.sig = base64_decode(value), have_sig = true;
+            else if (key == "hash" && open == ':' && !have_hash) r.hash = base64_decode_padded(value), have_hash = true;
+            else if (key == "sig" && open == ':' && !have_sig) r.sig = base64_decode_padded(value), have_sig = true;
             else return std::nullopt;
         } catch (const std::exception&) {
             return std::nullopt;

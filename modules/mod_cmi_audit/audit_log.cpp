@@ -9,6 +9,7 @@
 #include <cstring>
 #include <fcntl.h>
 #include <climits>
+#include <cstdlib>
 #include <cstdint>
 #include <linux/futex.h>
 #include <pthread.h>
@@ -280,14 +281,21 @@ void AuditLog::save_head() {
         head.hash.assign(shared_->hash, 64);
     }
     if (head.seq == saved_seq_) return;
-    const std::string tmp = head_path_ + ".tmp";
+    // A new file of a name nobody could know in advance (mkostemp: O_CREAT |
+    // O_EXCL, which never follows a symlink): we run as root, and a child
+    // that can write in the log directory could plant <log>.head.tmp -> any
+    // file. rename() then replaces the name <log>.head, never what it points to.
+    std::string tmp = head_path_ + ".XXXXXX";
     const std::string text = format_head_file(head);
-    const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+    const int fd = mkostemp(tmp.data(), O_CLOEXEC);
     std::size_t written = 0;
-    int err = fd < 0 ? errno : write_all(fd, text, written);
+    int err = fd < 0 ? errno : 0;
+    if (!err && fchmod(fd, 0640) != 0) err = errno;
+    if (!err) err = write_all(fd, text, written);
     if (!err && fdatasync(fd) != 0) err = errno;
     if (fd >= 0) ::close(fd);
     if (!err && ::rename(tmp.c_str(), head_path_.c_str()) != 0) err = errno;
+    if (err && fd >= 0) ::unlink(tmp.c_str());
     if (err) {
         ap_log_error_(__FILE__, __LINE__, cmi_audit_module.module_index, APLOG_WARNING, 0, server_,
                       "audit log %s: cannot save the chain head to %s: %s (a log rotated while httpd is "
@@ -445,7 +453,9 @@ apr_off_t AuditLog::stage_locked(Record& rec, const std::string& fields, apr_off
             return 0;
         }
     }
-    std::memcpy(shared_->hash, line_hash(line).c_str(), 65);
+    res.seq = rec.seq;
+    res.line_hash = line_hash(line);
+    std::memcpy(shared_->hash, res.line_hash.c_str(), 65);
     shared_->seq = rec.seq;
     shared_->has_head = 1;
     if (!current_locked()) return -1;  // a rotated file: no group commit there

@@ -55,6 +55,8 @@ public:
     struct Result {
         bool written = false;  // the line is in the file (and in the chain)
         std::string error;     // empty: written and, if asked, durable
+        std::uint64_t seq = 0;   // where it was chained (0: not chained)
+        std::string line_hash;   // hex SHA-256 of its line, line feed included
         bool ok() const { return error.empty(); }
     };
     enum class Durable {

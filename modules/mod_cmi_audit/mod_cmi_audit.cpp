@@ -63,6 +63,10 @@ int write_begin(request_rec* r) {
     const AuditLog::Result res = counted_append(
         r, *log, rec, syncs(server_config(r->server)) ? AuditLog::Durable::now : AuditLog::Durable::no);
     st.begun = res.written;
+    if (res.written) {
+        st.begin_seq = res.seq;
+        st.begin_line_hash = res.line_hash;
+    }
     if (res.ok()) return DECLINED;
     st.begin_failed = !res.written;
     if (fails_open(dir_config(r))) {
@@ -87,7 +91,11 @@ extern "C" void insert_filter(request_rec* r) {
     httpd::hook_barrier(r, cmi_audit_module, "insert_filter", [r] {
         if (r->main) return DECLINED;
         RequestState* st = find_state(r);
-        if (!st || !st->begun || st->body) return DECLINED;  // once per operation
+        if (!st || !st->begun) return DECLINED;
+        if (st->body) {  // once per operation; an internal redirect reads the same body
+            keep_body_filter(r, st->body);
+            return DECLINED;
+        }
         st->body = add_body_filter(r);
         const AuditLog* log = log_of(r);
         if (gives_receipts(dir_config(r)) && log && log->signer()) add_receipt_filter(r, log->signer());

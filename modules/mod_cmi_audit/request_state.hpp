@@ -11,6 +11,8 @@ struct BodyTally;
 struct RequestState {
     bool begun = false;         // the begin record is in the log
     bool begin_failed = false;  // it could not be written
+    std::uint64_t begin_seq = 0;     // where the begin record was chained
+    std::string begin_line_hash;     // hex SHA-256 of its line
     BodyTally* body = nullptr;
     const char* receipt = nullptr;  // the CMI-Receipt value sent
     // The connection's TLS facts, looked up once for both records (mod_ssl's

@@ -269,8 +269,24 @@ void load_nonce_secrets(apr_pool_t* pconf, server_rec* main) {
     }
 }
 
+// A notice at each start for every section that offers MD5 (RFC 7616 keeps it
+// for old clients only).
+void notice_md5(server_rec* main) {
+    if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG) return;  // the check-only pass
+    for (server_rec* s = main; s; s = s->next) {
+        const apr_array_header_t* where = server_config(s).md5_sections;
+        for (int i = 0; where && i < where->nelts; ++i)
+            ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s,
+                         "CMIAuthDigestAlgorithms lists MD5 in %s: MD5 is weaker than SHA-256 (a captured "
+                         "response can be attacked offline far faster); move users to SHA-256 entries "
+                         "(cmi-htdigest) and drop MD5 when clients no longer need it",
+                         APR_ARRAY_IDX(where, i, const char*));
+    }
+}
+
 int post_config_body(apr_pool_t* pconf, apr_pool_t* ptemp, server_rec* main) {
     load_nonce_secrets(pconf, main);
+    notice_md5(main);
     httpd::ReplayCache* fallback = server_config(main).replay_cache;
     if (!fallback && ap_lookup_provider(AP_SOCACHE_PROVIDER_GROUP, "shmcb", AP_SOCACHE_PROVIDER_VERSION)) {
         // 4 MiB: about 73000 entries (shmcb's own default, 512 KiB, holds about 9000).

@@ -6,6 +6,7 @@
 #include "httpd/problem_response.hpp"
 #include "libcmi/manifest_verify.hpp"
 #include "libcmi/manifest_xmldsig.hpp"
+#include "mod_cmi_content/body_guard.hpp"
 #include "mod_cmi_content/body_replay.hpp"
 #include "mod_cmi_content/content_notes.hpp"
 #include "mod_cmi_content/request_state.hpp"
@@ -189,7 +190,7 @@ int validate_manifest(request_rec* r, const DirConfig& dc) {
     // The handler sees the manifest as it was sent, with a known length.
     apr_table_unset(r->headers_in, "Transfer-Encoding");
     apr_table_setn(r->headers_in, "Content-Length", apr_off_t_toa(r->pool, static_cast<apr_off_t>(body->data.size())));
-    ap_add_input_filter(kReplayFilterName, body, r, r->connection);
+    guard_body(r, ap_add_input_filter(kReplayFilterName, body, r, r->connection));
     return DECLINED;
 }
 

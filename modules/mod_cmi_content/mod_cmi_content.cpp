@@ -6,6 +6,7 @@
 #include "httpd/problem_response.hpp"
 #include "mod_cmi_content/content_status.hpp"
 #include "mod_cmi_content/body_filter.hpp"
+#include "mod_cmi_content/body_guard.hpp"
 #include "mod_cmi_content/content_config.hpp"
 #include "mod_cmi_content/header_check.hpp"
 #include "mod_cmi_content/replay_check.hpp"
@@ -50,7 +51,7 @@ int validate(request_rec* r) {
 }
 
 extern "C" int fixups(request_rec* r) {
-    return httpd::hook_barrier(r, cmi_content_module, "fixups", [r] { return validate(r); });
+    return httpd::hook_barrier(r, cmi_content_module, "fixups", [r] { return validate_body_once(r, validate); });
 }
 
 extern "C" void manifest_child_init(apr_pool_t*, server_rec* s) {
@@ -67,6 +68,7 @@ void register_hooks(apr_pool_t*) {
     register_manifest_filter();
     ap_hook_child_init(manifest_child_init, nullptr, nullptr, APR_HOOK_MIDDLE);
     register_body_filter();
+    register_body_guard();
     register_spool_filter();
     register_replay_hooks();
     register_config_check();
@@ -75,6 +77,12 @@ void register_hooks(apr_pool_t*) {
 }
 
 }  // namespace
+
+bool validates_body(request_rec* r) {
+    const DirConfig& dc = dir_config(r);
+    return carries_body(r) && (decoupled(dc.manifest) || validation(dc) != Validation::off);
+}
+
 }  // namespace cmi::content
 
 extern "C" {

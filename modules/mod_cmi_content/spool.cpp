@@ -3,6 +3,7 @@
 #include "httpd/barrier.hpp"
 #include "httpd/pool_object.hpp"
 #include "httpd/problem_response.hpp"
+#include "mod_cmi_content/body_guard.hpp"
 #include "mod_cmi_content/body_replay.hpp"
 
 #include <apr_file_io.h>
@@ -107,7 +108,7 @@ int spool_and_verify(request_rec* r, const DirConfig& dc, RequestState& st) {
     auto* ctx = httpd::pool_new<ReplayCtx>(r->pool);
     ctx->file = file;
     ctx->size = size;
-    ap_add_input_filter(kReplayFilterName, ctx, r, r->connection);
+    guard_body(r, ap_add_input_filter(kReplayFilterName, ctx, r, r->connection));
     return DECLINED;
 }
 

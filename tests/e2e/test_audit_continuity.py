@@ -134,3 +134,23 @@ def test_torn_last_line_at_start_up_is_recovered_explicitly(server):
     assert rec["recovered"]["bytes"] == len(torn)
     assert rec["recovered"]["sha256"] == hashlib.sha256(torn).hexdigest()
     verify(server, server.audit_log)
+
+
+def test_head_file_save_follows_no_planted_symlink(server):
+    """A compromised child that can write in the log directory plants
+    <log>.head.tmp -> a file of root's; the root parent saving the head must not
+    truncate or write that file (issue 21 item 6)."""
+    victim = server.root / "conf" / "victim.conf"
+    victim.write_text("precious\n")
+    victim.chmod(0o600)
+    planted = server.audit_log.with_name(server.audit_log.name + ".head.tmp")
+    planted.symlink_to(victim)
+    logged_get(server, 2)
+    lines = read_lines(server.audit_log)
+    server.stop()  # the parent saves the head at shutdown
+    assert victim.read_text() == "precious\n"
+    head = server.audit_log.with_name(server.audit_log.name + ".head")
+    assert not head.is_symlink()
+    assert head.read_text() == f"cmi-audit head v1\n{json.loads(lines[-1])['seq']}\n{line_hash(lines[-1])}\n"
+    planted.unlink()
+    server.start()

@@ -10,6 +10,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from cmi_e2e.ports import free_port, free_ports  # noqa: F401 (free_port: for the importers of this module)
+
 STOCK_MODULES = [
     "mpm_event", "authz_core", "authz_host", "authn_core", "mime", "dir", "alias",
     "headers", "env", "setenvif", "ssl", "socache_shmcb", "dav", "dav_fs", "cgid",
@@ -21,12 +23,6 @@ OUR_MODULES = ["tls", "auth", "audit", "content"]
 # Error-log levels a test fails on unless it said it expects them.
 SANITIZER = re.compile(r"(AddressSanitizer|UndefinedBehaviorSanitizer|LeakSanitizer|runtime error:)")
 ERROR_LEVELS = re.compile(r"\] \[[a-z0-9_]+:(error|crit|alert|emerg)\] ")
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def wait_for_port(port: int, proc: subprocess.Popen, timeout: float = 20) -> bool:
@@ -71,8 +67,7 @@ class Httpd:
             pw = pwd.getpwnam(self.user)
             for d in ("dav", "var"):
                 os.chown(self.root / d, pw.pw_uid, pw.pw_gid)
-        self.http_port = free_port()
-        self.https_port = free_port()
+        self.http_port, self.https_port = free_ports(2)
         self.error_log = self.root / "logs" / "error.log"
         self.conf_file = self.root / "conf" / "httpd.conf"
         self.proc = None
