@@ -11,6 +11,7 @@ import time
 
 import pytest
 
+from cmi_e2e import docs
 from cmi_e2e.debian_site import SERVER_NAME, deployed_site
 from conftest import BUILD_DIR, SOURCE_DIR
 
@@ -96,6 +97,9 @@ def test_logrotate_rotates_and_keeps_the_chain(site):
     out = subprocess.run([BUILD_DIR / "tools/cmi-audit/cmi-audit", "verify", "--key",
                           site.path("/etc/apache2/cmi/audit-pub.pem"), *files], capture_output=True, text=True)
     assert out.returncode == 0 and "OK" in out.stdout, out.stdout + out.stderr
+    # ... and, as docs/deployment.md shows it, in one call over the files as they are.
+    history = site.run(docs.sh_block(SOURCE_DIR / "docs" / "deployment.md", "verify-history"))
+    assert history.returncode == 0 and "OK" in history.stdout, history.stdout + history.stderr
     assert "graceful restart" in site.error_log.read_text(), "postrotate did not reload apache2"
     assert site.unexpected_errors() == []
 
