@@ -197,6 +197,9 @@ IncludeOptional /etc/apache2/mods-enabled/cmi_*.conf
 User www-data
 Group www-data
 ServerName localhost
+# the listeners (Debian's ports.conf has them on a real system)
+Listen 127.0.0.1:{https}
+Listen 127.0.0.1:{http}
 ErrorLog "{log}/error.log"
 LogLevel warn
 TypesConfig /etc/mime.types
@@ -212,8 +215,7 @@ Include "{root}/cmc.conf"
     (root / "htdocs").mkdir()
     defines = []
     for k, v in (("CMI_SERVER_NAME", "localhost"), ("CMI_HTTPS_PORT", https), ("CMI_ETC", etc),
-                 ("CMI_VAR", var), ("CMI_LOG", log), ("CMI_CGI", cgi),
-                 ("CMI_LISTEN_HTTPS", f"127.0.0.1:{https}"), ("CMI_LISTEN_HTTP", f"127.0.0.1:{http}")):
+                 ("CMI_VAR", var), ("CMI_LOG", log), ("CMI_CGI", cgi)):
         defines += ["-C", f"Define {k} {v}"]
     cmd = ["/usr/sbin/apache2", *defines, "-d", str(root), "-f", str(root / "httpd.conf")]
     run([*cmd, "-t"])
@@ -233,7 +235,8 @@ Include "{root}/cmc.conf"
             socket.create_connection(("127.0.0.1", https), timeout=0.2).close()
             break
         except OSError:
-            assert proc.poll() is None, (log / "stderr.log").read_text() + (log / "error.log").read_text()
+            assert proc.poll() is None, "".join(p.read_text() for p in (log / "stderr.log", log / "error.log")
+                                                if p.exists())
             time.sleep(0.05)
 
     def curl(*args):
