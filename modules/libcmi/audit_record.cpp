@@ -51,6 +51,23 @@ public:
         out_ += '}';
     }
 
+    // [{…},…] with f(Writer&, element) writing each object's members, or null.
+    template <class T, class F>
+    void array(const std::optional<std::vector<T>>& v, F f) {
+        if (!v) return null();
+        out_ += '[';
+        bool first = true;
+        for (const T& e : *v) {
+            if (!first) out_ += ',';
+            first = false;
+            out_ += '{';
+            Writer inner(out_);
+            f(inner, e);
+            out_ += '}';
+        }
+        out_ += ']';
+    }
+
 private:
     static constexpr char kHex[] = "0123456789abcdef";
 
@@ -174,6 +191,7 @@ std::string serialize_fields(const Record& rec) {
     });
     w.key("method"); w.string(rec.method);
     w.key("uri"); w.string(rec.uri);
+    w.key("destination"); w.string(rec.destination);
     w.key("content_type"); w.string(rec.content_type);
     w.key("request");
     w.object(rec.request.has_value(), [&](Writer& o) {
@@ -188,9 +206,17 @@ std::string serialize_fields(const Record& rec) {
         o.key("items"); o.string(rec.validation->items);
     });
     w.key("status"); w.number(rec.status);
+    w.key("refusal"); w.string(rec.refusal);
     w.key("response_bytes"); w.number(rec.response_bytes);
     w.key("duration_us"); w.number(rec.duration_us);
     w.key("receipt"); w.string(rec.receipt);
+    w.key("evidence");
+    w.array(rec.evidence, [](Writer& o, const EvidenceFile& e) {
+        o.key("kind"); o.string(e.kind);
+        o.key("name"); o.string(e.name);
+        o.key("sha256"); o.string(e.sha256);
+        o.key("bytes"); o.number(e.bytes);
+    });
     if (rec.checkpoint) {
         w.key("checkpoint");
         w.object(true, [&](Writer& o) {
@@ -204,6 +230,24 @@ std::string serialize_fields(const Record& rec) {
         w.object(true, [&](Writer& o) {
             o.key("bytes"); o.number(rec.recovered->bytes);
             o.key("sha256"); o.string(rec.recovered->sha256);
+        });
+    }
+    if (rec.discontinuity) {
+        const auto& d = *rec.discontinuity;
+        w.key("discontinuity");
+        w.object(true, [&](Writer& o) {
+            o.key("reason"); o.string(d.reason);
+            o.key("expected");
+            o.object(true, [&](Writer& e) {
+                e.key("seq"); e.number(d.expected_seq);
+                e.key("hash"); e.string(d.expected_hash);
+            });
+            o.key("found");
+            o.object(true, [&](Writer& f) {
+                f.key("seq"); f.number(d.found_seq);
+                f.key("hash"); f.string(d.found_hash);
+                f.key("size"); f.number(d.found_size);
+            });
         });
     }
     return out;

@@ -1,6 +1,7 @@
 #include "libcmi/audit_verify.hpp"
 
 #include "libcmi/base64.hpp"
+#include "libcmi/sha256.hpp"
 #include "libcmi/signer.hpp"
 
 #include <nlohmann/json.hpp>
@@ -14,18 +15,12 @@
 namespace cmi::audit {
 namespace {
 
-bool is_hex64(const std::string& s) {
-    if (s.size() != 64) return false;
-    for (char c : s)
-        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
-    return true;
-}
-
 struct Parsed {
     std::uint64_t seq = 0;
     std::string prev;
     std::string ev;
     nlohmann::json checkpoint;  // null unless present
+    std::optional<std::string> discontinuity;  // its reason, for ev "discontinuity"
 };
 
 // The chain fields of one line, or the reason it is not a record.
@@ -50,7 +45,7 @@ std::optional<Parsed> parse_record(std::string_view line, std::string& why) {
         return std::nullopt;
     }
     const auto prev = j.find("prev");
-    if (prev == j.end() || !prev->is_string() || !is_hex64(prev->get<std::string>())) {
+    if (prev == j.end() || !prev->is_string() || !is_sha256_hex(prev->get<std::string>())) {
         why = "missing or invalid \"prev\"";
         return std::nullopt;
     }
@@ -59,8 +54,13 @@ std::optional<Parsed> parse_record(std::string_view line, std::string& why) {
         why = "missing \"ev\"";
         return std::nullopt;
     }
-    Parsed p{seq->get<std::uint64_t>(), prev->get<std::string>(), ev->get<std::string>(), nullptr};
+    Parsed p{seq->get<std::uint64_t>(), prev->get<std::string>(), ev->get<std::string>(), nullptr, std::nullopt};
     if (const auto cp = j.find("checkpoint"); cp != j.end()) p.checkpoint = *cp;
+    if (p.ev == "discontinuity") {
+        const auto d = j.find("discontinuity");
+        const bool has_reason = d != j.end() && d->is_object() && d->contains("reason") && (*d)["reason"].is_string();
+        p.discontinuity = has_reason ? (*d)["reason"].get<std::string>() : std::string("no reason given");
+    }
     return p;
 }
 
@@ -80,6 +80,12 @@ bool ChainVerifier::feed(std::string_view line, bool complete, const std::string
     std::string why;
     const auto rec = parse_record(line, why);
     if (!rec) return fail(expected, where, "record is unreadable: " + why);
+    // The server recorded that the log on disk is not the chain it wrote
+    // (cut back, rewritten, or not matching its saved head): never OK.
+    if (rec->discontinuity)
+        return fail(rec->seq, where,
+                    "discontinuity: the server found the log changed behind it and did not continue it: " +
+                        *rec->discontinuity);
     if (!started_) {
         // The first record may continue an earlier log; seq 1 starts the chain.
         if (rec->seq == 1 && rec->prev != kGenesisPrev)

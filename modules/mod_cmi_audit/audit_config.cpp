@@ -26,6 +26,16 @@ const char* set_log(cmd_parms* cmd, void*, const char* path) {
     });
 }
 
+const char* set_evidence_store(cmd_parms* cmd, void*, const char* path) {
+    return directive_barrier(cmd, [&]() -> const char* {
+        if (const char* err = ap_check_cmd_context(cmd, GLOBAL_ONLY)) return err;
+        const char* full = ap_server_root_relative(cmd->pool, path);
+        if (!full) throw std::invalid_argument(std::string("'") + path + "' is not a valid path");
+        server_config(cmd->server).evidence_dir = full;
+        return nullptr;
+    });
+}
+
 const char* set_audit(cmd_parms*, void* cfg, int on) {
     static_cast<DirConfig*>(cfg)->audit = httpd::to_tri(on);
     return nullptr;
@@ -90,6 +100,16 @@ const char* set_checkpoint(cmd_parms* cmd, void*, const char* records, const cha
     });
 }
 
+const char* set_timeout(cmd_parms* cmd, void*, const char* seconds) {
+    return directive_barrier(cmd, [&]() -> const char* {
+        if (const char* err = ap_check_cmd_context(cmd, GLOBAL_ONLY)) return err;
+        const apr_uint64_t v = positive(seconds, "number of seconds");
+        if (v > 3600) throw std::invalid_argument(std::string("'") + seconds + "' is too long; at most 3600 seconds");
+        server_config(cmd->server).timeout_us = apr_time_from_sec(v);
+        return nullptr;
+    });
+}
+
 bool valid_name(const char* s) {
     if (!*s) return false;
     for (; *s; ++s)
@@ -122,6 +142,9 @@ const char* set_operation(cmd_parms* cmd, void* cfg, const char* op) {
 const command_rec directives[] = {
     AP_INIT_TAKE1("CMIAuditLog", as_cmd(set_log), nullptr, RSRC_CONF,
                   "path of the operation log (JSON Lines, hash-chained); opened at start-up"),
+    AP_INIT_TAKE1("CMIAuditEvidenceStore", as_cmd(set_evidence_store), nullptr, RSRC_CONF,
+                  "directory of the providers' signatures the log vouches for (default: cmi-evidence "
+                  "beside CMIAuditLog)"),
     AP_INIT_FLAG("CMIAudit", as_cmd(set_audit), nullptr, RSRC_CONF | ACCESS_CONF,
                  "On: this location is a CMI interface whose operations are audited (default Off)"),
     AP_INIT_FLAG("CMIAuditReceipts", as_cmd(set_receipts), nullptr, RSRC_CONF | ACCESS_CONF,
@@ -136,6 +159,9 @@ const command_rec directives[] = {
     AP_INIT_TAKE12("CMIAuditCheckpoint", as_cmd(set_checkpoint), nullptr, RSRC_CONF,
                    "records [seconds]: a signed checkpoint after at most this many records or seconds "
                    "(default 1000 60)"),
+    AP_INIT_TAKE1("CMIAuditTimeout", as_cmd(set_timeout), nullptr, RSRC_CONF,
+                  "seconds a request waits for the operation log (room in its queue, a durable write) before "
+                  "503 audit-unavailable (default 5)"),
     AP_INIT_TAKE1("CMIAuditNode", as_cmd(set_node), nullptr, RSRC_CONF,
                   "name of this node in the log (default: the host name)"),
     AP_INIT_TAKE1("CMIAuditOperation", as_cmd(set_operation), nullptr, RSRC_CONF | ACCESS_CONF,
@@ -163,9 +189,11 @@ void* merge_server_config(apr_pool_t* p, void* basev, void* addv) {
     const auto* add = static_cast<const ServerConfig*>(addv);
     auto* c = httpd::pool_new<ServerConfig>(p);
     c->log_path = base->log_path;  // GLOBAL_ONLY: only the main server has these
+    c->evidence_dir = base->evidence_dir;
     c->signer = base->signer;
     c->checkpoint_records = base->checkpoint_records;
     c->checkpoint_us = base->checkpoint_us;
+    c->timeout_us = base->timeout_us;
     c->sync = httpd::merge_tri(base->sync, add->sync);
     c->node = add->node ? add->node : base->node;
     return c;

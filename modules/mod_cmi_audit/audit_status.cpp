@@ -15,11 +15,16 @@ namespace {
 constexpr const char* kCounters[] = {
     "records.written", "records.failed",
     "durable_writes", "durable_write_us.total", "durable_write_us.max",
+    "fdatasyncs", "fdatasync_us.total", "fdatasync_us.max", "fdatasync_begins",
+    "discontinuities", "writer_restarts",
     "refused.audit-unavailable", "other",
 };
 
 extern "C" int cmi_audit_status(request_rec* r, int flags) {
     return httpd::hook_barrier(r, cmi_audit_module, "status_hook", [r, flags] {
+        // The counters of records include everything queued before this page
+        // (the log writer counts what it has written).
+        if (AuditLog* log = server_config(r->server).log) log->settle(apr_time_from_msec(500));
         httpd::report_status(r, flags, cmi_audit_module, "cmi_audit", "mod_cmi_audit (CMI operation log)");
         return OK;
     });
@@ -35,25 +40,19 @@ extern "C" int cmi_audit_status_post_config(apr_pool_t* pconf, apr_pool_t*, apr_
 
 }  // namespace
 
-void count_record(server_rec* s, const AuditLog::Result& res) noexcept {
-    if (httpd::StatusCounters* c = httpd::StatusCounters::find(s, cmi_audit_module))
-        c->add(res.written ? "records.written" : "records.failed");
-}
-
-AuditLog::Result counted_append(request_rec* r, AuditLog& log, Record& rec, AuditLog::Durable durable) {
-    const apr_time_t start = apr_time_now();
-    AuditLog::Result res = log.append(rec, durable);
-    count_record(r->server, res);
+void count_begin(request_rec* r, const AuditLog::Begin& res, bool durable, apr_interval_time_t took) noexcept {
     httpd::StatusCounters* c = httpd::StatusCounters::find(r->server, cmi_audit_module);
-    if (c && durable == AuditLog::Durable::now && res.ok()) {
-        const apr_time_t took = apr_time_now() - start;
+    if (!c) return;
+    if (!res.queued) c->add("records.failed");
+    if (durable && res.ok()) {
         const auto us = static_cast<std::uint64_t>(took > 0 ? took : 0);
         c->add("durable_writes");
         c->add("durable_write_us.total", us);
         c->raise("durable_write_us.max", us);
     }
-    return res;
 }
+
+void count_failed(request_rec* r) noexcept { httpd::count(r, cmi_audit_module, "records.failed"); }
 
 void register_status_hooks() {
     APR_OPTIONAL_HOOK(ap, status_hook, cmi_audit_status, nullptr, nullptr, APR_HOOK_MIDDLE);

@@ -1,4 +1,4 @@
-// mod_cmi_audit on mod_status's server-status page (see audit_status.cpp).
+// mod_cmi_audit on server-status (see audit_status.cpp).
 #pragma once
 #include "httpd/httpd_includes.hpp"
 #include "mod_cmi_audit/audit_log.hpp"
@@ -8,12 +8,11 @@ namespace cmi::audit {
 // Makes the counter table in post_config and reports it on server-status.
 void register_status_hooks();
 
-// log.append(rec, durable), counting records written and failed and, for the
-// writes that wait for durability (begin records), their latency (the whole
-// append, including the group commit).
-AuditLog::Result counted_append(request_rec* r, AuditLog& log, Record& rec, AuditLog::Durable durable);
-
-// Counts a record appended with append_later (by the thread that wrote it).
-void count_record(server_rec* s, const AuditLog::Result& res) noexcept;
+// A begin record queued (or refused) by a request thread: refused ones count
+// as failed records (the writer counts what it writes or fails to); a begin
+// that waited for durability counts as a durable write with its latency.
+void count_begin(request_rec* r, const AuditLog::Begin& res, bool durable, apr_interval_time_t took) noexcept;
+// A record refused before it reached the log writer.
+void count_failed(request_rec* r) noexcept;
 
 }  // namespace cmi::audit

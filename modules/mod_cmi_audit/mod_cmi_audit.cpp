@@ -3,12 +3,15 @@
 #include "httpd/barrier.hpp"
 #include "httpd/httpd_includes.hpp"
 #include "httpd/pool_object.hpp"
+#include "httpd/httpd_version.hpp"
 #include "httpd/problem_response.hpp"
+#include "httpd/reserved_headers.hpp"
 #include "httpd/transaction.hpp"
 #include "mod_cmi_audit/audit_config.hpp"
 #include "mod_cmi_audit/audit_log.hpp"
 #include "mod_cmi_audit/audit_status.hpp"
 #include "mod_cmi_audit/request_body.hpp"
+#include "mod_cmi_audit/request_evidence.hpp"
 #include "mod_cmi_audit/request_facts.hpp"
 #include "mod_cmi_audit/request_ids.hpp"
 #include "mod_cmi_audit/request_state.hpp"
@@ -52,6 +55,49 @@ extern "C" int header_parser(request_rec* r) {
 //    handler that runs a body filter chain first could consume input before
 //    the record exists.
 // Requests refused before fixups get begin and end together in log_transaction.
+// Lets go of the operation's result entry in the log's ring when the request
+// ends without an end record (an aborted request, a dying child's pool).
+apr_status_t release_entry(void* data) {
+    auto* st = static_cast<RequestState*>(data);
+    if (st->has_entry && !st->entry_released) {
+        st->entry_released = true;
+        if (st->log) st->log->abandon(st->entry);
+    }
+    return APR_SUCCESS;
+}
+
+// Queues the begin record of r's operation (waiting for durability when
+// `durable`); the outcome is kept in the operation's state.
+AuditLog::Begin queue_begin(request_rec* r, AuditLog& log, RequestState& st, const Record& rec, bool durable) {
+    const apr_time_t start = apr_time_now();
+    AuditLog::Begin res = log.begin(rec, durable);
+    count_begin(r, res, durable, apr_time_now() - start);
+    st.begun = res.queued && !res.failed;
+    st.begin_failed = !st.begun;
+    if (res.queued) {
+        st.has_entry = true;
+        st.entry = res.entry;
+        st.log = &log;
+        apr_pool_cleanup_register(operation_pool(r), &st, release_entry, apr_pool_cleanup_null);
+        if (!st.begun) release_entry(&st);
+    }
+    return res;
+}
+
+// queue_begin, once the evidence of origin the record names is in the store
+// (request_evidence.hpp); evidence that cannot be kept fails the begin.
+AuditLog::Begin begin_with_evidence(request_rec* r, AuditLog& log, RequestState& st, Record& rec, bool durable) {
+    if (std::string why = keep_evidence(r, rec); !why.empty()) {
+        AuditLog::Begin res;
+        res.failed = true;
+        res.error = "cannot keep the evidence of origin: " + why;
+        count_failed(r);
+        st.begin_failed = true;
+        return res;
+    }
+    return queue_begin(r, log, st, rec, durable);
+}
+
 int write_begin(request_rec* r) {
     if (r->main || !audited_request(r)) return DECLINED;
     AuditLog* log = log_of(r);
@@ -60,18 +106,10 @@ int write_begin(request_rec* r) {
     if (st.begun || st.begin_failed) return DECLINED;  // an internal redirect: one begin per operation
 
     Record rec = begin_record(r);
-    const AuditLog::Result res = counted_append(
-        r, *log, rec, syncs(server_config(r->server)) ? AuditLog::Durable::now : AuditLog::Durable::no);
-    st.begun = res.written;
-    if (res.written) {
-        st.begin_seq = res.seq;
-        st.begin_line_hash = res.line_hash;
-    }
+    const AuditLog::Begin res = begin_with_evidence(r, *log, st, rec, syncs(server_config(r->server)));
     if (res.ok()) return DECLINED;
-    st.begin_failed = !res.written;
     if (fails_open(dir_config(r))) {
-        log_not_recorded(r, *log, rec,
-                         res.error + "; the request proceeds (CMIAuditFailMode open)");
+        log_not_recorded(r, *log, rec, res.error + "; the request proceeds (CMIAuditFailMode open)");
         return DECLINED;
     }
     ap_log_rerror_(__FILE__, __LINE__, cmi_audit_module.module_index, APLOG_ERR, 0, r,
@@ -123,25 +161,28 @@ int write_end(request_rec* r) {
     request_rec* last = r;
     while (last->next) last = last->next;
     RequestState* st = find_state(r);
-    // The response has gone out: nothing waits for these records (see audit_log.hpp).
-    const AuditLog::Durable sync = syncs(server_config(r->server)) ? AuditLog::Durable::soon : AuditLog::Durable::no;
-    bool begun = st && st->begun;
     if (!st) {
         // Never reached fixups: refused earlier, or answered by a quick handler.
+        // Its begin and end go together; nothing waits for them (the response is out).
         if (!audited_request(r) && !audited_request(last)) return DECLINED;
+        st = &state(r);
         Record begin = begin_record(r);
-        const AuditLog::Result res = counted_append(r, *log, begin, sync);
+        const AuditLog::Begin res = begin_with_evidence(r, *log, *st, begin, false);
         if (!res.ok()) log_not_recorded(r, *log, begin, res.error);
-        begun = res.written;
     }
     Record end = end_record(r, last);
-    if (st && st->body) end.request = body_facts(*st->body);
-    if (st && st->receipt) end.receipt = st->receipt;
-    if (!begun) {
+    if (st->body) end.request = body_facts(*st->body);
+    if (st->receipt) end.receipt = st->receipt;
+    if (!st->begun || !st->has_entry || st->entry_released) {
         log_not_recorded(r, *log, end, "its begin record is missing");
         return DECLINED;
     }
-    log->append_later(std::move(end), sync);  // counted, and logged if it fails, by whoever writes it
+    st->entry_released = true;
+    const std::string err = log->end(st->entry, end);  // written (and counted) by the log writer
+    if (!err.empty()) {
+        count_failed(r);
+        log_not_recorded(r, *log, end, err);
+    }
     return DECLINED;
 }
 
@@ -157,11 +198,13 @@ extern "C" int post_config(apr_pool_t* pconf, apr_pool_t*, apr_pool_t* ptemp, se
         if (!main.log_path) return OK;  // inert: ids only
         char host[APRMAXHOSTLEN + 1] = "";
         if (apr_gethostname(host, sizeof host, ptemp) != APR_SUCCESS) apr_cpystrn(host, "localhost", sizeof host);
-        auto* log = httpd::pool_new<AuditLog>(pconf, pconf, s, main.log_path, main.node ? main.node : host);
-        if (main.signer)
-            log->set_signer(main.signer, main.checkpoint_records ? main.checkpoint_records : 1000,
-                            main.checkpoint_us ? main.checkpoint_us : apr_time_from_sec(60));
-        for (server_rec* v = s; v; v = v->next) server_config(v).log = log;
+        auto* log = httpd::pool_new<AuditLog>(pconf, pconf, s, main, main.log_path, main.node ? main.node : host);
+        log->start_logger();
+        const EvidenceStore* evidence = open_evidence_store(pconf, s, main);
+        for (server_rec* v = s; v; v = v->next) {
+            server_config(v).log = log;
+            server_config(v).evidence = evidence;
+        }
         return OK;
     } catch (const std::exception& e) {
         ap_log_error_(__FILE__, __LINE__, cmi_audit_module.module_index, APLOG_EMERG, 0, s, "%s", e.what());
@@ -172,21 +215,12 @@ extern "C" int post_config(apr_pool_t* pconf, apr_pool_t*, apr_pool_t* ptemp, se
     return HTTP_INTERNAL_SERVER_ERROR;
 }
 
-// The parent, about every ten seconds: a checkpoint if the server went idle
-// with records not covered by one; keeps <log>.head up to date.
+// The parent, about every ten seconds: gives back what children that died
+// mid-operation held in the ring; keeps <log>.head up to date. (Idle
+// checkpoints are the log writer's own.)
 extern "C" int monitor(apr_pool_t*, server_rec* s) {
     try {
-        if (AuditLog* log = server_config(s).log) {
-            const std::string err = log->idle_checkpoint(syncs(server_config(s)));
-            if (!err.empty())
-                ap_log_error_(__FILE__, __LINE__, cmi_audit_module.module_index, APLOG_ERR, 0, s, "audit log %s: %s",
-                              log->path(), err.c_str());
-            const std::string left = log->flush_left();
-            if (!left.empty())
-                ap_log_error_(__FILE__, __LINE__, cmi_audit_module.module_index, APLOG_ERR, 0, s, "audit log %s: %s",
-                              log->path(), left.c_str());
-            log->save_head();
-        }
+        if (AuditLog* log = server_config(s).log) log->monitor();
     } catch (const std::exception& e) {
         ap_log_error_(__FILE__, __LINE__, cmi_audit_module.module_index, APLOG_ERR, 0, s, "audit log: %s", e.what());
     } catch (...) {
@@ -194,8 +228,17 @@ extern "C" int monitor(apr_pool_t*, server_rec* s) {
     return DECLINED;
 }
 
+extern "C" void child_init(apr_pool_t*, server_rec* s) {
+    try {
+        if (AuditLog* log = server_config(s).log) log->child_init();
+    } catch (...) {
+    }
+}
+
 void register_hooks(apr_pool_t*) {
     httpd::register_problem_response();
+    httpd::register_reserved_header_guard();
+    httpd::register_httpd_version_check();
     register_status_hooks();
     register_body_filter();
     register_receipt_filter();
@@ -206,6 +249,7 @@ void register_hooks(apr_pool_t*) {
     ap_hook_insert_error_filter(insert_error_filter, nullptr, nullptr, APR_HOOK_MIDDLE);
     ap_hook_log_transaction(log_transaction, nullptr, nullptr, APR_HOOK_MIDDLE);
     ap_hook_monitor(monitor, nullptr, nullptr, APR_HOOK_MIDDLE);
+    ap_hook_child_init(child_init, nullptr, nullptr, APR_HOOK_MIDDLE);
 }
 
 }  // namespace

@@ -16,6 +16,8 @@ request_rec* first_request(request_rec* r) {
 
 }  // namespace
 
+apr_pool_t* operation_pool(request_rec* r) { return first_request(r)->pool; }
+
 RequestState* find_state(request_rec* r) {
     return static_cast<RequestState*>(ap_get_module_config(first_request(r)->request_config, &cmi_audit_module));
 }

@@ -7,12 +7,15 @@
 namespace cmi::audit {
 
 struct BodyTally;
+class AuditLog;
 
 struct RequestState {
-    bool begun = false;         // the begin record is in the log
-    bool begin_failed = false;  // it could not be written
-    std::uint64_t begin_seq = 0;     // where the begin record was chained
-    std::string begin_line_hash;     // hex SHA-256 of its line
+    bool begun = false;         // the begin record is in the chain (or queued for it): an end record follows
+    bool begin_failed = false;  // it could not be recorded
+    bool has_entry = false;     // `entry` is the begin record's result entry in the log's ring...
+    bool entry_released = false;  // ...until the end record (or a pool cleanup) lets go of it
+    std::uint32_t entry = 0;
+    AuditLog* log = nullptr;
     BodyTally* body = nullptr;
     const char* receipt = nullptr;  // the CMI-Receipt value sent
     // The connection's TLS facts, looked up once for both records (mod_ssl's
@@ -25,5 +28,7 @@ struct RequestState {
 RequestState* find_state(request_rec* r);
 // The state of r's operation, made if needed.
 RequestState& state(request_rec* r);
+// The pool of r's operation (its first request's): what lives as long as the state.
+apr_pool_t* operation_pool(request_rec* r);
 
 }  // namespace cmi::audit

@@ -4,7 +4,9 @@
 #include "httpd/barrier.hpp"
 #include "httpd/httpd_includes.hpp"
 #include "httpd/notes.hpp"
+#include "httpd/httpd_version.hpp"
 #include "httpd/problem_response.hpp"
+#include "httpd/reserved_headers.hpp"
 #include "mod_cmi_auth/auth_config.hpp"
 #include "mod_cmi_auth/auth_status.hpp"
 #include "mod_cmi_auth/authz.hpp"
@@ -165,7 +167,7 @@ constexpr const char* kForbiddenNote = "CMI_AUTH_FORBIDDEN";
 // AuthzSendForbiddenOnFailure On (then 403, and our authz providers prepare
 // the `forbidden` document themselves). Without a user, credentials are
 // missing: offer the challenges. With one, the user is known and not allowed:
-// DESIGN §3 says 403 `forbidden`, so the document is prepared here and
+// docs/architecture.md §Problem types says 403 `forbidden`, so the document is prepared here and
 // rewrite_forbidden_status turns httpd's 401 into 403 on the error path.
 extern "C" int note_auth_failure(request_rec* r, const char* type) {
     if (!is_cmi(type)) return DECLINED;
@@ -336,6 +338,8 @@ void register_hooks(apr_pool_t* p) {
     // its registered GTypes, which would point into unmapped code.
     dlopen("liblasso.so.3", RTLD_NOW | RTLD_NODELETE);
     httpd::register_problem_response();
+    httpd::register_reserved_header_guard();
+    httpd::register_httpd_version_check();
     register_status_hooks();
     ap_hook_pre_config(pre_config, nullptr, nullptr, APR_HOOK_MIDDLE);
     ap_hook_post_config(post_config, nullptr, nullptr, APR_HOOK_MIDDLE);

@@ -89,7 +89,7 @@ void follow(request_rec* r, BodyGuard& g) {
 // What a handler learns about the body (notes and, for CGIs, the environment)
 // is the same after a redirect; subprocess_env otherwise carries it only as REDIRECT_*.
 void carry_results(const request_rec* from, request_rec* to) {
-    for (const char* key : {kValidationKey, kFormatKey, kDigestKey, kSignerKey, kItemsKey}) {
+    for (const char* key : {kValidationKey, kFormatKey, kDigestKey, kSignerKey, kItemsKey, kItemsFileKey}) {
         if (const char* v = apr_table_get(from->notes, key)) apr_table_setn(to->notes, key, v);
         if (const char* v = apr_table_get(from->subprocess_env, key)) apr_table_setn(to->subprocess_env, key, v);
     }

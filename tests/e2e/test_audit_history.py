@@ -10,17 +10,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
-import requests
 
-from cmi_e2e.audit import read_lines, records_of
-from test_audit_signing import make_key
-
-LOCATIONS = """
-<Location /audit>
-    CMIAudit On
-</Location>
-"""
-
+from cmi_e2e.audit import audited_gets, read_lines, signed_log_in_own_dir
 
 def tool(server) -> Path:
     return Path(server.build_dir) / "tools" / "cmi-audit" / "cmi-audit"
@@ -32,26 +23,10 @@ def shell(cmd: str, cwd: Path) -> subprocess.CompletedProcess:
 
 @pytest.fixture
 def history(httpd, tmp_path_factory):
-    d = tmp_path_factory.mktemp("history")
-    key, pub = make_key(d, "ed25519")
-    logdir = httpd.root / "logs" / d.name  # its own directory: the glob sees only this log's files
-    logdir.mkdir()
-    (httpd.docroot / "audit").mkdir(exist_ok=True)
-    (httpd.docroot / "audit" / "hello.txt").write_text("hello audit\n")
-    log = logdir / "cmi-audit.log"
-    httpd.configure(LOCATIONS, server_snippet=f'CMIAuditLog "{log}"\nCMIAuditSigningKey "{key}"\n'
-                                              f'CMIAuditCheckpoint 4 60')
+    log, _, pub, _ = signed_log_in_own_dir(httpd, tmp_path_factory, "history")
     yield httpd, log, pub
     httpd.stop()  # the head file belongs to this log: the next test starts afresh
-    shutil.rmtree(logdir, ignore_errors=True)
-
-
-def requests_logged(server, log, n):
-    for _ in range(n):
-        r = requests.get(server.url("/audit/hello.txt"), verify=str(server.pki.ca_cert), timeout=30,
-                         headers={"Connection": "close"})
-        assert r.status_code == 200
-        assert len(records_of(log, r.headers["CMI-Transaction-ID"])) == 2
+    shutil.rmtree(log.parent, ignore_errors=True)
 
 
 def rotate(server, log):
@@ -68,11 +43,11 @@ def rotate(server, log):
 
 
 def make_history(server, log):
-    requests_logged(server, log, 5)
+    audited_gets(server, log, 5)
     rotate(server, log)
-    requests_logged(server, log, 5)
+    audited_gets(server, log, 5)
     rotate(server, log)
-    requests_logged(server, log, 5)
+    audited_gets(server, log, 5)
     server.stop()  # the parent writes <log>.head at shutdown
 
 
@@ -80,7 +55,9 @@ def test_documented_glob_verifies_rotated_compressed_and_current_files(history):
     server, log, pub = history
     make_history(server, log)
     names = sorted(p.name for p in log.parent.iterdir())
-    assert names == ["cmi-audit.log", "cmi-audit.log.1", "cmi-audit.log.2.gz", "cmi-audit.log.head"], names
+    # (cmi-evidence, the evidence store, is a name the glob does not catch)
+    assert names == ["cmi-audit.log", "cmi-audit.log.1", "cmi-audit.log.2.gz", "cmi-audit.log.head",
+                     "cmi-evidence"], names
     out = shell(f'"{tool(server)}" verify --key "{pub}" "{log.parent}"/cmi-audit.log*', log.parent)
     assert out.returncode == 0, out.stdout + out.stderr
     recs = sum(len(read_lines(p)) for p in (log, log.with_name(log.name + ".1")))
@@ -117,7 +94,7 @@ def test_a_truncated_compressed_file_is_a_read_error_not_a_gap(history):
 
 def test_other_compressions_are_named(history):
     server, log, pub = history
-    requests_logged(server, log, 1)
+    audited_gets(server, log, 1)
     server.stop()
     xz = log.with_name(log.name + ".1.xz")
     subprocess.run(["xz", "-k", str(log)], check=True)

@@ -471,7 +471,7 @@ def test_require_mechanism_accepts_cert(server):
 def test_require_mechanism_refuses_with_403_by_default(server):
     # Without AuthzSendForbiddenOnFailure httpd answers an authenticated but
     # unauthorized user with 401; for AuthType CMI that user gets 403
-    # `forbidden` (DESIGN §3), without challenges: other credentials of the
+    # `forbidden` (docs/architecture.md §Problem types), without challenges: other credentials of the
     # same user would not help.
     server.expect_error(r"AH01631: user alice: authorization failure")
     r, _ = digest_get(server, "only-cert-401", "alice", SHA_USERS["alice"], "SHA-256")

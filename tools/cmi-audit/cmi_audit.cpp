@@ -2,6 +2,7 @@
 //   cmi-audit verify FILE...      the chain holds across the files, in order
 //   cmi-audit show TXID FILE...   the records of one operation
 //   cmi-audit receipt ...         a CMI-Receipt against the log
+//   cmi-audit evidence ...        the provider's signature the log vouches for
 #include "commands.hpp"
 
 #include "libcmi/signer.hpp"
@@ -14,9 +15,10 @@
 namespace {
 
 constexpr const char* kUsage =
-    "usage: cmi-audit verify [--key PUBKEY.pem] FILE...\n"
+    "usage: cmi-audit verify [--key PUBKEY.pem] [--evidence] [--shipped FILE] FILE...\n"
     "       cmi-audit show TXID FILE...\n"
     "       cmi-audit receipt --key PUBKEY.pem RECEIPT FILE...\n"
+    "       cmi-audit evidence TXID FILE... --out DIR [--store DIR] [--key PUBKEY.pem]\n"
     "       cmi-audit COMMAND --help    (or: cmi-audit help COMMAND)\n"
     "\n"
     "Checks mod_cmi_audit operation logs (JSON Lines, one hash chain) and the\n"
@@ -26,7 +28,7 @@ constexpr const char* kUsage =
     "Exit status: 0 OK, 1 check failed, 2 usage or I/O error.\n";
 
 constexpr const char* kVerifyHelp =
-    "usage: cmi-audit verify [--key PUBKEY.pem] FILE...\n"
+    "usage: cmi-audit verify [--key PUBKEY.pem] [--evidence] [--store DIR] [--shipped FILE] FILE...\n"
     "\n"
     "Exit 0 if every line of the FILEs is a record, seq is contiguous and the hash\n"
     "chain holds across the FILEs (give rotated files too, in any order: records\n"
@@ -41,6 +43,15 @@ constexpr const char* kVerifyHelp =
     "                    signature by it and there must be at least one. The output\n"
     "                    says how many records follow the last checkpoint (the chain\n"
     "                    alone cannot show that records were cut off the end).\n"
+    "  --evidence        every file of the evidence store a begin record names (the\n"
+    "                    providers' signatures) is there, with the SHA-256 and size\n"
+    "                    the record says (an insider may delete or swap them)\n"
+    "  --store DIR       the evidence store (default: cmi-evidence beside each FILE);\n"
+    "                    implies --evidence\n"
+    "  --shipped FILE    lines copied off the host as they were written (the\n"
+    "                    checkpoint records, say): each must be in the FILEs byte\n"
+    "                    for byte at its seq -- a log rewritten before it, cut back,\n"
+    "                    or with files left out fails, even with the key stolen\n"
     "\n"
     "Example: cmi-audit verify --key audit-pub.pem /var/log/apache2/cmi-audit.log*\n";
 
@@ -58,16 +69,44 @@ constexpr const char* kReceiptHelp =
     "usage: cmi-audit receipt --key PUBKEY.pem RECEIPT FILE...\n"
     "\n"
     "Check a CMI-Receipt header value a client kept (RECEIPT, one argument:\n"
-    "  txid=\"...\", hash=:BASE64:, sig=:BASE64:, keyid=\"HEX\"  ).\n"
-    "Exit 0 if sig is the key's signature over hash, the chain of the FILEs\n"
-    "verifies, the log holds the begin and end records of that txid, and the\n"
-    "facts recorded there (txid, time, user, method, uri, request digest, status)\n"
-    "hash to the receipt's hash. Otherwise exit 1 with the reason.\n"
+    "  txid=\"...\", seq=N, begin=\"HEX\", hash=:BASE64:, sig=:BASE64:, keyid=\"HEX\" ).\n"
+    "Exit 0 if sig is the key's signature over txid, seq, begin and hash, the\n"
+    "chain of the FILEs verifies, the record seq N is the operation's begin record\n"
+    "and its line (with its line feed) hashes to begin -- so a begin line altered\n"
+    "after the receipt was issued fails even if every later line was re-chained --,\n"
+    "the log holds the end record of that txid, and the facts recorded (txid,\n"
+    "time, user, method, uri, request digest, status) hash to the receipt's hash.\n"
+    "Otherwise exit 1 with the reason.\n"
     "\n"
     "  --key PUBKEY.pem  the node's signing key (public key, certificate or private\n"
     "                    key PEM). Required.\n"
     "\n"
     "Example: cmi-audit receipt --key audit-pub.pem \"$(cat receipt.txt)\" audit.log\n";
+
+constexpr const char* kEvidenceHelp =
+    "usage: cmi-audit evidence TXID FILE... --out DIR [--store DIR] [--key PUBKEY.pem]\n"
+    "\n"
+    "Write the evidence of origin of one upload (TXID: its CMI-Transaction-ID or\n"
+    "CMI-Client-Transaction-ID) to DIR: the provider's own signature, which the\n"
+    "begin record names by SHA-256 and size and the evidence store keeps:\n"
+    "  DIR/TXID.p7s                 CMS SignedData (DER) of CMI-Content-Signature\n"
+    "  DIR/TXID.base .sig .keyid    RFC 9421: signature base, signature, keyid,\n"
+    "  DIR/TXID.pub.pem               and the public key that verified it\n"
+    "  DIR/TXID.manifest.xml        an XML-DSig-signed manifest as received\n"
+    "  DIR/TXID-ITEM.p7s            each manifest item's CMS SignedData\n"
+    "and print, for each, the openssl (or xmlsec1) command that checks it.\n"
+    "Exit 0 when the chain of the FILEs verifies and every file is in the store\n"
+    "with the SHA-256 and size the record says; exit 1 otherwise (missing or\n"
+    "altered evidence, a broken chain, no evidence for TXID).\n"
+    "\n"
+    "  --out DIR          where to write the files (made if missing). Required.\n"
+    "  --store DIR        the evidence store (default: cmi-evidence in the\n"
+    "                     directory of the FILE that holds the begin record)\n"
+    "  --key PUBKEY.pem   also require the log's checkpoints to verify with the\n"
+    "                     node's signing key\n"
+    "\n"
+    "Example: cmi-audit evidence 0192f3a4-5b6c-7d8e-9f01-23456789abcd \\\n"
+    "             /var/log/apache2/cmi-audit.log* --out ./evidence\n";
 
 int usage(int code) {
     (code ? std::cerr : std::cout) << kUsage;
@@ -78,6 +117,7 @@ const char* help_of(const std::string& command) {
     if (command == "verify") return kVerifyHelp;
     if (command == "show") return kShowHelp;
     if (command == "receipt") return kReceiptHelp;
+    if (command == "evidence") return kEvidenceHelp;
     return nullptr;
 }
 
@@ -88,6 +128,57 @@ int misuse(const std::string& command) {
 }
 
 bool is_help(const std::string& a) { return a == "--help" || a == "-h"; }
+
+// cmi-audit verify [--key PUBKEY.pem] [--evidence] [--store DIR] [--shipped FILE] FILE...
+int verify_command(const std::vector<std::string>& args) {
+    cmi::audit_tool::VerifyOptions o;
+    std::optional<cmi::SignatureVerifier> key;
+    std::vector<std::string> files;
+    for (std::size_t i = 1; i < args.size(); ++i) {
+        const std::string& arg = args[i];
+        if (arg == "--evidence") {
+            o.evidence = true;
+        } else if (arg == "--key" || arg == "--store" || arg == "--shipped") {
+            if (i + 1 >= args.size()) return misuse("verify");
+            const std::string& value = args[++i];
+            if (arg == "--key") key = cmi::SignatureVerifier::from_pem_file(value);
+            else if (arg == "--store") o.store = value, o.evidence = true;
+            else o.shipped = value;
+        } else if (arg.rfind("--", 0) == 0) {
+            return misuse("verify");
+        } else {
+            files.push_back(arg);
+        }
+    }
+    if (files.empty()) return misuse("verify");
+    o.key = key ? &*key : nullptr;
+    return cmi::audit_tool::verify(files, o);
+}
+
+// cmi-audit evidence TXID FILE... --out DIR [--store DIR] [--key PUBKEY.pem]
+int evidence_command(const std::vector<std::string>& args) {
+    cmi::audit_tool::EvidenceArgs a;
+    std::optional<cmi::SignatureVerifier> key;
+    for (std::size_t i = 1; i < args.size(); ++i) {
+        const std::string& arg = args[i];
+        if (arg == "--out" || arg == "--store" || arg == "--key") {
+            if (i + 1 >= args.size()) return misuse("evidence");
+            const std::string& value = args[++i];
+            if (arg == "--out") a.out_dir = value;
+            else if (arg == "--store") a.store = value;
+            else key = cmi::SignatureVerifier::from_pem_file(value);
+        } else if (arg.rfind("--", 0) == 0) {
+            return misuse("evidence");
+        } else if (a.txid.empty()) {
+            a.txid = arg;
+        } else {
+            a.files.push_back(arg);
+        }
+    }
+    if (a.txid.empty() || a.files.empty() || a.out_dir.empty()) return misuse("evidence");
+    a.key = key ? &*key : nullptr;
+    return cmi::audit_tool::evidence(a);
+}
 
 }  // namespace
 
@@ -110,16 +201,7 @@ int main(int argc, char** argv) {
                 return 0;
             }
     try {
-        if (args[0] == "verify") {
-            std::size_t first = 1;
-            std::optional<cmi::SignatureVerifier> key;
-            if (args.size() >= 3 && args[1] == "--key") {
-                key = cmi::SignatureVerifier::from_pem_file(args[2]);
-                first = 3;
-            }
-            if (args.size() <= first) return misuse("verify");
-            return cmi::audit_tool::verify({args.begin() + static_cast<long>(first), args.end()}, key ? &*key : nullptr);
-        }
+        if (args[0] == "verify") return verify_command(args);
         if (args[0] == "show") {
             if (args.size() < 3) return misuse("show");
             return cmi::audit_tool::show(args[1], {args.begin() + 2, args.end()});
@@ -129,6 +211,7 @@ int main(int argc, char** argv) {
             const auto key = cmi::SignatureVerifier::from_pem_file(args[2]);
             return cmi::audit_tool::receipt(key, args[3], {args.begin() + 4, args.end()});
         }
+        if (args[0] == "evidence") return evidence_command(args);
     } catch (const std::exception& e) {
         std::cerr << "cmi-audit: " << e.what() << "\n";
         return 2;

@@ -15,7 +15,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from cmi_e2e.httpd import ERROR_LEVELS, SANITIZER, free_port, wait_for_port
+from cmi_e2e.httpd import ERROR_LEVELS, SANITIZER, wait_for_port
+from cmi_e2e.ports import free_ports
 
 PKG = "libapache2-mod-cmi"
 # What `apt-get install apache2` enables on Debian 12.
@@ -37,7 +38,7 @@ class DebianSite:
         self.build = Path(build_dir)
         self.root = Path(tempfile.mkdtemp(prefix="cmi-site-"))
         self.root.chmod(0o755)
-        self.http_port, self.https_port = free_port(), free_port()
+        self.http_port, self.https_port = free_ports(2)
         self.confdir = self.root / "etc/apache2"
         self.log_dir = self.root / "var/log/apache2"
         self.run_dir = self.root / "run/apache2"

@@ -1,0 +1,304 @@
+// The audit ring (libcmi/audit_ring): admission, order, wrap-around, several
+// producer processes at once, producers that die, reserves given back.
+#include "libcmi/audit_ring.hpp"
+#include "libcmi/futex.hpp"
+
+#include <cppunit/extensions/HelperMacros.h>
+
+#include <csignal>
+#include <functional>
+#include <cstring>
+#include <string>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <vector>
+
+using namespace cmi::audit;
+
+namespace {
+
+struct SharedRing {
+    void* mem = nullptr;
+    std::size_t bytes = 0;
+    Ring ring;
+    explicit SharedRing(const RingLimits& limits)
+        : mem(map(limits)), bytes(Ring::bytes_needed(limits)), ring(Ring::create(mem, limits)) {
+        ring.control().disk_unlimited.store(1);
+    }
+    ~SharedRing() { munmap(mem, bytes); }
+    static void* map(const RingLimits& limits) {
+        void* m = mmap(nullptr, Ring::bytes_needed(limits), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+        if (m == MAP_FAILED) std::abort();
+        return m;
+    }
+};
+
+std::string payload(const SlotView& v) { return std::string(v.first) + std::string(v.second); }
+
+// Everything published, in order (the writer's view), releasing as it goes.
+std::vector<SlotView> drain(Ring& ring, std::uint64_t& pos, std::vector<std::string>& texts) {
+    std::vector<SlotView> out;
+    HoleWatch watch;
+    std::uint64_t lost = 0;
+    while (auto v = ring.peek(pos, cmi::monotonic_ns(), watch, lost)) {
+        out.push_back(*v);
+        texts.push_back(payload(*v));
+        pos = v->pos + v->size;
+    }
+    ring.release_to(pos);
+    return out;
+}
+
+pid_t fork_run(const std::function<void()>& f) {
+    const pid_t pid = fork();
+    if (pid == 0) {
+        f();
+        _exit(0);
+    }
+    return pid;
+}
+
+int wait_exit(pid_t pid) {
+    int status = 0;
+    waitpid(pid, &status, 0);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+}  // namespace
+
+class AuditRingTest : public CppUnit::TestFixture {
+    CPPUNIT_TEST_SUITE(AuditRingTest);
+    CPPUNIT_TEST(begin_and_end_round_trip);
+    CPPUNIT_TEST(wraps_around_without_losing_a_byte);
+    CPPUNIT_TEST(full_ring_refuses_and_frees);
+    CPPUNIT_TEST(entries_run_out_and_come_back);
+    CPPUNIT_TEST(disk_credit_is_needed);
+    CPPUNIT_TEST(end_record_always_fits_after_its_begin);
+    CPPUNIT_TEST(many_producer_processes_keep_their_order);
+    CPPUNIT_TEST(dead_producer_before_publishing_is_skipped);
+    CPPUNIT_TEST(hole_of_a_producer_killed_before_its_header);
+    CPPUNIT_TEST(reclaim_gives_back_a_dead_operation);
+    CPPUNIT_TEST_SUITE_END();
+
+public:
+    void begin_and_end_round_trip() {
+        SharedRing s({64 * 1024, 8});
+        std::uint32_t e = 99;
+        CPPUNIT_ASSERT(s.ring.publish_begin("\"ev\":\"begin\"", getpid(), e) == Ring::Admit::ok);
+        CPPUNIT_ASSERT(e < 8);
+        CPPUNIT_ASSERT_EQUAL(1u, s.ring.control().open_ops.load());
+        CPPUNIT_ASSERT(s.ring.publish_end("\"ev\":\"end\"", e, getpid()) == Ring::Admit::ok);
+        std::uint64_t pos = 0;
+        std::vector<std::string> texts;
+        const auto v = drain(s.ring, pos, texts);
+        CPPUNIT_ASSERT_EQUAL(std::size_t{2}, v.size());
+        CPPUNIT_ASSERT(v[0].kind == SlotKind::begin && v[0].entry == e + 1);
+        CPPUNIT_ASSERT(v[1].kind == SlotKind::end && v[1].entry == 0 && v[1].reserve == kEndReserve);
+        CPPUNIT_ASSERT_EQUAL(std::string("\"ev\":\"begin\""), texts[0]);
+        CPPUNIT_ASSERT_EQUAL(std::string("\"ev\":\"end\""), texts[1]);
+        // Both let go of the entry: it is free again, and no ring space is held.
+        CPPUNIT_ASSERT_EQUAL(7u, s.ring.free_entries());
+        s.ring.finish_entry(e, kEntryWritten);
+        s.ring.release_entry(e, true);
+        CPPUNIT_ASSERT_EQUAL(8u, s.ring.free_entries());
+        CPPUNIT_ASSERT_EQUAL(std::int64_t{0}, s.ring.control().committed.load());
+        CPPUNIT_ASSERT_EQUAL(0u, s.ring.control().open_ops.load());
+    }
+
+    void wraps_around_without_losing_a_byte() {
+        SharedRing s({64 * 1024, 64});
+        std::uint64_t pos = 0;
+        for (int round = 0; round < 200; ++round) {
+            std::vector<std::string> sent;
+            for (int i = 0; i < 5; ++i) {
+                std::string p(static_cast<std::size_t>(700 + (round * 37 + i * 101) % 2000), 'a');
+                for (std::size_t k = 0; k < p.size(); ++k) p[k] = static_cast<char>(' ' + (k + round + i) % 90);
+                std::uint32_t e = 0;
+                CPPUNIT_ASSERT(s.ring.publish_begin(p, getpid(), e) == Ring::Admit::ok);
+                s.ring.release_entry(e, false);
+                sent.push_back(p);
+            }
+            std::vector<std::string> got;
+            const auto v = drain(s.ring, pos, got);
+            CPPUNIT_ASSERT(got == sent);
+            for (const auto& x : v) s.ring.finish_entry(x.entry - 1, kEntryWritten);
+        }
+        CPPUNIT_ASSERT(s.ring.control().head.load() > 4 * s.ring.capacity());  // it did wrap, many times
+        CPPUNIT_ASSERT_EQUAL(std::int64_t{0}, s.ring.control().committed.load());
+    }
+
+    void full_ring_refuses_and_frees() {
+        SharedRing s({64 * 1024, 1024});
+        const std::string p(3000, 'x');
+        std::uint32_t e = 0;
+        int admitted = 0;
+        while (s.ring.publish_begin(p, getpid(), e) == Ring::Admit::ok) ++admitted;
+        CPPUNIT_ASSERT(admitted > 3 && admitted < 64 * 1024 / 3000);
+        CPPUNIT_ASSERT(s.ring.publish_begin(p, getpid(), e) == Ring::Admit::ring_full);
+        std::uint64_t pos = 0;
+        std::vector<std::string> texts;
+        drain(s.ring, pos, texts);
+        CPPUNIT_ASSERT_EQUAL(static_cast<std::size_t>(admitted), texts.size());
+        // The records' own space is free; their end reserves are still held.
+        CPPUNIT_ASSERT_EQUAL(static_cast<std::int64_t>(admitted) * kEndReserve, s.ring.control().committed.load());
+        CPPUNIT_ASSERT(s.ring.publish_begin(std::string(200, 'y'), getpid(), e) == Ring::Admit::ok);
+        CPPUNIT_ASSERT(s.ring.publish_begin(std::string(40000, 'z'), getpid(), e) == Ring::Admit::too_large);
+    }
+
+    void entries_run_out_and_come_back() {
+        SharedRing s({256 * 1024, 3});
+        std::uint32_t e[4];
+        for (int i = 0; i < 3; ++i) CPPUNIT_ASSERT(s.ring.publish_begin("a", getpid(), e[i]) == Ring::Admit::ok);
+        CPPUNIT_ASSERT(s.ring.publish_begin("a", getpid(), e[3]) == Ring::Admit::no_entry);
+        s.ring.release_entry(e[1], false);
+        CPPUNIT_ASSERT(s.ring.publish_begin("a", getpid(), e[3]) == Ring::Admit::no_entry);  // the writer still has it
+        s.ring.finish_entry(e[1], kEntryWritten);
+        CPPUNIT_ASSERT(s.ring.publish_begin("a", getpid(), e[3]) == Ring::Admit::ok);
+        CPPUNIT_ASSERT_EQUAL(e[1], e[3]);
+    }
+
+    void disk_credit_is_needed() {
+        SharedRing s({256 * 1024, 16});
+        RingControl& c = s.ring.control();
+        c.disk_unlimited.store(0);
+        c.disk_credit.store(kEndReserve + kLineOverhead + 10);
+        std::uint32_t e = 0;
+        CPPUNIT_ASSERT(s.ring.publish_begin("0123456789", getpid(), e) == Ring::Admit::ok);
+        CPPUNIT_ASSERT_EQUAL(std::int64_t{0}, c.disk_credit.load());
+        CPPUNIT_ASSERT(s.ring.publish_begin("0", getpid(), e) == Ring::Admit::disk_full);
+        CPPUNIT_ASSERT_EQUAL(15u, s.ring.free_entries());  // the refused one's entry went back
+        c.disk_credit.store(1 << 20);
+        CPPUNIT_ASSERT(s.ring.publish_begin("0", getpid(), e) == Ring::Admit::ok);
+    }
+
+    void end_record_always_fits_after_its_begin() {
+        SharedRing s({64 * 1024, 64});
+        std::uint32_t e = 0;
+        CPPUNIT_ASSERT(s.ring.publish_begin("b", getpid(), e) == Ring::Admit::ok);
+        // Others fill the ring to the brim.
+        std::uint32_t other = 0;
+        while (s.ring.publish_begin(std::string(1000, 'f'), getpid(), other) == Ring::Admit::ok) {
+        }
+        CPPUNIT_ASSERT(s.ring.publish_end(std::string(3000, 'e'), e, getpid()) == Ring::Admit::ok);
+        // Larger than the reserve, and no room: refused.
+        std::uint32_t e2 = 0;
+        std::uint64_t pos = 0;
+        std::vector<std::string> texts;
+        drain(s.ring, pos, texts);
+        CPPUNIT_ASSERT(s.ring.publish_begin("b2", getpid(), e2) == Ring::Admit::ok);
+        while (s.ring.publish_begin(std::string(1000, 'f'), getpid(), other) == Ring::Admit::ok) {
+        }
+        CPPUNIT_ASSERT(s.ring.publish_end(std::string(6000, 'e'), e2, getpid()) == Ring::Admit::ring_full);
+    }
+
+    void many_producer_processes_keep_their_order() {
+        SharedRing s({128 * 1024, 256});
+        constexpr int kProducers = 4, kRecords = 3000;
+        std::vector<pid_t> pids;
+        for (int p = 0; p < kProducers; ++p) {
+            pids.push_back(fork_run([&s, p] {
+                for (int i = 0; i < kRecords; ++i) {
+                    const std::string text = "p" + std::to_string(p) + " " + std::to_string(i) +
+                                             std::string(static_cast<std::size_t>(i % 300), '.');
+                    std::uint32_t e = 0;
+                    Ring::Admit a;
+                    while ((a = s.ring.publish_begin(text, getpid(), e)) != Ring::Admit::ok) {
+                        if (a == Ring::Admit::too_large) _exit(3);
+                        usleep(50);
+                    }
+                    s.ring.release_entry(e, false);
+                }
+            }));
+        }
+        std::vector<int> next(kProducers, 0);
+        std::uint64_t pos = 0;
+        int total = 0;
+        while (total < kProducers * kRecords) {
+            std::vector<std::string> texts;
+            const auto v = drain(s.ring, pos, texts);
+            for (std::size_t i = 0; i < v.size(); ++i) {
+                const int p = texts[i][1] - '0';
+                const int n = std::stoi(texts[i].substr(3));
+                CPPUNIT_ASSERT_EQUAL(next[p], n);  // each producer's records in its own order
+                next[p] = n + 1;
+                s.ring.finish_entry(v[i].entry - 1, kEntryWritten);
+            }
+            total += static_cast<int>(v.size());
+            if (v.empty()) usleep(100);
+        }
+        for (const pid_t pid : pids) CPPUNIT_ASSERT_EQUAL(0, wait_exit(pid));
+        CPPUNIT_ASSERT_EQUAL(256u, s.ring.free_entries());
+        CPPUNIT_ASSERT_EQUAL(std::int64_t{0}, s.ring.control().committed.load());
+    }
+
+    void dead_producer_before_publishing_is_skipped() {
+        SharedRing s({64 * 1024, 8});
+        // A producer whose header says "pending" and which is gone: what a
+        // child SIGKILLed during its memcpy leaves.
+        const pid_t dead = fork_run([] {});
+        wait_exit(dead);
+        RingControl& c = s.ring.control();
+        std::uint32_t e = 0;
+        CPPUNIT_ASSERT(s.ring.publish_begin("first", getpid(), e) == Ring::Admit::ok);
+        // Rewrite its header's state and pid as a producer that died mid-copy would leave them.
+        auto* header = reinterpret_cast<std::uint32_t*>(reinterpret_cast<char*>(&s.ring.entry(0)) +
+                                                        8 * sizeof(Entry));  // the ring data follows the entries
+        header[0] = 0xC3A5D1E5u;  // pending
+        header[6] = static_cast<std::uint32_t>(dead);
+        std::uint32_t e2 = 0;
+        CPPUNIT_ASSERT(s.ring.publish_begin("second", getpid(), e2) == Ring::Admit::ok);
+        std::uint64_t pos = 0;
+        std::vector<std::string> texts;
+        drain(s.ring, pos, texts);
+        CPPUNIT_ASSERT_EQUAL(std::size_t{1}, texts.size());
+        CPPUNIT_ASSERT_EQUAL(std::string("second"), texts[0]);
+        CPPUNIT_ASSERT_EQUAL(c.head.load(), pos);
+        CPPUNIT_ASSERT_EQUAL(std::uint32_t{kEntryFailed}, s.ring.entry(e).state.load());
+    }
+
+    void hole_of_a_producer_killed_before_its_header() {
+        SharedRing s({64 * 1024, 8});
+        RingControl& c = s.ring.control();
+        // A reservation nobody wrote a header for (killed right after fetch_add).
+        c.committed.fetch_add(96);
+        c.head.fetch_add(96);
+        std::uint32_t e = 0;
+        CPPUNIT_ASSERT(s.ring.publish_begin("after the hole", getpid(), e) == Ring::Admit::ok);
+        std::uint64_t pos = 0, lost = 0;
+        HoleWatch watch;
+        const std::int64_t t0 = cmi::monotonic_ns();
+        CPPUNIT_ASSERT(!s.ring.peek(pos, t0, watch, lost));  // it waits a while first
+        CPPUNIT_ASSERT(!s.ring.peek(pos, t0 + kHoleTimeoutNs / 2, watch, lost));
+        const auto v = s.ring.peek(pos, t0 + kHoleTimeoutNs + 1, watch, lost);
+        CPPUNIT_ASSERT(v);
+        CPPUNIT_ASSERT_EQUAL(std::string("after the hole"), payload(*v));
+        CPPUNIT_ASSERT_EQUAL(std::uint64_t{1}, lost);
+        CPPUNIT_ASSERT_EQUAL(std::uint64_t{96}, v->pos);
+    }
+
+    void reclaim_gives_back_a_dead_operation() {
+        SharedRing s({64 * 1024, 8});
+        RingControl& c = s.ring.control();
+        const pid_t child = fork_run([&s] {
+            std::uint32_t e = 0;
+            if (s.ring.publish_begin("begin of a child that dies", getpid(), e) != Ring::Admit::ok) _exit(1);
+            kill(getpid(), SIGKILL);
+        });
+        CPPUNIT_ASSERT_EQUAL(128 + SIGKILL, wait_exit(child));
+        std::uint64_t pos = 0;
+        std::vector<std::string> texts;
+        const auto v = drain(s.ring, pos, texts);  // the begin is there: it survived its child
+        CPPUNIT_ASSERT_EQUAL(std::size_t{1}, v.size());
+        s.ring.finish_entry(v[0].entry - 1, kEntryWritten);
+        CPPUNIT_ASSERT_EQUAL(1u, c.open_ops.load());
+        CPPUNIT_ASSERT_EQUAL(kEndReserve, c.committed.load());
+        CPPUNIT_ASSERT_EQUAL(1u, s.ring.reclaim_dead_producers());
+        CPPUNIT_ASSERT_EQUAL(0u, c.open_ops.load());
+        CPPUNIT_ASSERT_EQUAL(std::int64_t{0}, c.committed.load());
+        CPPUNIT_ASSERT_EQUAL(8u, s.ring.free_entries());
+        CPPUNIT_ASSERT_EQUAL(0u, s.ring.reclaim_dead_producers());
+    }
+};
+
+CPPUNIT_TEST_SUITE_REGISTRATION(AuditRingTest);
