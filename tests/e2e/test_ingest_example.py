@@ -68,3 +68,15 @@ def test_refuses_what_was_not_validated(staged, env, status):
     got, body, _ = run(staged, env.pop("CMI_CONTENT_ITEMS", '"s1";result=valid;location="album/x.mp3"'), **env)
     assert got.startswith(f"Status: {status}"), (got, body)
     assert not (staged / "store" / "provider-a" / TXID / "album").exists()
+
+
+def test_reads_the_whole_list_from_the_items_file(staged):
+    # Above 64 KiB the environment holds only the compact form (id and result) or nothing:
+    # the file always has the full list.
+    snap = staged / "snapshots" / "0001"
+    listed = staged / "snapshots" / "items"
+    listed.write_text(f'"s1";result=valid;location=%"album/f%c3%bcr %c3%89lise.mp3";path="{snap}"\n')
+    status, body, _ = run(staged, '"s1";result=valid', CMI_CONTENT_ITEMS_FILE=str(listed))
+    assert status == "Status: 200 OK", body
+    taken = staged / "store" / "provider-a" / TXID / "album" / "für Élise.mp3"
+    assert taken.read_text() == "snapshot\n" and not snap.exists()
