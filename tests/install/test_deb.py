@@ -169,8 +169,8 @@ def test_example_config_serves_one_request_per_module():
     root = Path(tempfile.mkdtemp(prefix="cmi-install-"))
     state["root"] = root
     etc, var, log, cgi, run_dir = (root / d for d in ("etc", "var", "log", "cgi", "run"))
-    for d in (etc, var / "upload" / "provider-a", var / "staging" / "provider-a", var / "ingested", log, cgi,
-              run_dir):
+    for d in (etc, var / "upload" / "provider-a", var / "staging" / "provider-a", var / "snapshots",
+              var / "ingested", log, cgi, run_dir):
         d.mkdir(parents=True)
     for d in (root, etc, var, cgi, run_dir, log):
         d.chmod(0o755)
@@ -178,7 +178,7 @@ def test_example_config_serves_one_request_per_module():
     for f in ("digest-users", "content-ca.pem", "client-ca.pem"):
         (etc / f).chmod(0o644)
     (var / "dav").mkdir()
-    for d in ("dav", "upload/provider-a", "staging/provider-a", "ingested"):
+    for d in ("dav", "upload/provider-a", "staging/provider-a", "snapshots", "ingested"):
         shutil.chown(var / d, "www-data", "www-data")
     shutil.copy(f"/usr/share/doc/{PKG}/examples/cmi-ingest", cgi / "ingest")
     conf_src = example_conf()
