@@ -116,12 +116,17 @@ constexpr std::size_t kSamlCacheEntries = 10000;
 
 bool is_cmi(const char* type) { return type && !strcasecmp(type, "CMI"); }
 
+// SAML without a trusted IdP (CMISAMLIdPMetadata) can never succeed: not offered.
+bool usable(Mech m, const DirConfig& dc) { return m != Mech::saml || dc.saml_idps; }
+
 void add_challenges(request_rec* r, const DirConfig& dc, bool stale) {
     apr_array_header_t* mechs = mechanisms(dc, r->pool);
     for (int i = 0; i < mechs->nelts; ++i) {
         switch (APR_ARRAY_IDX(mechs, i, Mech)) {
         case Mech::cert: break;  // nothing to challenge: the handshake asks
-        case Mech::saml: saml_challenge(r); break;
+        case Mech::saml:
+            if (usable(Mech::saml, dc)) saml_challenge(r);
+            break;
         case Mech::digest: digest_challenge(r, dc, stale); break;
         case Mech::basic: basic_challenge(r); break;
         }
@@ -193,8 +198,10 @@ int authenticate(request_rec* r) {
     }
     add_challenges(r, dc, false);
     std::string offered;
-    for (int i = 0; i < mechs->nelts; ++i)
-        offered += std::string(i ? ", " : "") + mech_name(APR_ARRAY_IDX(mechs, i, Mech));
+    for (int i = 0; i < mechs->nelts; ++i) {
+        const Mech m = APR_ARRAY_IDX(mechs, i, Mech);
+        if (usable(m, dc)) offered += std::string(offered.empty() ? "" : ", ") + mech_name(m);
+    }
     return httpd::refuse(r, cmi_auth_module, "authentication-required",
                          "This CMI interface requires authentication (" + offered + ").");
 }
