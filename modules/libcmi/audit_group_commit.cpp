@@ -23,7 +23,7 @@ template <class Try>
 Ring::Admit with_room(Ring& ring, std::int64_t timeout_ns, Try attempt) {
     RingControl& c = ring.control();
     Ring::Admit a = attempt();
-    if (a == Ring::Admit::ok || a == Ring::Admit::too_large) return a;
+    if (a == Ring::Admit::ok || a == Ring::Admit::too_large || a == Ring::Admit::no_process) return a;
     const std::int64_t deadline = monotonic_ns() + timeout_ns;
     Waiting w(c.waiters_space);
     for (;;) {
@@ -41,13 +41,13 @@ Ring::Admit with_room(Ring& ring, std::int64_t timeout_ns, Try attempt) {
 }  // namespace
 
 Ring::Admit admit_begin(Ring& ring, std::string_view fields, std::int32_t pid, std::int64_t timeout_ns,
-                        std::uint32_t& entry, bool durable) {
-    return with_room(ring, timeout_ns, [&] { return ring.publish_begin(fields, pid, entry, durable); });
+                        std::uint32_t& entry, bool durable, std::uint32_t process) {
+    return with_room(ring, timeout_ns, [&] { return ring.publish_begin(fields, pid, entry, durable, process); });
 }
 
 Ring::Admit admit_end(Ring& ring, std::string_view fields, std::uint32_t entry, std::int32_t pid,
-                      std::int64_t timeout_ns) {
-    return with_room(ring, timeout_ns, [&] { return ring.publish_end(fields, entry, pid); });
+                      std::int64_t timeout_ns, std::uint32_t process) {
+    return with_room(ring, timeout_ns, [&] { return ring.publish_end(fields, entry, pid, process); });
 }
 
 std::uint32_t await_entry(Ring& ring, std::uint32_t index, Await what, std::int64_t timeout_ns) {

@@ -21,9 +21,13 @@
 // payload and published after it; a slot whose producer died before
 // publishing is skipped. Headers carry magic words with every byte >= 0x80 and
 // their own position, and payloads are printable ASCII, so a header is never
-// confused with payload or with a stale header of an earlier lap: a producer
-// killed between its reservation and its header leaves a hole the writer
-// finds the end of by scanning (after kHoleTimeoutNs).
+// confused with payload or with a stale header of an earlier lap. A producer
+// killed between its reservation and its header leaves a hole without a
+// header; the writer finds its end by scanning for the next header, but skips
+// it only when no live producer process is between a reservation and its
+// publication (each process counts those in a slot of its own, registered at
+// child_init): a producer that is merely slow (descheduled on a busy machine)
+// is waited for, never overtaken.
 #pragma once
 #include <atomic>
 #include <cstddef>
@@ -49,11 +53,12 @@ enum EntryState : std::uint32_t {
 struct RingLimits {
     std::size_t ring_bytes = 8u << 20;  // rounded up to a power of two
     std::uint32_t entries = 4096;       // operations in flight at once
+    std::uint32_t processes = 256;      // producer processes at once (children, both generations)
 };
 
 inline constexpr std::int64_t kEndReserve = 4096;      // per begin: room for its end record
 inline constexpr std::int64_t kLineOverhead = 128;     // a line is its fields + at most this
-inline constexpr std::int64_t kHoleTimeoutNs = 1000000000;
+inline constexpr std::int64_t kHoleTimeoutNs = 100000000;  // a hole is looked into after this
 
 struct SlotHeader;
 
@@ -72,13 +77,20 @@ struct alignas(64) Entry {
 };
 static_assert(sizeof(Entry) == 128, "Entry is two cache lines");
 
+// One producer process: how many of its threads are between a reservation
+// and its publication right now.
+struct alignas(64) ProcSlot {
+    std::atomic<std::int32_t> pid;
+    std::atomic<std::uint32_t> reserving;
+};
+
 // The counters and futex words everyone shares. Producer- and writer-side
 // fields are on separate cache lines.
 struct RingControl {
     std::uint64_t magic;
     std::uint64_t capacity;
     std::uint32_t entry_count;
-    std::uint32_t pad0;
+    std::uint32_t process_count;
 
     alignas(64) std::atomic<std::uint64_t> head;       // bytes reserved (virtual position)
     std::atomic<std::int64_t> committed;               // ring bytes in use or promised
@@ -135,18 +147,23 @@ public:
     std::uint64_t capacity() const { return cap_; }
     std::uint32_t entry_count() const { return nentries_; }
     Entry& entry(std::uint32_t index) const { return entries_[index]; }
+    ProcSlot& process(std::uint32_t index) const { return procs_[index]; }
 
     // --- producers ------------------------------------------------------------
-    enum class Admit { ok, no_entry, ring_full, disk_full, too_large };
+    enum class Admit { ok, no_entry, ring_full, disk_full, too_large, no_process };
+    // Claims the process slot of `pid` (a free one, or one of a process that
+    // is gone); its index goes to every publish_* of the process. ~0u: none free.
+    std::uint32_t register_process(std::int32_t pid);
     // A begin record: takes an entry (set to queued, owned by `pid`), room for
     // the record and its end record, and publishes it. On ok `entry_out` is
     // the entry's index. Never blocks.
     // `durable`: the producer will wait for the record to be synced.
-    Admit publish_begin(std::string_view fields, std::int32_t pid, std::uint32_t& entry_out, bool durable = false);
+    Admit publish_begin(std::string_view fields, std::int32_t pid, std::uint32_t& entry_out, bool durable = false,
+                        std::uint32_t process = ~0u);
     // The end record of the begin that took `entry` (which stays the
     // producer's until release_entry). Uses the begin's reserve; needs more
     // room only when it is larger (then it may fail with ring_full/too_large).
-    Admit publish_end(std::string_view fields, std::uint32_t entry, std::int32_t pid);
+    Admit publish_end(std::string_view fields, std::uint32_t entry, std::int32_t pid, std::uint32_t process = ~0u);
     // The producer lets go of its entry. `end_published`: publish_end used the
     // reserve; otherwise the reserve goes back.
     void release_entry(std::uint32_t entry, bool end_published);
@@ -181,8 +198,9 @@ public:
     std::uint32_t free_entries() const;
 
 private:
-    Ring(RingControl* c, Entry* entries, char* data, std::uint64_t cap, std::uint32_t n)
-        : c_(c), entries_(entries), data_(data), cap_(cap), nentries_(n) {}
+    Ring(RingControl* c, Entry* entries, ProcSlot* procs, char* data, std::uint64_t cap, std::uint32_t n,
+         std::uint32_t nprocs)
+        : c_(c), entries_(entries), procs_(procs), data_(data), cap_(cap), nentries_(n), nprocs_(nprocs) {}
     bool pop_entry(std::uint32_t& index);
     void push_entry(std::uint32_t index);
     void drop_ref(std::uint32_t index);
@@ -192,15 +210,21 @@ private:
     std::uint64_t reserve_slot(std::uint32_t size, SlotKind kind, std::uint32_t entry, std::int64_t reserve,
                                std::int32_t pid, std::size_t payload, bool durable = false);
     void copy_in(std::uint64_t pos, std::string_view payload);
-    void publish(std::uint64_t pos);
+    // A publish_* of process slot `process` (registered on the fly when ~0u).
+    class Reserving;
+    std::uint32_t process_slot(std::uint32_t process, std::int32_t pid);
+    // Whether a live producer process is between a reservation and its publication.
+    bool someone_reserving() const;
     SlotHeader* header(std::uint64_t pos) const;
     bool view_at(std::uint64_t pos, SlotView& v) const;
 
     RingControl* c_;
     Entry* entries_;
+    ProcSlot* procs_;
     char* data_;
     std::uint64_t cap_;
     std::uint32_t nentries_;
+    std::uint32_t nprocs_;
 };
 
 template <class F>

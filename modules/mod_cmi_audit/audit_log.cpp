@@ -53,6 +53,7 @@ RingLimits limits() {
     RingLimits l;
     const std::uint64_t workers = static_cast<std::uint64_t>(std::max(daemons, 1)) * std::max(threads, 1);
     l.entries = static_cast<std::uint32_t>(std::min<std::uint64_t>(2 * workers + 256, 1 << 20));
+    l.processes = static_cast<std::uint32_t>(2 * std::max(daemons, 1) + 64);  // two generations, and some
     l.ring_bytes = std::max<std::size_t>(8u << 20, static_cast<std::size_t>(l.entries) * (kEndReserve + 1024));
     return l;
 }
@@ -60,19 +61,26 @@ RingLimits limits() {
 // The process id, cached (getpid() is a system call): set in the parent, in
 // each child (child_init) and in the logger process.
 pid_t g_pid = 0;
-
-void set_process_id() { g_pid = getpid(); }
+std::uint32_t g_process = ~0u;  // this process's slot in the ring (Ring::register_process)
 
 }  // namespace
 
 
 // --- the parent: start-up ----------------------------------------------------------
 
+void AuditLog::set_process() {
+    g_pid = getpid();
+    g_process = ring_->register_process(g_pid);
+    if (g_process == ~0u)
+        ap_log_error_(__FILE__, __LINE__, cmi_audit_module.module_index, APLOG_CRIT, 0, server_,
+                      "audit log %s: no free process slot in the log's ring: this process refuses audited "
+                      "operations (503)", path_);
+}
+
 AuditLog::AuditLog(apr_pool_t* pconf, server_rec* s, const ServerConfig& cfg, const char* path,
                    const char* default_node)
     : server_(s), pconf_(pconf), path_(apr_pstrdup(pconf, path)), default_node_(apr_pstrdup(pconf, default_node)),
       head_path_(std::string(path) + ".head"), parent_pid_(getpid()) {
-    set_process_id();
     // The writer syncs if any server wants it; each begin says whether its thread waits.
     sync_ = false;
     for (server_rec* v = s; v; v = v->next) sync_ = sync_ || syncs(server_config(v));
@@ -116,6 +124,7 @@ AuditLog::AuditLog(apr_pool_t* pconf, server_rec* s, const ServerConfig& cfg, co
     }
     pthread_mutex_unlock(&chain_->writer_lock);
     save_head(false);
+    set_process();  // the parent produces records itself under -X (one process)
 }
 
 void AuditLog::open_shared() {
@@ -313,7 +322,7 @@ void AuditLog::monitor() {
 }
 
 void AuditLog::child_init() {
-    set_process_id();
+    set_process();
     if (getpid() != parent_pid_ && fd_ >= 0) {  // children never write the file (not under -X)
         ::close(fd_);
         fd_ = -1;
@@ -331,7 +340,7 @@ AuditLog::Begin AuditLog::begin(const Record& rec, bool durable) {
         return b;
     }
     const std::string fields = serialize_fields(rec);
-    switch (admit_begin(ring, fields, g_pid, timeout_ns_, b.entry, durable)) {
+    switch (admit_begin(ring, fields, g_pid, timeout_ns_, b.entry, durable, g_process)) {
         case Ring::Admit::ok:
             break;
         case Ring::Admit::disk_full:
@@ -342,6 +351,10 @@ AuditLog::Begin AuditLog::begin(const Record& rec, bool durable) {
         case Ring::Admit::too_large:
             b.failed = true;
             b.error = "the record is too large for the log's ring";
+            return b;
+        case Ring::Admit::no_process:
+            b.failed = true;
+            b.error = "this process has no slot in the log's ring";
             return b;
         default:
             b.failed = true;
@@ -369,7 +382,7 @@ AuditLog::Begin AuditLog::begin(const Record& rec, bool durable) {
 
 std::string AuditLog::end(std::uint32_t entry, const Record& rec) {
     const std::string fields = serialize_fields(rec);
-    const Ring::Admit a = admit_end(*ring_, fields, entry, g_pid, timeout_ns_);
+    const Ring::Admit a = admit_end(*ring_, fields, entry, g_pid, timeout_ns_, g_process);
     ring_->release_entry(entry, a == Ring::Admit::ok);
     if (a == Ring::Admit::ok) return std::string();
     return a == Ring::Admit::too_large ? "the record is too large for the log's ring"
