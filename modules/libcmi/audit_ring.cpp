@@ -164,8 +164,11 @@ void Ring::push_entry(std::uint32_t index) {
     }
 }
 
-void Ring::drop_ref(std::uint32_t index) {
-    if (entries_[index].refs.fetch_sub(1, std::memory_order_acq_rel) == 1) push_entry(index);
+bool Ring::drop_ref(std::uint32_t index, std::uint32_t who) {
+    const std::uint32_t before = entries_[index].refs.fetch_and(~who, std::memory_order_acq_rel);
+    if (!(before & who)) return false;  // already let go
+    if (before == who) push_entry(index);
+    return true;
 }
 
 std::uint32_t Ring::free_entries() const {
@@ -239,20 +242,19 @@ Ring::Admit Ring::publish_begin(std::string_view fields, std::int32_t pid, std::
     e.pid = pid;
     e.error = 0;
     e.seq = 0;
-    e.producer_done.store(0, std::memory_order_relaxed);
     e.wants_sync.store(durable ? 1 : 0, std::memory_order_relaxed);
-    e.refs.store(2, std::memory_order_relaxed);
+    e.refs.store(kRefProducer | kRefWriter, std::memory_order_relaxed);
     e.state.store(kEntryQueued, std::memory_order_release);
     const auto ring_need = static_cast<std::int64_t>(size) + kEndReserve;
     if (!take_ring(ring_need)) {
-        e.refs.store(1, std::memory_order_relaxed);
-        drop_ref(index);
+        e.refs.store(kRefProducer, std::memory_order_relaxed);
+        drop_ref(index, kRefProducer);
         return Admit::ring_full;
     }
     if (!take_credit(static_cast<std::int64_t>(fields.size()) + kLineOverhead + kEndReserve)) {
         c_->committed.fetch_sub(ring_need, std::memory_order_acq_rel);
-        e.refs.store(1, std::memory_order_relaxed);
-        drop_ref(index);
+        e.refs.store(kRefProducer, std::memory_order_relaxed);
+        drop_ref(index, kRefProducer);
         return Admit::disk_full;
     }
     c_->open_ops.fetch_add(1, std::memory_order_relaxed);
@@ -289,31 +291,26 @@ Ring::Admit Ring::publish_end(std::string_view fields, std::uint32_t entry, std:
 }
 
 void Ring::release_entry(std::uint32_t index, bool end_published) {
-    Entry& e = entries_[index];
-    std::uint32_t done = 0;
-    if (!e.producer_done.compare_exchange_strong(done, 1, std::memory_order_acq_rel)) return;
+    // The reserve goes back after the entry (a producer killed in between
+    // leaves ring space and credit promised to nobody: less room, never more).
+    if (!drop_ref(index, kRefProducer)) return;  // let go of already
+    c_->open_ops.fetch_sub(1, std::memory_order_relaxed);
     if (!end_published) {
         c_->committed.fetch_sub(kEndReserve, std::memory_order_acq_rel);
         c_->disk_credit.fetch_add(kEndReserve, std::memory_order_acq_rel);
     }
-    c_->open_ops.fetch_sub(1, std::memory_order_relaxed);
-    drop_ref(index);
 }
 
 std::uint32_t Ring::reclaim_dead_producers() {
     std::uint32_t n = 0;
     for (std::uint32_t i = 0; i < nentries_; ++i) {
         Entry& e = entries_[i];
-        if (e.state.load(std::memory_order_acquire) == kEntryFree ||
-            e.producer_done.load(std::memory_order_acquire) || alive(e.pid))
-            continue;
+        if (!(e.refs.load(std::memory_order_acquire) & kRefProducer) || alive(e.pid)) continue;
         // Its end record never came: give the reserve back (release_entry).
-        std::uint32_t done = 0;
-        if (!e.producer_done.compare_exchange_strong(done, 1, std::memory_order_acq_rel)) continue;
+        if (!drop_ref(i, kRefProducer)) continue;
+        c_->open_ops.fetch_sub(1, std::memory_order_relaxed);
         c_->committed.fetch_sub(kEndReserve, std::memory_order_acq_rel);
         c_->disk_credit.fetch_add(kEndReserve, std::memory_order_acq_rel);
-        c_->open_ops.fetch_sub(1, std::memory_order_relaxed);
-        drop_ref(i);
         ++n;
     }
     return n;
@@ -402,12 +399,26 @@ void Ring::release_to(std::uint64_t pos) {
 }
 
 void Ring::set_entry(std::uint32_t index, std::uint32_t state) {
-    entries_[index].state.store(state, std::memory_order_release);
+    Entry& e = entries_[index];
+    e.state.store(state, std::memory_order_seq_cst);
+    if (e.sleeping.load(std::memory_order_seq_cst)) futex_wake(e.state);  // seq_cst with await_entry
 }
 
 void Ring::finish_entry(std::uint32_t index, std::uint32_t state) {
-    entries_[index].state.store(state, std::memory_order_release);
-    drop_ref(index);
+    set_entry(index, state);
+    drop_ref(index, kRefWriter);
+}
+
+std::uint32_t Ring::release_finished_entries() {
+    std::uint32_t n = 0;
+    for (std::uint32_t i = 0; i < nentries_; ++i) {
+        const Entry& e = entries_[i];
+        if (!(e.refs.load(std::memory_order_acquire) & kRefWriter)) continue;
+        const std::uint32_t s = e.state.load(std::memory_order_acquire);
+        const bool final = s == kEntryDurable || s == kEntryFailed || (s == kEntryWritten && !e.wants_sync.load());
+        if (final && drop_ref(i, kRefWriter)) ++n;
+    }
+    return n;
 }
 
 std::uint64_t Ring::backlog() const {

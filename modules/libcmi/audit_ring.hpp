@@ -14,8 +14,10 @@
 // in the ring and in the file (kEndReserve each), so an operation that was
 // let in always gets its end record. It also takes a result entry: the writer
 // puts the record's seq and line hash there and marks it written, durable or
-// failed; its producer sleeps on one futex word with every other waiter until
-// then (group commit). An entry is freed by whichever of the two lets go last.
+// failed; a producer that waits sleeps on its entry's state word, and the
+// writer wakes exactly the waiters an fdatasync covered (group commit, without
+// waking those whose records came after it). An entry is freed by whichever of
+// the two lets go last.
 //
 // Robustness: a slot header is written (with the producer's pid) before its
 // payload and published after it; a slot whose producer died before
@@ -56,6 +58,11 @@ struct RingLimits {
     std::uint32_t processes = 256;      // producer processes at once (children, both generations)
 };
 
+// Entry::refs bits: each side lets go with one fetch_and, so a process killed
+// at any instruction never leaves an entry held by nobody (or twice let go).
+inline constexpr std::uint32_t kRefProducer = 1;
+inline constexpr std::uint32_t kRefWriter = 2;
+
 inline constexpr std::int64_t kEndReserve = 4096;      // per begin: room for its end record
 inline constexpr std::int64_t kLineOverhead = 128;     // a line is its fields + at most this
 inline constexpr std::int64_t kHoleTimeoutNs = 100000000;  // a hole is looked into after this
@@ -65,13 +72,13 @@ struct SlotHeader;
 // A result entry (two cache lines).
 struct alignas(64) Entry {
     std::atomic<std::uint32_t> state;
-    std::atomic<std::uint32_t> refs;           // producer + writer
-    std::atomic<std::uint32_t> producer_done;  // the producer's ref is gone
+    std::atomic<std::uint32_t> refs;           // kRefProducer | kRefWriter: who still holds it
+    std::uint32_t pad;
     std::int32_t pid;                          // the producer's process
     std::atomic<std::uint32_t> next;           // free list (index + 1)
     std::int32_t error;                        // errno of a failure
     std::atomic<std::uint32_t> wants_sync;     // the producer waits for durability
-    std::uint32_t pad;
+    std::atomic<std::uint32_t> sleeping;       // its producer sleeps on `state` (futex): wake it
     std::uint64_t seq;                         // set by the writer before the write, read after `state` says so
     unsigned char sha256[32];
 };
@@ -187,6 +194,9 @@ public:
     // finish_entry also lets go of it: `state` is final for the writer.
     void set_entry(std::uint32_t entry, std::uint32_t state);
     void finish_entry(std::uint32_t entry, std::uint32_t state);
+    // A new writer: lets go of the entries its predecessor had finished but
+    // not let go of (it died in between). Returns how many.
+    std::uint32_t release_finished_entries();
     // Bytes reserved but not yet released (what the writer still has to do).
     std::uint64_t backlog() const;
 
@@ -203,7 +213,8 @@ private:
         : c_(c), entries_(entries), procs_(procs), data_(data), cap_(cap), nentries_(n), nprocs_(nprocs) {}
     bool pop_entry(std::uint32_t& index);
     void push_entry(std::uint32_t index);
-    void drop_ref(std::uint32_t index);
+    // Lets go of `who`'s hold; false if it had none. The last one frees the entry.
+    bool drop_ref(std::uint32_t index, std::uint32_t who);
     bool take_ring(std::int64_t bytes);
     bool take_credit(std::int64_t bytes);
     // Reserves `size` bytes and writes the header; returns the slot position.

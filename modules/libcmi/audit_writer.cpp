@@ -147,7 +147,9 @@ void LogWriter::resume() {
             chain_.inflight_end.store(0);
         }  // else: a write cut short, left to check_file (cut off, recorded, written again)
     }
-    // Begin records written (and published) but not yet synced when their writer died.
+    // Entries the dead writer had finished but not let go of; begin records
+    // written (and published) but not yet synced when it died.
+    ring_.release_finished_entries();
     for (std::uint32_t i = 0; i < ring_.entry_count(); ++i) {
         const Entry& e = ring_.entry(i);
         if (e.state.load(std::memory_order_acquire) == kEntryWritten && e.wants_sync.load()) unsynced_entries_.push_back(i);
