@@ -50,11 +50,31 @@ int pwrite_all(int fd, std::string_view data, off_t at, std::size_t& written) {
 // Records are printable ASCII by construction (audit_record.cpp); the ring is
 // shared with every child, so the writer checks before a line enters the log.
 bool printable(std::string_view s) {
-    for (const char ch : s) {
-        const auto c = static_cast<unsigned char>(ch);
+    // Eight bytes at a time: any byte below 0x20, or above 0x7e (0x7f and >= 0x80).
+    constexpr std::uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
+    std::size_t i = 0;
+    for (; i + 8 <= s.size(); i += 8) {
+        std::uint64_t w;
+        std::memcpy(&w, s.data() + i, 8);
+        const std::uint64_t below = (w - ones * 0x20) & ~w & highs;
+        const std::uint64_t above = ((w + ones * (0x7f - 0x7e)) | w) & highs;
+        if (below | above) return false;
+    }
+    for (; i < s.size(); ++i) {
+        const auto c = static_cast<unsigned char>(s[i]);
         if (c < 0x20 || c > 0x7e) return false;
     }
     return true;
+}
+
+// Lower-case hex of a digest into `out` (64 characters), reusing its buffer.
+void hex_into(std::string& out, const unsigned char d[32]) {
+    static constexpr char digits[] = "0123456789abcdef";
+    out.resize(64);
+    for (int i = 0; i < 32; ++i) {
+        out[2 * i] = digits[d[i] >> 4];
+        out[2 * i + 1] = digits[d[i] & 15];
+    }
 }
 
 }  // namespace
@@ -341,7 +361,7 @@ void LogWriter::stage_line(std::string_view f1, std::string_view f2) {
     digest(std::string_view(buf_.data() + start, it.line_len), it.digest);
     items_.push_back(it);
     head_.seq = seq;
-    head_.hash = hex(it.digest, 32);
+    hex_into(head_.hash, it.digest);
     head_.last_len = it.line_len;
 }
 

@@ -138,8 +138,9 @@ void AuditLog::open_shared() {
             kept->shm = nullptr;
             throw std::runtime_error("cannot create the audit log's shared memory: " + apr_text(rv));
         }
+        // Anonymous shared memory comes zeroed: only the control parts are
+        // laid out (touching the whole ring would commit all of it at once).
         auto* base = static_cast<char*>(apr_shm_baseaddr_get(kept->shm));
-        std::memset(base, 0, chain_bytes() + Ring::bytes_needed(l));
         init_chain_state(*reinterpret_cast<ChainState*>(base));
         Ring::create(base + chain_bytes(), l);
     }
