@@ -1,7 +1,7 @@
 // cmi-sign: the client side of mod_cmi_content. Prints the request headers
 // that make a Self-contained Upload verifiable:
 //   cmi-sign cms  --cert C --key K [--md sha256|sha512] [--chain F] FILE
-//   cmi-sign http --key K --keyid ID [--alg A] [--method PUT] [--url U]
+//   cmi-sign http --key K --keyid ID --url U [--alg A] [--method PUT]
 //                 [--digest sha-256|sha-512] [--nonce N] [--component C]... FILE
 //   cmi-sign manifest --cert C --key K [--md sha256|sha512] [--chain F]
 //                 [--sign-manifest] [--no-cms] --root DIR FILE...   (Decoupled Upload)
@@ -30,7 +30,7 @@ using Args = std::multimap<std::string, std::string>;
 
 [[noreturn]] void usage() {
     std::cerr << "usage: cmi-sign cms --cert CERT.pem --key KEY.pem [--md sha256|sha512] [--chain CHAIN.pem] FILE\n"
-                 "       cmi-sign http --key KEY.pem --keyid ID [--url URL] [--alg ALG] [--method PUT]\n"
+                 "       cmi-sign http --key KEY.pem --keyid ID --url URL [--alg ALG] [--method PUT]\n"
                  "                     [--digest sha-256|sha-512] [--nonce N] [--component C]... FILE\n"
                  "       cmi-sign manifest --cert CERT.pem --key KEY.pem [--md sha256|sha512] [--chain CHAIN.pem]\n"
                  "                     [--sign-manifest] [--no-cms] --root DIR FILE...\n"
@@ -137,9 +137,14 @@ std::string sign_http(const Args& a, const std::string& file) {
     }
     const cmi::httpsig::Alg use = cmi::httpsig::resolve_alg(alg, key.get());
 
-    // Without --url the signature covers what is known: the method and the
-    // digest (the server requires both); @target-uri and the like need the URL.
+    // By default the signature covers the method, the target and the digest
+    // (the server requires all three), so the URL is needed; with --component
+    // the caller names what is covered, and only derived components need it.
     const bool have_url = a.count("url") > 0;
+    auto range = a.equal_range("component");
+    if (!have_url && range.first == range.second)
+        throw std::runtime_error("--url is required: the signature covers the request's target (\"@target-uri\"), "
+                                 "so give the URL the request goes to");
     const std::string method = one(a, "method", "PUT");
     cmi::httpsig::Request rq = have_url ? parse_url(method, one(a, "url")) : cmi::httpsig::Request();
     rq.method = method;
@@ -148,10 +153,9 @@ std::string sign_http(const Args& a, const std::string& file) {
         return std::nullopt;
     };
     cmi::sf::InnerList list;
-    auto range = a.equal_range("component");
     if (range.first == range.second) {
         list.items.push_back({cmi::sf::String{"@method"}, {}});
-        if (have_url) list.items.push_back({cmi::sf::String{"@target-uri"}, {}});
+        list.items.push_back({cmi::sf::String{"@target-uri"}, {}});
         list.items.push_back({cmi::sf::String{"content-digest"}, {}});
     }
     for (auto it = range.first; it != range.second; ++it) {

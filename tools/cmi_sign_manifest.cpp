@@ -1,4 +1,4 @@
-// `cmi-sign manifest`: a Decoupled Upload manifest (DESIGN §5) for files
+// `cmi-sign manifest`: a Decoupled Upload manifest (docs/architecture.md §Content formats) for files
 // already staged under --root. For each FILE (a path relative to --root, or
 // under it) an item with its digest and a detached CMS signed hash; with
 // --sign-manifest also an enveloped XML-DSig over the whole manifest.

@@ -1,4 +1,4 @@
-// The keys modules share through r->notes / r->subprocess_env (DESIGN §7).
+// The keys modules share through r->notes / r->subprocess_env (docs/architecture.md §Notes contract).
 #pragma once
 
 namespace cmi::httpd {
@@ -25,5 +25,21 @@ namespace cmi::httpd {
 inline constexpr const char* kSamlNameIdKey = "CMI_SAML_NAMEID";
 inline constexpr const char* kSamlAssertionIdKey = "CMI_SAML_ASSERTION_ID";
 inline constexpr const char* kSamlAttrPrefix = "CMI_SAML_ATTR_";
+
+}  // namespace cmi::httpd
+
+namespace cmi::httpd {
+
+// Evidence of origin (issue 15.3): the provider's own signature, handed by
+// mod_cmi_content to mod_cmi_audit, which keeps it in its evidence store and
+// names it in the begin record. In r->notes only (never the environment: a
+// handler has no use for it). Set only once the signature has verified.
+inline constexpr const char* kEvidenceCmsKey = "CMI_EVIDENCE_CMS";  // base64 DER SignedData (CMI-Content-Signature)
+inline constexpr const char* kEvidenceHttpSigBaseKey = "CMI_EVIDENCE_HTTPSIG_BASE";  // base64 signature base, redacted
+inline constexpr const char* kEvidenceHttpSigKey = "CMI_EVIDENCE_HTTPSIG_SIGNATURE";  // base64 raw signature
+inline constexpr const char* kEvidenceHttpSigKeyIdKey = "CMI_EVIDENCE_HTTPSIG_KEYID";   // the keyid
+inline constexpr const char* kEvidenceHttpSigPublicKeyKey = "CMI_EVIDENCE_HTTPSIG_PUBLIC_KEY";  // base64 DER SPKI
+inline constexpr const char* kEvidenceManifestKey = "CMI_EVIDENCE_MANIFEST";  // base64 XML-DSig-signed manifest as received
+inline constexpr const char* kEvidenceItemsKey = "CMI_EVIDENCE_ITEMS";  // JSON, libcmi/origin_evidence.hpp
 
 }  // namespace cmi::httpd

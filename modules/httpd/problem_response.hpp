@@ -12,7 +12,7 @@ namespace cmi::httpd {
 // Registers the error filter and its insert hook; call from register_hooks.
 void register_problem_response();
 
-// Prepares the problem document for `code` (DESIGN §3), logs the refusal with
+// Prepares the problem document for `code` (docs/architecture.md §Problem types), logs the refusal with
 // the transaction id, sets CMI-Transaction-ID and CMI_REFUSAL, and returns the
 // status for the hook to return.
 int refuse(request_rec* r, const module& m, const char* code, const std::string& detail);

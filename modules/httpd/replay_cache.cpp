@@ -189,9 +189,13 @@ void ReplayCache::child_init(apr_pool_t* p, server_rec* s) {
         ap_log_error_(__FILE__, __LINE__, owner_->module_index, APLOG_CRIT, rv, s, "replay cache %s: cannot attach the global mutex", spec_);
 }
 
-ReplayCache::Result ReplayCache::check_and_store(request_rec* r, std::string_view key, apr_time_t expiry) {
-    const Key id = replay::replay_key(
+Key ReplayCache::id_of(std::string_view key) const {
+    return replay::replay_key(
         std::string_view(reinterpret_cast<const char*>(salt_), local_ ? sizeof salt_ : kSharedSalt.size()), key);
+}
+
+ReplayCache::Result ReplayCache::check_and_store(request_rec* r, std::string_view key, apr_time_t expiry) {
+    const Key id = id_of(key);
     // A pooled connection to memcache/redis that went stale while the store
     // restarted fails once and is replaced: one retry hides that, a store
     // that is really down fails twice and the caller fails closed.
@@ -204,19 +208,36 @@ ReplayCache::Result ReplayCache::check_and_store(request_rec* r, std::string_vie
     return res;
 }
 
+ReplayCache::Result ReplayCache::lookup(request_rec* r, std::string_view key) {
+    const Key id = id_of(key);
+    Result res = attempt_lookup(r, id.data(), false);
+    if (res == Result::unavailable && initialised_) res = attempt_lookup(r, id.data(), true);
+    return res;
+}
+
+ReplayCache::Result ReplayCache::attempt_lookup(request_rec* r, const unsigned char* id, bool last) {
+    if (!initialised_) return Result::unavailable;
+    MutexGuard guard(mutex_);
+    if (!guard.ok()) return Result::unavailable;
+    return retrieve_locked(r, id, last);
+}
+
+ReplayCache::Result ReplayCache::retrieve_locked(request_rec* r, const unsigned char* id, bool last) {
+    unsigned char buf[16];
+    unsigned int buflen = sizeof buf;
+    const apr_status_t rv = provider_->retrieve(instance_, r->server, id, kIdLen, buf, &buflen, r->pool);
+    if (rv == APR_SUCCESS) return Result::replayed;
+    if (rv == APR_NOTFOUND) return Result::fresh;
+    ap_log_rerror_(__FILE__, __LINE__, owner_->module_index, last ? APLOG_ERR : APLOG_INFO, rv, r,
+                   "replay cache %s: lookup failed%s", spec_, last ? "" : ", retrying");
+    return Result::unavailable;
+}
+
 ReplayCache::Result ReplayCache::attempt(request_rec* r, const unsigned char* id, apr_time_t expiry, bool last) {
     if (!initialised_) return Result::unavailable;
     MutexGuard guard(mutex_);
     if (!guard.ok()) return Result::unavailable;
-    unsigned char buf[16];
-    unsigned int buflen = sizeof buf;
-    apr_status_t rv = provider_->retrieve(instance_, r->server, id, kIdLen, buf, &buflen, r->pool);
-    if (rv == APR_SUCCESS) return Result::replayed;
-    if (rv != APR_NOTFOUND) {
-        ap_log_rerror_(__FILE__, __LINE__, owner_->module_index, last ? APLOG_ERR : APLOG_INFO, rv, r,
-                       "replay cache %s: lookup failed%s", spec_, last ? "" : ", retrying");
-        return Result::unavailable;
-    }
+    if (const Result seen = retrieve_locked(r, id, last); seen != Result::fresh) return seen;
     Key k;
     std::memcpy(k.data(), id, kIdLen);
     if (ledger_) {
@@ -231,7 +252,7 @@ ReplayCache::Result ReplayCache::attempt(request_rec* r, const unsigned char* id
         }
     }
     unsigned char one[] = {'1'};
-    rv = provider_->store(instance_, r->server, id, kIdLen, expiry, one, sizeof one, r->pool);
+    const apr_status_t rv = provider_->store(instance_, r->server, id, kIdLen, expiry, one, sizeof one, r->pool);
     if (rv != APR_SUCCESS) {
         if (ledger_) Ledger::attach(ledger_).unclaim(k);
         ap_log_rerror_(__FILE__, __LINE__, owner_->module_index, last ? APLOG_ERR : APLOG_INFO, rv, r,

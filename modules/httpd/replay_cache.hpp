@@ -20,6 +20,7 @@
 #include <apr_global_mutex.h>
 #include <apr_shm.h>
 
+#include <array>
 #include <cstdint>
 #include <string_view>
 
@@ -47,6 +48,10 @@ public:
     // that has no room without evicting a live entry. The caller fails closed.
     Result check_and_store(request_rec* r, std::string_view key, apr_time_t expiry);
 
+    // Whether `key` is recorded, recording nothing: `replayed` (it is), `fresh`
+    // (it is not) or `unavailable`. (mod_cmi_content: is a signature bound to this target?)
+    Result lookup(request_rec* r, std::string_view key);
+
     const char* spec() const { return spec_; }
     // True when the contents live in this server only and die with a restart.
     bool local() const { return local_; }
@@ -57,6 +62,9 @@ public:
 
 private:
     Result attempt(request_rec* r, const unsigned char* id, apr_time_t expiry, bool last);
+    Result attempt_lookup(request_rec* r, const unsigned char* id, bool last);
+    Result retrieve_locked(request_rec* r, const unsigned char* id, bool last);
+    std::array<unsigned char, 32> id_of(std::string_view key) const;
     apr_status_t probe_shmcb(apr_pool_t* pconf, server_rec* s, const char* cname);
 
     const ap_socache_provider_t* provider_ = nullptr;

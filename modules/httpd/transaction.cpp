@@ -1,21 +1,9 @@
 #include "httpd/transaction.hpp"
 
+#include "httpd/request_chain.hpp"
 #include "libcmi/txid.hpp"
 
 namespace cmi::httpd {
-namespace {
-
-// The request that started it all: follow subrequests to their main request
-// and internal redirects to the request they replaced.
-request_rec* first_request(request_rec* r) {
-    for (;;) {
-        if (r->main) r = r->main;
-        else if (r->prev) r = r->prev;
-        else return r;
-    }
-}
-
-}  // namespace
 
 const char* transaction_id(request_rec* r) {
     const char* id = apr_table_get(r->notes, kTransactionIdKey);

@@ -91,6 +91,23 @@ public:
         out_.put('}');
     }
 
+    // [{…},…] with f(Writer&, element) writing each object's members, or null.
+    template <class T, class F>
+    void array(const std::optional<std::vector<T>>& v, F f) {
+        if (!v) return null();
+        out_.put('[');
+        bool first = true;
+        for (const T& e : *v) {
+            if (!first) out_.put(',');
+            first = false;
+            out_.put('{');
+            Writer inner(out_);
+            f(inner, e);
+            out_.put('}');
+        }
+        out_.put(']');
+    }
+
 private:
     static constexpr char kHex[] = "0123456789abcdef";
 
@@ -226,6 +243,7 @@ std::string serialize_fields(const Record& rec) {
     });
     w.key("method"); w.string(rec.method);
     w.key("uri"); w.string(rec.uri);
+    w.key("destination"); w.string(rec.destination);
     w.key("content_type"); w.string(rec.content_type);
     w.key("request");
     w.object(rec.request.has_value(), [&](Writer& o) {
@@ -240,9 +258,17 @@ std::string serialize_fields(const Record& rec) {
         o.key("items"); o.string(rec.validation->items);
     });
     w.key("status"); w.number(rec.status);
+    w.key("refusal"); w.string(rec.refusal);
     w.key("response_bytes"); w.number(rec.response_bytes);
     w.key("duration_us"); w.number(rec.duration_us);
     w.key("receipt"); w.string(rec.receipt);
+    w.key("evidence");
+    w.array(rec.evidence, [](Writer& o, const EvidenceFile& e) {
+        o.key("kind"); o.string(e.kind);
+        o.key("name"); o.string(e.name);
+        o.key("sha256"); o.string(e.sha256);
+        o.key("bytes"); o.number(e.bytes);
+    });
     if (rec.checkpoint) {
         w.key("checkpoint");
         w.object(true, [&](Writer& o) {

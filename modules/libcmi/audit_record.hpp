@@ -1,9 +1,11 @@
-// Audit log records (DESIGN §6): one JSON object per line, fields in a fixed
-// order, every field present (null when unknown), pure printable ASCII.
+// Audit log records (docs/architecture.md §Audit trail, docs/audit-log.md): one
+// JSON object per line, fields in a fixed order, every field present (null when
+// unknown), pure printable ASCII.
 #pragma once
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace cmi::audit {
 
@@ -26,6 +28,16 @@ struct ValidationFacts {
     std::optional<std::string> result, format, signer, items;
 };
 
+// One file of the evidence store (evidence_store.hpp) that a begin record
+// vouches for: the provider's own signature (issue 15.3).
+struct EvidenceFile {
+    std::string kind;                 // cms, http-signature-base, http-signature,
+                                      // http-signature-key, manifest, manifest-items
+    std::optional<std::string> name;  // the keyid (http-signature*), else null
+    std::string sha256;               // hex: the file's name in the store
+    std::uint64_t bytes = 0;
+};
+
 struct Record {
     std::uint64_t seq = 0;
     std::string node;
@@ -35,13 +47,17 @@ struct Record {
     std::optional<std::string> peer;
     std::optional<TlsFacts> tls;
     std::optional<AuthFacts> auth;
-    std::optional<std::string> method, uri, content_type;
+    std::optional<std::string> method, uri;
+    std::optional<std::string> destination;  // COPY/MOVE: the Destination's path, without its query
+    std::optional<std::string> content_type;
     std::optional<RequestBody> request;
     std::optional<ValidationFacts> validation;
     std::optional<int> status;
+    std::optional<std::string> refusal;  // end: the problem code of a refusal (CMI_REFUSAL)
     std::optional<std::uint64_t> response_bytes;
     std::optional<std::int64_t> duration_us;
     std::optional<std::string> receipt;
+    std::optional<std::vector<EvidenceFile>> evidence;  // begin only: null without evidence
     // ev "recovered" only: what was cut off the end of the log at start-up.
     struct Recovered {
         std::uint64_t bytes = 0;

@@ -1,6 +1,7 @@
 #include "libcmi/audit_recovery.hpp"
 
 #include "libcmi/audit_verify.hpp"
+#include "libcmi/base64.hpp"
 #include "libcmi/sha256.hpp"
 #include "libcmi/signer.hpp"
 
@@ -295,7 +296,7 @@ std::optional<SavedHead> parse_saved_head(std::string_view text, const Signature
         }
         std::vector<unsigned char> raw;
         try {
-            raw = base64_decode(sig.substr(sp2 + 1));
+            raw = base64_decode_padded(sig.substr(sp2 + 1));
         } catch (const std::exception&) {
             why = "its signature is not base64";
             return std::nullopt;

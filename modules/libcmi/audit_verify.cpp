@@ -1,5 +1,7 @@
 #include "libcmi/audit_verify.hpp"
 
+#include "libcmi/base64.hpp"
+#include "libcmi/sha256.hpp"
 #include "libcmi/signer.hpp"
 
 #include <nlohmann/json.hpp>
@@ -12,13 +14,6 @@
 
 namespace cmi::audit {
 namespace {
-
-bool is_hex64(const std::string& s) {
-    if (s.size() != 64) return false;
-    for (char c : s)
-        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
-    return true;
-}
 
 struct Parsed {
     std::uint64_t seq = 0;
@@ -50,7 +45,7 @@ std::optional<Parsed> parse_record(std::string_view line, std::string& why) {
         return std::nullopt;
     }
     const auto prev = j.find("prev");
-    if (prev == j.end() || !prev->is_string() || !is_hex64(prev->get<std::string>())) {
+    if (prev == j.end() || !prev->is_string() || !is_sha256_hex(prev->get<std::string>())) {
         why = "missing or invalid \"prev\"";
         return std::nullopt;
     }
@@ -121,7 +116,7 @@ bool ChainVerifier::feed(std::string_view line, bool complete, const std::string
                                                  cp["keyid"].get<std::string>() + ")");
             std::vector<unsigned char> sig;
             try {
-                sig = cmi::base64_decode(cp["sig"].get<std::string>());
+                sig = cmi::base64_decode_padded(cp["sig"].get<std::string>());
             } catch (const std::exception&) {
                 return fail(rec->seq, where, "checkpoint signature is not base64");
             }
@@ -136,6 +131,7 @@ bool ChainVerifier::feed(std::string_view line, bool complete, const std::string
     head_ = ChainHead{rec->seq, line_hash(bytes)};
     started_ = true;
     ++records_;
+    if (observer_) observer_(rec->seq, line, where);
     return true;
 }
 
@@ -176,7 +172,13 @@ bool ChainVerifier::feed_streams(const std::vector<std::pair<std::istream*, std:
         const auto rec = parse_record(c.line, why);
         c.seq = rec ? std::optional<std::uint64_t>(rec->seq) : std::nullopt;
     };
-    for (auto& c : cursors) advance(c);
+    // A file that cannot be read on (a truncated gzip file) is reported
+    // where it stops, not as the seq gap it leaves.
+    auto unreadable = [](const Cursor& c) { return !c.has && c.in->bad(); };
+    for (auto& c : cursors) {
+        advance(c);
+        if (unreadable(c)) return fail(std::nullopt, c.name + ":" + std::to_string(c.line_no + 1), "read error");
+    }
     for (;;) {
         Cursor* next = nullptr;
         for (auto& c : cursors) {
@@ -191,6 +193,8 @@ bool ChainVerifier::feed_streams(const std::vector<std::pair<std::istream*, std:
         if (!next) break;
         if (!feed(next->line, next->complete, next->name + ":" + std::to_string(next->line_no))) return false;
         advance(*next);
+        if (unreadable(*next))
+            return fail(std::nullopt, next->name + ":" + std::to_string(next->line_no + 1), "read error");
     }
     for (const auto& c : cursors)
         if (c.in->bad()) return fail(std::nullopt, c.name, "read error");

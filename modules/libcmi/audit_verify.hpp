@@ -4,6 +4,7 @@
 #include "libcmi/audit_chain.hpp"
 
 #include <cstdint>
+#include <functional>
 #include <istream>
 #include <optional>
 #include <string>
@@ -32,6 +33,12 @@ public:
     std::uint64_t checkpoints() const { return checkpoints_; }
     std::uint64_t last_checkpoint_seq() const { return last_checkpoint_; }
 
+    // Called with every line that passed (without its line feed), in chain
+    // order: a reader that needs more than the chain (cmi-audit receipt,
+    // evidence) reads the files once.
+    using LineObserver = std::function<void(std::uint64_t seq, std::string_view line, const std::string& where)>;
+    void observe(LineObserver observer) { observer_ = std::move(observer); }
+
     // `line` without its line feed; `complete` says whether one followed.
     // Returns false at the first problem; later lines are then ignored.
     bool feed(std::string_view line, bool complete, const std::string& where);
@@ -57,6 +64,7 @@ private:
     std::optional<VerifyError> error_;
     const SignatureVerifier* key_ = nullptr;
     std::uint64_t checkpoints_ = 0, last_checkpoint_ = 0;
+    LineObserver observer_;
 };
 
 // The end of an existing log, read backwards from its last bytes.

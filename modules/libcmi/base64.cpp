@@ -2,6 +2,8 @@
 
 #include <openssl/evp.h>
 
+#include <stdexcept>
+
 namespace cmi {
 
 std::string base64_encode(std::string_view bytes) {
@@ -50,6 +52,12 @@ std::optional<std::string> base64_decode(std::string_view text) {
     // The leftover bits of a final partial group must be zero (canonical form).
     if (bits && (acc & ((1u << bits) - 1))) return std::nullopt;
     return out;
+}
+
+std::vector<unsigned char> base64_decode_padded(std::string_view text) {
+    const auto bytes = text.size() % 4 == 0 ? base64_decode(text) : std::nullopt;
+    if (!bytes) throw std::invalid_argument("bad base64");
+    return {bytes->begin(), bytes->end()};
 }
 
 }  // namespace cmi

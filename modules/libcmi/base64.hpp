@@ -3,6 +3,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace cmi {
 
@@ -11,5 +12,9 @@ std::string base64_encode(std::string_view bytes);
 // Strict decoding: only the base64 alphabet; padding optional but, if present,
 // correct; no whitespace. nullopt for anything else.
 std::optional<std::string> base64_decode(std::string_view text);
+
+// The same with padding required, for our own signatures and hashes (checkpoints,
+// receipts); throws std::invalid_argument on anything else.
+std::vector<unsigned char> base64_decode_padded(std::string_view text);
 
 }  // namespace cmi

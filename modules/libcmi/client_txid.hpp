@@ -1,4 +1,4 @@
-// CMI-Client-Transaction-ID (DESIGN §6): a client's own reference for an
+// CMI-Client-Transaction-ID (docs/architecture.md §Audit trail): a client's own reference for an
 // operation, recorded and echoed, never used as the primary id.
 #pragma once
 #include <string_view>

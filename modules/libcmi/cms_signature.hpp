@@ -5,12 +5,14 @@
 // once the body has passed.
 #pragma once
 #include "libcmi/digest.hpp"
+#include "libcmi/signer_policy.hpp"
 #include "libcmi/signer_vars.hpp"
-#include "libcmi/trust_anchors.hpp"
 #include "libcmi/validation_error.hpp"
 
+#include <cstdint>
 #include <ctime>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -23,6 +25,12 @@ struct CmsExpectation {
     std::string signer_cn;        // subject CN of the signer certificate ("" if none)
     std::string signer_dn;        // RFC 2253 subject DN
     SignerVars signer_vars;       // SIGNER_* of the signer certificate (signer_vars.hpp)
+    std::optional<std::int64_t> signing_time;  // the signingTime attribute, seconds since the epoch
+    // What the signature is, whatever its encoding: SHA-256 over the signer's
+    // public key, the signed attributes as signed and the signature value (ECDSA's
+    // s normalised). Re-encoding a captured CMS (other certificates, the other
+    // ECDSA s) keeps it; a new signing changes it.
+    std::string signature_id;
 };
 
 // Signers already trusted within one batch of signatures (a manifest's
@@ -48,14 +56,19 @@ private:
 // Verifies the DER CMS blob. Throws ValidationError with code
 //   signature-malformed  not a one-signer detached SignedData with signed attributes,
 //                        or a digest/signature algorithm that is refused (SHA-1, MD5, ...)
-//   signer-untrusted     no chain to the anchors (unknown CA, expired, bad key usage)
+//   signer-untrusted     no chain to the anchors (unknown CA, expired, bad key usage),
+//                        or unfit to sign content (signer_policy.hpp)
 //   signature-invalid    the signature over the signed attributes does not verify
 // `at` (seconds since the epoch) replaces the current time in tests; 0 = now.
 // With `cache`, signers trusted earlier in the batch are not decoded and
 // chained again (same results, same errors).
-CmsExpectation verify_cms_signature(std::string_view der, const TrustAnchors& anchors,
+CmsExpectation verify_cms_signature(std::string_view der, const SignerPolicy& signers,
                                     const std::vector<DigestAlg>& accepted, std::time_t at = 0,
                                     CmsSignerCache* cache = nullptr);
+
+// A signingTime, when there is one, must lie within [now - max_age - skew, now + skew].
+// Throws ValidationError("signature-invalid") otherwise.
+void check_signing_time(const CmsExpectation& e, std::time_t now, long skew, long max_age);
 
 // After the body: the streamed digest must equal the signed one (constant time).
 // Throws ValidationError("digest-mismatch") otherwise.

@@ -44,10 +44,14 @@ std::string to_hex(const unsigned char* p, std::size_t n) {
     return out;
 }
 
-std::string nonce_mac(std::string_view secret, std::string_view head, std::string_view realm) {
+// The MAC binds a nonce to the realm and the algorithm it was offered with:
+// an answer with another algorithm (a downgrade to MD5) does not verify.
+std::string nonce_mac(std::string_view secret, std::string_view head, std::string_view realm, Algorithm a) {
     std::string msg(head);
     msg += ':';
     msg += realm;
+    msg += ':';
+    msg += algorithm_name(a);
     unsigned char mac[EVP_MAX_MD_SIZE];
     unsigned int len = 0;
     if (!HMAC(EVP_sha256(), secret.data(), static_cast<int>(secret.size()),
@@ -193,23 +197,30 @@ bool hex_equal(std::string_view a, std::string_view b) {
     return CRYPTO_memcmp(la.data(), lb.data(), la.size()) == 0;
 }
 
-std::string make_nonce(std::string_view secret, std::string_view realm, std::int64_t now,
+std::string make_nonce(std::string_view secret, std::string_view realm, Algorithm a, std::int64_t now,
                        const unsigned char (&salt)[8], std::uint32_t generation) {
     char t[kTimeHex + 1];
     std::snprintf(t, sizeof t, "%016" PRIx64, static_cast<std::uint64_t>(now));
     char g[kGenHex + 1];
     std::snprintf(g, sizeof g, "%08" PRIx32, generation);
     const std::string head = std::string(t) + to_hex(salt, sizeof salt) + g;
-    return head + nonce_mac(secret, head, realm);
+    return head + nonce_mac(secret, head, realm, a);
 }
 
-NonceState check_nonce(std::string_view secret, std::string_view realm, std::string_view nonce,
+NonceState check_nonce(std::string_view secret, std::string_view realm, Algorithm a, std::string_view nonce,
                        std::int64_t now, std::int64_t lifetime, std::uint32_t generation) {
     constexpr std::size_t head_len = kTimeHex + kSaltHex + kGenHex;
     if (nonce.size() != head_len + kMacHex || !is_hex(nonce)) return NonceState::invalid;
     const std::string_view time_hex = nonce.substr(0, kTimeHex);
-    const std::string mac = nonce_mac(secret, nonce.substr(0, head_len), realm);
-    if (CRYPTO_memcmp(mac.data(), nonce.data() + head_len, kMacHex) != 0) return NonceState::invalid;
+    const std::string_view head = nonce.substr(0, head_len);
+    const std::string mac = nonce_mac(secret, head, realm, a);
+    if (CRYPTO_memcmp(mac.data(), nonce.data() + head_len, kMacHex) != 0) {
+        // Only to say why: ours, but offered with the other algorithm.
+        const Algorithm other = a == Algorithm::md5 ? Algorithm::sha256 : Algorithm::md5;
+        const std::string other_mac = nonce_mac(secret, head, realm, other);
+        return CRYPTO_memcmp(other_mac.data(), nonce.data() + head_len, kMacHex) == 0 ? NonceState::other_algorithm
+                                                                                        : NonceState::invalid;
+    }
     const auto issued = static_cast<std::int64_t>(std::stoull(std::string(time_hex), nullptr, 16));
     if (issued > now + 5) return NonceState::invalid;  // from the future: not ours
     // Ours, but from another replay-cache generation: its nonce-counts are not

@@ -45,18 +45,20 @@ bool hex_equal(std::string_view a, std::string_view b);
 // Stateless nonces: 16 hex digits of issue time, 16 hex digits of
 // randomness (so no two challenges share a nonce, and (nonce, nc) names one
 // request), 8 hex digits of the replay-cache generation, then
-// HMAC-SHA-256(secret, time salt generation ":" realm) truncated to 128 bits,
-// in hex. Any node with the same secret can check them; nothing is stored.
+// HMAC-SHA-256(secret, time salt generation ":" realm ":" algorithm)
+// truncated to 128 bits, in hex: a nonce is good for the realm and the
+// algorithm of the challenge that carried it, and no other. Any node with the same secret can check them; nothing is stored.
 // `salt` is 8 random bytes. `generation` is 0 for a replay cache shared by a
 // cluster, and a random number made at each start for a cache local to the
 // node (whose contents a restart loses).
-std::string make_nonce(std::string_view secret, std::string_view realm, std::int64_t now,
+std::string make_nonce(std::string_view secret, std::string_view realm, Algorithm a, std::int64_t now,
                        const unsigned char (&salt)[8], std::uint32_t generation = 0);
 
 // `stale`: older than `lifetime`, or of another generation (made before a
-// restart, or by another node with its own local cache).
-enum class NonceState { fresh, stale, invalid };
-NonceState check_nonce(std::string_view secret, std::string_view realm, std::string_view nonce,
+// restart, or by another node with its own local cache). `other_algorithm`:
+// issued here for the realm, but with the other algorithm's challenge.
+enum class NonceState { fresh, stale, invalid, other_algorithm };
+NonceState check_nonce(std::string_view secret, std::string_view realm, Algorithm a, std::string_view nonce,
                        std::int64_t now, std::int64_t lifetime, std::uint32_t generation = 0);
 
 }  // namespace cmi::digest

@@ -14,7 +14,10 @@
 
 #include <algorithm>
 #include <cstring>
+#include <map>
+#include <set>
 #include <stdexcept>
+#include <string_view>
 
 namespace cmi::httpsig {
 namespace {
@@ -95,7 +98,8 @@ bool fits(Alg alg, EVP_PKEY* key) {
     return false;
 }
 
-// RFC 9421 §3.3.4: ECDSA signatures are r||s, each the size of the field.
+}  // namespace
+
 std::optional<std::string> raw_ecdsa_to_der(std::string_view sig, size_t half) {
     if (sig.size() != 2 * half) return std::nullopt;
     ECDSA_SIG* es = ECDSA_SIG_new();
@@ -115,8 +119,6 @@ std::optional<std::string> raw_ecdsa_to_der(std::string_view sig, size_t half) {
     OPENSSL_free(der);
     return out;
 }
-
-}  // namespace
 
 void PkeyFree::operator()(EVP_PKEY* k) const { EVP_PKEY_free(k); }
 
@@ -140,9 +142,14 @@ Signature parse_signature_fields(std::string_view signature_input, std::string_v
     } catch (const sf::ParseError& e) {
         malformed(std::string("Signature-Input/Signature are not structured-field dictionaries: ") + e.what());
     }
+    // Labels looked up through an index: a scan of Signature per Signature-Input
+    // label would be quadratic in what a client sends.
+    std::map<std::string_view, const sf::Member*> sig_by_label;
+    for (const auto& [label, member] : sigs) sig_by_label.emplace(label, &member);
     for (const auto& [label, member] : inputs) {
-        const sf::Member* sig = sf::find(sigs, label);
-        if (!sig) continue;
+        const auto found = sig_by_label.find(label);
+        if (found == sig_by_label.end()) continue;
+        const sf::Member* sig = found->second;
         const auto* list = std::get_if<sf::InnerList>(&member);
         if (!list) malformed("Signature-Input '" + label + "' is not an inner list of components");
         const auto* sig_item = std::get_if<sf::Item>(sig);
@@ -153,13 +160,13 @@ Signature parse_signature_fields(std::string_view signature_input, std::string_v
         out.value = bytes->value;
         Params& p = out.params;
         p.label = label;
+        std::set<std::string_view> covered;  // the duplicate check, in O(n log n)
         for (const sf::Item& c : list->items) {
             const auto* id = std::get_if<sf::String>(&c.value);
             if (!id || id->value.empty()) malformed("a covered component identifier must be a non-empty string");
             if (!c.params.empty()) malformed("component parameters (\"" + id->value + "\";...) are not supported");
             if (id->value != lower(id->value)) malformed("component identifiers must be lower case");
-            if (std::find(p.components.begin(), p.components.end(), id->value) != p.components.end())
-                malformed("component \"" + id->value + "\" is covered twice");
+            if (!covered.insert(id->value).second) malformed("component \"" + id->value + "\" is covered twice");
             p.components.push_back(id->value);
         }
         const std::string* keyid = string_param(list->params, "keyid");
@@ -202,6 +209,18 @@ void require_component(const Params& p, const std::string& component) {
         malformed("the signature must cover \"" + component + "\"");
 }
 
+void require_target(const Params& p, bool several_hosts) {
+    auto covers = [&p](const char* c) { return std::find(p.components.begin(), p.components.end(), c) != p.components.end(); };
+    if (covers("@target-uri")) return;
+    const bool path = covers("@path") || covers("@request-target");
+    if (path && (!several_hosts || covers("@authority"))) return;
+    if (path)
+        malformed("the signature must cover \"@authority\" with \"@path\" (this server answers for several host "
+                  "names), or cover \"@target-uri\"");
+    malformed(std::string("the signature must cover the request's target: \"@target-uri\", or \"@path\"") +
+              (several_hosts ? " with \"@authority\"" : ""));
+}
+
 bool valid_keyid(std::string_view keyid) {
     if (keyid.empty() || keyid.size() > 128 || !std::isalnum(static_cast<unsigned char>(keyid[0]))) return false;
     for (char c : keyid)
@@ -242,7 +261,10 @@ std::string read_key_file(const std::string& pem_file) {
 
 Pkey load_public_key(const std::string& pem_file) { return public_key_from_pem(read_key_file(pem_file)); }
 
-void check_key_certificate(std::string_view pem, std::time_t now, const std::string& keyid) {
+void check_signer_key(std::string_view pem, EVP_PKEY* key, std::time_t now, const std::string& keyid,
+                      const KeyPurposes* purposes, const RevocationList* crls) {
+    const std::string who = "the key of keyid '" + keyid + "'";
+    check_key_strength(key, who);
     BIO* bio = BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size()));
     if (!bio) throw std::runtime_error("out of memory");
     X509* cert = PEM_read_bio_X509(bio, nullptr, nullptr, nullptr);
@@ -250,14 +272,15 @@ void check_key_certificate(std::string_view pem, std::time_t now, const std::str
     ERR_clear_error();
     if (!cert) return;  // a bare public key
     std::unique_ptr<X509, void (*)(X509*)> guard(cert, X509_free);
+    const std::string of = "the certificate of keyid '" + keyid + "'";
     if (X509_cmp_time(X509_get0_notBefore(cert), &now) > 0)
-        throw ValidationError("signer-untrusted", "the certificate of keyid '" + keyid + "' is not yet valid");
-    if (X509_cmp_time(X509_get0_notAfter(cert), &now) < 0)
-        throw ValidationError("signer-untrusted", "the certificate of keyid '" + keyid + "' has expired");
+        throw ValidationError("signer-untrusted", of + " is not yet valid");
+    if (X509_cmp_time(X509_get0_notAfter(cert), &now) < 0) throw ValidationError("signer-untrusted", of + " has expired");
     if ((X509_get_extension_flags(cert) & EXFLAG_KUSAGE) &&
         !(X509_get_key_usage(cert) & (KU_DIGITAL_SIGNATURE | KU_NON_REPUDIATION)))
-        throw ValidationError("signer-untrusted", "the certificate of keyid '" + keyid +
-                                                      "' does not allow digital signatures (key usage)");
+        throw ValidationError("signer-untrusted", of + " does not allow digital signatures (key usage)");
+    check_key_purpose(cert, purposes, of);
+    if (crls) check_pinned_revocation(cert, *crls, now, of);
 }
 
 Alg resolve_alg(const std::optional<Alg>& declared, EVP_PKEY* key) {

@@ -1,8 +1,10 @@
 // RFC 9421 HTTP Message Signatures, verifier side, for requests: parsing of
 // Signature-Input/Signature, the signature base (§2.5) for the derived
 // components and plain header fields, and the five asymmetric algorithms of
-// the registry (§3.3). Failures throw ValidationError with a DESIGN §3 code.
+// the registry (§3.3). Failures throw ValidationError with a problem code
+// (docs/architecture.md §Problem types).
 #pragma once
+#include "libcmi/signer_policy.hpp"
 #include "libcmi/validation_error.hpp"
 
 #include <cstdint>
@@ -65,6 +67,12 @@ void check_times(const Params& params, std::time_t now, long skew, long max_age)
 // A component every accepted signature must cover.
 void require_component(const Params& params, const std::string& component);
 
+// The request's target must be covered: "@target-uri", or "@path" (or
+// "@request-target") — with "@authority" too when `several_hosts` (the server
+// answers for more than one host name, so a path alone names no one resource).
+// Throws ValidationError("signature-malformed") otherwise.
+void require_target(const Params& params, bool several_hosts);
+
 // keyid as a file name: [A-Za-z0-9][A-Za-z0-9._-]{0,127}, nothing else.
 bool valid_keyid(std::string_view keyid);
 
@@ -76,10 +84,13 @@ using Pkey = std::unique_ptr<evp_pkey_st, PkeyFree>;
 // A PEM public key or certificate; nullptr if the file holds neither.
 Pkey load_public_key(const std::string& pem_file);
 
-// When the key file is a certificate, it must be valid at `now` and, if it
-// has a key usage, allow digitalSignature or nonRepudiation; otherwise throws
-// ValidationError("signer-untrusted"). A bare public key passes.
-void check_key_certificate(std::string_view pem, std::time_t now, const std::string& keyid);
+// The key must be strong enough (signer_policy.hpp). When the key file is a
+// certificate, it must also be valid at `now`, allow digitalSignature or
+// nonRepudiation if it has a key usage, name a content-signing purpose (or one
+// of `purposes`) if it has an extended key usage, and not be revoked by a CRL of
+// its issuer in `crls`. Throws ValidationError("signer-untrusted") otherwise.
+void check_signer_key(std::string_view pem, evp_pkey_st* key, std::time_t now, const std::string& keyid,
+                      const KeyPurposes* purposes = nullptr, const RevocationList* crls = nullptr);
 std::string read_key_file(const std::string& pem_file);  // "" when unreadable
 Pkey public_key_from_pem(std::string_view pem);
 
@@ -91,6 +102,10 @@ Alg resolve_alg(const std::optional<Alg>& declared, evp_pkey_st* key);
 // Throws std::runtime_error when the key does not fit or signing fails.
 std::string sign_base(Alg alg, evp_pkey_st* private_key, std::string_view base);
 Pkey load_private_key(const std::string& pem_file);
+
+// RFC 9421 §3.3.4: an ECDSA signature as r||s (each `half` bytes) in the DER
+// form OpenSSL verifies; nullopt if it is not that size (also for cmi-audit evidence).
+std::optional<std::string> raw_ecdsa_to_der(std::string_view sig, size_t half);
 
 // True when sig is alg's signature over base with key (ECDSA: raw r||s).
 bool verify_base(Alg alg, evp_pkey_st* key, std::string_view base, std::string_view sig);

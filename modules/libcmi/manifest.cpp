@@ -148,6 +148,54 @@ std::optional<std::string> attribute(xmlNodePtr n, const char* name) {
     return s;
 }
 
+// One reading only: an element whose text is a value must hold exactly one
+// text node. A comment, processing instruction, CDATA section or element
+// inside would let another parser read a different value
+// ("song<!-- -->.mp3" is "song" to a reader that takes the first text node).
+std::string text_value(xmlNodePtr n, const std::string& item, const char* what) {
+    if (n->type == XML_ELEMENT_NODE) {
+        const xmlNode* c = n->children;
+        if (c && (c->type != XML_TEXT_NODE || c->next))
+            malformed(item + ": its " + what + " must be text only (no comment, processing instruction, CDATA "
+                                              "section or element inside)");
+    }
+    return content(n);
+}
+
+// The element of a selected node (an attribute's or a text node's parent).
+xmlNodePtr element_of(xmlNodePtr n) {
+    return n && n->type != XML_ELEMENT_NODE ? n->parent : n;
+}
+
+void mark_up_to(xmlNodePtr from, const xmlNode* stop, std::set<const xmlNode*>& read) {
+    for (xmlNodePtr n = element_of(from); n && n->type == XML_ELEMENT_NODE; n = n->parent) {
+        if (!read.insert(n).second || n == stop) break;
+    }
+}
+
+bool in_namespaces(const xmlNode* n, const ManifestPaths& paths) {
+    if (!n->ns || !n->ns->href) return false;
+    for (const auto& [prefix, uri] : paths.namespaces)
+        if (uri == reinterpret_cast<const char*>(n->ns->href)) return true;
+    return false;
+}
+
+// Every element of a manifest namespace is read by the validator (an item, a
+// value, or on the way to one) or declared metadata: nothing else reaches
+// the handler unchecked.
+void refuse_unread(const xmlNode* n, const ManifestPaths& paths, const std::set<const xmlNode*>& read,
+                   const std::set<const xmlNode*>& metadata) {
+    for (; n; n = n->next) {
+        if (n->type != XML_ELEMENT_NODE || metadata.count(n)) continue;
+        if (in_namespaces(n, paths) && !read.count(n))
+            malformed(std::string("the element ") + reinterpret_cast<const char*>(n->name) + " (" +
+                      reinterpret_cast<const char*>(n->ns->href) + ", line " + std::to_string(xmlGetLineNo(n)) +
+                      ") is not read by the validator; declare it with CMIManifestMetadataPath if the handler "
+                      "may read it unvalidated");
+        refuse_unread(n->children, paths, read, metadata);
+    }
+}
+
 // Zero or one node; more is ambiguous and refused.
 xmlNodePtr optional_node(xmlXPathContextPtr ctx, const std::string& expr, xmlNodePtr item, const std::string& id,
                          const char* what) {
@@ -271,41 +319,54 @@ std::vector<ManifestItem> manifest_items(const ManifestDoc& doc, const ManifestP
 
     std::vector<ManifestItem> out;
     std::set<std::string> ids;
+    std::set<const xmlNode*> read;
     for (int i = 0; i < n; ++i) {
         ManifestItem it;
         xmlNodePtr item = nodes[static_cast<size_t>(i)];
         const std::string pos = "#" + std::to_string(i + 1);
+        mark_up_to(item, nullptr, read);
 
         XPathObj id = eval(ctx.get(), paths.id, item);
         if (count(id) != 1) malformed("item " + pos + " needs exactly one id");
-        it.id = content(id->nodesetval->nodeTab[0]);
+        it.id = text_value(id->nodesetval->nodeTab[0], "item " + pos, "id");
         if (it.id.empty()) malformed("item " + pos + " has an empty id");
         if (!ids.insert(it.id).second) malformed("the item id '" + it.id + "' is used twice");
+        mark_up_to(id->nodesetval->nodeTab[0], item, read);
+        const std::string named = "item '" + it.id + "'";
 
         XPathObj loc = eval(ctx.get(), paths.location, item);
-        if (count(loc) != 1) malformed("item '" + it.id + "' needs exactly one location");
-        it.location = content(loc->nodesetval->nodeTab[0]);
+        if (count(loc) != 1) malformed(named + " needs exactly one location");
+        it.location = text_value(loc->nodesetval->nodeTab[0], named, "location");
+        mark_up_to(loc->nodesetval->nodeTab[0], item, read);
 
         if (xmlNodePtr d = optional_node(ctx.get(), paths.digest, item, it.id, "digest")) {
+            mark_up_to(d, item, read);
             const auto name = attribute(d, "algorithm").value_or("sha-256");
             const auto alg = digest_alg_from_name(name);
             if (!alg || std::find(accepted.begin(), accepted.end(), *alg) == accepted.end())
                 malformed("item '" + it.id + "': the digest algorithm '" + name + "' is not accepted");
-            const auto raw = base64_decode(strip_space(content(d)));
+            const auto raw = base64_decode(strip_space(text_value(d, named, "digest")));
             if (!raw || raw->size() != digest_alg_size(*alg))
                 malformed("item '" + it.id + "': the digest is not base64 of a " + name + " value");
             it.digest_alg = alg;
             it.digest = *raw;
         }
         if (xmlNodePtr s = optional_node(ctx.get(), paths.signed_hash, item, it.id, "signed hash")) {
+            mark_up_to(s, item, read);
             const auto format = attribute(s, "format").value_or("cms");
             if (format != "cms") malformed("item '" + it.id + "': the signed hash format '" + format + "' is not supported (use cms)");
-            const auto der = base64_decode(strip_space(content(s)));
+            const auto der = base64_decode(strip_space(text_value(s, named, "signed hash")));
             if (!der || der->empty()) malformed("item '" + it.id + "': the signed hash is not base64 of a DER CMS structure");
             it.signed_hash = *der;
         }
         out.push_back(std::move(it));
     }
+    std::set<const xmlNode*> metadata;
+    for (const std::string& expr : paths.metadata) {
+        XPathObj m = eval(ctx.get(), expr, xmlDocGetRootElement(doc.doc()));
+        for (int i = 0; i < count(m); ++i) metadata.insert(element_of(m->nodesetval->nodeTab[i]));
+    }
+    refuse_unread(xmlDocGetRootElement(doc.doc()), paths, read, metadata);
     return out;
 }
 

@@ -1,4 +1,4 @@
-// Decoupled Upload manifests (DESIGN §5): the Content Upload Request body is
+// Decoupled Upload manifests (docs/architecture.md §Content formats): the Content Upload Request body is
 // a small XML document naming content staged earlier under the staging root.
 // Parsed with libxml2's push parser while the body arrives: no network, no
 // DTD (a DOCTYPE is refused, so no entity can be declared or expanded), and
@@ -36,9 +36,12 @@ struct ManifestPaths {
     std::string location;
     std::string digest;
     std::string signed_hash;
+    // Absolute; the elements they select (and what is inside them) may be in a
+    // manifest namespace without being read: metadata for the handler.
+    std::vector<std::string> metadata;
 };
 
-// The schema of DESIGN §5 (prefix `m` bound to urn:mod-cmi:manifest:1).
+// The schema of docs/architecture.md §Content formats (prefix `m` bound to urn:mod-cmi:manifest:1).
 ManifestPaths default_manifest_paths();
 
 // An XPath expression that does not compile; "" when it does.
@@ -93,7 +96,10 @@ std::unique_ptr<ManifestDoc> parse_manifest(std::string_view xml, const Manifest
 
 // The items. Throws ValidationError("manifest-malformed") for no item, an item
 // without exactly one id and one location, more than one digest or signed
-// hash, a digest algorithm not in `accepted`, bad base64, a duplicated id.
+// hash, a digest algorithm not in `accepted`, bad base64, a duplicated id, a
+// value element holding anything but one text node, or an element in one of
+// `paths.namespaces` that is neither read (an item, a value, or on the path to
+// one) nor selected by `paths.metadata`.
 std::vector<ManifestItem> manifest_items(const ManifestDoc& doc, const ManifestPaths& paths,
                                          const std::vector<DigestAlg>& accepted);
 

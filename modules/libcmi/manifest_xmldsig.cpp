@@ -26,7 +26,6 @@ namespace cmi {
 namespace {
 
 constexpr const char* kDsigNs = "http://www.w3.org/2000/09/xmldsig#";
-constexpr size_t kMaxCerts = 8;
 
 [[noreturn]] void malformed(const std::string& why) {
     throw ValidationError("signature-malformed", "manifest signature: " + why);
@@ -63,12 +62,14 @@ struct DsigCtxFree {
     void operator()(xmlSecDSigCtxPtr c) const { xmlSecDSigCtxDestroy(c); }
 };
 
-std::vector<X509Ptr> carried_certs(xmlNodePtr sig) {
+std::vector<X509Ptr> carried_certs(xmlNodePtr sig, size_t max_certs) {
     std::vector<X509Ptr> out;
     for (xmlNodePtr ki : children(sig, "KeyInfo"))
         for (xmlNodePtr xd : children(ki, "X509Data"))
             for (xmlNodePtr xc : children(xd, "X509Certificate")) {
-                if (out.size() >= kMaxCerts) malformed("more than 8 certificates in KeyInfo");
+                if (out.size() >= max_certs)
+                    malformed("more than " + std::to_string(max_certs) +
+                              " certificates in KeyInfo (CMIManifestMaxKeyInfoCertificates)");
                 xmlChar* c = xmlNodeGetContent(xc);
                 std::string text = c ? reinterpret_cast<const char*>(c) : "";
                 xmlFree(c);
@@ -206,7 +207,8 @@ bool manifest_has_signature(const ManifestDoc& doc) {
     return !sigs.empty();
 }
 
-ManifestSignature verify_manifest_signature(ManifestDoc& doc, const TrustAnchors& anchors, std::time_t at) {
+ManifestSignature verify_manifest_signature(ManifestDoc& doc, const SignerPolicy& signers, std::time_t at,
+                                            size_t max_certs) {
     xmlNodePtr root = xmlDocGetRootElement(doc.doc());
     std::vector<xmlNodePtr> sigs;
     find_all(root, "Signature", sigs);
@@ -224,7 +226,7 @@ ManifestSignature verify_manifest_signature(ManifestDoc& doc, const TrustAnchors
     if (!whole) malformed("the signature must cover the whole manifest: one Reference with URI=\"\"");
     if (!children(sig, "Object").empty()) malformed("ds:Object is not allowed in a manifest signature");
 
-    std::vector<X509Ptr> certs = carried_certs(sig);
+    std::vector<X509Ptr> certs = carried_certs(sig, max_certs);
     X509* signer = nullptr;
     for (const auto& c : certs)
         if (verifies_with(sig, c.get())) {
@@ -236,7 +238,7 @@ ManifestSignature verify_manifest_signature(ManifestDoc& doc, const TrustAnchors
     std::unique_ptr<STACK_OF(X509), CertsFree> untrusted(sk_X509_new_null());
     for (const auto& c : certs)
         if (c.get() != signer) sk_X509_push(untrusted.get(), c.get());
-    verify_signer_chain(signer, untrusted.get(), anchors, at);
+    verify_signer_chain(signer, untrusted.get(), signers, at);
 
     ManifestSignature out{true, subject_cn(signer), subject_dn(signer), signer_variables(signer)};
     // From here on the document is exactly what the enveloped transform signed.

@@ -6,8 +6,8 @@
 // removed, so the items are read from exactly the bytes that were signed.
 #pragma once
 #include "libcmi/manifest.hpp"
+#include "libcmi/signer_policy.hpp"
 #include "libcmi/signer_vars.hpp"
-#include "libcmi/trust_anchors.hpp"
 
 #include <ctime>
 #include <string>
@@ -32,10 +32,13 @@ struct ManifestSignature {
 // throws ValidationError with code
 //   signature-malformed  more than one Signature, not a child of the root,
 //                        not one Reference with URI="", a refused algorithm,
-//                        no X509Certificate in KeyInfo
+//                        no X509Certificate in KeyInfo, more than `max_certs`
 //   signature-invalid    no carried certificate's key verifies the signature
-//   signer-untrusted     the signing certificate does not chain to `anchors`
-ManifestSignature verify_manifest_signature(ManifestDoc& doc, const TrustAnchors& anchors, std::time_t at = 0);
+//   signer-untrusted     the signing certificate does not chain to the anchors
+//                        or is unfit to sign content (signer_policy.hpp)
+// KeyInfo certificates are tried as the signer key one by one: at most `max_certs` are carried.
+ManifestSignature verify_manifest_signature(ManifestDoc& doc, const SignerPolicy& signers, std::time_t at = 0,
+                                            size_t max_certs = 4);
 
 // Client side (cmi-sign, tests): adds an enveloped signature of exactly the
 // accepted shape (exc-c14n, sha-256, rsa-sha256 or ecdsa-sha256) to `xml`,

@@ -25,6 +25,9 @@ constexpr ProblemType kTypes[] = {
     {"audit-unavailable", 503, "Audit log unavailable"},
     {"authentication-unavailable", 503, "Authentication service unavailable"},
     {"validation-unavailable", 503, "Content validation unavailable"},
+    {"signature-reused", 409, "Content signature already used for another target"},
+    {"copy-refused", 403, "Copy or move into a validated location refused"},
+    {"method-refused", 405, "Method not allowed where content is validated"},
 };
 
 }  // namespace

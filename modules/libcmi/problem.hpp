@@ -11,7 +11,7 @@ struct ProblemType {
     const char* title;  // short, human-readable
 };
 
-// The problem types of DESIGN §3; nullptr for an unknown code.
+// The problem types (docs/architecture.md §Problem types); nullptr for an unknown code.
 const ProblemType* find_problem_type(std::string_view code);
 
 inline constexpr const char* kProblemTypePrefix = "tag:mod-cmi,2026:";

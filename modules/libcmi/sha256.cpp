@@ -56,4 +56,11 @@ std::string rfc9530_sha256(const std::array<unsigned char, 32>& digest) {
     return "sha-256=:" + base64(digest.data(), digest.size()) + ":";
 }
 
+bool is_sha256_hex(std::string_view s) {
+    if (s.size() != 64) return false;
+    for (const char c : s)
+        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+    return true;
+}
+
 }  // namespace cmi

@@ -30,6 +30,8 @@ std::string hex(const unsigned char* data, std::size_t len);
 std::string base64(const unsigned char* data, std::size_t len);
 
 std::string sha256_hex(std::string_view data);
+// 64 lower-case hex digits: what sha256_hex gives (and `sha256sum` prints).
+bool is_sha256_hex(std::string_view s);
 // RFC 9530 dictionary member for one digest: "sha-256=:<base64>:".
 std::string rfc9530_sha256(const std::array<unsigned char, 32>& digest);
 

@@ -129,22 +129,4 @@ bool SignatureVerifier::verify(std::string_view message, const std::vector<unsig
                             message.size()) == 1;
 }
 
-std::vector<unsigned char> base64_decode(std::string_view b64) {
-    if (b64.size() % 4 != 0 || b64.size() > static_cast<std::size_t>(std::numeric_limits<int>::max()))
-        throw std::invalid_argument("bad base64");
-    for (char c : b64)
-        if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '+' || c == '/' || c == '='))
-            throw std::invalid_argument("bad base64");
-    std::vector<unsigned char> out(b64.size() / 4 * 3);
-    const int n = EVP_DecodeBlock(out.data(), reinterpret_cast<const unsigned char*>(b64.data()),
-                                  static_cast<int>(b64.size()));
-    if (n < 0) throw std::invalid_argument("bad base64");
-    std::size_t len = static_cast<std::size_t>(n);
-    // EVP_DecodeBlock counts padding as zero bytes.
-    if (!b64.empty() && b64.back() == '=') --len;
-    if (b64.size() >= 2 && b64[b64.size() - 2] == '=') --len;
-    out.resize(len);
-    return out;
-}
-
 }  // namespace cmi

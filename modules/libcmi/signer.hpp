@@ -55,6 +55,4 @@ private:
 // The key id: hex SHA-256 of the DER SubjectPublicKeyInfo.
 std::string key_id(evp_pkey_st* key);
 
-std::vector<unsigned char> base64_decode(std::string_view b64);  // throws on bad input
-
 }  // namespace cmi

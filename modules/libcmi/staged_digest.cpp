@@ -1,5 +1,7 @@
 #include "libcmi/staged_digest.hpp"
 
+#include "libcmi/validation_error.hpp"
+
 #include <cerrno>
 #include <cstring>
 #include <fcntl.h>
@@ -9,7 +11,22 @@
 
 namespace cmi {
 
-StagedDigests digest_staged(int fd, const std::vector<DigestAlg>& algs, std::vector<char>& buffer) {
+namespace {
+
+void write_all(int fd, const char* data, size_t len) {
+    while (len) {
+        const ssize_t n = ::write(fd, data, len);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) throw std::runtime_error(std::string("cannot write a snapshot: ") + std::strerror(errno));
+        data += n;
+        len -= static_cast<size_t>(n);
+    }
+}
+
+}  // namespace
+
+StagedDigests digest_staged(int fd, const std::vector<DigestAlg>& algs, std::vector<char>& buffer,
+                            unsigned long long max_bytes, int copy_to) {
     constexpr size_t kBlock = 256 * 1024;
     std::vector<std::unique_ptr<StreamingDigest>> ds;
     for (DigestAlg a : algs) {
@@ -27,8 +44,11 @@ StagedDigests digest_staged(int fd, const std::vector<DigestAlg>& algs, std::vec
             if (errno == EINTR) continue;
             throw std::runtime_error(std::string("cannot read a staged file: ") + std::strerror(errno));
         }
-        for (auto& d : ds) d->update(buffer.data(), static_cast<size_t>(n));
         out.bytes += static_cast<unsigned long long>(n);
+        if (out.bytes > max_bytes)
+            throw ValidationError("too-large", "more than " + std::to_string(max_bytes) + " bytes of staged content");
+        if (copy_to >= 0) write_all(copy_to, buffer.data(), static_cast<size_t>(n));
+        for (auto& d : ds) d->update(buffer.data(), static_cast<size_t>(n));
     }
     for (auto& d : ds) out.digests.emplace_back(d->alg(), d->finish());
     return out;

@@ -20,8 +20,11 @@ struct StagedDigests {
 
 // Reads fd from its current offset to the end, through `buffer` (sized on
 // first use; pass the same one for many files). Throws std::runtime_error on
-// a read error.
-StagedDigests digest_staged(int fd, const std::vector<DigestAlg>& algs, std::vector<char>& buffer);
+// a read or write error, ValidationError("too-large") past `max_bytes`.
+// With `copy_to` >= 0 every block is also written there before it is hashed:
+// the copy holds exactly the bytes digested, whatever happens to fd meanwhile.
+StagedDigests digest_staged(int fd, const std::vector<DigestAlg>& algs, std::vector<char>& buffer,
+                            unsigned long long max_bytes = ~0ULL, int copy_to = -1);
 inline StagedDigests digest_staged(int fd, const std::vector<DigestAlg>& algs) {
     std::vector<char> buffer;
     return digest_staged(fd, algs, buffer);

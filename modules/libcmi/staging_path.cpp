@@ -1,5 +1,6 @@
 #include "libcmi/staging_path.hpp"
 
+#include "libcmi/unique_fd.hpp"
 #include "libcmi/validation_error.hpp"
 
 #include <cerrno>
@@ -35,28 +36,7 @@ std::string label(std::string_view location) {
     return out;
 }
 
-class Fd {
-public:
-    explicit Fd(int fd) : fd_(fd) {}
-    ~Fd() {
-        if (fd_ >= 0) ::close(fd_);
-    }
-    Fd(const Fd&) = delete;
-    Fd& operator=(const Fd&) = delete;
-    int get() const { return fd_; }
-    int release() {
-        const int f = fd_;
-        fd_ = -1;
-        return f;
-    }
-    void reset(int fd) {
-        if (fd_ >= 0) ::close(fd_);
-        fd_ = fd;
-    }
-
-private:
-    int fd_;
-};
+using Fd = UniqueFd;
 
 [[noreturn]] void refuse_errno(int err, const std::string& where) {
     switch (err) {
@@ -115,7 +95,7 @@ std::string staging_path_syntax_error(std::string_view location) {
     return "";
 }
 
-StagedFile open_staged(const std::string& root, std::string_view subdir, std::string_view location) {
+StagedEntry open_staged_entry(const std::string& root, std::string_view subdir, std::string_view location) {
     if (const std::string why = staging_path_syntax_error(location); !why.empty())
         throw ValidationError("manifest-malformed", why + ": '" + label(location) + "'");
     if (!subdir.empty()) {
@@ -127,19 +107,31 @@ StagedFile open_staged(const std::string& root, std::string_view subdir, std::st
 
     std::vector<std::string> parts = components(location);
     if (!subdir.empty()) parts.insert(parts.begin(), std::string(subdir));
-    std::string where;
-    for (size_t i = 0; i < parts.size(); ++i) {
-        const bool last = i + 1 == parts.size();
-        where += (where.empty() ? "" : "/") + label(parts[i]);
-        dir.reset(open_component(dir.get(), parts[i], last, where));
+    StagedEntry e;
+    for (size_t i = 0; i + 1 < parts.size(); ++i) {
+        e.where += (e.where.empty() ? "" : "/") + label(parts[i]);
+        dir.reset(open_component(dir.get(), parts[i], false, e.where));
     }
+    e.name = parts.back();
+    e.where += (e.where.empty() ? "" : "/") + label(e.name);
+    e.dir = StagedFile(dir.release());
+    return e;
+}
+
+StagedFile open_staged_file(int dir, const std::string& name, const std::string& where) {
+    Fd f(open_component(dir, name, true, where));
     struct stat st;
-    if (::fstat(dir.get(), &st) != 0) throw std::runtime_error("cannot stat staged '" + where + "'");
+    if (::fstat(f.get(), &st) != 0) throw std::runtime_error("cannot stat staged '" + where + "'");
     if (!S_ISREG(st.st_mode)) throw ValidationError("forbidden", "'" + where + "' is not a regular file");
     // Regular files ignore O_NONBLOCK; drop it anyway.
-    const int fl = ::fcntl(dir.get(), F_GETFL);
-    if (fl >= 0) ::fcntl(dir.get(), F_SETFL, fl & ~O_NONBLOCK);
-    return StagedFile(dir.release());
+    const int fl = ::fcntl(f.get(), F_GETFL);
+    if (fl >= 0) ::fcntl(f.get(), F_SETFL, fl & ~O_NONBLOCK);
+    return StagedFile(f.release());
+}
+
+StagedFile open_staged(const std::string& root, std::string_view subdir, std::string_view location) {
+    const StagedEntry e = open_staged_entry(root, subdir, location);
+    return open_staged_file(e.dir.fd(), e.name, e.where);
 }
 
 }  // namespace cmi

@@ -1,5 +1,5 @@
 // Opens a staged content item strictly inside the staging root (Decoupled
-// Upload, DESIGN §5). The location is walked one component at a time with
+// Upload, docs/architecture.md §Content formats). The location is walked one component at a time with
 // openat(O_NOFOLLOW) from a descriptor of the root: no string-prefix check,
 // no window for a symlink swapped in between check and use.
 #pragma once
@@ -38,5 +38,18 @@ std::string staging_path_syntax_error(std::string_view location);
 //   content-missing     a component does not exist
 // and std::runtime_error when the root itself cannot be opened.
 StagedFile open_staged(const std::string& root, std::string_view subdir, std::string_view location);
+
+// The same walk in two steps: the directory that holds the item (every
+// component before the last, each opened with O_NOFOLLOW), and its name there.
+struct StagedEntry {
+    StagedFile dir;
+    std::string name;
+    std::string where;  // printable form of the path walked, for messages
+};
+StagedEntry open_staged_entry(const std::string& root, std::string_view subdir, std::string_view location);
+
+// Opens `name` in the directory `dir` as open_staged() opens the last
+// component: O_NOFOLLOW, a regular file only (same ValidationErrors).
+StagedFile open_staged_file(int dir, const std::string& name, const std::string& where);
 
 }  // namespace cmi

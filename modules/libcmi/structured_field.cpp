@@ -2,7 +2,10 @@
 
 #include "libcmi/base64.hpp"
 
+#include <algorithm>
+#include <cstddef>
 #include <cstdio>
+#include <numeric>
 
 namespace cmi::sf {
 namespace {
@@ -22,6 +25,55 @@ bool is_tchar(char c) {
     }
 }
 bool is_base64_char(char c) { return is_alpha(c) || is_digit(c) || c == '+' || c == '/' || c == '='; }
+
+// §4.2.2 and §4.2.3.2: a repeated key keeps its first position and takes its
+// last value. Small containers (the usual few parameters) are scanned in place;
+// larger ones are sorted by key (stable, so equal keys stay in field order):
+// O(n log n) whatever the keys, where a hash index could be flooded.
+template <class V>
+void collapse_duplicates(std::vector<std::pair<std::string, V>>& vec) {
+    constexpr size_t kScanUpTo = 16;
+    const size_t n = vec.size();
+    if (n < 2) return;
+    if (n <= kScanUpTo) {
+        size_t kept = 0;
+        for (size_t i = 0; i < n; ++i) {
+            size_t j = 0;
+            while (j < kept && vec[j].first != vec[i].first) ++j;
+            if (j < kept) {
+                vec[j].second = std::move(vec[i].second);
+            } else {
+                if (kept != i) vec[kept] = std::move(vec[i]);
+                ++kept;
+            }
+        }
+        vec.erase(vec.begin() + static_cast<std::ptrdiff_t>(kept), vec.end());
+        return;
+    }
+    std::vector<size_t> order(n);
+    std::iota(order.begin(), order.end(), size_t{0});
+    std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return vec[a].first < vec[b].first; });
+    std::vector<bool> drop(n, false);
+    bool any = false;
+    for (size_t i = 0; i < n;) {
+        size_t j = i + 1;
+        while (j < n && vec[order[j]].first == vec[order[i]].first) ++j;
+        if (j - i > 1) {  // order[i] is the first occurrence, order[j - 1] the last
+            vec[order[i]].second = std::move(vec[order[j - 1]].second);
+            for (size_t k = i + 1; k < j; ++k) drop[order[k]] = true;
+            any = true;
+        }
+        i = j;
+    }
+    if (!any) return;
+    size_t kept = 0;
+    for (size_t i = 0; i < n; ++i)
+        if (!drop[i]) {
+            if (kept != i) vec[kept] = std::move(vec[i]);
+            ++kept;
+        }
+    vec.erase(vec.begin() + static_cast<std::ptrdiff_t>(kept), vec.end());
+}
 
 class Parser {
 public:
@@ -72,14 +124,15 @@ public:
             } else {
                 m = Item{true, parameters()};
             }
-            put(out, std::move(k), std::move(m));
+            out.emplace_back(std::move(k), std::move(m));  // repeats collapse at the end
             skip_ows();
-            if (at_end()) return out;
+            if (at_end()) break;
             if (peek() != ',') fail("expected ',' in dictionary");
             ++p_;
             skip_ows();
             if (at_end()) fail("trailing ',' in dictionary");
         }
+        collapse_duplicates(out);
         return out;
     }
 
@@ -92,15 +145,6 @@ public:
     }
 
 private:
-    template <class V>
-    static void put(std::vector<std::pair<std::string, V>>& vec, std::string k, V v) {
-        for (auto& kv : vec)
-            if (kv.first == k) {
-                kv.second = std::move(v);
-                return;
-            }
-        vec.emplace_back(std::move(k), std::move(v));
-    }
 
     Member item_or_inner_list() {
         if (peek() == '(') return inner_list();
@@ -136,8 +180,9 @@ private:
                 ++p_;
                 v = bare_item();
             }
-            put(out, std::move(k), std::move(v));
+            out.emplace_back(std::move(k), std::move(v));  // repeats collapse at the end
         }
+        collapse_duplicates(out);
         return out;
     }
 
@@ -340,6 +385,21 @@ std::string serialize(const BareItem& v) {
         }
         std::string operator()(const ByteSeq& b) const { return ":" + base64_encode(b.value) + ":"; }
         std::string operator()(bool b) const { return b ? "?1" : "?0"; }
+        std::string operator()(const DisplayString& d) const {  // RFC 9651 §4.1.11
+            static const char hex[] = "0123456789abcdef";
+            std::string out = "%\"";
+            for (char c : d.value) {
+                const auto b = static_cast<unsigned char>(c);
+                if (b == '%' || b == '"' || b < 0x20 || b > 0x7e) {
+                    out += '%';
+                    out += hex[b >> 4];
+                    out += hex[b & 15];
+                } else {
+                    out += c;
+                }
+            }
+            return out + "\"";
+        }
     };
     return std::visit(V{}, v);
 }

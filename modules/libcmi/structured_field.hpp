@@ -1,6 +1,8 @@
 // RFC 8941 Structured Field Values for HTTP: parsing (strict, per §4.2) and
 // serialisation (§4.1). Lists, dictionaries and parameters keep their order;
 // a repeated key keeps its first position and takes the last value (§4.2.2).
+// Parsing costs O(n log n) in the number of members and parameters, whatever
+// the keys: fields come from clients and may be hundreds of KB.
 #pragma once
 #include <cstdint>
 #include <stdexcept>
@@ -28,13 +30,19 @@ struct ByteSeq {
     std::string value;  // the decoded bytes
     bool operator==(const ByteSeq& o) const { return value == o.value; }
 };
+// RFC 9651 §3.3.8 Display String: Unicode text (UTF-8 here). Serialised
+// only; the parser stays strictly RFC 8941.
+struct DisplayString {
+    std::string value;
+    bool operator==(const DisplayString& o) const { return value == o.value; }
+};
 // A decimal as an integer number of thousandths (RFC 8941 allows 3 fraction digits).
 struct Decimal {
     int64_t thousandths = 0;
     bool operator==(const Decimal& o) const { return thousandths == o.thousandths; }
 };
 
-using BareItem = std::variant<int64_t, Decimal, String, Token, ByteSeq, bool>;
+using BareItem = std::variant<int64_t, Decimal, String, Token, ByteSeq, bool, DisplayString>;
 using Parameters = std::vector<std::pair<std::string, BareItem>>;
 
 struct Item {
@@ -62,7 +70,8 @@ std::string serialize(const Member& m);
 std::string serialize(const List& list);
 std::string serialize(const Dictionary& dict);
 
-// Lookups: nullptr when absent.
+// Lookups: nullptr when absent. A linear scan: fine for a fixed number of keys;
+// index the container to look up one key per member of another field.
 const BareItem* find(const Parameters& p, std::string_view key);
 const Member* find(const Dictionary& d, std::string_view key);
 

@@ -1,4 +1,4 @@
-// A content-validation failure, carrying the DESIGN §3 problem code the
+// A content-validation failure, carrying the problem code (docs/architecture.md §Problem types) the
 // client must see (signature-malformed, digest-mismatch, signer-untrusted, ...).
 #pragma once
 #include <stdexcept>

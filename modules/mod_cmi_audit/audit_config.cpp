@@ -26,6 +26,16 @@ const char* set_log(cmd_parms* cmd, void*, const char* path) {
     });
 }
 
+const char* set_evidence_store(cmd_parms* cmd, void*, const char* path) {
+    return directive_barrier(cmd, [&]() -> const char* {
+        if (const char* err = ap_check_cmd_context(cmd, GLOBAL_ONLY)) return err;
+        const char* full = ap_server_root_relative(cmd->pool, path);
+        if (!full) throw std::invalid_argument(std::string("'") + path + "' is not a valid path");
+        server_config(cmd->server).evidence_dir = full;
+        return nullptr;
+    });
+}
+
 const char* set_audit(cmd_parms*, void* cfg, int on) {
     static_cast<DirConfig*>(cfg)->audit = httpd::to_tri(on);
     return nullptr;
@@ -132,6 +142,9 @@ const char* set_operation(cmd_parms* cmd, void* cfg, const char* op) {
 const command_rec directives[] = {
     AP_INIT_TAKE1("CMIAuditLog", as_cmd(set_log), nullptr, RSRC_CONF,
                   "path of the operation log (JSON Lines, hash-chained); opened at start-up"),
+    AP_INIT_TAKE1("CMIAuditEvidenceStore", as_cmd(set_evidence_store), nullptr, RSRC_CONF,
+                  "directory of the providers' signatures the log vouches for (default: cmi-evidence "
+                  "beside CMIAuditLog)"),
     AP_INIT_FLAG("CMIAudit", as_cmd(set_audit), nullptr, RSRC_CONF | ACCESS_CONF,
                  "On: this location is a CMI interface whose operations are audited (default Off)"),
     AP_INIT_FLAG("CMIAuditReceipts", as_cmd(set_receipts), nullptr, RSRC_CONF | ACCESS_CONF,
@@ -176,6 +189,7 @@ void* merge_server_config(apr_pool_t* p, void* basev, void* addv) {
     const auto* add = static_cast<const ServerConfig*>(addv);
     auto* c = httpd::pool_new<ServerConfig>(p);
     c->log_path = base->log_path;  // GLOBAL_ONLY: only the main server has these
+    c->evidence_dir = base->evidence_dir;
     c->signer = base->signer;
     c->checkpoint_records = base->checkpoint_records;
     c->checkpoint_us = base->checkpoint_us;

@@ -15,6 +15,7 @@ class Signer;
 namespace cmi::audit {
 
 class AuditLog;
+class EvidenceStore;
 
 enum class FailMode : signed char { unset = -1, closed = 0, open = 1 };
 
@@ -32,8 +33,10 @@ struct ServerConfig {
     const Signer* signer = nullptr;   // CMIAuditSigningKey, read as root (main server only)
     apr_uint64_t checkpoint_records = 0;  // CMIAuditCheckpoint; 0: unset (1000)
     apr_time_t checkpoint_us = 0;         // 0: unset (60 s)
+    const char* evidence_dir = nullptr;  // CMIAuditEvidenceStore; nullptr: cmi-evidence beside the log
     apr_time_t timeout_us = 0;            // CMIAuditTimeout; 0: unset (5 s)
     AuditLog* log = nullptr;         // set on every server_rec by post_config
+    const EvidenceStore* evidence = nullptr;  // likewise
 };
 
 void* create_dir_config(apr_pool_t* p, char* dir);

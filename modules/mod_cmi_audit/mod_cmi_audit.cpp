@@ -3,12 +3,15 @@
 #include "httpd/barrier.hpp"
 #include "httpd/httpd_includes.hpp"
 #include "httpd/pool_object.hpp"
+#include "httpd/httpd_version.hpp"
 #include "httpd/problem_response.hpp"
+#include "httpd/reserved_headers.hpp"
 #include "httpd/transaction.hpp"
 #include "mod_cmi_audit/audit_config.hpp"
 #include "mod_cmi_audit/audit_log.hpp"
 #include "mod_cmi_audit/audit_status.hpp"
 #include "mod_cmi_audit/request_body.hpp"
+#include "mod_cmi_audit/request_evidence.hpp"
 #include "mod_cmi_audit/request_facts.hpp"
 #include "mod_cmi_audit/request_ids.hpp"
 #include "mod_cmi_audit/request_state.hpp"
@@ -81,6 +84,20 @@ AuditLog::Begin queue_begin(request_rec* r, AuditLog& log, RequestState& st, con
     return res;
 }
 
+// queue_begin, once the evidence of origin the record names is in the store
+// (request_evidence.hpp); evidence that cannot be kept fails the begin.
+AuditLog::Begin begin_with_evidence(request_rec* r, AuditLog& log, RequestState& st, Record& rec, bool durable) {
+    if (std::string why = keep_evidence(r, rec); !why.empty()) {
+        AuditLog::Begin res;
+        res.failed = true;
+        res.error = "cannot keep the evidence of origin: " + why;
+        count_failed(r);
+        st.begin_failed = true;
+        return res;
+    }
+    return queue_begin(r, log, st, rec, durable);
+}
+
 int write_begin(request_rec* r) {
     if (r->main || !audited_request(r)) return DECLINED;
     AuditLog* log = log_of(r);
@@ -88,8 +105,8 @@ int write_begin(request_rec* r) {
     RequestState& st = state(r);
     if (st.begun || st.begin_failed) return DECLINED;  // an internal redirect: one begin per operation
 
-    const Record rec = begin_record(r);
-    const AuditLog::Begin res = queue_begin(r, *log, st, rec, syncs(server_config(r->server)));
+    Record rec = begin_record(r);
+    const AuditLog::Begin res = begin_with_evidence(r, *log, st, rec, syncs(server_config(r->server)));
     if (res.ok()) return DECLINED;
     if (fails_open(dir_config(r))) {
         log_not_recorded(r, *log, rec, res.error + "; the request proceeds (CMIAuditFailMode open)");
@@ -112,7 +129,11 @@ extern "C" void insert_filter(request_rec* r) {
     httpd::hook_barrier(r, cmi_audit_module, "insert_filter", [r] {
         if (r->main) return DECLINED;
         RequestState* st = find_state(r);
-        if (!st || !st->begun || st->body) return DECLINED;  // once per operation
+        if (!st || !st->begun) return DECLINED;
+        if (st->body) {  // once per operation; an internal redirect reads the same body
+            keep_body_filter(r, st->body);
+            return DECLINED;
+        }
         st->body = add_body_filter(r);
         const AuditLog* log = log_of(r);
         if (gives_receipts(dir_config(r)) && log && log->signer()) add_receipt_filter(r, log->signer());
@@ -145,8 +166,8 @@ int write_end(request_rec* r) {
         // Its begin and end go together; nothing waits for them (the response is out).
         if (!audited_request(r) && !audited_request(last)) return DECLINED;
         st = &state(r);
-        const Record begin = begin_record(r);
-        const AuditLog::Begin res = queue_begin(r, *log, *st, begin, false);
+        Record begin = begin_record(r);
+        const AuditLog::Begin res = begin_with_evidence(r, *log, *st, begin, false);
         if (!res.ok()) log_not_recorded(r, *log, begin, res.error);
     }
     Record end = end_record(r, last);
@@ -179,7 +200,11 @@ extern "C" int post_config(apr_pool_t* pconf, apr_pool_t*, apr_pool_t* ptemp, se
         if (apr_gethostname(host, sizeof host, ptemp) != APR_SUCCESS) apr_cpystrn(host, "localhost", sizeof host);
         auto* log = httpd::pool_new<AuditLog>(pconf, pconf, s, main, main.log_path, main.node ? main.node : host);
         log->start_logger();
-        for (server_rec* v = s; v; v = v->next) server_config(v).log = log;
+        const EvidenceStore* evidence = open_evidence_store(pconf, s, main);
+        for (server_rec* v = s; v; v = v->next) {
+            server_config(v).log = log;
+            server_config(v).evidence = evidence;
+        }
         return OK;
     } catch (const std::exception& e) {
         ap_log_error_(__FILE__, __LINE__, cmi_audit_module.module_index, APLOG_EMERG, 0, s, "%s", e.what());
@@ -212,6 +237,8 @@ extern "C" void child_init(apr_pool_t*, server_rec* s) {
 
 void register_hooks(apr_pool_t*) {
     httpd::register_problem_response();
+    httpd::register_reserved_header_guard();
+    httpd::register_httpd_version_check();
     register_status_hooks();
     register_body_filter();
     register_receipt_filter();

@@ -8,6 +8,7 @@
 #include "libcmi/receipt.hpp"
 #include "libcmi/signer.hpp"
 #include "mod_cmi_audit/audit_config.hpp"
+#include "mod_cmi_audit/begin_position.hpp"
 #include "mod_cmi_audit/request_body.hpp"
 #include "mod_cmi_audit/request_state.hpp"
 
@@ -27,7 +28,21 @@ std::optional<std::string> str(const char* v) {
     return std::string(v);
 }
 
+// How long the response waits for the log's writer to chain the begin record
+// (with CMIAuditSync On it is chained, and durable, before the handler ran).
+constexpr apr_interval_time_t kBeginWait = apr_time_from_sec(2);
+
+// The signed receipt, or nullptr (logged) when the begin record's place in
+// the chain is not known: no receipt rather than one that binds nothing.
 const char* make_receipt(request_rec* r, const Signer& signer) {
+    const std::optional<BeginPosition> pos = begin_position(r, kBeginWait);
+    if (!pos) {
+        ap_log_rerror_(__FILE__, __LINE__, cmi_audit_module.module_index, APLOG_ERR, 0, r,
+                       "no CMI-Receipt for %s %s: the place of its begin record in the audit log is not known "
+                       "[CMI-Transaction-ID %s]",
+                       r->method, r->uri, httpd::transaction_id(r));
+        return nullptr;
+    }
     request_rec* first = original(r);
     RequestState& st = state(r);
     ReceiptFacts facts;
@@ -42,8 +57,10 @@ const char* make_receipt(request_rec* r, const Signer& signer) {
     const auto hash = receipt_hash(facts);
     Receipt rc;
     rc.txid = facts.txid;
+    rc.seq = pos->seq;
+    rc.begin = pos->sha256_hex();
     rc.hash.assign(hash.begin(), hash.end());
-    rc.sig = signer.sign(std::string_view(reinterpret_cast<const char*>(hash.data()), hash.size()));
+    rc.sig = signer.sign(receipt_message(rc));
     rc.keyid = signer.keyid();
     st.receipt = apr_pstrdup(first->pool, format_receipt(rc).c_str());
     return st.receipt;
@@ -53,7 +70,7 @@ extern "C" apr_status_t receipt_filter(ap_filter_t* f, apr_bucket_brigade* bb) {
     return httpd::filter_barrier(f, cmi_audit_module, "receipt filter", [&]() -> apr_status_t {
         const auto* signer = static_cast<const Signer*>(f->ctx);
         // err_headers_out: sent on every path, including a handler status like 204.
-        apr_table_setn(f->r->err_headers_out, kHeader, make_receipt(f->r, *signer));
+        if (const char* receipt = make_receipt(f->r, *signer)) apr_table_setn(f->r->err_headers_out, kHeader, receipt);
         ap_remove_output_filter(f);
         return ap_pass_brigade(f->next, bb);
     });

@@ -1,4 +1,4 @@
-// CMIAuditReceipts On: the CMI-Receipt response header (DESIGN §6), made by
+// CMIAuditReceipts On: the CMI-Receipt response header (docs/architecture.md §Audit trail), made by
 // an output filter on the first brigade of the response, before the headers
 // go out, and kept for the end record.
 #pragma once

@@ -2,6 +2,7 @@
 
 #include "httpd/barrier.hpp"
 #include "httpd/pool_object.hpp"
+#include "httpd/request_chain.hpp"
 #include "mod_cmi_audit/audit_config.hpp"
 
 namespace cmi::audit {
@@ -43,9 +44,11 @@ void register_body_filter() {
 
 BodyTally* add_body_filter(request_rec* r) {
     auto* tally = httpd::pool_new<BodyTally>(r->pool);
-    ap_add_input_filter(kFilterName, tally, r, r->connection);
+    tally->frec = ap_add_input_filter(kFilterName, tally, r, r->connection)->frec;
     return tally;
 }
+
+void keep_body_filter(request_rec* r, BodyTally* tally) { httpd::keep_input_filter(r, tally->frec, tally); }
 
 RequestBody body_facts(BodyTally& tally) {
     RequestBody body;

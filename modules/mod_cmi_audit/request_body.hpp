@@ -9,6 +9,7 @@
 namespace cmi::audit {
 
 struct BodyTally {
+    ap_filter_rec_t* frec = nullptr;  // the filter it counts for (kept across internal redirects)
     std::optional<Sha256> hash;  // made at the first body byte (most requests have none)
     apr_uint64_t bytes = 0;
     bool eos = false;
@@ -20,6 +21,10 @@ void register_body_filter();
 
 // Adds the filter to r with a new pool-owned tally and returns the tally.
 BodyTally* add_body_filter(request_rec* r);
+
+// Puts the filter with `tally` back in r's input chain (an internal redirect
+// starts without it) unless it is there.
+void keep_body_filter(request_rec* r, BodyTally* tally);
 
 // The `request` facts of the end record: bytes, and the RFC 9530 digest when
 // the whole body went through (EOS seen).

@@ -67,6 +67,16 @@ std::optional<ValidationFacts> validation_facts(const request_rec* r) {
     return v;
 }
 
+// COPY/MOVE: where the request puts the resource — the path of its Destination
+// (an absolute URI, RFC 4918 §10.3), without the query, as `uri` is recorded.
+std::optional<std::string> destination(request_rec* r) {
+    const char* d = apr_table_get(r->headers_in, "Destination");
+    if (!d || !*d) return std::nullopt;
+    apr_uri_t u{};
+    if (apr_uri_parse(r->pool, d, &u) != APR_SUCCESS || !u.path) return std::nullopt;
+    return std::string(u.path);
+}
+
 Record common(request_rec* r, const char* ev) {
     const ServerConfig& sc = server_config(r->server);
     Record rec;
@@ -80,6 +90,7 @@ Record common(request_rec* r, const char* ev) {
     rec.auth = auth_facts(r);
     rec.method = str(r->method);
     rec.uri = recorded_uri(r);
+    rec.destination = destination(r);
     rec.content_type = str(apr_table_get(r->headers_in, "Content-Type"));
     return rec;
 }
@@ -105,6 +116,7 @@ Record end_record(request_rec* first, request_rec* last) {
     rec.auth = auth_facts(last);
     rec.validation = validation_facts(last);
     rec.status = last->status;
+    rec.refusal = str(note(last, httpd::kRefusalKey));
     rec.response_bytes = static_cast<std::uint64_t>(last->bytes_sent);
     rec.duration_us = now - first->request_time;
     return rec;

@@ -1,5 +1,5 @@
 // What an audit record says about a request: read from the request, mod_ssl
-// (ap_ssl_var_lookup) and the notes other CMI modules leave (DESIGN §7).
+// (ap_ssl_var_lookup) and the notes other CMI modules leave (docs/architecture.md §Notes contract).
 #pragma once
 #include "httpd/httpd_includes.hpp"
 #include "libcmi/audit_record.hpp"

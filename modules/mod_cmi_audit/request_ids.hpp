@@ -1,4 +1,4 @@
-// The ids of an audited request (DESIGN §6): the transaction id on the
+// The ids of an audited request (docs/architecture.md §Audit trail): the transaction id on the
 // response, in the environment and on the request to proxied backends, and the
 // client's own CMI-Client-Transaction-ID, validated and echoed.
 #pragma once

@@ -75,6 +75,19 @@ const char* set_providers(cmd_parms* cmd, void* cfg, int argc, char* const argv[
     });
 }
 
+// Where MD5 was listed, for the start-up notice (post_config: the error log is open then).
+void note_md5_section(cmd_parms* cmd) {
+    ServerConfig& sc = server_config(cmd->server);
+    if (!sc.md5_sections) sc.md5_sections = apr_array_make(cmd->pool, 2, sizeof(const char*));
+    const char* where = cmd->path ? apr_psprintf(cmd->pool, "<%s %s>", cmd->directive->parent
+                                                                          ? cmd->directive->parent->directive + 1
+                                                                          : "section",
+                                                 cmd->path)
+                                  : "the server configuration";
+    APR_ARRAY_PUSH(sc.md5_sections, const char*) =
+        apr_psprintf(cmd->pool, "%s (%s:%d)", where, cmd->directive->filename, cmd->directive->line_num);
+}
+
 const char* set_digest_algorithms(cmd_parms* cmd, void* cfg, int argc, char* const argv[]) {
     return directive_barrier(cmd, [&]() -> const char* {
         if (argc < 1) throw std::invalid_argument("needs at least one of SHA-256 MD5");
@@ -84,7 +97,11 @@ const char* set_digest_algorithms(cmd_parms* cmd, void* cfg, int argc, char* con
             if (!a)
                 throw std::invalid_argument(std::string("'") + argv[i] +
                                             "' is not supported; use SHA-256 and/or MD5");
+            for (int j = 0; j < arr->nelts; ++j)
+                if (APR_ARRAY_IDX(arr, j, digest::Algorithm) == *a)
+                    throw std::invalid_argument(std::string("'") + argv[i] + "' is listed twice");
             APR_ARRAY_PUSH(arr, digest::Algorithm) = *a;
+            if (*a == digest::Algorithm::md5) note_md5_section(cmd);
         }
         static_cast<DirConfig*>(cfg)->digest_algorithms = arr;
         return nullptr;
@@ -143,7 +160,7 @@ const command_rec directives[] = {
     AP_INIT_TAKE_ARGV("CMIAuthProvider", as_cmd(set_providers), nullptr, kDirContext,
                       "authn providers for digest and basic (default: file)"),
     AP_INIT_TAKE_ARGV("CMIAuthDigestAlgorithms", as_cmd(set_digest_algorithms), nullptr, kDirContext,
-                      "Digest algorithms offered, in order: SHA-256 MD5 (default: both)"),
+                      "Digest algorithms offered, in order: SHA-256 and/or MD5 (default: SHA-256)"),
     AP_INIT_TAKE1("CMIAuthDigestNonceLifetime", as_cmd(set_nonce_lifetime), nullptr, kDirContext,
                   "seconds a Digest nonce stays valid (default 300)"),
     AP_INIT_TAKE1("CMIAuthReplayCache", as_cmd(set_replay_cache), nullptr, RSRC_CONF,
@@ -194,6 +211,7 @@ void* merge_server_config(apr_pool_t* p, void* basev, void* addv) {
     auto* c = httpd::pool_new<ServerConfig>(p);
     c->replay_cache = add->replay_cache ? add->replay_cache : base->replay_cache;
     c->nonce_secret_file = add->nonce_secret_file ? add->nonce_secret_file : base->nonce_secret_file;
+    c->md5_sections = add->md5_sections;  // each server reports its own sections
     return c;
 }
 
@@ -207,9 +225,9 @@ apr_array_header_t* mechanisms(const DirConfig& c, apr_pool_t* p) {
 
 apr_array_header_t* digest_algorithms(const DirConfig& c, apr_pool_t* p) {
     if (c.digest_algorithms) return c.digest_algorithms;
-    auto* arr = apr_array_make(p, 2, sizeof(digest::Algorithm));
+    // MD5 only where an administrator lists it (a start-up notice says it is weaker).
+    auto* arr = apr_array_make(p, 1, sizeof(digest::Algorithm));
     APR_ARRAY_PUSH(arr, digest::Algorithm) = digest::Algorithm::sha256;
-    APR_ARRAY_PUSH(arr, digest::Algorithm) = digest::Algorithm::md5;
     return arr;
 }
 

@@ -27,7 +27,7 @@ struct DirConfig {
     apr_array_header_t* mechanisms = nullptr;         // of Mech; nullptr: cert saml
     ap_expr_info_t* cert_user = nullptr;              // nullptr: SSL_CLIENT_S_DN_CN
     apr_array_header_t* providers = nullptr;          // of const char* names; nullptr: file
-    apr_array_header_t* digest_algorithms = nullptr;  // of digest::Algorithm; nullptr: SHA-256 MD5
+    apr_array_header_t* digest_algorithms = nullptr;  // of digest::Algorithm; nullptr: SHA-256
     int nonce_lifetime = 0;                           // seconds; 0: unset (300)
 
     // saml
@@ -45,6 +45,7 @@ struct ServerConfig {
     const char* nonce_secret = nullptr;  // set in post_config (file or random)
     apr_size_t nonce_secret_len = 0;
     saml::ValidatedCache* saml_cache = nullptr;  // per child process, made in child_init
+    apr_array_header_t* md5_sections = nullptr;  // of const char*: where CMIAuthDigestAlgorithms lists MD5
 };
 
 void* create_dir_config(apr_pool_t* p, char* dir);

@@ -1,4 +1,4 @@
-// `digest`: RFC 7616 with qop=auth, SHA-256 and MD5. Nonces are stateless
+// `digest`: RFC 7616 with qop=auth, SHA-256 (and MD5 where listed). Nonces are stateless
 // (time + HMAC), so any node with the same secret accepts them; each
 // (nonce, nc) pair is recorded in the replay cache so a captured request
 // cannot be sent again.
@@ -93,10 +93,16 @@ Outcome digest_authenticate(request_rec* r, const DirConfig& dc) {
     }
     const apr_time_t now = apr_time_now();
     const int lifetime = nonce_lifetime(dc);
-    const auto nonce_state =
-        digest::check_nonce(secret(r), c->realm, c->nonce, apr_time_sec(now), lifetime, generation(r));
+    const auto nonce_state = digest::check_nonce(secret(r), c->realm, c->algorithm, c->nonce, apr_time_sec(now),
+                                                 lifetime, generation(r));
     if (nonce_state == digest::NonceState::invalid) {
         out.detail = "The Digest nonce was not issued here.";
+        return out;
+    }
+    if (nonce_state == digest::NonceState::other_algorithm) {
+        out.detail = std::string("The Digest nonce was issued with another algorithm's challenge; answer each "
+                                 "challenge with its own algorithm (") +
+                     digest::algorithm_name(c->algorithm) + " here).";
         return out;
     }
     const char* hash = nullptr;
@@ -137,15 +143,18 @@ Outcome digest_authenticate(request_rec* r, const DirConfig& dc) {
     return out;
 }
 
+// One challenge per algorithm, each with its own nonce: a nonce answers only
+// the challenge that carried it (no downgrade from SHA-256 to MD5).
 void digest_challenge(request_rec* r, const DirConfig& dc, bool stale) {
-    unsigned char salt[8];
-    if (apr_generate_random_bytes(salt, sizeof salt) != APR_SUCCESS)
-        throw std::runtime_error("no random bytes for a Digest nonce");
-    const std::string nonce = digest::make_nonce(secret(r), realm(r), apr_time_sec(apr_time_now()), salt, generation(r));
     const std::string realm_q = quoted(realm(r));
+    const std::int64_t now = apr_time_sec(apr_time_now());
     apr_array_header_t* algs = digest_algorithms(dc, r->pool);
     for (int i = 0; i < algs->nelts; ++i) {
         const Algorithm a = APR_ARRAY_IDX(algs, i, Algorithm);
+        unsigned char salt[8];
+        if (apr_generate_random_bytes(salt, sizeof salt) != APR_SUCCESS)
+            throw std::runtime_error("no random bytes for a Digest nonce");
+        const std::string nonce = digest::make_nonce(secret(r), realm(r), a, now, salt, generation(r));
         apr_table_addn(r->err_headers_out, "WWW-Authenticate",
                        apr_pstrcat(r->pool, "Digest realm=", realm_q.c_str(), ", qop=\"auth\", algorithm=",
                                    digest::algorithm_name(a), ", nonce=\"", nonce.c_str(), "\"",

@@ -4,7 +4,9 @@
 #include "httpd/barrier.hpp"
 #include "httpd/httpd_includes.hpp"
 #include "httpd/notes.hpp"
+#include "httpd/httpd_version.hpp"
 #include "httpd/problem_response.hpp"
+#include "httpd/reserved_headers.hpp"
 #include "mod_cmi_auth/auth_config.hpp"
 #include "mod_cmi_auth/auth_status.hpp"
 #include "mod_cmi_auth/authz.hpp"
@@ -158,7 +160,7 @@ constexpr const char* kForbiddenNote = "CMI_AUTH_FORBIDDEN";
 // AuthzSendForbiddenOnFailure On (then 403, and our authz providers prepare
 // the `forbidden` document themselves). Without a user, credentials are
 // missing: offer the challenges. With one, the user is known and not allowed:
-// DESIGN §3 says 403 `forbidden`, so the document is prepared here and
+// docs/architecture.md §Problem types says 403 `forbidden`, so the document is prepared here and
 // rewrite_forbidden_status turns httpd's 401 into 403 on the error path.
 extern "C" int note_auth_failure(request_rec* r, const char* type) {
     if (!is_cmi(type)) return DECLINED;
@@ -262,8 +264,24 @@ void load_nonce_secrets(apr_pool_t* pconf, server_rec* main) {
     }
 }
 
+// A notice at each start for every section that offers MD5 (RFC 7616 keeps it
+// for old clients only).
+void notice_md5(server_rec* main) {
+    if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG) return;  // the check-only pass
+    for (server_rec* s = main; s; s = s->next) {
+        const apr_array_header_t* where = server_config(s).md5_sections;
+        for (int i = 0; where && i < where->nelts; ++i)
+            ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s,
+                         "CMIAuthDigestAlgorithms lists MD5 in %s: MD5 is weaker than SHA-256 (a captured "
+                         "response can be attacked offline far faster); move users to SHA-256 entries "
+                         "(cmi-htdigest) and drop MD5 when clients no longer need it",
+                         APR_ARRAY_IDX(where, i, const char*));
+    }
+}
+
 int post_config_body(apr_pool_t* pconf, apr_pool_t* ptemp, server_rec* main) {
     load_nonce_secrets(pconf, main);
+    notice_md5(main);
     httpd::ReplayCache* fallback = server_config(main).replay_cache;
     if (!fallback && ap_lookup_provider(AP_SOCACHE_PROVIDER_GROUP, "shmcb", AP_SOCACHE_PROVIDER_VERSION)) {
         // 4 MiB: about 73000 entries (shmcb's own default, 512 KiB, holds about 9000).
@@ -313,6 +331,8 @@ void register_hooks(apr_pool_t* p) {
     // its registered GTypes, which would point into unmapped code.
     dlopen("liblasso.so.3", RTLD_NOW | RTLD_NODELETE);
     httpd::register_problem_response();
+    httpd::register_reserved_header_guard();
+    httpd::register_httpd_version_check();
     register_status_hooks();
     ap_hook_pre_config(pre_config, nullptr, nullptr, APR_HOOK_MIDDLE);
     ap_hook_post_config(post_config, nullptr, nullptr, APR_HOOK_MIDDLE);

@@ -3,6 +3,7 @@
 #include "httpd/barrier.hpp"
 #include "httpd/pool_object.hpp"
 #include "httpd/problem_response.hpp"
+#include "mod_cmi_content/body_guard.hpp"
 #include "mod_cmi_content/content_config.hpp"
 
 namespace cmi::content {
@@ -133,7 +134,7 @@ void add_body_filter(request_rec* r, RequestState* st) {
     if (length && !apr_table_get(r->headers_in, "Transfer-Encoding") &&
         !ap_parse_strict_length(&ctx->expected, length))
         ctx->expected = -1;
-    ap_add_input_filter(kFilterName, ctx, r, r->connection);
+    guard_body(r, ap_add_input_filter(kFilterName, ctx, r, r->connection));
 }
 
 void send_refusal_from_filter(request_rec* r, int status) {

@@ -11,7 +11,15 @@
 #include "mod_cmi_content/content_config.hpp"
 
 #include <http_core.h>
+#include <unixd.h>
 
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <apr_file_info.h>
+
+#include <climits>
+#include <cstdlib>
 #include <cstring>
 #include <set>
 #include <string>
@@ -35,6 +43,10 @@ struct Effective {
     bool keys = false;
     httpd::Tri decoupled = httpd::Tri::unset;  // CMIDecoupledManifest
     bool staging = false;                       // CMIStagingRoot
+    const char* staging_root = nullptr;         // the innermost of the chain
+    const char* snapshot_dir = nullptr;         // CMIStagingSnapshotDir, innermost
+    httpd::Tri spool = httpd::Tri::unset;       // CMIContentSpool
+    const char* spool_dir = nullptr;            // CMIContentSpoolDir
 };
 
 void apply(Effective& e, const DirConfig& c) {
@@ -44,13 +56,32 @@ void apply(Effective& e, const DirConfig& c) {
     e.keys = e.keys || c.signer_keys_dir;
     if (c.manifest.enabled != httpd::Tri::unset) e.decoupled = c.manifest.enabled;
     e.staging = e.staging || c.manifest.staging_root;
+    if (c.manifest.staging_root) e.staging_root = c.manifest.staging_root;
+    if (c.manifest.snapshot_dir) e.snapshot_dir = c.manifest.snapshot_dir;
+    if (c.spool != httpd::Tri::unset) e.spool = c.spool;
+    if (c.spool_dir) e.spool_dir = c.spool_dir;
+}
+
+// `inner` is `outer` or below it, symbolic links resolved.
+bool inside(const char* inner, const char* outer) {
+    char a[PATH_MAX], b[PATH_MAX];
+    if (!realpath(inner, a) || !realpath(outer, b)) return false;
+    const size_t n = std::strlen(b);
+    return std::strncmp(a, b, n) == 0 && (a[n] == '/' || a[n] == 0 || (n == 1 && b[0] == '/'));
 }
 
 // Decoupled Upload: every manifest item needs a staged file and a signature
 // that chains to the trust anchors.
 void check_manifest(const std::string& where, const Effective& chain, const Effective& maybe,
-                    std::set<std::string>& problems) {
+                    std::set<std::string>& problems, apr_pool_t* ptemp) {
     if (chain.decoupled != httpd::Tri::on) return;
+    const char* snapshots = chain.snapshot_dir;
+    if (!snapshots && apr_temp_dir_get(&snapshots, ptemp) != APR_SUCCESS) snapshots = nullptr;
+    if (chain.staging_root && snapshots && inside(snapshots, chain.staging_root))
+        problems.insert("CMIStagingSnapshotDir " + std::string(snapshots) + " applies to " + where +
+                        " and is inside its CMIStagingRoot " + chain.staging_root +
+                        ": staging writers could reach the snapshots handed to the handler; set "
+                        "CMIStagingSnapshotDir to a directory outside every upload area");
     if (!chain.staging && !maybe.staging)
         problems.insert("CMIDecoupledManifest On applies to " + where +
                         ", but no CMIStagingRoot applies there, so no manifest item can be found: add "
@@ -60,6 +91,40 @@ void check_manifest(const std::string& where, const Effective& chain, const Effe
                         ", but no CMIContentTrustAnchors applies there, so no manifest signature can be "
                         "verified: add CMIContentTrustAnchors /path/to/content-ca.pem to that section or an "
                         "enclosing one");
+}
+
+// Whether the httpd children (User/Group, or this user when not started as root)
+// can create files in `dir`, by its mode bits: ACLs and supplementary groups are not
+// seen, so a "no" is only a warning.
+bool looks_writable_by_httpd(const char* dir, const struct stat& st) {
+    if (geteuid() != 0) return access(dir, W_OK | X_OK) == 0;
+    const uid_t user = ap_unixd_config.user_id;
+    if (user == 0) return true;
+    if (st.st_uid == user) return (st.st_mode & (S_IWUSR | S_IXUSR)) == (S_IWUSR | S_IXUSR);
+    if (st.st_gid == ap_unixd_config.group_id) return (st.st_mode & (S_IWGRP | S_IXGRP)) == (S_IWGRP | S_IXGRP);
+    return (st.st_mode & (S_IWOTH | S_IXOTH)) == (S_IWOTH | S_IXOTH);
+}
+
+// Spool mode: the spool directory must exist (the default one is not checked by a
+// directive) and be writable by the children, or every spooled request fails with 500.
+void check_spool(const std::string& where, const Effective& chain, const Effective& maybe,
+                 std::set<std::string>& problems, std::set<std::string>& warnings) {
+    if (chain.spool != httpd::Tri::on || maybe.spool != httpd::Tri::unset) return;
+    if (!chain.spool_dir && maybe.spool_dir) return;  // another section may supply it
+    const char* dir = chain.spool_dir ? chain.spool_dir : kDefaultSpoolDir;
+    struct stat st;
+    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        if (!chain.spool_dir)
+            problems.insert("CMIContentSpool On applies to " + where +
+                            ", but no CMIContentSpoolDir applies there and the default spool directory " + dir +
+                            " does not exist: create it, writable by the httpd user only (install -d -m 0700 -o "
+                            "www-data -g www-data " + dir + "), or set CMIContentSpoolDir");
+        return;
+    }
+    if (!looks_writable_by_httpd(dir, st))
+        warnings.insert("CMIContentSpool On applies to " + where + ", but its spool directory " + dir +
+                        " does not look writable by the httpd user (by its owner, group and mode): spooled "
+                        "requests will fail with 500 until it is (chown www-data " + dir + ")");
 }
 
 void collect(std::vector<Section>& out, const apr_array_header_t* arr, bool location) {
@@ -111,7 +176,8 @@ void check(const std::string& where, const Effective& chain, const Effective& ma
                         "or accept only CMS signatures with CMIContentFormats cms");
 }
 
-void check_server(server_rec* s, std::set<std::string>& problems) {
+void check_server(server_rec* s, std::set<std::string>& problems, std::set<std::string>& warnings,
+                  apr_pool_t* ptemp) {
     const auto* defaults = static_cast<const DirConfig*>(ap_get_module_config(s->lookup_defaults, &cmi_content_module));
     const auto* sconf = static_cast<const core_server_config*>(ap_get_core_module_config(s->module_config));
     const auto* dconf = static_cast<const core_dir_config*>(ap_get_core_module_config(s->lookup_defaults));
@@ -151,19 +217,22 @@ void check_server(server_rec* s, std::set<std::string>& problems) {
             }
         }
         check(sec.name, chain, maybe, maybe_formats, problems);
-        check_manifest(sec.name, chain, maybe, problems);
+        check_manifest(sec.name, chain, maybe, problems, ptemp);
+        check_spool(sec.name, chain, maybe, problems, warnings);
     }
 }
 
-extern "C" int check_config(apr_pool_t*, apr_pool_t*, apr_pool_t*, server_rec* main) {
-    std::set<std::string> problems;
+extern "C" int check_config(apr_pool_t*, apr_pool_t*, apr_pool_t* ptemp, server_rec* main) {
+    std::set<std::string> problems, warnings;
     try {
-        for (server_rec* s = main; s; s = s->next) check_server(s, problems);
+        for (server_rec* s = main; s; s = s->next) check_server(s, problems, warnings, ptemp);
     } catch (const std::exception& e) {
         ap_log_error_(__FILE__, __LINE__, cmi_content_module.module_index, APLOG_CRIT, 0, main,
                       "mod_cmi_content: configuration check failed: %s", e.what());
         return HTTP_INTERNAL_SERVER_ERROR;
     }
+    for (const auto& w : warnings)
+        ap_log_error_(__FILE__, __LINE__, cmi_content_module.module_index, APLOG_WARNING, 0, main, "%s", w.c_str());
     for (const auto& p : problems)
         ap_log_error_(__FILE__, __LINE__, cmi_content_module.module_index, APLOG_CRIT, 0, main, "%s", p.c_str());
     return problems.empty() ? OK : HTTP_INTERNAL_SERVER_ERROR;

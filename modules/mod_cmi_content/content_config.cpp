@@ -24,6 +24,7 @@ const char* set_validation(cmd_parms* cmd, void* cfg, const char* arg) {
         else if (!strcasecmp(arg, "Optional")) c->validation = Validation::optional;
         else if (!strcasecmp(arg, "Required")) c->validation = Validation::required;
         else throw std::invalid_argument(std::string("'") + arg + "' is not a mode; use Off, Optional or Required");
+        c->validation_scope = cmd->path ? cmd->path : "";  // the section (server config: "")
         return nullptr;
     });
 }
@@ -66,14 +67,6 @@ const char* set_trust_anchors(cmd_parms* cmd, void* cfg, const char* arg) {
         }
         return nullptr;
     });
-}
-
-const char* directory_arg(cmd_parms* cmd, const char* arg, const char* what) {
-    const char* path = ap_server_root_relative(cmd->pool, arg);
-    apr_finfo_t fi;
-    if (!path || apr_stat(&fi, path, APR_FINFO_TYPE, cmd->temp_pool) != APR_SUCCESS || fi.filetype != APR_DIR)
-        throw std::invalid_argument(std::string("'") + arg + "' is not a directory; give an existing directory " + what);
-    return path;
 }
 
 const char* set_signer_keys(cmd_parms* cmd, void* cfg, const char* arg) {
@@ -119,6 +112,49 @@ const char* set_signer_identity(cmd_parms* cmd, void* cfg, const char* arg) {
     });
 }
 
+// ITERATE: the list named in a section replaces the inherited one.
+const char* add_signer_eku(cmd_parms* cmd, void* cfg, const char* arg) {
+    return directive_barrier(cmd, [&]() -> const char* {
+        auto* c = static_cast<DirConfig*>(cfg);
+        auto* purposes = const_cast<KeyPurposes*>(c->signer_purposes);
+        if (!purposes) c->signer_purposes = purposes = httpd::pool_new<KeyPurposes>(cmd->pool);
+        purposes->add(arg);
+        return nullptr;
+    });
+}
+
+const char* set_crl(cmd_parms* cmd, void* cfg, const char* arg) {
+    return directive_barrier(cmd, [&]() -> const char* {
+        const char* path = ap_server_root_relative(cmd->pool, arg);
+        if (!path) throw std::invalid_argument(std::string("invalid path '") + arg + "'");
+        try {
+            static_cast<DirConfig*>(cfg)->crl = httpd::pool_new<RevocationList>(cmd->pool, path);
+        } catch (const std::runtime_error& e) {
+            throw std::invalid_argument(std::string(e.what()) + "; give a readable file of the CRLs (PEM) of the CAs "
+                                                                "that issue content signer certificates");
+        }
+        return nullptr;
+    });
+}
+
+// Methods are case-sensitive tokens (RFC 9110 §9.1).
+const char* add_extension_method(cmd_parms* cmd, void* cfg, const char* arg) {
+    return directive_barrier(cmd, [&]() -> const char* {
+        if (!*arg || arg[strcspn(arg, "()<>@,;:\\\"/[]?={} \t")])
+            throw std::invalid_argument(std::string("'") + arg + "' is not a method name (e.g. PATCH)");
+        auto* c = static_cast<DirConfig*>(cfg);
+        auto* methods = const_cast<MethodNames*>(c->extension_methods);
+        if (!methods) c->extension_methods = methods = httpd::pool_new<MethodNames>(cmd->pool);
+        methods->names.emplace_back(arg);
+        return nullptr;
+    });
+}
+
+const char* set_copy_within(cmd_parms*, void* cfg, int on) {
+    static_cast<DirConfig*>(cfg)->copy_within = httpd::to_tri(on);
+    return nullptr;
+}
+
 const char* set_bind_signer(cmd_parms*, void* cfg, int on) {
     static_cast<DirConfig*>(cfg)->bind_signer = httpd::to_tri(on);
     return nullptr;
@@ -130,6 +166,14 @@ const char* set_spool(cmd_parms*, void* cfg, int on) {
 }
 
 }  // namespace
+
+const char* directory_arg(cmd_parms* cmd, const char* arg, const char* what) {
+    const char* path = ap_server_root_relative(cmd->pool, arg);
+    apr_finfo_t fi;
+    if (!path || apr_stat(&fi, path, APR_FINFO_TYPE, cmd->temp_pool) != APR_SUCCESS || fi.filetype != APR_DIR)
+        throw std::invalid_argument(std::string("'") + arg + "' is not a directory; give an existing directory " + what);
+    return path;
+}
 
 const command_rec directives[] = {
     AP_INIT_TAKE1("CMIContentValidation", as_cmd(set_validation), nullptr, RSRC_CONF | ACCESS_CONF,
@@ -147,14 +191,25 @@ const command_rec directives[] = {
     AP_INIT_FLAG("CMIContentSpool", as_cmd(set_spool), nullptr, RSRC_CONF | ACCESS_CONF,
                  "On: spool and verify the whole body before the handler runs (default Off: stream)"),
     AP_INIT_TAKE1("CMIContentSpoolDir", as_cmd(set_spool_dir), nullptr, RSRC_CONF | ACCESS_CONF,
-                  "directory for spooled bodies (default: the system temporary directory)"),
+                  "directory for spooled bodies, writable by the httpd user (default: " CMI_DEFAULT_SPOOL_DIR ")"),
     AP_INIT_TAKE1("CMIContentReplayCache", as_cmd(set_replay_cache), nullptr, RSRC_CONF,
                   "socache provider[:args] remembering RFC 9421 nonces (default shmcb)"),
     AP_INIT_TAKE1("CMIContentSignerIdentity", as_cmd(set_signer_identity), nullptr, RSRC_CONF | ACCESS_CONF,
                   "ap_expr string giving a CMS signer's identity from its SIGNER_* variables "
                   "(default %{SIGNER_S_DN_CN}); RFC 9421 signers are their keyid"),
     AP_INIT_TAKE1("CMIContentSignatureMaxAge", as_cmd(set_signature_max_age), nullptr, RSRC_CONF | ACCESS_CONF,
-                  "seconds an RFC 9421 signature is accepted after its created time (default 300)"),
+                  "seconds a signature is accepted after its created time (RFC 9421) or signingTime (CMS), "
+                  "and an accepted CMS signature is bound to its target (default 300)"),
+    AP_INIT_ITERATE("CMIContentSignerEKU", as_cmd(add_signer_eku), nullptr, RSRC_CONF | ACCESS_CONF,
+                    "extended key usages (OIDs or names such as clientAuth) that may sign content besides "
+                    "emailProtection, codeSigning, documentSigning and anyExtendedKeyUsage"),
+    AP_INIT_TAKE1("CMIContentCRL", as_cmd(set_crl), nullptr, RSRC_CONF | ACCESS_CONF,
+                  "PEM file of CRLs: content signer certificates are checked against their issuer's CRL"),
+    AP_INIT_FLAG("CMIContentCopyWithin", as_cmd(set_copy_within), nullptr, RSRC_CONF | ACCESS_CONF,
+                 "On: WebDAV COPY/MOVE within this validated tree is allowed (default Off: refused)"),
+    AP_INIT_ITERATE("CMIContentExtensionMethods", as_cmd(add_extension_method), nullptr, RSRC_CONF | ACCESS_CONF,
+                    "methods beyond HTTP/WebDAV's (e.g. PATCH) let into a validated location, bodies validated "
+                    "(default none: refused with 405)"),
     CMI_MANIFEST_DIRECTIVES,
     {nullptr, {nullptr}, nullptr, 0, RAW_ARGS, nullptr},
 };
@@ -184,6 +239,11 @@ void* merge_dir_config(apr_pool_t* p, void* basev, void* addv) {
     c->manifest = merge_manifest_config(base->manifest, add->manifest);
     c->signature_max_age = add->signature_max_age >= 0 ? add->signature_max_age : base->signature_max_age;
     c->signer_identity = httpd::merge_ptr(base->signer_identity, add->signer_identity);
+    c->signer_purposes = httpd::merge_ptr(base->signer_purposes, add->signer_purposes);
+    c->crl = httpd::merge_ptr(base->crl, add->crl);
+    c->validation_scope = add->validation != Validation::unset ? add->validation_scope : base->validation_scope;
+    c->copy_within = httpd::merge_tri(base->copy_within, add->copy_within);
+    c->extension_methods = httpd::merge_ptr(base->extension_methods, add->extension_methods);
     return c;
 }
 
@@ -194,7 +254,15 @@ void* merge_server_config(apr_pool_t* p, void* basev, void* addv) {
     const auto* add = static_cast<const ServerConfig*>(addv);
     auto* c = httpd::pool_new<ServerConfig>(p);
     c->replay_cache = add->replay_cache ? add->replay_cache : base->replay_cache;
+    if (base->snapshot_dirs && add->snapshot_dirs) c->snapshot_dirs = apr_array_append(p, base->snapshot_dirs, add->snapshot_dirs);
+    else c->snapshot_dirs = add->snapshot_dirs ? add->snapshot_dirs : base->snapshot_dirs;
     return c;
+}
+
+void note_snapshot_dir(server_rec* s, apr_pool_t* pconf, const char* dir) {
+    ServerConfig& c = server_config(s);
+    if (!c.snapshot_dirs) c.snapshot_dirs = apr_array_make(pconf, 2, sizeof(const char*));
+    APR_ARRAY_PUSH(c.snapshot_dirs, const char*) = dir;
 }
 
 }  // namespace cmi::content

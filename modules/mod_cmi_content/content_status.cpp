@@ -37,13 +37,16 @@ extern "C" int cmi_content_status(request_rec* r, int flags) {
 extern "C" int cmi_content_status_log(request_rec* r) {
     return httpd::hook_barrier(r, cmi_content_module, "log_transaction", [r] {
         if (r->main) return DECLINED;
-        const char* result = apr_table_get(r->notes, httpd::kContentValidationKey);
+        // After an internal redirect the verdict may be known only to the last request.
+        const request_rec* last = r;
+        while (last->next) last = last->next;
+        const char* result = apr_table_get(last->notes, httpd::kContentValidationKey);
         if (!result) return DECLINED;
         const std::string res(result);
         if (res == "absent") {
             httpd::count(r, cmi_content_module, "validations.absent");
         } else {
-            const char* format = apr_table_get(r->notes, httpd::kContentFormatKey);
+            const char* format = apr_table_get(last->notes, httpd::kContentFormatKey);
             httpd::count(r, cmi_content_module,
                          std::string("validations.") + (format && *format ? format : "unknown") + "." + res);
         }

@@ -5,6 +5,7 @@
 #include "libcmi/base64.hpp"
 #include "libcmi/cms_signature.hpp"
 #include "mod_cmi_content/content_notes.hpp"
+#include "mod_cmi_content/evidence_notes.hpp"
 #include "mod_cmi_content/http_signature_check.hpp"
 #include "mod_cmi_content/replay_check.hpp"
 #include "mod_cmi_content/signer_identity.hpp"
@@ -22,9 +23,16 @@ Expectation check_cms(request_rec* r, const DirConfig& dc, const char* header) {
     const auto der = base64_decode(header);
     if (!der || der->empty())
         throw ValidationError("signature-malformed", std::string(kCmsHeader) + " is not base64 of a DER CMS structure");
-    const CmsExpectation cms = verify_cms_signature(*der, *dc.anchors, digest_algs(dc));
+    const CmsExpectation cms = verify_cms_signature(*der, signer_policy(dc), digest_algs(dc));
+    const long max_age = signature_max_age(dc);
+    check_signing_time(cms, apr_time_sec(r->request_time), kClockSkew, max_age);
+    publish_cms_evidence(r, *der);
     Expectation e;
     e.format = "cms";
+    // Bound to its first target for as long as it could be accepted at all.
+    e.signature_id = cms.signature_id;
+    const std::int64_t from = cms.signing_time ? *cms.signing_time : apr_time_sec(r->request_time);
+    e.signature_until = apr_time_from_sec(from + max_age + kClockSkew + 1);
     e.alg = cms.alg;
     e.digest = cms.message_digest;
     e.signer = dc.signer_identity ? signer_identity(r, dc.signer_identity, cms.signer_vars) : cms.signer_cn;
@@ -79,6 +87,7 @@ HeaderVerdict check_headers(request_rec* r, const DirConfig& dc) {
                                                               (user ? std::string(" '") + user + "'." : "."));
         }
         if (e.has_nonce) record_nonce(r, e.keyid, e.nonce, e.nonce_until);
+        if (!e.signature_id.empty()) bind_signature_to_target(r, e.signature_id, e.signature_until);
         return {DECLINED, httpd::pool_new<RequestState>(r->pool, std::move(e))};
     } catch (const ValidationError& ve) {
         publish(r, kValidationKey, "invalid");

@@ -3,14 +3,13 @@
 #include "libcmi/content_digest.hpp"
 #include "libcmi/http_signature.hpp"
 #include "libcmi/validation_error.hpp"
+#include "mod_cmi_content/evidence_notes.hpp"
 
 #include <stdexcept>
 #include <string>
 
 namespace cmi::content {
 namespace {
-
-constexpr long kClockSkew = 60;  // seconds a client clock may be ahead or behind
 
 httpsig::Request request_view(request_rec* r) {
     httpsig::Request rq;
@@ -57,6 +56,8 @@ Expectation check_http_signature(request_rec* r, const DirConfig& dc) {
     // Only a signature over the body digest and the method binds this content to this operation.
     httpsig::require_component(sig.params, "content-digest");
     httpsig::require_component(sig.params, "@method");
+    // ... and its target: else a captured request could be replayed to any path.
+    httpsig::require_target(sig.params, server_config(r->server).several_hosts);
     if (!httpsig::valid_keyid(sig.params.keyid))
         throw ValidationError("signature-malformed", "keyid must match [A-Za-z0-9][A-Za-z0-9._-]{0,127}");
     const long max_age = signature_max_age(dc);
@@ -73,13 +74,15 @@ Expectation check_http_signature(request_rec* r, const DirConfig& dc) {
     const std::string pem = httpsig::read_key_file(key_file);
     httpsig::Pkey key = httpsig::public_key_from_pem(pem);
     if (!key) throw ValidationError("signer-untrusted", "keyid '" + sig.params.keyid + "' is not a known content signer");
-    httpsig::check_key_certificate(pem, apr_time_sec(r->request_time), sig.params.keyid);
+    httpsig::check_signer_key(pem, key.get(), apr_time_sec(r->request_time), sig.params.keyid, dc.signer_purposes,
+                              dc.crl);
     const httpsig::Alg alg = httpsig::resolve_alg(sig.params.alg, key.get());
     const std::string base = httpsig::signature_base(sig.params, request_view(r));
     if (!httpsig::verify_base(alg, key.get(), base, sig.value))
         throw ValidationError("signature-invalid", std::string("the ") + httpsig::alg_name(alg) +
                                                        " signature does not verify with the key of keyid '" +
                                                        sig.params.keyid + "'");
+    publish_http_signature_evidence(r, base, sig.value, sig.params.keyid, key.get());
     Expectation e;
     e.format = "http-signature";
     e.alg = claimed.alg;

@@ -3,9 +3,9 @@
 #include "httpd/barrier.hpp"
 #include "mod_cmi_content/content_config.hpp"
 
-#include <apr_file_info.h>
 #include <apr_strings.h>
 
+#include <cstring>
 #include <stdexcept>
 #include <string>
 
@@ -40,6 +40,12 @@ ManifestConfig merge_manifest_config(const ManifestConfig& base, const ManifestC
     c.location_path = httpd::merge_ptr(base.location_path, add.location_path);
     c.digest_path = httpd::merge_ptr(base.digest_path, add.digest_path);
     c.signed_hash_path = httpd::merge_ptr(base.signed_hash_path, add.signed_hash_path);
+    c.metadata = add.metadata ? add.metadata : base.metadata;
+    c.snapshot = add.snapshot >= 0 ? add.snapshot : base.snapshot;
+    c.snapshot_dir = httpd::merge_ptr(base.snapshot_dir, add.snapshot_dir);
+    c.max_items = add.max_items > 0 ? add.max_items : base.max_items;
+    c.max_bytes = add.max_bytes > 0 ? add.max_bytes : base.max_bytes;
+    c.max_keyinfo_certificates = add.max_keyinfo_certificates > 0 ? add.max_keyinfo_certificates : base.max_keyinfo_certificates;
     return c;
 }
 
@@ -62,6 +68,8 @@ ManifestPaths manifest_paths(const ManifestConfig& c) {
     if (c.location_path) p.location = c.location_path;
     if (c.digest_path) p.digest = c.digest_path;
     if (c.signed_hash_path) p.signed_hash = c.signed_hash_path;
+    if (c.metadata)
+        for (int i = 0; i < c.metadata->nelts; ++i) p.metadata.emplace_back(APR_ARRAY_IDX(c.metadata, i, const char*));
     return p;
 }
 
@@ -77,12 +85,7 @@ const char* set_staging_per_user(cmd_parms*, void* cfg, int on) {
 
 const char* set_staging_root(cmd_parms* cmd, void* cfg, const char* arg) {
     return httpd::directive_barrier(cmd, [&]() -> const char* {
-        const char* path = ap_server_root_relative(cmd->pool, arg);
-        apr_finfo_t fi;
-        if (!path || apr_stat(&fi, path, APR_FINFO_TYPE, cmd->temp_pool) != APR_SUCCESS || fi.filetype != APR_DIR)
-            throw std::invalid_argument(std::string("'") + arg +
-                                        "' is not a directory; give the existing directory content is staged under");
-        manifest_of(cfg).staging_root = path;
+        manifest_of(cfg).staging_root = directory_arg(cmd, arg, "under which content is staged");
         return nullptr;
     });
 }
@@ -121,6 +124,61 @@ const char* set_manifest_path(cmd_parms* cmd, void* cfg, const char* arg) {
         else if (which == "location") c.location_path = v;
         else if (which == "digest") c.digest_path = v;
         else c.signed_hash_path = v;
+        return nullptr;
+    });
+}
+
+const char* add_manifest_metadata(cmd_parms* cmd, void* cfg, const char* arg) {
+    return httpd::directive_barrier(cmd, [&]() -> const char* {
+        if (const std::string err = xpath_syntax_error(arg); !err.empty()) throw std::invalid_argument(err);
+        ManifestConfig& c = manifest_of(cfg);
+        if (!c.metadata) c.metadata = apr_array_make(cmd->pool, 2, sizeof(const char*));
+        APR_ARRAY_PUSH(c.metadata, const char*) = apr_pstrdup(cmd->pool, arg);
+        return nullptr;
+    });
+}
+
+const char* set_snapshot_mode(cmd_parms* cmd, void* cfg, const char* arg) {
+    return httpd::directive_barrier(cmd, [&]() -> const char* {
+        if (!strcasecmp(arg, "Move")) manifest_of(cfg).snapshot = static_cast<signed char>(SnapshotMode::move);
+        else if (!strcasecmp(arg, "Copy")) manifest_of(cfg).snapshot = static_cast<signed char>(SnapshotMode::copy);
+        else throw std::invalid_argument(std::string("'") + arg + "' is not a snapshot mode; use Move or Copy");
+        return nullptr;
+    });
+}
+
+const char* set_snapshot_dir(cmd_parms* cmd, void* cfg, const char* arg) {
+    return httpd::directive_barrier(cmd, [&]() -> const char* {
+        const char* path =
+            directory_arg(cmd, arg, "writable by the httpd user and reachable through no upload location");
+        manifest_of(cfg).snapshot_dir = path;
+        note_snapshot_dir(cmd->server, cmd->pool, path);
+        return nullptr;
+    });
+}
+
+// CMIManifestMaxItems, CMIManifestMaxBytes (K/M/G/T: binary multiples), CMIManifestMaxKeyInfoCertificates.
+const char* set_manifest_limit(cmd_parms* cmd, void* cfg, const char* arg) {
+    return httpd::directive_barrier(cmd, [&]() -> const char* {
+        const std::string which = static_cast<const char*>(cmd->info);
+        char* end = nullptr;
+        apr_int64_t n = apr_strtoi64(arg, &end, 10);
+        if (which == "bytes" && *arg && end && *end && !end[1]) {
+            const char* units = "KMGT";
+            if (const char* u = std::strchr(units, apr_toupper(*end))) {
+                for (const char* x = units; x <= u; ++x) n = n > (APR_INT64_MAX >> 10) ? -1 : n * 1024;
+                ++end;
+            }
+        }
+        const apr_int64_t most = which == "items" ? 10000000 : which == "certificates" ? 64 : APR_INT64_MAX;
+        if (!*arg || *end || n < 1 || n > most)
+            throw std::invalid_argument(std::string("'") + arg + "' is not a limit; give a number from 1 to " +
+                                        std::to_string(static_cast<long long>(most)) +
+                                        (which == "bytes" ? " (bytes, or with a K, M, G or T suffix)" : ""));
+        ManifestConfig& c = manifest_of(cfg);
+        if (which == "items") c.max_items = static_cast<long>(n);
+        else if (which == "bytes") c.max_bytes = static_cast<apr_off_t>(n);
+        else c.max_keyinfo_certificates = static_cast<int>(n);
         return nullptr;
     });
 }

@@ -1,9 +1,10 @@
-// Decoupled Upload directives (DESIGN §4): which locations take manifests,
+// Decoupled Upload directives (docs/architecture.md §Directives): which locations take manifests,
 // where staged content lives, and how a deployment's schema maps to items.
 #pragma once
 #include "httpd/directive.hpp"
 #include "httpd/httpd_includes.hpp"
 #include "libcmi/manifest.hpp"
+#include "libcmi/staged_snapshot.hpp"
 
 namespace cmi::content {
 
@@ -18,9 +19,18 @@ struct ManifestConfig {
     const char* location_path = nullptr;      // CMIManifestLocationPath
     const char* digest_path = nullptr;        // CMIManifestDigestPath
     const char* signed_hash_path = nullptr;   // CMIManifestSignedHashPath
+    apr_array_header_t* metadata = nullptr;   // CMIManifestMetadataPath: const char* XPaths
+    signed char snapshot = -1;                // CMIStagingSnapshot: -1 unset, else SnapshotMode
+    const char* snapshot_dir = nullptr;       // CMIStagingSnapshotDir
+    long max_items = -1;                      // CMIManifestMaxItems
+    apr_off_t max_bytes = -1;                 // CMIManifestMaxBytes
+    int max_keyinfo_certificates = -1;        // CMIManifestMaxKeyInfoCertificates
 };
 
 inline constexpr apr_off_t kDefaultManifestMaxSize = 1048576;
+inline constexpr long kDefaultManifestMaxItems = 10000;
+inline constexpr apr_off_t kDefaultManifestMaxBytes = apr_off_t{32} << 30;
+inline constexpr int kDefaultMaxKeyInfoCertificates = 4;
 
 ManifestConfig merge_manifest_config(const ManifestConfig& base, const ManifestConfig& add);
 inline bool decoupled(const ManifestConfig& c) { return c.enabled == httpd::Tri::on; }
@@ -28,7 +38,17 @@ inline bool staging_per_user(const ManifestConfig& c) { return c.per_user == htt
 inline apr_off_t manifest_max_size(const ManifestConfig& c) {
     return c.max_size > 0 ? c.max_size : kDefaultManifestMaxSize;
 }
-// The XPath settings over the defaults of DESIGN §5 (prefix m stays bound
+inline SnapshotMode snapshot_mode(const ManifestConfig& c) {
+    return c.snapshot < 0 ? SnapshotMode::move : static_cast<SnapshotMode>(c.snapshot);
+}
+inline long manifest_max_items(const ManifestConfig& c) { return c.max_items > 0 ? c.max_items : kDefaultManifestMaxItems; }
+inline apr_off_t manifest_max_bytes(const ManifestConfig& c) {
+    return c.max_bytes > 0 ? c.max_bytes : kDefaultManifestMaxBytes;
+}
+inline int max_keyinfo_certificates(const ManifestConfig& c) {
+    return c.max_keyinfo_certificates > 0 ? c.max_keyinfo_certificates : kDefaultMaxKeyInfoCertificates;
+}
+// The XPath settings over the defaults of docs/architecture.md §Content formats (prefix m stays bound
 // unless CMIManifestNamespace rebinds it).
 ManifestPaths manifest_paths(const ManifestConfig& c);
 
@@ -38,6 +58,10 @@ const char* set_staging_per_user(cmd_parms* cmd, void* cfg, int on);
 const char* set_manifest_max_size(cmd_parms* cmd, void* cfg, const char* arg);
 const char* add_manifest_namespace(cmd_parms* cmd, void* cfg, const char* prefix, const char* uri);
 const char* set_manifest_path(cmd_parms* cmd, void* cfg, const char* arg);
+const char* add_manifest_metadata(cmd_parms* cmd, void* cfg, const char* arg);
+const char* set_snapshot_mode(cmd_parms* cmd, void* cfg, const char* arg);
+const char* set_snapshot_dir(cmd_parms* cmd, void* cfg, const char* arg);
+const char* set_manifest_limit(cmd_parms* cmd, void* cfg, const char* arg);
 
 }  // namespace cmi::content
 
@@ -62,4 +86,16 @@ const char* set_manifest_path(cmd_parms* cmd, void* cfg, const char* arg);
     AP_INIT_TAKE1("CMIManifestDigestPath", httpd::as_cmd(set_manifest_path), (void*)"digest", RSRC_CONF | ACCESS_CONF, \
                   "XPath of an item's digest, relative to the item (default m:Digest)"),                             \
     AP_INIT_TAKE1("CMIManifestSignedHashPath", httpd::as_cmd(set_manifest_path), (void*)"signed-hash",              \
-                  RSRC_CONF | ACCESS_CONF, "XPath of an item's CMS signed hash, relative to the item (default m:SignedHash)")
+                  RSRC_CONF | ACCESS_CONF, "XPath of an item's CMS signed hash, relative to the item (default m:SignedHash)"), \
+    AP_INIT_TAKE1("CMIManifestMetadataPath", httpd::as_cmd(add_manifest_metadata), nullptr, RSRC_CONF | ACCESS_CONF, \
+                  "absolute XPath of manifest elements the handler may read unvalidated (repeatable)"),               \
+    AP_INIT_TAKE1("CMIStagingSnapshot", httpd::as_cmd(set_snapshot_mode), nullptr, RSRC_CONF | ACCESS_CONF,          \
+                  "Move (default) or Copy: how verified staged items become the handler's snapshots"),               \
+    AP_INIT_TAKE1("CMIStagingSnapshotDir", httpd::as_cmd(set_snapshot_dir), nullptr, RSRC_CONF | ACCESS_CONF,        \
+                  "directory for per-transaction snapshot directories (default: the system temporary directory)"),  \
+    AP_INIT_TAKE1("CMIManifestMaxItems", httpd::as_cmd(set_manifest_limit), (void*)"items", RSRC_CONF | ACCESS_CONF, \
+                  "most items one manifest may name (default 10000)"),                                              \
+    AP_INIT_TAKE1("CMIManifestMaxBytes", httpd::as_cmd(set_manifest_limit), (void*)"bytes", RSRC_CONF | ACCESS_CONF, \
+                  "most bytes of staged content one manifest may have read, K/M/G/T suffix allowed (default 32G)"),  \
+    AP_INIT_TAKE1("CMIManifestMaxKeyInfoCertificates", httpd::as_cmd(set_manifest_limit), (void*)"certificates",    \
+                  RSRC_CONF | ACCESS_CONF, "most certificates a manifest signature's KeyInfo may carry (default 4)")

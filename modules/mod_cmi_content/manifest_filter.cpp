@@ -4,10 +4,13 @@
 #include "httpd/notes.hpp"
 #include "httpd/pool_object.hpp"
 #include "httpd/problem_response.hpp"
+#include "httpd/transaction.hpp"
 #include "libcmi/manifest_verify.hpp"
 #include "libcmi/manifest_xmldsig.hpp"
+#include "mod_cmi_content/body_guard.hpp"
 #include "mod_cmi_content/body_replay.hpp"
 #include "mod_cmi_content/content_notes.hpp"
+#include "mod_cmi_content/evidence_notes.hpp"
 #include "mod_cmi_content/request_state.hpp"
 #include "mod_cmi_content/signer_identity.hpp"
 
@@ -16,6 +19,8 @@
 #include <set>
 #include <stdexcept>
 #include <string>
+
+#include <apr_file_info.h>
 
 namespace cmi::content {
 namespace {
@@ -105,10 +110,12 @@ std::string signers_of(const ManifestVerdict& v) {
 // the environment carries only ids and results, and above that nothing.
 constexpr size_t kEnvItemsMax = 64 * 1024;
 
-void publish_items(request_rec* r, const ManifestVerdict& v) {
+void publish_items(request_rec* r, const ManifestVerdict& v, TransactionDir* tx) {
     const std::string full = items_structured_field(v);
     const char* value = apr_pstrmemdup(r->pool, full.data(), full.size());
     apr_table_setn(r->notes, kItemsKey, value);
+    // The whole list, whatever its size, for the handler that may read it.
+    if (tx) publish(r, kItemsFileKey, tx->write("items", full + "\n"));
     if (full.size() <= kEnvItemsMax) {
         apr_table_setn(r->subprocess_env, kItemsKey, value);
         return;
@@ -120,10 +127,45 @@ void publish_items(request_rec* r, const ManifestVerdict& v) {
         apr_table_unset(r->subprocess_env, kItemsKey);
 }
 
+const char* snapshot_base(request_rec* r, const ManifestConfig& mc) {
+    const char* dir = mc.snapshot_dir;
+    if (!dir && apr_temp_dir_get(&dir, r->pool) != APR_SUCCESS) throw std::runtime_error("no temporary directory");
+    return dir;
+}
+
+// The per-transaction directory of snapshots, removed (moved files put back)
+// with the request pool: whatever the handler did not take is gone after the request.
+TransactionDir* open_transaction_dir(request_rec* r, const ManifestConfig& mc) {
+    return httpd::pool_new<TransactionDir>(r->pool, snapshot_base(r, mc), httpd::transaction_id(r), snapshot_mode(mc));
+}
+
+// Transaction directories left by a child that died (its lock is free): every
+// child sweeps the snapshot directories it may use when it starts.
+extern "C" void sweep_snapshots(apr_pool_t* p, server_rec* main) {
+    std::set<std::string> bases;
+    const char* tmp = nullptr;
+    if (apr_temp_dir_get(&tmp, p) == APR_SUCCESS) bases.insert(tmp);
+    for (server_rec* s = main; s; s = s->next)
+        if (const apr_array_header_t* dirs = server_config(s).snapshot_dirs)
+            for (int i = 0; i < dirs->nelts; ++i) bases.insert(APR_ARRAY_IDX(dirs, i, const char*));
+    for (const std::string& base : bases) {
+        try {
+            if (const unsigned n = sweep_transaction_dirs(base, 60))
+                ap_log_error_(__FILE__, __LINE__, cmi_content_module.module_index, APLOG_NOTICE, 0, main,
+                              "removed %u snapshot director%s left in %s by an ended process", n, n == 1 ? "y" : "ies",
+                              base.c_str());
+        } catch (const std::exception& e) {
+            ap_log_error_(__FILE__, __LINE__, cmi_content_module.module_index, APLOG_WARNING, 0, main,
+                          "cannot sweep snapshot directories in %s: %s", base.c_str(), e.what());
+        }
+    }
+}
+
 }  // namespace
 
 void register_manifest_filter() {
     ap_register_input_filter(kReplayFilterName, manifest_replay_filter, nullptr, AP_FTYPE_CONTENT_SET);
+    ap_hook_child_init(sweep_snapshots, nullptr, nullptr, APR_HOOK_MIDDLE);
 }
 
 void init_manifest_libraries() {
@@ -149,6 +191,7 @@ int validate_manifest(request_rec* r, const DirConfig& dc) {
     body->data.reserve(static_cast<size_t>(declared > 0 ? declared : 0));
     StreamingDigest digest(DigestAlg::sha256);
     ManifestVerdict verdict;
+    TransactionDir* tx = nullptr;
     try {
         ManifestReader reader(limits);
         if (const int st = read_manifest(r, reader, *body, digest); st != OK) return st;
@@ -156,7 +199,12 @@ int validate_manifest(request_rec* r, const DirConfig& dc) {
         publish(r, kDigestKey, content_digest_member(DigestAlg::sha256, digest.finish()));
 
         ManifestPolicy policy;
+        policy.max_items = static_cast<size_t>(manifest_max_items(mc));
+        policy.max_bytes = static_cast<unsigned long long>(manifest_max_bytes(mc));
+        policy.max_keyinfo_certificates = static_cast<size_t>(max_keyinfo_certificates(mc));
         policy.anchors = dc.anchors;
+        policy.signer_purposes = dc.signer_purposes;
+        policy.crls = dc.crl;
         policy.accepted = digest_algs(dc);
         policy.root = mc.staging_root;
         const char* user = cmi_user(r);
@@ -168,15 +216,23 @@ int validate_manifest(request_rec* r, const DirConfig& dc) {
             if (!user) return refuse_invalid(r, "forbidden", "CMIStagingPerUser: staged content belongs to an authenticated user.");
             policy.subdir = user;
         }
+        policy.snapshots = tx = open_transaction_dir(r, mc);
         verdict = verify_manifest(*doc, manifest_paths(mc), policy);
     } catch (const ValidationError& e) {
+        if (tx) tx->restore_moved();
         return refuse_invalid(r, e.code, e.what());
     }
 
-    publish_items(r, verdict);
+    const std::string read = "manifest of " + std::to_string(verdict.items.size()) + " items: " +
+                             std::to_string(verdict.files_read) + " distinct staged files read, " +
+                             std::to_string(verdict.bytes_read) + " bytes, snapshots in " + tx->path();
+    ap_log_rerror_(__FILE__, __LINE__, cmi_content_module.module_index, APLOG_INFO, 0, r, "%s", read.c_str());
+    const ItemResult* failed = verdict.first_failure();
+    if (failed) tx->restore_moved();  // the staged files stay where they were for a corrected manifest
+    publish_items(r, verdict, failed ? nullptr : tx);
     const std::string signer = signers_of(verdict);
     if (!signer.empty()) publish(r, kSignerKey, signer);
-    if (const ItemResult* bad = verdict.first_failure()) {
+    if (const ItemResult* bad = failed) {
         size_t failed = 0;
         for (const auto& i : verdict.items) failed += i.code ? 1 : 0;
         return refuse_invalid(r, bad->code,
@@ -185,11 +241,12 @@ int validate_manifest(request_rec* r, const DirConfig& dc) {
                               items_problem_extension(verdict));
     }
     publish(r, kValidationKey, "valid");
+    publish_manifest_evidence(r, verdict.signed_manifest ? std::string_view(body->data) : std::string_view(), verdict);
 
     // The handler sees the manifest as it was sent, with a known length.
     apr_table_unset(r->headers_in, "Transfer-Encoding");
     apr_table_setn(r->headers_in, "Content-Length", apr_off_t_toa(r->pool, static_cast<apr_off_t>(body->data.size())));
-    ap_add_input_filter(kReplayFilterName, body, r, r->connection);
+    guard_body(r, ap_add_input_filter(kReplayFilterName, body, r, r->connection));
     return DECLINED;
 }
 

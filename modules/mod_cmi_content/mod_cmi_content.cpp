@@ -3,11 +3,16 @@
 // RFC 9530), checked while it streams to the handler or before it runs.
 #include "httpd/barrier.hpp"
 #include "httpd/httpd_includes.hpp"
+#include "httpd/httpd_version.hpp"
 #include "httpd/problem_response.hpp"
+#include "httpd/reserved_headers.hpp"
 #include "mod_cmi_content/content_status.hpp"
 #include "mod_cmi_content/body_filter.hpp"
+#include "mod_cmi_content/body_guard.hpp"
 #include "mod_cmi_content/content_config.hpp"
 #include "mod_cmi_content/header_check.hpp"
+#include "mod_cmi_content/method_policy.hpp"
+#include "mod_cmi_content/request_target.hpp"
 #include "mod_cmi_content/replay_check.hpp"
 #include "mod_cmi_content/manifest_filter.hpp"
 #include "mod_cmi_content/config_check.hpp"
@@ -50,7 +55,7 @@ int validate(request_rec* r) {
 }
 
 extern "C" int fixups(request_rec* r) {
-    return httpd::hook_barrier(r, cmi_content_module, "fixups", [r] { return validate(r); });
+    return httpd::hook_barrier(r, cmi_content_module, "fixups", [r] { return validate_body_once(r, validate); });
 }
 
 extern "C" void manifest_child_init(apr_pool_t*, server_rec* s) {
@@ -63,18 +68,29 @@ extern "C" void manifest_child_init(apr_pool_t*, server_rec* s) {
 
 void register_hooks(apr_pool_t*) {
     httpd::register_problem_response();
+    httpd::register_reserved_header_guard();
+    httpd::register_httpd_version_check();
     register_status_hooks();
     register_manifest_filter();
     ap_hook_child_init(manifest_child_init, nullptr, nullptr, APR_HOOK_MIDDLE);
     register_body_filter();
+    register_body_guard();
     register_spool_filter();
     register_replay_hooks();
+    register_host_names_hook();
+    register_method_policy();
     register_config_check();
     register_too_large_hook();
     ap_hook_fixups(fixups, nullptr, nullptr, APR_HOOK_MIDDLE);
 }
 
 }  // namespace
+
+bool validates_body(request_rec* r) {
+    const DirConfig& dc = dir_config(r);
+    return carries_body(r) && (decoupled(dc.manifest) || validation(dc) != Validation::off);
+}
+
 }  // namespace cmi::content
 
 extern "C" {

@@ -1,9 +1,11 @@
 #include "mod_cmi_content/replay_check.hpp"
 
 #include "httpd/replay_cache.hpp"
+#include "httpd/request_chain.hpp"
 #include "libcmi/sha256.hpp"
 #include "libcmi/validation_error.hpp"
 #include "mod_cmi_content/content_config.hpp"
+#include "mod_cmi_content/request_target.hpp"
 
 #include <ap_provider.h>
 
@@ -16,15 +18,29 @@ namespace {
 constexpr const char* kMutexType = "cmi-content-replay";
 constexpr const char* kCacheName = "cmi-content";
 
-// A fixed-size key whatever the nonce's length (memcache keys are bounded),
-// distinct from mod_cmi_auth's keys when both share one store.
-std::string cache_key(const std::string& keyid, const std::string& nonce) {
+// A fixed-size key whatever the lengths (memcache keys are bounded), distinct
+// from mod_cmi_auth's keys when both share one store.
+std::string cache_key(const char* kind, const std::string& a, const std::string& b) {
     Sha256 h;
-    h.update(keyid);
+    h.update(a);
     h.update("\0", 1);
-    h.update(nonce);
+    h.update(b);
     const auto d = h.finish();
-    return "cmi-content-nonce:" + std::string(reinterpret_cast<const char*>(d.data()), d.size());
+    return std::string(kind) + std::string(reinterpret_cast<const char*>(d.data()), d.size());
+}
+
+// Notes on the request as received: an internal redirect re-runs fixups for
+// the same request, which is not a replay.
+std::string note_of(const std::string& key) {
+    return "CMI_CONTENT_REPLAY " + hex(reinterpret_cast<const unsigned char*>(key.data()), key.size());
+}
+
+bool seen_in_this_request(request_rec* r, const std::string& key) {
+    return apr_table_get(httpd::first_request(r)->notes, note_of(key).c_str()) != nullptr;
+}
+
+void remember_in_this_request(request_rec* r, const std::string& key) {
+    apr_table_set(httpd::first_request(r)->notes, note_of(key).c_str(), "1");
 }
 
 extern "C" int pre_config(apr_pool_t* pconf, apr_pool_t*, apr_pool_t*) {
@@ -64,11 +80,28 @@ extern "C" void child_init(apr_pool_t* p, server_rec* main) {
         if (httpd::ReplayCache* c = server_config(s).replay_cache) c->child_init(p, s);
 }
 
-[[noreturn]] void unavailable(request_rec* r, const char* why) {
+[[noreturn]] void unavailable(request_rec* r, const char* why, const char* what = "RFC 9421 nonces",
+                              const char* whose = "The signature's nonce") {
     ap_log_rerror_(__FILE__, __LINE__, cmi_content_module.module_index, APLOG_ERR, 0, r,
-                  "%s: RFC 9421 nonces cannot be checked; the request is refused (fail closed).", why);
+                  "%s: %s cannot be checked; the request is refused (fail closed).", why, what);
     throw ValidationError("validation-unavailable",
-                          "The signature's nonce cannot be checked for replay right now; try again later.");
+                          std::string(whose) + " cannot be checked for replay right now; try again later.");
+}
+
+httpd::ReplayCache& cache_of(request_rec* r, const char* what, const char* whose) {
+    httpd::ReplayCache* cache = server_config(r->server).replay_cache;
+    if (!cache) unavailable(r, "no CMIContentReplayCache (load mod_socache_shmcb or set one)", what, whose);
+    return *cache;
+}
+
+// Fails closed on anything but a clear fresh/replayed answer.
+httpd::ReplayCache::Result answered(request_rec* r, httpd::ReplayCache& cache, httpd::ReplayCache::Result res,
+                                    const char* what, const char* whose) {
+    using Result = httpd::ReplayCache::Result;
+    if (res == Result::fresh || res == Result::replayed) return res;
+    if (res == Result::full)  // a shmcb with no room left that would not evict a live entry
+        unavailable(r, apr_psprintf(r->pool, "replay cache %s is full", cache.spec()), what, whose);
+    unavailable(r, apr_psprintf(r->pool, "replay cache %s is unavailable", cache.spec()), what, whose);
 }
 
 }  // namespace
@@ -80,28 +113,37 @@ void register_replay_hooks() {
 }
 
 void record_nonce(request_rec* r, const std::string& keyid, const std::string& nonce, apr_time_t until) {
-    const std::string key = cache_key(keyid, nonce);
-    // An internal redirect re-runs fixups for the same request: not a replay.
-    request_rec* first = r;
-    while (first->main || first->prev) first = first->main ? first->main : first->prev;
-    const std::string note = "CMI_CONTENT_NONCE " + hex(reinterpret_cast<const unsigned char*>(key.data()), key.size());
-    if (apr_table_get(first->notes, note.c_str())) return;
-
-    httpd::ReplayCache* cache = server_config(r->server).replay_cache;
-    if (!cache) unavailable(r, "no CMIContentReplayCache (load mod_socache_shmcb or set one)");
-    switch (cache->check_and_store(r, key, until)) {
-    case httpd::ReplayCache::Result::fresh:
-        apr_table_set(first->notes, note.c_str(), "1");
-        return;
-    case httpd::ReplayCache::Result::replayed:
+    const std::string key = cache_key("cmi-content-nonce:", keyid, nonce);
+    if (seen_in_this_request(r, key)) return;
+    constexpr const char* what = "RFC 9421 nonces";
+    constexpr const char* whose = "The signature's nonce";
+    httpd::ReplayCache& cache = cache_of(r, what, whose);
+    if (answered(r, cache, cache.check_and_store(r, key, until), what, whose) == httpd::ReplayCache::Result::replayed)
         throw ValidationError("signature-invalid", "this signature's nonce was already used (replay); sign the "
                                                    "request again with a new nonce");
-    case httpd::ReplayCache::Result::unavailable:
-        break;
-    case httpd::ReplayCache::Result::full:  // a shmcb with no room left that would not evict a live entry
-        unavailable(r, apr_psprintf(r->pool, "replay cache %s is full", cache->spec()));
+    remember_in_this_request(r, key);
+}
+
+void bind_signature_to_target(request_rec* r, const std::string& signature_id, apr_time_t until) {
+    using Result = httpd::ReplayCache::Result;
+    const std::string used = cache_key("cmi-content-cms:", signature_id, "");
+    const std::string here = cache_key("cmi-content-cms-target:", signature_id, canonical_target(r));
+    if (seen_in_this_request(r, here)) return;
+    constexpr const char* what = "CMS signatures";
+    constexpr const char* whose = "The content signature";
+    httpd::ReplayCache& cache = cache_of(r, what, whose);
+    // The atomic check-and-store on the signature decides who is first; only the
+    // first request records its target. (If that second store fails, the request
+    // fails closed and the signature stays bound to no target: sign again.)
+    if (answered(r, cache, cache.check_and_store(r, used, until), what, whose) == Result::fresh) {
+        answered(r, cache, cache.check_and_store(r, here, until), what, whose);
+    } else if (answered(r, cache, cache.lookup(r, here), what, whose) == Result::fresh) {
+        throw ValidationError("signature-reused",
+                              "this content signature was already accepted for another target (method, URL); a "
+                              "signature may be retried only where it was first sent: sign the content again for "
+                              "this one");
     }
-    unavailable(r, apr_psprintf(r->pool, "replay cache %s is unavailable", cache->spec()));
+    remember_in_this_request(r, here);
 }
 
 }  // namespace cmi::content

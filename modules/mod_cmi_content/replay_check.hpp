@@ -1,6 +1,7 @@
-// RFC 9421 `nonce` replay detection on mod_socache (CMIContentReplayCache):
-// a nonce is accepted once per signer for as long as its signature could be
-// accepted at all; a store that cannot be asked refuses the request.
+// Replay detection on mod_socache (CMIContentReplayCache): an RFC 9421 `nonce`
+// is accepted once per signer, and a CMS signature on one target only, each for
+// as long as its signature could be accepted at all; a store that cannot be
+// asked refuses the request.
 #pragma once
 #include "httpd/httpd_includes.hpp"
 
@@ -15,5 +16,11 @@ void register_replay_hooks();
 // signature-invalid when it was recorded before, validation-unavailable when
 // the store could not be asked or written (fail closed).
 void record_nonce(request_rec* r, const std::string& keyid, const std::string& nonce, apr_time_t until);
+
+// Binds a CMS signature (CmsExpectation::signature_id) to the request's target
+// (request_target.hpp) until `until`: the same signature again on the same
+// target is an idempotent retry, on another one ValidationError
+// signature-reused; validation-unavailable when the store cannot be asked.
+void bind_signature_to_target(request_rec* r, const std::string& signature_id, apr_time_t until);
 
 }  // namespace cmi::content

@@ -18,7 +18,13 @@ struct Expectation {
     std::string nonce;
     bool has_nonce = false;
     apr_time_t nonce_until = 0;  // how long a replay could otherwise be accepted
+    // CMS: what the signature is (cms_signature.hpp), bound to its first target until then.
+    std::string signature_id;
+    apr_time_t signature_until = 0;
 };
+
+// Seconds a client clock may be ahead or behind (RFC 9421 created, CMS signingTime).
+inline constexpr long kClockSkew = 60;
 
 struct RequestState {
     explicit RequestState(Expectation e) : expect(std::move(e)), digest(expect.alg) {}

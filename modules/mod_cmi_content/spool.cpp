@@ -3,6 +3,7 @@
 #include "httpd/barrier.hpp"
 #include "httpd/pool_object.hpp"
 #include "httpd/problem_response.hpp"
+#include "mod_cmi_content/body_guard.hpp"
 #include "mod_cmi_content/body_replay.hpp"
 
 #include <apr_file_io.h>
@@ -45,8 +46,7 @@ extern "C" apr_status_t replay_filter(ap_filter_t* f, apr_bucket_brigade* bb, ap
 // An unlinked temporary file: nothing is left behind by any exit path, not
 // even a crash; the descriptor is closed by the request pool's cleanup.
 apr_file_t* open_spool(request_rec* r, const DirConfig& dc) {
-    const char* dir = dc.spool_dir;
-    if (!dir && apr_temp_dir_get(&dir, r->pool) != APR_SUCCESS) throw std::runtime_error("no temporary directory");
+    const char* dir = spool_dir(dc);
     char* tmpl = apr_pstrcat(r->pool, dir, "/cmi-spool-XXXXXX", nullptr);
     apr_file_t* file = nullptr;
     const apr_status_t rv = apr_file_mktemp(
@@ -107,7 +107,7 @@ int spool_and_verify(request_rec* r, const DirConfig& dc, RequestState& st) {
     auto* ctx = httpd::pool_new<ReplayCtx>(r->pool);
     ctx->file = file;
     ctx->size = size;
-    ap_add_input_filter(kReplayFilterName, ctx, r, r->connection);
+    guard_body(r, ap_add_input_filter(kReplayFilterName, ctx, r, r->connection));
     return DECLINED;
 }
 

@@ -1,4 +1,4 @@
-// LimitRequestBody on a validated location answers with the DESIGN §3
+// LimitRequestBody on a validated location answers with the docs/architecture.md §Problem types
 // problem document `too-large` (413), not httpd's HTML page.
 #pragma once
 #include "httpd/httpd_includes.hpp"

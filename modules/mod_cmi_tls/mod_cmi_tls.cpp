@@ -2,7 +2,9 @@
 // weak-TLS access per location, before any authentication.
 #include "httpd/barrier.hpp"
 #include "httpd/httpd_includes.hpp"
+#include "httpd/httpd_version.hpp"
 #include "httpd/problem_response.hpp"
+#include "httpd/reserved_headers.hpp"
 #include "mod_cmi_tls/tls_status.hpp"
 #include "httpd/transaction.hpp"
 #include "mod_cmi_tls/tls_config.hpp"
@@ -79,6 +81,8 @@ extern "C" int fixups(request_rec* r) {
 
 void register_hooks(apr_pool_t*) {
     httpd::register_problem_response();
+    httpd::register_reserved_header_guard();
+    httpd::register_httpd_version_check();
     register_status_hooks();
     ap_hook_access_checker(access_checker, nullptr, nullptr, APR_HOOK_FIRST);
     ap_hook_fixups(fixups, nullptr, nullptr, APR_HOOK_REALLY_FIRST);

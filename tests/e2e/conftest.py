@@ -5,12 +5,13 @@ from pathlib import Path
 
 import pytest
 
+from cmi_e2e.config import harness_config
 from cmi_e2e.httpd import Httpd
 from cmi_e2e.pki import Pki
 
 SOURCE_DIR = Path(os.environ.get("CMI_SOURCE_DIR", Path(__file__).resolve().parents[2]))
 BUILD_DIR = Path(os.environ.get("CMI_BUILD_DIR", SOURCE_DIR / "build"))
-HTTPD_BIN = os.environ.get("CMI_HTTPD", "/usr/sbin/apache2")
+HTTPD_BIN = harness_config(BUILD_DIR).httpd_bin  # configure's, or CMI_HTTPD
 
 
 @pytest.fixture(scope="session")

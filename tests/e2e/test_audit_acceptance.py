@@ -19,7 +19,7 @@ from urllib3.util.retry import Retry
 
 from cmi_e2e.audit import cmi_audit, read_records, records_of
 from cmi_e2e.problems import assert_problem
-from test_audit_signing import make_key
+from test_audit_signing import make_key, rechain
 
 UUID7 = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
 
@@ -229,8 +229,9 @@ def doc_recipe(name: str) -> str:
     return m.group(1)
 
 
-def run_recipe(workdir: Path, receipt: str, pub: Path):
+def run_recipe(workdir: Path, receipt: str, pub: Path, log: Path):
     (workdir / "pub.pem").write_bytes(pub.read_bytes())
+    (workdir / "audit.log").write_bytes(log.read_bytes())
     return subprocess.run(["bash", "-e", "-c", doc_recipe("receipt-openssl")], cwd=workdir,
                           env={"PATH": os.environ["PATH"], "RECEIPT": receipt},
                           capture_output=True, text=True, timeout=60)
@@ -248,8 +249,9 @@ def test_receipt_verifies_with_the_documented_openssl_recipe(httpd, tmp_path, al
     records_of(log, r.headers["CMI-Transaction-ID"])
     work = tmp_path / "ok"
     work.mkdir()
-    out = run_recipe(work, receipt, pub)
+    out = run_recipe(work, receipt, pub, log)
     assert out.returncode == 0 and re.search(r"Verified (OK|Successfully)", out.stdout), out.stdout + out.stderr
+    assert "facts as logged" in out.stdout, out.stdout
     assert cmi_audit(httpd.build_dir, "receipt", "--key", pub, receipt, log).returncode == 0
     # One changed byte of the hash: the same recipe rejects it.
     h = re.search(r"hash=:([^:]+):", receipt).group(1)
@@ -258,7 +260,17 @@ def test_receipt_verifies_with_the_documented_openssl_recipe(httpd, tmp_path, al
     forged = receipt.replace(h, base64.b64encode(bytes(changed)).decode())
     work = tmp_path / "forged"
     work.mkdir()
-    assert run_recipe(work, forged, pub).returncode != 0
+    assert run_recipe(work, forged, pub, log).returncode != 0
+    # The begin line altered in the log (and every later prev recomputed): the recipe rejects it too.
+    lines = log.read_bytes().splitlines(keepends=True)
+    at = next(i for i, l in enumerate(lines) if r.headers["CMI-Transaction-ID"].encode() in l and b'"begin"' in l)
+    lines[at] = lines[at].replace(b'"peer":"127.0.0.1"', b'"peer":"198.51.100.7"')
+    altered = tmp_path / "altered.log"
+    altered.write_bytes(b"".join(rechain(lines, at)))
+    work = tmp_path / "altered"
+    work.mkdir()
+    out = run_recipe(work, receipt, pub, altered)
+    assert out.returncode != 0 and "facts as logged" not in out.stdout, out.stdout
     log.unlink()
 
 

@@ -7,7 +7,7 @@ import pytest
 
 from cmi_e2e.audit import cmi_audit
 
-COMMANDS = ["verify", "show", "receipt"]
+COMMANDS = ["verify", "show", "receipt", "evidence"]
 MAN_PAGE = Path(__file__).resolve().parents[2] / "docs" / "man" / "cmi-audit.1"
 
 

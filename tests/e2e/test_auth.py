@@ -1,5 +1,6 @@
 """mod_cmi_auth (CMI §6.1): AuthType CMI with client certificates, Digest and Basic."""
 import base64
+import re
 import subprocess
 import time
 
@@ -41,6 +42,16 @@ LOCATIONS = """
     CMIAuthCertUser "%{{SSL_CLIENT_S_DN_O}}/%{{SSL_CLIENT_S_DN_CN}}"
 </Location>
 <Location /auth/digest>
+    CMIAuthMechanisms digest
+    CMIAuthProvider cmi-sha cmi-md5
+</Location>
+<Location /auth/digest-both>
+    CMIAuthMechanisms digest
+    CMIAuthProvider cmi-sha cmi-md5
+    CMIAuthDigestAlgorithms SHA-256 MD5
+</Location>
+<Location /auth/digest-realm2>
+    AuthName "CMI other realm"
     CMIAuthMechanisms digest
     CMIAuthProvider cmi-sha cmi-md5
 </Location>
@@ -93,7 +104,7 @@ LOCATIONS = """
 </Location>
 """
 
-LOCATION_DIRS = ("cert", "certexpr", "digest", "digest-md5", "digest-short", "basic", "multi", "default",
+LOCATION_DIRS = ("cert", "certexpr", "digest", "digest-both", "digest-realm2", "digest-md5", "digest-short", "basic", "multi", "default",
                  "only-cert", "only-cert-401", "only-digest", "basic-bob", "basic-bob-403")
 
 
@@ -115,7 +126,9 @@ def server(httpd):
     for d in LOCATION_DIRS:
         (httpd.docroot / "auth" / d).mkdir(parents=True, exist_ok=True)
         (httpd.docroot / "auth" / d / "hello.txt").write_text(f"secret of /auth/{d}\n")
+    offset = httpd.log_size()
     httpd.configure(LOCATIONS.format(conf=conf, realm=REALM))
+    httpd.startup_log = httpd.log_since(offset)
     return httpd
 
 
@@ -137,7 +150,7 @@ def test_no_credentials_is_refused_with_every_challenge(server):
     r = get(server, "multi")
     doc = assert_problem(r, 401, "authentication-required")
     assert "secret of" not in r.text
-    assert schemes(r) == [("SAML", None), ("Digest", "SHA-256"), ("Digest", "MD5"), ("Basic", None)]
+    assert schemes(r) == [("SAML", None), ("Digest", "SHA-256"), ("Basic", None)]
     for c in digest.challenges(r):
         assert c["realm"] == REALM
     assert "cert, saml, digest, basic" in doc["detail"]
@@ -146,7 +159,7 @@ def test_no_credentials_is_refused_with_every_challenge(server):
 def test_basic_and_saml_are_not_offered_over_plain_http(server):
     r = get(server, "multi", tls=False)
     assert_problem(r, 401, "authentication-required")
-    assert schemes(r) == [("Digest", "SHA-256"), ("Digest", "MD5")]
+    assert schemes(r) == [("Digest", "SHA-256")]
 
 
 def test_default_mechanisms_are_cert_and_saml(server):
@@ -159,7 +172,7 @@ def test_challenges_survive_http2(server):
     r = curl(url(server, "multi"), "--http2", ca=server.pki.ca_cert)
     assert r.http_version == "2"
     assert_problem(r, 401, "authentication-required")
-    assert len(r.headers["www-authenticate"]) == 4
+    assert len(r.headers["www-authenticate"]) == 3
 
 
 # --- cert ----------------------------------------------------------------------
@@ -261,7 +274,7 @@ def test_digest_sha256_by_rfc7616_client(server):
 
 
 def test_digest_md5_by_rfc7616_client(server):
-    r, _ = digest_get(server, "digest", "mallory", MD5_USERS["mallory"], "MD5")
+    r, _ = digest_get(server, "digest-both", "mallory", MD5_USERS["mallory"], "MD5")
     assert r.status_code == 200, r.text
     assert r.headers["X-CMI-User"] == "mallory"
 
@@ -289,12 +302,12 @@ def test_digest_wrong_password(server):
     r, _ = digest_get(server, "digest", "alice", "not the password", "SHA-256")
     doc = assert_problem(r, 401, "authentication-failed")
     assert "not the password" not in r.text
-    assert schemes(r) == [("Digest", "SHA-256"), ("Digest", "MD5")]
+    assert schemes(r) == [("Digest", "SHA-256")]
     assert "Wrong user name or password" in doc["detail"]
 
 
 def test_digest_unknown_user(server):
-    r, _ = digest_get(server, "digest", "nobody", "x", "MD5")
+    r, _ = digest_get(server, "digest-both", "nobody", "x", "MD5")
     assert_problem(r, 401, "authentication-failed")
 
 
@@ -440,7 +453,7 @@ def test_require_mechanism_accepts_cert(server):
 def test_require_mechanism_refuses_with_403_by_default(server):
     # Without AuthzSendForbiddenOnFailure httpd answers an authenticated but
     # unauthorized user with 401; for AuthType CMI that user gets 403
-    # `forbidden` (DESIGN §3), without challenges: other credentials of the
+    # `forbidden` (docs/architecture.md §Problem types), without challenges: other credentials of the
     # same user would not help.
     server.expect_error(r"AH01631: user alice: authorization failure")
     r, _ = digest_get(server, "only-cert-401", "alice", SHA_USERS["alice"], "SHA-256")
@@ -495,8 +508,10 @@ def test_require_mechanism_403_over_http2(server):
 def test_curl_digest_answers_the_first_challenge_sha256(server):
     # curl 7.88 does SHA-256 Digest and takes the first challenge: mallory,
     # who has only an MD5 (htdigest) entry, cannot log in where SHA-256 comes first.
-    r = curl(url(server, "digest"), "--digest", "-u", f"mallory:{MD5_USERS['mallory']}", ca=server.pki.ca_cert)
+    r = curl(url(server, "digest-both"), "--digest", "-u", f"mallory:{MD5_USERS['mallory']}", ca=server.pki.ca_cert)
     assert_problem(r, 401, "authentication-failed")
+    r = curl(url(server, "digest-both"), "--digest", "-u", f"alice:{SHA_USERS['alice']}", ca=server.pki.ca_cert)
+    assert r.status == 200 and r.header("X-CMI-User") == "alice"
 
 
 def test_curl_digest_md5(server):
@@ -514,3 +529,68 @@ def test_md5_only_location_refuses_sha256(server):
                              algorithm="SHA-256")
     doc = assert_problem(digest.get(url(server, "digest-md5"), h, server.pki.ca_cert), 401, "authentication-failed")
     assert "SHA-256 is not accepted" in doc["detail"]
+
+
+# --- no downgrade to MD5 (issue 18.1) ----------------------------------------------
+
+def test_default_offers_sha256_only(server):
+    r = get(server, "digest")
+    assert schemes(r) == [("Digest", "SHA-256")]
+    chal = digest.digest_challenge(r, "SHA-256")
+    # alice has an MD5 (htdigest) entry too: an MD5 answer is still refused here.
+    h = digest.authorization(chal, "alice", MD5_USERS["alice"], "GET", "/auth/digest/hello.txt", algorithm="MD5")
+    doc = assert_problem(digest.get(url(server, "digest"), h, server.pki.ca_cert), 401, "authentication-failed")
+    assert "MD5 is not accepted" in doc["detail"]
+    assert "secret of" not in doc["detail"]
+
+
+def test_each_challenge_carries_its_own_nonce(server):
+    r = get(server, "digest-both")
+    assert schemes(r) == [("Digest", "SHA-256"), ("Digest", "MD5")]
+    assert digest.digest_challenge(r, "SHA-256")["nonce"] != digest.digest_challenge(r, "MD5")["nonce"]
+
+
+def test_md5_answer_to_the_sha256_challenge_is_refused(server):
+    # The downgrade: whoever sits in the middle (or a weak client) answers the
+    # nonce of the SHA-256 challenge with MD5. Both algorithms are offered here
+    # and alice has entries of both kinds: only the nonce's binding refuses it.
+    first = get(server, "digest-both")
+    sha = digest.digest_challenge(first, "SHA-256")
+    path = "/auth/digest-both/hello.txt"
+    h = digest.authorization(sha, "alice", MD5_USERS["alice"], "GET", path, algorithm="MD5")
+    r = digest.get(url(server, "digest-both"), h, server.pki.ca_cert)
+    doc = assert_problem(r, 401, "authentication-failed")
+    assert "another algorithm" in doc["detail"]
+    assert "secret of" not in r.text
+    # The other way round too.
+    md5 = digest.digest_challenge(first, "MD5")
+    h = digest.authorization(md5, "alice", SHA_USERS["alice"], "GET", path, algorithm="SHA-256")
+    assert_problem(digest.get(url(server, "digest-both"), h, server.pki.ca_cert), 401, "authentication-failed")
+    # Each challenge answered with its own algorithm passes.
+    for chal in (sha, md5):
+        h = digest.authorization(chal, "alice", SHA_USERS["alice"], "GET", path)
+        assert digest.get(url(server, "digest-both"), h, server.pki.ca_cert).status_code == 200
+
+
+def test_nonce_of_another_realm_is_refused(server):
+    other = digest.digest_challenge(get(server, "digest-realm2"), "SHA-256")
+    chal = dict(other, realm=REALM)
+    h = digest.authorization(chal, "alice", SHA_USERS["alice"], "GET", "/auth/digest/hello.txt")
+    doc = assert_problem(digest.get(url(server, "digest"), h, server.pki.ca_cert), 401, "authentication-failed")
+    assert "not issued here" in doc["detail"]
+
+
+def test_python_requests_where_md5_is_also_offered(server):
+    # requests joins the two challenges and answers the last one (MD5) with its own nonce.
+    from requests.auth import HTTPDigestAuth
+    r = get(server, "digest-both", auth=HTTPDigestAuth("alice", SHA_USERS["alice"]))
+    assert r.status_code == 200, r.text
+    assert r.headers["X-CMI-User"] == "alice"
+
+
+def test_md5_listed_is_noticed_at_startup(server):
+    log = server.startup_log
+    for loc in ("/auth/digest-both", "/auth/digest-md5"):
+        assert re.search(r"\[cmi_auth:notice\] .*CMIAuthDigestAlgorithms lists MD5 in <Location " + loc + ">", log), log
+    assert "<Location /auth/digest>" not in log
+    assert "weaker than SHA-256" in log

@@ -139,12 +139,14 @@ def test_cmi_sign_cms_upload_with_curl(server, tmp, md):
              "-H", f"CMI-Content-Signature: {headers['CMI-Content-Signature']}", ca=server.pki.ca_cert)
     assert r.status == 201, r.body
     assert (server.dav_dir / f"cmi-sign-{md}.bin").read_bytes() == data
-    # The same header over other bytes is refused.
+    # The same header over other bytes is refused (on its target: elsewhere it is
+    # refused before the body as signature-reused).
     (tmp / "other.bin").write_bytes(data[::-1])
     server.expect_error(DAV_ERROR)
-    r = curl(server.url(f"/dav/cmi-sign-other-{md}.bin"), "-T", str(tmp / "other.bin"),
+    r = curl(server.url(f"/dav/cmi-sign-{md}.bin"), "-T", str(tmp / "other.bin"),
              "-H", f"CMI-Content-Signature: {headers['CMI-Content-Signature']}", ca=server.pki.ca_cert)
     assert_problem(r, 422, "digest-mismatch")
+    assert (server.dav_dir / f"cmi-sign-{md}.bin").read_bytes() == data
 
 
 def test_chunked_upload_is_created(server, tmp):
@@ -487,12 +489,14 @@ def test_spool_mode_failure_never_runs_the_cgi(server, tmp):
     assert server.marker.exists()
 
 
-def upload_aborted_half_way(server, dav_name, head, send_half):
-    """A PUT to the spooling CGI and one to mod_dav, each sending `head` (header lines)
-    and half its body (`send_half(socket)`), then disconnecting: no spool file is left,
-    the CGI never ran, and mod_dav saw its read fail and kept no file."""
+def upload_aborted_half_way(server, dav_name, head_for, send_half):
+    """A PUT to the spooling CGI and one to mod_dav, each sending `head_for()` (header
+    lines; a signature binds to one target, so one signing each) and half its body
+    (`send_half(socket)`), then disconnecting: no spool file is left, the CGI never
+    ran, and mod_dav saw its read fail and kept no file."""
     offset = server.log_size()
     for target in ("/cgi-spool/marker.sh", f"/dav/{dav_name}"):
+        head = head_for()
         server.marker.unlink(missing_ok=True)
         ctx = ssl.create_default_context(cafile=str(server.pki.ca_cert))
         with socket.create_connection(("127.0.0.1", server.https_port), timeout=60) as raw:
@@ -516,25 +520,32 @@ def upload_aborted_half_way(server, dav_name, head, send_half):
 def test_client_abort_leaves_no_spool_file_and_no_dav_file(server, tmp):
     server.expect_error(DAV_ERROR)
     data = os.urandom(2_000_000)
-    head = f"Content-Length: {len(data)}\r\nCMI-Content-Signature: {cms_sign(data, server.pki.client, tmp)}\r\n"
+    def head():
+        return f"Content-Length: {len(data)}\r\nCMI-Content-Signature: {cms_sign(data, server.pki.client, tmp)}\r\n"
     upload_aborted_half_way(server, "aborted.bin", head, lambda s: s.sendall(data[:len(data) // 2]))
 
 
-def big_signed_file(server, tmp, name):
-    """100 MiB (one random MiB, shifted by one byte per MiB) and its CMS header, by the openssl CLI."""
+def big_file(tmp, name):
+    """100 MiB: one random MiB, shifted by one byte per MiB."""
     path = tmp / name
     block = os.urandom(1 << 20)
     with open(path, "wb") as f:
         for i in range(100):
             f.write(block[i:] + block[:i])
+    return path
+
+
+def cms_header_of(server, tmp, path):
+    """The CMS header of a file, by the openssl CLI (streamed)."""
     subprocess.run(["openssl", "cms", "-sign", "-binary", "-outform", "DER", "-in", str(path),
                     "-signer", str(server.pki.client.cert), "-inkey", str(server.pki.client.key),
-                    "-out", str(tmp / f"{name}.p7s")], check=True)
-    return path, base64.b64encode((tmp / f"{name}.p7s").read_bytes()).decode()
+                    "-out", str(tmp / f"{path.name}.p7s")], check=True)
+    return base64.b64encode((tmp / f"{path.name}.p7s").read_bytes()).decode()
 
 
 def test_large_chunked_upload_validates(server, tmp):
-    path, header = big_signed_file(server, tmp, "big.bin")
+    path = big_file(tmp, "big.bin")
+    header = cms_header_of(server, tmp, path)
     r = curl(server.url("/dav/big.bin"), "--http1.1", "-T", str(path), "-H", "Transfer-Encoding: chunked",
              "-H", f"CMI-Content-Signature: {header}", ca=server.pki.ca_cert, timeout=120)
     assert r.status == 201, r.body
@@ -546,15 +557,17 @@ def test_chunked_100_mib_upload_aborted_half_way_leaves_nothing(server, tmp):
     # The acceptance case at its stated size: a signed 100 MiB chunked upload whose
     # client disconnects after 50 MiB.
     server.expect_error(DAV_ERROR)
-    path, header = big_signed_file(server, tmp, "big-abort.bin")
+    path = big_file(tmp, "big-abort.bin")
 
     def send_50_mib(s):
         with open(path, "rb") as f:
             for _ in range(50):
                 chunk = f.read(1 << 20)
                 s.sendall(b"%x\r\n" % len(chunk) + chunk + b"\r\n")
-    upload_aborted_half_way(server, "aborted-100m.bin",
-                            f"Transfer-Encoding: chunked\r\nCMI-Content-Signature: {header}\r\n", send_50_mib)
+    upload_aborted_half_way(
+        server, "aborted-100m.bin",
+        lambda: f"Transfer-Encoding: chunked\r\nCMI-Content-Signature: {cms_header_of(server, tmp, path)}\r\n",
+        send_50_mib)
 
 
 # --- configuration --------------------------------------------------------------------

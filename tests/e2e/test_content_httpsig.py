@@ -136,21 +136,24 @@ def test_cmi_sign_http_upload_with_curl(server, tmp_path, alg):
     assert_problem(r, 422, "signature-invalid")
 
 
-def test_cmi_sign_http_without_url_covers_method_and_digest(server, tmp_path):
-    # --url is optional: the signature then covers @method and content-digest
-    # (what the server requires), so the same headers verify on any path.
+def test_cmi_sign_http_without_the_target_is_refused(server, tmp_path):
+    # Without --url the tool refuses: the server accepts only signatures that cover
+    # their target. Components named without it sign what they name, which the
+    # server then refuses as it would from any client.
     body = os.urandom(5_000)
     (tmp_path / "b").write_bytes(body)
-    headers = cmi_sign("http", "--key", str(server.private_keys["ed25519"]), "--keyid", "ed25519",
-                       str(tmp_path / "b"))
+    key = ["--key", str(server.private_keys["ed25519"]), "--keyid", "ed25519"]
+    with pytest.raises(subprocess.CalledProcessError) as refused:
+        cmi_sign("http", *key, str(tmp_path / "b"))
+    assert refused.value.returncode == 1 and "--url is required" in refused.value.stderr
+    headers = cmi_sign("http", *key, "--component", "@method", "--component", "content-digest", str(tmp_path / "b"))
     assert headers["Signature-Input"].startswith('sig1=("@method" "content-digest");')
     r = curl_put(server, "/dav/cmi-sign-no-url.bin", tmp_path / "b", headers, "--http1.1")
-    assert r.status == 201, r.body
-    assert (server.dav_dir / "cmi-sign-no-url.bin").read_bytes() == body
+    assert_problem(r, 400, "signature-malformed")
+    assert not (server.dav_dir / "cmi-sign-no-url.bin").exists()
     # A component that needs the URL is refused by the tool, not signed blindly.
     with pytest.raises(subprocess.CalledProcessError) as refused:
-        cmi_sign("http", "--key", str(server.private_keys["ed25519"]), "--keyid", "ed25519",
-                 "--component", "@target-uri", str(tmp_path / "b"))
+        cmi_sign("http", *key, "--component", "@target-uri", str(tmp_path / "b"))
     assert refused.value.returncode == 1 and "needs --url" in refused.value.stderr
 
 
@@ -165,11 +168,14 @@ def test_documented_openssl_recipe_uploads(server, tmp_path):
     # docs/client-guide.md's openssl-only recipe, run as written but for the URL.
     body = os.urandom(30_000)
     (tmp_path / "song-1.mp3").write_bytes(body)
-    (tmp_path / "provider-key.pem").write_bytes(server.private_keys["ed25519"].read_bytes())
+    (tmp_path / "signing-key.pem").write_bytes(server.private_keys["ed25519"].read_bytes())
     (tmp_path / "cmc-ca.pem").write_bytes(server.pki.ca_cert.read_bytes())
+    (tmp_path / "provider.pem").write_bytes(server.pki.client.cert.read_bytes())
+    (tmp_path / "provider.key").write_bytes(server.pki.client.key.read_bytes())
     script = doc_recipe("http-signature-openssl")
-    assert "https://cmc.example.com/cmi/content/song-1.mp3" in script
-    script = script.replace("https://cmc.example.com/cmi/content/song-1.mp3", server.url("/dav/recipe-song-1.mp3"))
+    url = "https://cmc.example.com/cmi/upload/provider-a/song-1.mp3"
+    assert url in script
+    script = script.replace(url, server.url("/dav/recipe-song-1.mp3"))
     out = subprocess.run(["bash", "-e", "-c", script.rstrip("\n") + ' -s -o /dev/null -w "%{http_code}"'], cwd=tmp_path,
                          env={"PATH": os.environ["PATH"]}, capture_output=True, text=True, timeout=60)
     assert out.returncode == 0 and out.stdout == "201", out.stdout + out.stderr

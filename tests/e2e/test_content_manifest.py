@@ -13,10 +13,9 @@ import requests
 from cmi_e2e.audit import records_of
 from cmi_e2e.clients import curl
 from cmi_e2e.content import write_cgi, www_owned_dir
+from cmi_e2e.manifest import NS, cms_b64, digest_b64, item, manifest, xmlsec1_sign
 from cmi_e2e.problems import assert_problem
 
-NS = "urn:mod-cmi:manifest:1"
-DSIG = "http://www.w3.org/2000/09/xmldsig#"
 
 CONFIG = """
 ScriptAlias /ingest/ "{cgi}/"
@@ -134,51 +133,6 @@ def stage(server, rel, data: bytes, tmp):
     r = curl(server.url(f"/dav/staging/{rel}"), "-T", str(src), ca=server.pki.ca_cert)
     assert r.status in (201, 204), r.body
     return server.staging / rel
-
-
-def cms_b64(data: bytes, cred, tmp) -> str:
-    src, out = tmp / "item.bin", tmp / "item.p7s"
-    src.write_bytes(data)
-    subprocess.run(["openssl", "cms", "-sign", "-binary", "-outform", "DER", "-in", str(src),
-                    "-signer", str(cred.cert), "-inkey", str(cred.key), "-out", str(out)],
-                   check=True, capture_output=True)
-    return base64.b64encode(out.read_bytes()).decode()
-
-
-def digest_b64(data: bytes) -> str:
-    return base64.b64encode(hashlib.sha256(data).digest()).decode()
-
-
-def item(id_, loc, data=None, cms=None, digest=True):
-    x = f'<ContentItem id="{id_}"><Location>{loc}</Location>'
-    if digest and data is not None:
-        x += f'<Digest algorithm="sha-256">{digest_b64(data)}</Digest>'
-    if cms:
-        x += f'<SignedHash format="cms">{cms}</SignedHash>'
-    return x + "</ContentItem>"
-
-
-def manifest(*items) -> str:
-    return f'<?xml version="1.0" encoding="UTF-8"?>\n<Manifest xmlns="{NS}">' + "".join(items) + "</Manifest>"
-
-
-SIG_TEMPLATE = f"""<ds:Signature xmlns:ds="{DSIG}"><ds:SignedInfo>
-<ds:CanonicalizationMethod Algorithm="http://www.w3.org/2001/10/xml-exc-c14n#"/>
-<ds:SignatureMethod Algorithm="http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha256"/>
-<ds:Reference URI=""><ds:Transforms>
-<ds:Transform Algorithm="http://www.w3.org/2000/09/xmldsig#enveloped-signature"/>
-<ds:Transform Algorithm="http://www.w3.org/2001/10/xml-exc-c14n#"/></ds:Transforms>
-<ds:DigestMethod Algorithm="http://www.w3.org/2001/04/xmlenc#sha256"/><ds:DigestValue/></ds:Reference>
-</ds:SignedInfo><ds:SignatureValue/><ds:KeyInfo><ds:X509Data/></ds:KeyInfo></ds:Signature>"""
-
-
-def xmlsec1_sign(xml: str, cred, tmp) -> str:
-    """An enveloped signature made by the xmlsec1 CLI (independent of our code)."""
-    tmpl, out = tmp / "tmpl.xml", tmp / "signed.xml"
-    tmpl.write_text(xml.replace("</Manifest>", SIG_TEMPLATE + "</Manifest>"))
-    subprocess.run(["xmlsec1", "--sign", "--privkey-pem", f"{cred.key},{cred.cert}",
-                    "--output", str(out), str(tmpl)], check=True, capture_output=True)
-    return out.read_text()
 
 
 def post(server, path, body, auth=None):
@@ -304,8 +258,10 @@ def test_truncated_staged_file(server, tmp):
 
 def test_staged_file_truncated_while_it_is_hashed(server, tmp):
     # 1 GiB (sparse: zeros) takes the server a good fraction of a second to hash; the
-    # file is cut to half while the request runs. The read-based digest sees the short
-    # file: digest-mismatch, no crash (an mmap-based reader would die of SIGBUS here).
+    # file is cut to half while the request runs, through a descriptor opened before
+    # (the staged name itself may already have been moved into the request's snapshot
+    # directory). The read-based digest sees the short file: digest-mismatch, no crash
+    # (an mmap-based reader would die of SIGBUS here).
     size = 1 << 30
     path = server.staging / "provider-a" / "growing.bin"
     with open(path, "wb") as f:
@@ -323,14 +279,15 @@ def test_staged_file_truncated_while_it_is_hashed(server, tmp):
                     f'<Digest algorithm="sha-256">{base64.b64encode(h.digest()).decode()}</Digest>'
                     f'<SignedHash format="cms">{base64.b64encode(p7s.read_bytes()).decode()}</SignedHash></ContentItem>')
     result = {}
-    t = threading.Thread(target=lambda: result.setdefault("r", post(server, "/ingest/ingest.sh", body)))
-    t.start()
-    time.sleep(0.1)
-    os.truncate(path, size // 2)
-    t.join(120)
-    path.unlink()
+    with open(path, "r+b") as writer:
+        t = threading.Thread(target=lambda: result.setdefault("r", post(server, "/ingest/ingest.sh", body)))
+        t.start()
+        time.sleep(0.1)
+        writer.truncate(size // 2)
+        t.join(120)
     doc = refused(server, result["r"], 422, "digest-mismatch")
     assert doc["items"][0]["id"] == "big" and doc["items"][0]["code"] == "digest-mismatch"
+    path.unlink()  # put back where it was staged: the manifest was refused
     r = post(server, "/ingest/ingest.sh", "<not-a-manifest")  # the child that hashed still serves
     assert r.status_code == 400
 
@@ -494,6 +451,12 @@ def test_get_needs_no_manifest(server):
     ("CMIManifestNamespace 1x urn:x", "CMIManifestNamespace"),
     ("CMIStagingRoot /nonexistent/staging", "CMIStagingRoot"),
     ("CMIDecoupledManifest maybe", "CMIDecoupledManifest"),
+    ("CMIStagingSnapshot Sometimes", "CMIStagingSnapshot"),
+    ("CMIStagingSnapshotDir /nonexistent/snapshots", "CMIStagingSnapshotDir"),
+    ("CMIManifestMaxItems 0", "CMIManifestMaxItems"),
+    ("CMIManifestMaxBytes 12Q", "CMIManifestMaxBytes"),
+    ("CMIManifestMaxKeyInfoCertificates 65", "CMIManifestMaxKeyInfoCertificates"),
+    ("CMIManifestMetadataPath /m:Manifest[", "CMIManifestMetadataPath"),
 ])
 def test_configtest_names_the_directive(server, line, directive):
     r = server.configtest(f"<Location /x/>\n    {line}\n</Location>\n")

@@ -8,6 +8,7 @@ import uuid
 import pytest
 import requests
 
+from cmi_e2e.content import www_owned_dir
 from cmi_e2e.httpd import Httpd
 from cmi_e2e.httpsig import new_key, public_pem, sign_request
 from cmi_e2e.problems import assert_problem
@@ -40,12 +41,7 @@ def setup_keys(node, keys):
     for keyid, key in keys.items():
         (d / f"{keyid}.pem").write_bytes(public_pem(key))
     for sub in ("replay", "replay/long"):
-        p = node.dav_dir / sub
-        p.mkdir(exist_ok=True)
-        if os.geteuid() == 0:
-            import pwd
-            pw = pwd.getpwnam("www-data")
-            os.chown(p, pw.pw_uid, pw.pw_gid)
+        www_owned_dir(node.dav_dir / sub)
     return d
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from cmi_e2e.httpd import free_port
+from cmi_e2e.ports import free_ports
 from conftest import BUILD_DIR, SOURCE_DIR
 
 STEP = re.compile(r"^\s+\$ (.+)$")
@@ -33,8 +33,9 @@ def demo():
     root = Path(tempfile.mkdtemp(prefix="cmi-demo-"))
     root.chmod(0o755)  # the children (www-data) serve from here
     env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL")}
+    http_port, https_port = free_ports(2)
     env.update(CMI_DEMO_DIR=str(root / "demo"), CMI_BUILD_DIR=str(BUILD_DIR),
-               CMI_DEMO_HTTP_PORT=str(free_port()), CMI_DEMO_HTTPS_PORT=str(free_port()))
+               CMI_DEMO_HTTP_PORT=str(http_port), CMI_DEMO_HTTPS_PORT=str(https_port))
     dev = [str(SOURCE_DIR / "dev")]
     try:
         out = subprocess.run(dev + ["demo"], env=env, capture_output=True, text=True, timeout=600)

@@ -52,7 +52,8 @@ def test_nul_byte_in_a_header_refused(server):
 
 
 def test_invalid_utf8_client_transaction_id_is_ignored_not_echoed(server):
-    # DESIGN §6: only 1-128 of [A-Za-z0-9._:-] are recorded and echoed; anything else is ignored.
+    # docs/architecture.md §Audit trail: only 1-128 of [A-Za-z0-9._:-] are recorded and
+    # echoed; anything else is ignored.
     reply = send(server, b"GET /lt/hello.txt HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n"
                          b"CMI-Client-Transaction-ID: \xc3\x28\xff\xfe\r\n\r\n")
     assert statuses(reply) == [200], reply[:300]

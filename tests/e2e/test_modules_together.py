@@ -1,4 +1,4 @@
-"""The four modules on one location: mod_cmi_auth's identity (DESIGN §7 notes) is what
+"""The four modules on one location: mod_cmi_auth's identity (docs/architecture.md §Notes contract) is what
 mod_cmi_content binds the signer to, and mod_cmi_audit records both the identity and
 the validation of a self-contained upload, for both formats, accepted and refused."""
 import base64

@@ -8,9 +8,10 @@
 #include "libcmi/audit_record.hpp"
 #include "libcmi/audit_verify.hpp"
 #include "libcmi/receipt.hpp"
+#include "libcmi/sha256.hpp"
+#include "fuzzed_input.hpp"
 #include "utf8.hpp"
 
-#include <fuzzer/FuzzedDataProvider.h>
 #include <nlohmann/json.hpp>
 
 #include <cstddef>
@@ -26,7 +27,7 @@ void check(bool ok) {
     if (!ok) __builtin_trap();
 }
 
-std::optional<std::string> maybe(FuzzedDataProvider& in) {
+std::optional<std::string> maybe(fuzz::FuzzedInput& in) {
     if (!in.ConsumeBool()) return std::nullopt;
     return in.ConsumeRandomLengthString(300);
 }
@@ -46,7 +47,7 @@ void same(const json& j, const std::optional<std::string>& want) {
         check(fuzz::valid_utf8(got) && got.find("\xEF\xBF\xBD") != std::string::npos);
 }
 
-void records(FuzzedDataProvider& in) {
+void records(fuzz::FuzzedInput& in) {
     cmi::audit::Record r;
     r.seq = 1;
     r.prev = std::string(cmi::audit::kGenesisPrev);
@@ -61,13 +62,21 @@ void records(FuzzedDataProvider& in) {
     if (in.ConsumeBool()) r.auth = cmi::audit::AuthFacts{maybe(in), maybe(in), maybe(in)};
     r.method = maybe(in);
     r.uri = maybe(in);
+    r.destination = maybe(in);
     r.content_type = maybe(in);
     if (in.ConsumeBool()) r.request = cmi::audit::RequestBody{in.ConsumeIntegral<std::uint64_t>(), maybe(in)};
     if (in.ConsumeBool()) r.validation = cmi::audit::ValidationFacts{maybe(in), maybe(in), maybe(in), maybe(in)};
     if (in.ConsumeBool()) r.status = in.ConsumeIntegral<int>();
+    r.refusal = maybe(in);
     if (in.ConsumeBool()) r.response_bytes = in.ConsumeIntegral<std::uint64_t>();
     if (in.ConsumeBool()) r.duration_us = in.ConsumeIntegral<std::int64_t>();
     r.receipt = maybe(in);
+    if (in.ConsumeBool()) {
+        r.evidence.emplace();
+        for (int n = in.ConsumeIntegralInRange(0, 3); n > 0; --n)
+            r.evidence->push_back({in.ConsumeRandomLengthString(30), maybe(in), cmi::sha256_hex(in.ConsumeRandomLengthString(9)),
+                                   in.ConsumeIntegral<std::uint64_t>()});
+    }
 
     const std::string line = cmi::audit::serialize(r);
     check(line == cmi::audit::assemble_line(r.seq, cmi::audit::serialize_fields(r), r.prev));
@@ -99,6 +108,7 @@ void records(FuzzedDataProvider& in) {
     }
     same(j["method"], r.method);
     same(j["uri"], r.uri);
+    same(j["destination"], r.destination);
     same(j["content_type"], r.content_type);
     if (r.request) {
         check(j["request"]["bytes"].get<std::uint64_t>() == r.request->bytes);
@@ -115,9 +125,21 @@ void records(FuzzedDataProvider& in) {
         check(j["validation"].is_null());
     }
     check(r.status ? j["status"].get<int>() == *r.status : j["status"].is_null());
+    same(j["refusal"], r.refusal);
     check(r.response_bytes ? j["response_bytes"].get<std::uint64_t>() == *r.response_bytes : j["response_bytes"].is_null());
     check(r.duration_us ? j["duration_us"].get<std::int64_t>() == *r.duration_us : j["duration_us"].is_null());
     same(j["receipt"], r.receipt);
+    if (r.evidence) {
+        check(j["evidence"].is_array() && j["evidence"].size() == r.evidence->size());
+        for (std::size_t i = 0; i < r.evidence->size(); ++i) {
+            const auto& e = (*r.evidence)[i];
+            same(j["evidence"][i]["kind"], e.kind);
+            same(j["evidence"][i]["name"], e.name);
+            check(j["evidence"][i]["sha256"] == e.sha256 && j["evidence"][i]["bytes"].get<std::uint64_t>() == e.bytes);
+        }
+    } else {
+        check(j["evidence"].is_null());
+    }
 
     // What the writer writes, the reader reads.
     cmi::audit::ChainVerifier v;
@@ -125,7 +147,7 @@ void records(FuzzedDataProvider& in) {
     check(v.head().seq == 1 && v.head().hash == cmi::audit::line_hash(line + "\n"));
 }
 
-void receipts(FuzzedDataProvider& in) {
+void receipts(fuzz::FuzzedInput& in) {
     cmi::audit::ReceiptFacts f;
     f.txid = in.ConsumeRandomLengthString(100);
     f.time = in.ConsumeRandomLengthString(40);
@@ -161,17 +183,21 @@ void receipts(FuzzedDataProvider& in) {
     const std::string sig = in.ConsumeRandomLengthString(80);
     rc.sig.assign(sig.begin(), sig.end());
     rc.keyid = token(64);
+    rc.seq = in.ConsumeIntegralInRange<std::uint64_t>(1, 999999999999999);  // RFC 8941: 15 digits
+    rc.begin = cmi::sha256_hex(sig);
     const std::string value = cmi::audit::format_receipt(rc);
     for (char c : value) check(c >= 0x20 && c <= 0x7e);
     const auto back = cmi::audit::parse_receipt(value);
     check(back.has_value());
     check(back->txid == rc.txid && back->keyid == rc.keyid && back->hash == rc.hash && back->sig == rc.sig);
+    check(back->seq == rc.seq && back->begin == rc.begin);
+    check(cmi::audit::receipt_message(*back) == cmi::audit::receipt_message(rc));
 }
 
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-    FuzzedDataProvider in(data, size);
+    fuzz::FuzzedInput in(data, size);
     if (in.ConsumeBool())
         records(in);
     else

@@ -13,6 +13,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         cmi::digest::expected_response(c->algorithm, std::string(cmi::digest::hex_length(c->algorithm), '0'), *c,
                                        "GET");
     }
-    cmi::digest::check_nonce("secret", "realm", s, 1000, 300);
+    cmi::digest::check_nonce("secret", "realm", cmi::digest::Algorithm::sha256, s, 1000, 300);
     return 0;
 }

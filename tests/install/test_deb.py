@@ -9,13 +9,17 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
 
 import pytest
 
-from conftest import run
+from conftest import SOURCE_DIR, run
+
+sys.path.insert(0, str(SOURCE_DIR / "tests" / "e2e"))
+from cmi_e2e.ports import free_ports  # noqa: E402
 
 PKG = "libapache2-mod-cmi"
 MODULES = ["cmi_tls", "cmi_auth", "cmi_audit", "cmi_content"]
@@ -26,12 +30,6 @@ LEFTOVERS = ["/usr/lib/apache2/modules/mod_cmi_*", "/etc/apache2/mods-available/
              "/usr/share/man/man1/cmi-*"]
 
 state = {}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def purge():
@@ -132,7 +130,7 @@ def test_example_config_serves_one_request_per_module():
     conf_src = example_conf()
     text = gzip.open(conf_src, "rt").read() if conf_src.suffix == ".gz" else conf_src.read_text()
     (root / "cmc.conf").write_text(text)
-    https, http = free_port(), free_port()
+    https, http = free_ports(2)
     loads = "\n".join(f"LoadModule {m}_module /usr/lib/apache2/modules/mod_{m}.so" for m in STOCK)
     (root / "httpd.conf").write_text(f"""
 ServerRoot "{root}"

@@ -45,6 +45,7 @@ ap_filter_rec_t* ap_register_output_filter(const char*, ap_out_filter_func, ap_i
     return nullptr;
 }
 ap_filter_t* ap_add_output_filter(const char*, void*, request_rec*, conn_rec*) { return nullptr; }
+ap_filter_t* ap_add_input_filter_handle(ap_filter_rec_t*, void*, request_rec*, conn_rec*) { return nullptr; }
 void ap_hook_insert_error_filter(ap_HOOK_insert_error_filter_t*, const char* const*, const char* const*,
                                  int) {}
 }

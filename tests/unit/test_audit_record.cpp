@@ -42,6 +42,7 @@ class AuditRecordTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(hostile_strings_stay_on_one_ascii_line);
     CPPUNIT_TEST(invalid_utf8_is_replaced);
     CPPUNIT_TEST(nested_facts);
+    CPPUNIT_TEST(evidence_files);
     CPPUNIT_TEST(rfc9530_digest);
     CPPUNIT_TEST(escaping_matches_nlohmann_on_random_bytes);
     CPPUNIT_TEST_SUITE_END();
@@ -53,9 +54,9 @@ public:
                              line.substr(0, 51));
         const auto j = nlohmann::ordered_json::parse(line);
         const char* order[] = {"v", "seq", "node", "ev", "txid", "client_txid", "op", "time", "peer", "tls",
-                               "auth", "method", "uri", "content_type", "request", "validation", "status",
-                               "response_bytes", "duration_us", "receipt", "prev"};
-        CPPUNIT_ASSERT_EQUAL(std::size_t{21}, j.size());
+                               "auth", "method", "uri", "destination", "content_type", "request", "validation",
+                               "status", "refusal", "response_bytes", "duration_us", "receipt", "evidence", "prev"};
+        CPPUNIT_ASSERT_EQUAL(std::size_t{24}, j.size());
         std::size_t i = 0;
         for (auto it = j.begin(); it != j.end(); ++it, ++i) CPPUNIT_ASSERT_EQUAL(std::string(order[i]), it.key());
         CPPUNIT_ASSERT(j["status"].is_null() && j["tls"].is_null() && j["client_txid"].is_null());
@@ -118,7 +119,7 @@ public:
             const auto at = ours.find(key);
             CPPUNIT_ASSERT(at != std::string::npos);
             CPPUNIT_ASSERT_EQUAL(ref, ours.substr(at + key.size(), ref.size()));
-            CPPUNIT_ASSERT(ours.compare(at + key.size() + ref.size(), 16, ",\"content_type\":") == 0);
+            CPPUNIT_ASSERT(ours.compare(at + key.size() + ref.size(), 15, ",\"destination\":") == 0);
         }
     }
 
@@ -129,6 +130,22 @@ public:
         CPPUNIT_ASSERT(printable_ascii(line));
         const auto j = nlohmann::json::parse(line);
         CPPUNIT_ASSERT_EQUAL(std::string("/x\xef\xbf\xbd\xef\xbf\xbd(y"), j["uri"].get<std::string>());
+    }
+
+    void evidence_files() {
+        Record r = sample();
+        r.evidence = std::vector<cmi::audit::EvidenceFile>{
+            {"http-signature-base", std::nullopt, std::string(64, 'b'), 312},
+            {"http-signature", std::string("k\"1"), std::string(64, 'c'), 64}};
+        const std::string line = cmi::audit::serialize(r);
+        CPPUNIT_ASSERT(line.find(",\"evidence\":[{\"kind\":\"http-signature-base\",\"name\":null,\"sha256\":\"" +
+                                 std::string(64, 'b') + "\",\"bytes\":312},{\"kind\":\"http-signature\",\"name\":\"k\\\"1\"") !=
+                       std::string::npos);
+        const auto j = nlohmann::json::parse(line);
+        CPPUNIT_ASSERT_EQUAL(std::size_t{2}, j["evidence"].size());
+        CPPUNIT_ASSERT_EQUAL(std::uint64_t{64}, j["evidence"][1]["bytes"].get<std::uint64_t>());
+        r.evidence.emplace();  // an empty list stays a list
+        CPPUNIT_ASSERT(cmi::audit::serialize(r).find(",\"evidence\":[],") != std::string::npos);
     }
 
     void nested_facts() {

@@ -32,6 +32,7 @@ class DigestAuthTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(nonce_round_trip);
     CPPUNIT_TEST(nonce_tampering);
     CPPUNIT_TEST(nonce_generation);
+    CPPUNIT_TEST(nonce_bound_to_algorithm);
     CPPUNIT_TEST(hex_compare);
     CPPUNIT_TEST_SUITE_END();
 
@@ -89,45 +90,57 @@ public:
     }
 
     void nonce_round_trip() {
-        const std::string n = make_nonce("secret", "realm", 1000, kSalt);
+        const std::string n = make_nonce("secret", "realm", Algorithm::sha256, 1000, kSalt);
         CPPUNIT_ASSERT_EQUAL(std::size_t{72}, n.size());
-        CPPUNIT_ASSERT(n != make_nonce("secret", "realm", 1000, kSalt2));
-        CPPUNIT_ASSERT(check_nonce("secret", "realm", n, 1000, 300) == NonceState::fresh);
-        CPPUNIT_ASSERT(check_nonce("secret", "realm", n, 1300, 300) == NonceState::fresh);
-        CPPUNIT_ASSERT(check_nonce("secret", "realm", n, 1301, 300) == NonceState::stale);
-        CPPUNIT_ASSERT(check_nonce("secret", "realm", n, 900, 300) == NonceState::invalid);  // future
+        CPPUNIT_ASSERT(n != make_nonce("secret", "realm", Algorithm::sha256, 1000, kSalt2));
+        CPPUNIT_ASSERT(check_nonce("secret", "realm", Algorithm::sha256, n, 1000, 300) == NonceState::fresh);
+        CPPUNIT_ASSERT(check_nonce("secret", "realm", Algorithm::sha256, n, 1300, 300) == NonceState::fresh);
+        CPPUNIT_ASSERT(check_nonce("secret", "realm", Algorithm::sha256, n, 1301, 300) == NonceState::stale);
+        CPPUNIT_ASSERT(check_nonce("secret", "realm", Algorithm::sha256, n, 900, 300) == NonceState::invalid);  // future
     }
 
     void nonce_tampering() {
-        const std::string n = make_nonce("secret", "realm", 1000, kSalt);
-        CPPUNIT_ASSERT(check_nonce("other", "realm", n, 1000, 300) == NonceState::invalid);
-        CPPUNIT_ASSERT(check_nonce("secret", "other realm", n, 1000, 300) == NonceState::invalid);
-        std::string later = make_nonce("secret", "realm", 2000, kSalt);
+        const std::string n = make_nonce("secret", "realm", Algorithm::sha256, 1000, kSalt);
+        CPPUNIT_ASSERT(check_nonce("other", "realm", Algorithm::sha256, n, 1000, 300) == NonceState::invalid);
+        CPPUNIT_ASSERT(check_nonce("secret", "other realm", Algorithm::sha256, n, 1000, 300) == NonceState::invalid);
+        std::string later = make_nonce("secret", "realm", Algorithm::sha256, 2000, kSalt);
         // A fresh time with an old MAC.
-        CPPUNIT_ASSERT(check_nonce("secret", "realm", later.substr(0, 16) + n.substr(16), 2000, 300) ==
+        CPPUNIT_ASSERT(check_nonce("secret", "realm", Algorithm::sha256, later.substr(0, 16) + n.substr(16), 2000, 300) ==
                        NonceState::invalid);
         // Another salt with the MAC of this one.
-        const std::string other = make_nonce("secret", "realm", 1000, kSalt2);
-        CPPUNIT_ASSERT(check_nonce("secret", "realm", n.substr(0, 16) + other.substr(16, 16) + n.substr(32), 1000,
+        const std::string other = make_nonce("secret", "realm", Algorithm::sha256, 1000, kSalt2);
+        CPPUNIT_ASSERT(check_nonce("secret", "realm", Algorithm::sha256, n.substr(0, 16) + other.substr(16, 16) + n.substr(32), 1000,
                                    300) == NonceState::invalid);
-        CPPUNIT_ASSERT(check_nonce("secret", "realm", n.substr(1), 1000, 300) == NonceState::invalid);
-        CPPUNIT_ASSERT(check_nonce("secret", "realm", "", 1000, 300) == NonceState::invalid);
+        CPPUNIT_ASSERT(check_nonce("secret", "realm", Algorithm::sha256, n.substr(1), 1000, 300) == NonceState::invalid);
+        CPPUNIT_ASSERT(check_nonce("secret", "realm", Algorithm::sha256, "", 1000, 300) == NonceState::invalid);
         std::string flipped = n;
         flipped.back() = flipped.back() == '0' ? '1' : '0';
-        CPPUNIT_ASSERT(check_nonce("secret", "realm", flipped, 1000, 300) == NonceState::invalid);
+        CPPUNIT_ASSERT(check_nonce("secret", "realm", Algorithm::sha256, flipped, 1000, 300) == NonceState::invalid);
     }
 
     void nonce_generation() {
-        const std::string n = make_nonce("secret", "realm", 1000, kSalt, 0xdeadbeef);
-        CPPUNIT_ASSERT(check_nonce("secret", "realm", n, 1000, 300, 0xdeadbeef) == NonceState::fresh);
+        const std::string n = make_nonce("secret", "realm", Algorithm::sha256, 1000, kSalt, 0xdeadbeef);
+        CPPUNIT_ASSERT(check_nonce("secret", "realm", Algorithm::sha256, n, 1000, 300, 0xdeadbeef) == NonceState::fresh);
         // Another generation (a restart, another node): stale, so the client retries.
-        CPPUNIT_ASSERT(check_nonce("secret", "realm", n, 1000, 300, 7) == NonceState::stale);
-        CPPUNIT_ASSERT(check_nonce("secret", "realm", n, 1000, 300) == NonceState::stale);
+        CPPUNIT_ASSERT(check_nonce("secret", "realm", Algorithm::sha256, n, 1000, 300, 7) == NonceState::stale);
+        CPPUNIT_ASSERT(check_nonce("secret", "realm", Algorithm::sha256, n, 1000, 300) == NonceState::stale);
         // The generation is under the MAC.
         std::string forged = n;
         forged.replace(32, 8, "00000007");
-        CPPUNIT_ASSERT(check_nonce("secret", "realm", forged, 1000, 300, 7) == NonceState::invalid);
-        CPPUNIT_ASSERT(check_nonce("other", "realm", n, 1000, 300, 7) == NonceState::invalid);
+        CPPUNIT_ASSERT(check_nonce("secret", "realm", Algorithm::sha256, forged, 1000, 300, 7) == NonceState::invalid);
+        CPPUNIT_ASSERT(check_nonce("other", "realm", Algorithm::sha256, n, 1000, 300, 7) == NonceState::invalid);
+    }
+
+    void nonce_bound_to_algorithm() {
+        // A nonce of the SHA-256 challenge answered with MD5 (a downgrade) is refused, and said why.
+        const std::string n = make_nonce("secret", "realm", Algorithm::sha256, 1000, kSalt);
+        CPPUNIT_ASSERT(check_nonce("secret", "realm", Algorithm::md5, n, 1000, 300) == NonceState::other_algorithm);
+        const std::string m = make_nonce("secret", "realm", Algorithm::md5, 1000, kSalt);
+        CPPUNIT_ASSERT(m != n);
+        CPPUNIT_ASSERT(check_nonce("secret", "realm", Algorithm::md5, m, 1000, 300) == NonceState::fresh);
+        CPPUNIT_ASSERT(check_nonce("secret", "realm", Algorithm::sha256, m, 1000, 300) == NonceState::other_algorithm);
+        // Another realm is not "another algorithm": simply not ours.
+        CPPUNIT_ASSERT(check_nonce("secret", "other", Algorithm::md5, n, 1000, 300) == NonceState::invalid);
     }
 
     void hex_compare() {

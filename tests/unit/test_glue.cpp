@@ -2,6 +2,7 @@
 // ids across subrequests and redirects, and refusals.
 #include "httpd/barrier.hpp"
 #include "httpd/directive.hpp"
+#include "httpd/httpd_version.hpp"
 #include "httpd/pool_object.hpp"
 #include "httpd/problem_response.hpp"
 #include "httpd/transaction.hpp"
@@ -46,6 +47,7 @@ class GlueTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(refuse_rejects_unknown_code);
     CPPUNIT_TEST(as_cmd_round_trips);
     CPPUNIT_TEST(tri_state_merge);
+    CPPUNIT_TEST(httpd_2_4_64_or_later);
     CPPUNIT_TEST_SUITE_END();
 
     apr_pool_t* pool = nullptr;
@@ -195,6 +197,19 @@ public:
         CPPUNIT_ASSERT(cmi::httpd::merge_tri(Tri::on, Tri::unset) == Tri::on);
         CPPUNIT_ASSERT(cmi::httpd::merge_tri(Tri::on, Tri::off) == Tri::off);
         CPPUNIT_ASSERT(cmi::httpd::merge_tri(Tri::unset, Tri::unset) == Tri::unset);
+    }
+
+    // CVE-2025-23048: mod_ssl before 2.4.64 (the modules refuse to start there).
+    void httpd_2_4_64_or_later() {
+        using cmi::httpd::httpd_version_supported;
+        CPPUNIT_ASSERT(!httpd_version_supported(2, 4, 50));
+        CPPUNIT_ASSERT(!httpd_version_supported(2, 4, 63));
+        CPPUNIT_ASSERT(httpd_version_supported(2, 4, 64));
+        CPPUNIT_ASSERT(httpd_version_supported(2, 4, 71));
+        CPPUNIT_ASSERT(httpd_version_supported(2, 5, 0));
+        CPPUNIT_ASSERT(httpd_version_supported(3, 0, 0));
+        CPPUNIT_ASSERT(!httpd_version_supported(2, 2, 99));
+        CPPUNIT_ASSERT(!httpd_version_supported(1, 9, 99));
     }
 };
 

@@ -116,6 +116,7 @@ class HttpSignatureTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(every_algorithm_round_trips);
     CPPUNIT_TEST(algorithm_must_fit_key);
     CPPUNIT_TEST(parse_errors);
+    CPPUNIT_TEST(twenty_thousand_components_and_labels);
     CPPUNIT_TEST(required_components);
     CPPUNIT_TEST(times_with_skew);
     CPPUNIT_TEST(keyids);
@@ -341,6 +342,30 @@ public:
         CPPUNIT_ASSERT_EQUAL(std::string("2"), s.params.keyid);
         const Signature n = parse_signature_fields("a=();keyid=\"k\";nonce=\"abc\"", "a=:AAAA:");
         CPPUNIT_ASSERT_EQUAL(std::string("abc"), *n.params.nonce);
+    }
+
+    // Issue 21 item 4: the duplicate-component check and the label lookup at a size
+    // a client can send (their work: tests/e2e/test_parser_work.py).
+    void twenty_thousand_components_and_labels() {
+        constexpr int n = 20000;
+        std::string components, labels, sigs;
+        for (int i = 0; i < n; ++i) {
+            components += (i ? " \"c" : "\"c") + std::to_string(i) + "\"";
+            labels += "i" + std::to_string(i) + "=(\"@method\");keyid=\"k\", ";
+            sigs += "s" + std::to_string(i) + "=:AAAA:, ";
+        }
+        const Signature s = parse_signature_fields("a=(" + components + ");keyid=\"k\"", "a=:AAAA:");
+        CPPUNIT_ASSERT_EQUAL(size_t(n), s.params.components.size());
+        CPPUNIT_ASSERT_EQUAL(std::string("c19999"), s.params.components.back());
+        CPPUNIT_ASSERT_EQUAL(std::string("signature-malformed"), code_of([&] {
+            parse_signature_fields("a=(" + components + " \"c7\");keyid=\"k\"", "a=:AAAA:");
+        }));
+        // The one label both fields have is the last of each.
+        const Signature last = parse_signature_fields(labels + "x=(\"@path\");keyid=\"found\"", sigs + "x=:AAAA:");
+        CPPUNIT_ASSERT_EQUAL(std::string("found"), last.params.keyid);
+        CPPUNIT_ASSERT_EQUAL(std::string("signature-malformed"), code_of([&] {
+            parse_signature_fields(labels + "x=(\"@path\");keyid=\"k\"", sigs + "y=:AAAA:");
+        }));
     }
 
     void required_components() {

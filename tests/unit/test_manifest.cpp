@@ -58,6 +58,8 @@ class ManifestTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(not_well_formed);
     CPPUNIT_TEST(item_rules);
     CPPUNIT_TEST(custom_schema_paths);
+    CPPUNIT_TEST(values_are_one_text_node);
+    CPPUNIT_TEST(unread_elements_refused);
     CPPUNIT_TEST(xpath_syntax);
     CPPUNIT_TEST(staging_syntax);
     CPPUNIT_TEST(staging_open_and_links);
@@ -137,7 +139,9 @@ public:
         for (int i = 0; i < 10000; ++i) deep += "<a>";
         CPPUNIT_ASSERT_EQUAL(std::string("manifest-malformed"), code_of_parse(deep, {}, 4096));
         std::string d31 = "<Manifest xmlns=\"urn:mod-cmi:manifest:1\">" + item_xml("a", "x", "1");
-        for (int i = 0; i < 30; ++i) d31 += "<n>";
+        // (outside the manifest namespace: elements there must all be read)
+        d31 += "<n xmlns=\"urn:example:other\">";
+        for (int i = 1; i < 30; ++i) d31 += "<n>";
         for (int i = 0; i < 30; ++i) d31 += "</n>";
         d31 += "</Manifest>";
         CPPUNIT_ASSERT_EQUAL(std::string("ok"), code_of_parse(d31));
@@ -146,7 +150,7 @@ public:
         CPPUNIT_ASSERT_EQUAL(std::string("manifest-malformed"), code_of_parse(d31, small));
 
         std::string many = "<Manifest xmlns=\"urn:mod-cmi:manifest:1\">" + item_xml("a", "x", "1");
-        for (int i = 0; i < 200; ++i) many += "<n a=\"1\"/>";
+        for (int i = 0; i < 200; ++i) many += "<n xmlns=\"urn:example:other\" a=\"1\"/>";
         many += "</Manifest>";
         ManifestLimits few;
         few.max_nodes = 100;
@@ -231,6 +235,60 @@ public:
         CPPUNIT_ASSERT(items[0].digest == digest_of(DigestAlg::sha256, "z"));
         // the default schema finds nothing in it
         CPPUNIT_ASSERT_THROW(manifest_items(*doc, default_manifest_paths(), kAll), ValidationError);
+    }
+
+    void values_are_one_text_node() {
+        const std::string dg = base64_encode(digest_of(DigestAlg::sha256, "1"));
+        // "song<!-- -->.mp3" is song.mp3 to the validator, "song" to a first-text-node reader
+        for (const std::string inner : {"<!-- -->", "<?pi x?>", "<![CDATA[.x]]>", "<b/>", "<Location>y</Location>"}) {
+            CPPUNIT_ASSERT_EQUAL_MESSAGE(inner, std::string("manifest-malformed"),
+                                         code_of_parse(manifest("<ContentItem id=\"a\"><Location>provider-a/song" + inner +
+                                                                ".mp3</Location><Digest>" + dg + "</Digest></ContentItem>")));
+            CPPUNIT_ASSERT_EQUAL_MESSAGE(inner, std::string("manifest-malformed"),
+                                         code_of_parse(manifest("<ContentItem id=\"a\"><Location>x</Location><Digest>" +
+                                                                dg.substr(0, 8) + inner + dg.substr(8) + "</Digest></ContentItem>")));
+            CPPUNIT_ASSERT_EQUAL_MESSAGE(inner, std::string("manifest-malformed"),
+                                         code_of_parse(manifest("<ContentItem id=\"a\"><Location>x</Location><SignedHash>AA" +
+                                                                inner + "AA</SignedHash></ContentItem>")));
+        }
+        // an id element (a deployment schema) likewise
+        const std::string pkg = "<p:Package xmlns:p=\"urn:example:cmi-package\"><p:Asset><p:Ref>A<!---->1</p:Ref>"
+                                "<p:File href=\"a/b.bin\"/></p:Asset></p:Package>";
+        ManifestPaths p;
+        p.namespaces = {{"p", "urn:example:cmi-package"}};
+        p.item = "//p:Asset";
+        p.id = "p:Ref";
+        p.location = "p:File/@href";
+        auto doc = parse_manifest(pkg, {});
+        CPPUNIT_ASSERT_THROW(manifest_items(*doc, p, kAll), ValidationError);
+        // one text node, whatever entities and character references it was written with; empty is one reading too
+        CPPUNIT_ASSERT_EQUAL(std::string("ok"), code_of_parse(manifest("<ContentItem id=\"a\"><Location>x&amp;&#47;y</Location>"
+                                                                       "<Digest>" + dg + "</Digest></ContentItem>")));
+    }
+
+    void unread_elements_refused() {
+        const std::string dg = base64_encode(digest_of(DigestAlg::sha256, "1"));
+        const std::string loc = "<Location>x</Location><Digest>" + dg + "</Digest>";
+        // an element the validator does not read: in an item, next to the items, inside a foreign element
+        CPPUNIT_ASSERT_EQUAL(std::string("manifest-malformed"),
+                             code_of_parse(manifest("<ContentItem id=\"a\">" + loc + "<Target>/publish</Target></ContentItem>")));
+        CPPUNIT_ASSERT_EQUAL(std::string("manifest-malformed"),
+                             code_of_parse(manifest(item_xml("a", "x", "1") + "<Note>n</Note>")));
+        CPPUNIT_ASSERT_EQUAL(std::string("manifest-malformed"),
+                             code_of_parse(manifest("<ContentItem id=\"a\">" + loc +
+                                                    "<x:Ext xmlns:x=\"urn:x\"><Location>y</Location></x:Ext></ContentItem>")));
+        // elements of other namespaces are not the manifest's
+        CPPUNIT_ASSERT_EQUAL(std::string("ok"),
+                             code_of_parse(manifest("<ContentItem id=\"a\">" + loc + "<x:Ext xmlns:x=\"urn:x\">e</x:Ext></ContentItem>")));
+        // declared metadata, with whatever is inside it
+        const std::string titled = manifest("<ContentItem id=\"a\">" + loc + "<Title>T<Sub>s</Sub></Title></ContentItem>");
+        ManifestPaths paths = default_manifest_paths();
+        paths.metadata = {"/m:Manifest/m:ContentItem/m:Title"};
+        auto doc = parse_manifest(titled, {});
+        CPPUNIT_ASSERT_EQUAL(size_t(1), manifest_items(*doc, paths, kAll).size());
+        CPPUNIT_ASSERT_THROW(manifest_items(*doc, default_manifest_paths(), kAll), ValidationError);
+        auto other = parse_manifest(manifest("<ContentItem id=\"a\">" + loc + "<Target>t</Target></ContentItem>"), {});
+        CPPUNIT_ASSERT_THROW(manifest_items(*other, paths, kAll), ValidationError);
     }
 
     void xpath_syntax() {

@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <fstream>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 using namespace cmi;
@@ -41,6 +42,12 @@ class ManifestVerifyTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(xmldsig_wrapping_refused);
     CPPUNIT_TEST(mixed_items_all_reported);
     CPPUNIT_TEST(bind_signer);
+    CPPUNIT_TEST(each_distinct_file_read_once);
+    CPPUNIT_TEST(work_is_bounded);
+    CPPUNIT_TEST(snapshots_move_and_go_back);
+    CPPUNIT_TEST(snapshots_copy_and_links);
+    CPPUNIT_TEST(sweep_after_a_crash);
+    CPPUNIT_TEST(items_field_keeps_text_and_paths);
     CPPUNIT_TEST_SUITE_END();
 
     std::string dir_, anchors_path_;
@@ -69,6 +76,18 @@ class ManifestVerifyTest : public CppUnit::TestFixture {
     ManifestVerdict verify(const std::string& xml) {
         auto doc = parse_manifest(xml, {});
         return verify_manifest(*doc, default_manifest_paths(), policy_);
+    }
+    std::string read(const std::string& path) {
+        std::ifstream f(path, std::ios::binary);
+        return std::string(std::istreambuf_iterator<char>(f), {});
+    }
+    bool exists(const std::string& path) {
+        struct stat st;
+        return lstat(path.c_str(), &st) == 0;
+    }
+    std::string snaps() {
+        mkdir((dir_ + "/snaps").c_str(), 0700);
+        return dir_ + "/snaps";
     }
     std::string whole_code(const std::string& xml) {
         try {
@@ -229,6 +248,159 @@ public:
                              whole_code(manifest(cms_item("one", "a/one.bin", "first item"))));
         CPPUNIT_ASSERT_EQUAL(std::string("signer-not-bound"),
                              whole_code(dsig(manifest(digest_item("one", "a/one.bin", "first item")), signer_)));
+    }
+
+    void each_distinct_file_read_once() {
+        // 300 items naming one file (the amplification of issue 17): counted, and read, once;
+        // a byte budget below two reads proves it
+        const std::string big(300000, 'x');
+        const std::string cms = base64_encode(testpki::cms_sign(big, signer_));
+        std::string items;
+        for (int i = 0; i < 300; ++i)
+            items += "<ContentItem id=\"i" + std::to_string(i) + "\"><Location>a/two.bin</Location>"
+                     "<SignedHash>" + cms + "</SignedHash></ContentItem>";
+        policy_.max_bytes = 400000;
+        const ManifestVerdict v = verify(manifest(items));
+        CPPUNIT_ASSERT(!v.first_failure());
+        CPPUNIT_ASSERT_EQUAL(size_t(300), v.items.size());
+        CPPUNIT_ASSERT(v.items[299].digest == digest_of(DigestAlg::sha256, big));
+        // another name of the same file (a hard link) is the same file
+        CPPUNIT_ASSERT_EQUAL(0, link((dir_ + "/root/a/two.bin").c_str(), (dir_ + "/root/a/two-again.bin").c_str()));
+        CPPUNIT_ASSERT_EQUAL(std::string("ok"), whole_code(manifest(cms_item("a", "a/two.bin", big) +
+                                                                    cms_item("b", "a/two-again.bin", big))));
+        // a second algorithm for the same file is one more pass, not a second count
+        const std::string both = "<ContentItem id=\"d\"><Location>a/two.bin</Location><Digest algorithm=\"sha-512\">" +
+                                 base64_encode(digest_of(DigestAlg::sha512, big)) + "</Digest><SignedHash>" + cms +
+                                 "</SignedHash></ContentItem>";
+        CPPUNIT_ASSERT_EQUAL(std::string("ok"), whole_code(manifest(cms_item("a", "a/two.bin", big) + both)));
+    }
+
+    void work_is_bounded() {
+        const std::string three = manifest(cms_item("1", "a/one.bin", "first item") + cms_item("2", "a/one.bin", "first item") +
+                                           cms_item("3", "a/one.bin", "first item"));
+        policy_.max_items = 2;
+        CPPUNIT_ASSERT_EQUAL(std::string("too-large"), whole_code(three));
+        policy_.max_items = 3;
+        CPPUNIT_ASSERT_EQUAL(std::string("ok"), whole_code(three));
+        policy_.max_bytes = 299999;
+        const ManifestVerdict v = verify(manifest(cms_item("one", "a/one.bin", "first item") +
+                                                  cms_item("two", "a/two.bin", std::string(300000, 'x'))));
+        CPPUNIT_ASSERT_EQUAL(std::string("too-large"), std::string(v.first_failure()->code));
+        CPPUNIT_ASSERT_EQUAL(std::string("two"), v.first_failure()->id);
+        CPPUNIT_ASSERT(!v.items[0].code);
+        // KeyInfo certificates are tried one by one: bounded
+        policy_.max_bytes = 1ULL << 30;
+        const std::string s = dsig(manifest(digest_item("one", "a/one.bin", "first item")), signer_);
+        const size_t a = s.find("<ds:X509Certificate>"), b = s.find("</ds:X509Certificate>") + 21;
+        const std::string cert = s.substr(a, b - a);
+        std::string four = s, five = s;
+        four.insert(b, cert + cert + cert);
+        five.insert(b, cert + cert + cert + cert);
+        policy_.max_keyinfo_certificates = 4;
+        CPPUNIT_ASSERT_EQUAL(std::string("ok"), whole_code(four));
+        CPPUNIT_ASSERT_EQUAL(std::string("signature-malformed"), whole_code(five));
+    }
+
+    void snapshots_move_and_go_back() {
+        const std::string big(300000, 'x');
+        const std::string xml = manifest(cms_item("one", "a/one.bin", "first item") + cms_item("two", "a/two.bin", big) +
+                                         cms_item("again", "a/one.bin", "first item"));
+        std::string kept;
+        {
+            TransactionDir tx(snaps(), "unit", SnapshotMode::move);
+            policy_.snapshots = &tx;
+            const ManifestVerdict v = verify(xml);
+            CPPUNIT_ASSERT(!v.first_failure());
+            CPPUNIT_ASSERT_EQUAL(tx.path() + "/1", v.items[0].path);
+            CPPUNIT_ASSERT_EQUAL(v.items[0].path, v.items[2].path);  // one file, one snapshot
+            CPPUNIT_ASSERT_EQUAL(std::string("first item"), read(v.items[0].path));
+            CPPUNIT_ASSERT_EQUAL(big, read(v.items[1].path));
+            CPPUNIT_ASSERT(!exists(dir_ + "/root/a/one.bin"));  // moved: no staging writer reaches it
+            // the handler takes one (a rename out of the directory)
+            kept = dir_ + "/taken.bin";
+            CPPUNIT_ASSERT_EQUAL(0, rename(v.items[1].path.c_str(), kept.c_str()));
+        }
+        // the end of the request: what was not taken is back where it was staged, the directory gone
+        CPPUNIT_ASSERT_EQUAL(std::string("first item"), read(dir_ + "/root/a/one.bin"));
+        CPPUNIT_ASSERT(!exists(dir_ + "/root/a/two.bin"));
+        CPPUNIT_ASSERT_EQUAL(big, read(kept));
+        CPPUNIT_ASSERT_EQUAL(0, rmdir(snaps().c_str()));  // empty
+        // a refused manifest: no snapshot after the failure, moved ones put back at once
+        stage("a/two.bin", big);
+        stage("a/three.bin", "third");
+        TransactionDir tx(snaps(), "unit", SnapshotMode::move);
+        policy_.snapshots = &tx;
+        const ManifestVerdict v = verify(manifest(cms_item("one", "a/one.bin", "first item") +
+                                                  cms_item("bad", "a/two.bin", "not the staged bytes") +
+                                                  cms_item("three", "a/three.bin", "third")));
+        CPPUNIT_ASSERT_EQUAL(std::string("bad"), v.first_failure()->id);
+        CPPUNIT_ASSERT(!v.items[2].code && v.items[2].path.empty());
+        CPPUNIT_ASSERT(exists(dir_ + "/root/a/three.bin"));
+        tx.restore_moved();
+        CPPUNIT_ASSERT_EQUAL(std::string("first item"), read(dir_ + "/root/a/one.bin"));
+        CPPUNIT_ASSERT_EQUAL(big, read(dir_ + "/root/a/two.bin"));
+        // a name staged again meanwhile wins over the moved file
+        const ManifestVerdict w = verify(manifest(cms_item("one", "a/one.bin", "first item")));
+        CPPUNIT_ASSERT(!w.first_failure());
+        stage("a/one.bin", "staged again");
+        tx.restore_moved();
+        CPPUNIT_ASSERT_EQUAL(std::string("staged again"), read(dir_ + "/root/a/one.bin"));
+    }
+
+    void snapshots_copy_and_links() {
+        TransactionDir tx(snaps(), "unit", SnapshotMode::copy);
+        policy_.snapshots = &tx;
+        const ManifestVerdict v = verify(manifest(cms_item("one", "a/one.bin", "first item")));
+        CPPUNIT_ASSERT(!v.first_failure());
+        CPPUNIT_ASSERT_EQUAL(std::string("first item"), read(v.items[0].path));
+        CPPUNIT_ASSERT_EQUAL(std::string("first item"), read(dir_ + "/root/a/one.bin"));  // copied: still staged
+        stage("a/one.bin", "rewritten in place");
+        CPPUNIT_ASSERT_EQUAL(std::string("first item"), read(v.items[0].path));
+        // Move copies a file that has another name (it could be rewritten through it)
+        stage("a/one.bin", "first item");
+        CPPUNIT_ASSERT_EQUAL(0, link((dir_ + "/root/a/one.bin").c_str(), (dir_ + "/root/other.bin").c_str()));
+        TransactionDir moving(snaps(), "unit", SnapshotMode::move);
+        policy_.snapshots = &moving;
+        const ManifestVerdict w = verify(manifest(cms_item("one", "a/one.bin", "first item")));
+        CPPUNIT_ASSERT(!w.first_failure());
+        CPPUNIT_ASSERT(exists(dir_ + "/root/a/one.bin"));
+        std::ofstream(dir_ + "/root/other.bin", std::ios::binary | std::ios::in) << "FIRST";
+        CPPUNIT_ASSERT_EQUAL(std::string("first item"), read(w.items[0].path));
+        // a symlink at the staged name is refused, and left where it was
+        CPPUNIT_ASSERT_EQUAL(0, symlink("one.bin", (dir_ + "/root/a/sym.bin").c_str()));
+        CPPUNIT_ASSERT_EQUAL(std::string("item:forbidden"), whole_code(manifest(cms_item("s", "a/sym.bin", "first item"))));
+        CPPUNIT_ASSERT(exists(dir_ + "/root/a/sym.bin"));
+    }
+
+    void sweep_after_a_crash() {
+        const std::string base = snaps();
+        const pid_t pid = fork();
+        if (pid == 0) {  // a child that dies mid-request: no destructor runs
+            TransactionDir* tx = new TransactionDir(base, "crash", SnapshotMode::move);
+            policy_.snapshots = tx;
+            const ManifestVerdict v = verify(manifest(cms_item("one", "a/one.bin", "first item")));
+            _exit(v.first_failure() || exists(dir_ + "/root/a/one.bin") ? 1 : 0);
+        }
+        int status = 0;
+        CPPUNIT_ASSERT_EQUAL(pid, waitpid(pid, &status, 0));
+        CPPUNIT_ASSERT_EQUAL(0, WEXITSTATUS(status));
+        TransactionDir live(base, "live", SnapshotMode::move);  // a request in progress: left alone
+        CPPUNIT_ASSERT_EQUAL(0u, sweep_transaction_dirs(base, 3600));  // too young to tell
+        CPPUNIT_ASSERT_EQUAL(1u, sweep_transaction_dirs(base, 0));
+        CPPUNIT_ASSERT_EQUAL(std::string("first item"), read(dir_ + "/root/a/one.bin"));  // put back
+        CPPUNIT_ASSERT(exists(live.path()));
+    }
+
+    void items_field_keeps_text_and_paths() {
+        stage("a/f\xc3\xbcr \xc3\x89lise.bin", "first item");
+        TransactionDir tx(snaps(), "unit", SnapshotMode::move);
+        policy_.snapshots = &tx;
+        const ManifestVerdict v = verify(manifest(cms_item("\xc3\xa9-1", "a/f\xc3\xbcr \xc3\x89lise.bin", "first item")));
+        CPPUNIT_ASSERT(!v.first_failure());
+        const std::string sf = items_structured_field(v);
+        CPPUNIT_ASSERT_EQUAL(std::string("%\"%c3%a9-1\";result=valid;location=%\"a/f%c3%bcr %c3%89lise.bin\";alg=sha-256;"
+                                         "digest=:" + b64digest("first item") + ":;path=\"" + tx.path() + "/1\""),
+                             sf);
     }
 };
 

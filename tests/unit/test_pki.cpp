@@ -60,14 +60,15 @@ Cred make_ca(const std::string& cn, int nb) {
     return c;
 }
 
-Cred issue(const Cred& ca, const std::string& cn, int nb, int na, bool signing_ku) {
-    Cred c{ec_key(), nullptr};
+Cred issue(const Cred& ca, const std::string& cn, int nb, int na, bool signing_ku, const char* eku,
+           std::shared_ptr<EVP_PKEY> key) {
+    Cred c{key ? key : ec_key(), nullptr};
     c.cert = new_cert(cn, c.key.get(), nb, na);
     X509_set_issuer_name(c.cert.get(), X509_get_subject_name(ca.cert.get()));
     add_ext(c.cert.get(), ca.cert.get(), NID_basic_constraints, "critical,CA:FALSE");
     add_ext(c.cert.get(), ca.cert.get(), NID_key_usage,
             signing_ku ? "critical,digitalSignature,nonRepudiation" : "critical,keyAgreement");
-    add_ext(c.cert.get(), ca.cert.get(), NID_ext_key_usage, "clientAuth");
+    if (eku) add_ext(c.cert.get(), ca.cert.get(), NID_ext_key_usage, eku);
     add_ext(c.cert.get(), ca.cert.get(), NID_authority_key_identifier, "keyid");
     check(X509_sign(c.cert.get(), ca.key.get(), EVP_sha256()) > 0, "X509_sign");
     return c;

@@ -20,8 +20,10 @@ std::shared_ptr<EVP_PKEY> rsa_key(int bits = 2048);
 
 Cred make_ca(const std::string& cn, int not_before_days = -1);
 // days are relative to now; a negative not_after makes an expired certificate.
+// `eku`: the extended key usage (nullptr: none); `key`: the subject key (default a new P-256).
 Cred issue(const Cred& ca, const std::string& cn, int not_before_days = -1, int not_after_days = 30,
-           bool signing_key_usage = true);
+           bool signing_key_usage = true, const char* eku = "clientAuth,emailProtection",
+           std::shared_ptr<EVP_PKEY> key = nullptr);
 
 // An intermediate CA under `parent`.
 Cred issue_ca(const Cred& parent, const std::string& cn);

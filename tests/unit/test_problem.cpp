@@ -27,6 +27,8 @@ public:
             {"content-missing", 422},       {"too-large", 413},
             {"audit-unavailable", 503},
             {"validation-unavailable", 503},
+            {"signature-reused", 409},      {"copy-refused", 403},
+            {"method-refused", 405},
         };
         for (const auto& [code, status] : expected) {
             const cmi::ProblemType* t = cmi::find_problem_type(code);

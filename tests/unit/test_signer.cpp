@@ -1,4 +1,5 @@
 #include "libcmi/audit_chain.hpp"
+#include "libcmi/base64.hpp"
 #include "libcmi/signer.hpp"
 
 #include <cppunit/extensions/HelperMacros.h>
@@ -60,11 +61,13 @@ public:
     }
 
     void base64_decoding() {
-        const auto v = cmi::base64_decode("aGVsbG8=");
+        const auto v = cmi::base64_decode_padded("aGVsbG8=");
         CPPUNIT_ASSERT_EQUAL(std::string("hello"), std::string(v.begin(), v.end()));
-        CPPUNIT_ASSERT_EQUAL(std::size_t{0}, cmi::base64_decode("").size());
-        CPPUNIT_ASSERT_THROW(cmi::base64_decode("a$=="), std::invalid_argument);
-        CPPUNIT_ASSERT_THROW(cmi::base64_decode("abc"), std::invalid_argument);
+        CPPUNIT_ASSERT_EQUAL(std::size_t{0}, cmi::base64_decode_padded("").size());
+        CPPUNIT_ASSERT_THROW(cmi::base64_decode_padded("a$=="), std::invalid_argument);
+        CPPUNIT_ASSERT_THROW(cmi::base64_decode_padded("abc"), std::invalid_argument);
+        CPPUNIT_ASSERT_THROW(cmi::base64_decode_padded("aGVsbG8"), std::invalid_argument);   // padding required
+        CPPUNIT_ASSERT_THROW(cmi::base64_decode_padded("aGVsbG9="), std::invalid_argument);  // non-zero pad bits
     }
 
     void checkpoint_message_format() {

@@ -20,10 +20,13 @@ class StructuredFieldTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(strings_and_tokens);
     CPPUNIT_TEST(byte_sequences);
     CPPUNIT_TEST(duplicate_keys_take_last_value_first_position);
+    CPPUNIT_TEST(twenty_thousand_members_and_parameters);
+    CPPUNIT_TEST(duplicates_beyond_the_small_scan);
     CPPUNIT_TEST(whitespace_rules);
     CPPUNIT_TEST(invalid_inputs);
     CPPUNIT_TEST(serialisation_round_trip);
     CPPUNIT_TEST(serialisation_is_canonical);
+    CPPUNIT_TEST(display_strings);
     CPPUNIT_TEST_SUITE_END();
 
 public:
@@ -134,6 +137,49 @@ public:
         CPPUNIT_ASSERT_EQUAL(int64_t(3), std::get<int64_t>(*find(i.params, "a")));
     }
 
+    // Issue 21 item 4: a client may send hundreds of KB (LimitRequestFieldSize is
+    // raised for SAML). The work grows linearly (tests/e2e/test_parser_work.py
+    // counts it); here the results at that size are right.
+    void twenty_thousand_members_and_parameters() {
+        constexpr int n = 20000;
+        std::string dict, params = "x", expected;
+        for (int i = 0; i < n; ++i) {
+            const std::string key = (i ? ", k" : "k") + std::to_string(i) + "=";
+            dict += key + std::to_string(i);
+            params += ";p" + std::to_string(i) + "=" + std::to_string(i);
+            expected += key + (i == 0 ? "-1" : i == n - 1 ? "-2" : std::to_string(i));
+        }
+        dict += ", k0=-1, k19999=-2";  // repeats: first position, last value
+        params += ";p7=-7";
+        const Dictionary d = parse_dictionary(dict);
+        CPPUNIT_ASSERT_EQUAL(size_t(n), d.size());
+        for (int i = 0; i < n; ++i) CPPUNIT_ASSERT_EQUAL("k" + std::to_string(i), d[size_t(i)].first);
+        CPPUNIT_ASSERT_EQUAL(int64_t(-1), std::get<int64_t>(item_of(d[0].second).value));
+        CPPUNIT_ASSERT_EQUAL(int64_t(12345), std::get<int64_t>(item_of(d[12345].second).value));
+        CPPUNIT_ASSERT_EQUAL(int64_t(-2), std::get<int64_t>(item_of(d[n - 1].second).value));
+        const Item it = parse_item(params);
+        CPPUNIT_ASSERT_EQUAL(size_t(n), it.params.size());
+        CPPUNIT_ASSERT_EQUAL(std::string("p7"), it.params[7].first);
+        CPPUNIT_ASSERT_EQUAL(int64_t(-7), std::get<int64_t>(it.params[7].second));
+        CPPUNIT_ASSERT_EQUAL(int64_t(19999), std::get<int64_t>(*find(it.params, "p19999")));
+        CPPUNIT_ASSERT_EQUAL(expected, serialize(d));
+    }
+
+    // The repeated-key rule where the parser sorts instead of scanning (> 16 keys):
+    // interleaved repeats, three of one key, a bare key replaced by a value.
+    void duplicates_beyond_the_small_scan() {
+        std::string in;
+        for (int i = 0; i < 40; ++i) in += (i ? ", " : "") + std::string(1, char('a' + i % 20)) + "=" + std::to_string(i);
+        in += ", a, t=(1 2)";
+        const Dictionary d = parse_dictionary(in);
+        CPPUNIT_ASSERT_EQUAL(size_t(20), d.size());
+        for (int i = 0; i < 20; ++i) CPPUNIT_ASSERT_EQUAL(std::string(1, char('a' + i)), d[size_t(i)].first);
+        CPPUNIT_ASSERT_EQUAL(true, std::get<bool>(item_of(d[0].second).value));      // a: 0, 20, then bare
+        CPPUNIT_ASSERT_EQUAL(int64_t(21), std::get<int64_t>(item_of(d[1].second).value));  // b: 1, 21
+        CPPUNIT_ASSERT_EQUAL(size_t(2), inner_of(d[19].second).items.size());          // t: 19, 39, (1 2)
+        CPPUNIT_ASSERT_EQUAL(std::string("a, b=21"), serialize(d).substr(0, 7));
+    }
+
     void whitespace_rules() {
         CPPUNIT_ASSERT_EQUAL(int64_t(1), std::get<int64_t>(parse_item("  1  ").value));
         CPPUNIT_ASSERT_EQUAL(size_t(2), parse_list("a,\tb").size());   // OWS around commas
@@ -221,6 +267,15 @@ public:
         CPPUNIT_ASSERT_THROW(serialize(BareItem{String{"\n"}}), std::invalid_argument);
         CPPUNIT_ASSERT_THROW(serialize(BareItem{Token{"1a"}}), std::invalid_argument);
         CPPUNIT_ASSERT_THROW(serialize(BareItem{int64_t(1000000000000000)}), std::invalid_argument);
+    }
+
+    void display_strings() {
+        // RFC 9651 §3.3.8's example, and the characters that are always encoded
+        CPPUNIT_ASSERT_EQUAL(std::string("%\"This is intended for display to %c3%bcsers.\""),
+                             serialize(BareItem{DisplayString{"This is intended for display to \xc3\xbcsers."}}));
+        CPPUNIT_ASSERT_EQUAL(std::string("%\"a%25b%22c\\d%0a\""), serialize(BareItem{DisplayString{"a%b\"c\\d\n"}}));
+        CPPUNIT_ASSERT_EQUAL(std::string("\"x\";loc=%\"f%c3%bc.mp3\""),
+                             serialize(Item{String{"x"}, {{"loc", DisplayString{"f\xc3\xbc.mp3"}}}}));
     }
 };
 

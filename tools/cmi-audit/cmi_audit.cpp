@@ -1,18 +1,13 @@
 // cmi-audit: check and read mod_cmi_audit operation logs.
 //   cmi-audit verify FILE...      the chain holds across the files, in order
 //   cmi-audit show TXID FILE...   the records of one operation
-#include "libcmi/audit_verify.hpp"
-#include "libcmi/receipt.hpp"
-#include "libcmi/sha256.hpp"
+//   cmi-audit receipt ...         a CMI-Receipt against the log
+//   cmi-audit evidence ...        the provider's signature the log vouches for
+#include "commands.hpp"
+
 #include "libcmi/signer.hpp"
 
-#include <nlohmann/json.hpp>
-
-#include <algorithm>
-#include <cstring>
-#include <fstream>
 #include <iostream>
-#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -20,21 +15,26 @@
 namespace {
 
 constexpr const char* kUsage =
-    "usage: cmi-audit verify [--key PUBKEY.pem] FILE...\n"
+    "usage: cmi-audit verify [--key PUBKEY.pem] [--evidence] [--shipped FILE] FILE...\n"
     "       cmi-audit show TXID FILE...\n"
     "       cmi-audit receipt --key PUBKEY.pem RECEIPT FILE...\n"
+    "       cmi-audit evidence TXID FILE... --out DIR [--store DIR] [--key PUBKEY.pem]\n"
     "       cmi-audit COMMAND --help    (or: cmi-audit help COMMAND)\n"
     "\n"
     "Checks mod_cmi_audit operation logs (JSON Lines, one hash chain) and the\n"
-    "CMI-Receipt headers clients keep. See cmi-audit(1) and docs/audit-log.md.\n"
+    "CMI-Receipt headers clients keep. FILEs may be gzip-compressed; the chain\n"
+    "head file (<log>.head) is recognised and skipped, so cmi-audit.log* will do.\n"
+    "See cmi-audit(1) and docs/audit-log.md.\n"
     "Exit status: 0 OK, 1 check failed, 2 usage or I/O error.\n";
 
 constexpr const char* kVerifyHelp =
-    "usage: cmi-audit verify [--key PUBKEY.pem] FILE...\n"
+    "usage: cmi-audit verify [--key PUBKEY.pem] [--evidence] [--store DIR] [--shipped FILE] FILE...\n"
     "\n"
     "Exit 0 if every line of the FILEs is a record, seq is contiguous and the hash\n"
     "chain holds across the FILEs (give rotated files too, in any order: records\n"
-    "are merged by seq; each file must be in order). Otherwise exit 1 and print\n"
+    "are merged by seq; each file must be in order; gzip-compressed files are\n"
+    "read as they are; the chain head file <log>.head is skipped, with a note on\n"
+    "stderr). Otherwise exit 1 and print\n"
     "  FAIL FILE:LINE: seq N: REASON\n"
     "for the first bad record (changed, deleted, inserted, swapped or truncated).\n"
     "\n"
@@ -43,8 +43,17 @@ constexpr const char* kVerifyHelp =
     "                    signature by it and there must be at least one. The output\n"
     "                    says how many records follow the last checkpoint (the chain\n"
     "                    alone cannot show that records were cut off the end).\n"
+    "  --evidence        every file of the evidence store a begin record names (the\n"
+    "                    providers' signatures) is there, with the SHA-256 and size\n"
+    "                    the record says (an insider may delete or swap them)\n"
+    "  --store DIR       the evidence store (default: cmi-evidence beside each FILE);\n"
+    "                    implies --evidence\n"
+    "  --shipped FILE    lines copied off the host as they were written (the\n"
+    "                    checkpoint records, say): each must be in the FILEs byte\n"
+    "                    for byte at its seq -- a log rewritten before it, cut back,\n"
+    "                    or with files left out fails, even with the key stolen\n"
     "\n"
-    "Example: cmi-audit verify --key audit-pub.pem audit.log.1 audit.log\n";
+    "Example: cmi-audit verify --key audit-pub.pem /var/log/apache2/cmi-audit.log*\n";
 
 constexpr const char* kShowHelp =
     "usage: cmi-audit show TXID FILE...\n"
@@ -60,16 +69,44 @@ constexpr const char* kReceiptHelp =
     "usage: cmi-audit receipt --key PUBKEY.pem RECEIPT FILE...\n"
     "\n"
     "Check a CMI-Receipt header value a client kept (RECEIPT, one argument:\n"
-    "  txid=\"...\", hash=:BASE64:, sig=:BASE64:, keyid=\"HEX\"  ).\n"
-    "Exit 0 if sig is the key's signature over hash, the chain of the FILEs\n"
-    "verifies, the log holds the begin and end records of that txid, and the\n"
-    "facts recorded there (txid, time, user, method, uri, request digest, status)\n"
-    "hash to the receipt's hash. Otherwise exit 1 with the reason.\n"
+    "  txid=\"...\", seq=N, begin=\"HEX\", hash=:BASE64:, sig=:BASE64:, keyid=\"HEX\" ).\n"
+    "Exit 0 if sig is the key's signature over txid, seq, begin and hash, the\n"
+    "chain of the FILEs verifies, the record seq N is the operation's begin record\n"
+    "and its line (with its line feed) hashes to begin -- so a begin line altered\n"
+    "after the receipt was issued fails even if every later line was re-chained --,\n"
+    "the log holds the end record of that txid, and the facts recorded (txid,\n"
+    "time, user, method, uri, request digest, status) hash to the receipt's hash.\n"
+    "Otherwise exit 1 with the reason.\n"
     "\n"
     "  --key PUBKEY.pem  the node's signing key (public key, certificate or private\n"
     "                    key PEM). Required.\n"
     "\n"
     "Example: cmi-audit receipt --key audit-pub.pem \"$(cat receipt.txt)\" audit.log\n";
+
+constexpr const char* kEvidenceHelp =
+    "usage: cmi-audit evidence TXID FILE... --out DIR [--store DIR] [--key PUBKEY.pem]\n"
+    "\n"
+    "Write the evidence of origin of one upload (TXID: its CMI-Transaction-ID or\n"
+    "CMI-Client-Transaction-ID) to DIR: the provider's own signature, which the\n"
+    "begin record names by SHA-256 and size and the evidence store keeps:\n"
+    "  DIR/TXID.p7s                 CMS SignedData (DER) of CMI-Content-Signature\n"
+    "  DIR/TXID.base .sig .keyid    RFC 9421: signature base, signature, keyid,\n"
+    "  DIR/TXID.pub.pem               and the public key that verified it\n"
+    "  DIR/TXID.manifest.xml        an XML-DSig-signed manifest as received\n"
+    "  DIR/TXID-ITEM.p7s            each manifest item's CMS SignedData\n"
+    "and print, for each, the openssl (or xmlsec1) command that checks it.\n"
+    "Exit 0 when the chain of the FILEs verifies and every file is in the store\n"
+    "with the SHA-256 and size the record says; exit 1 otherwise (missing or\n"
+    "altered evidence, a broken chain, no evidence for TXID).\n"
+    "\n"
+    "  --out DIR          where to write the files (made if missing). Required.\n"
+    "  --store DIR        the evidence store (default: cmi-evidence in the\n"
+    "                     directory of the FILE that holds the begin record)\n"
+    "  --key PUBKEY.pem   also require the log's checkpoints to verify with the\n"
+    "                     node's signing key\n"
+    "\n"
+    "Example: cmi-audit evidence 0192f3a4-5b6c-7d8e-9f01-23456789abcd \\\n"
+    "             /var/log/apache2/cmi-audit.log* --out ./evidence\n";
 
 int usage(int code) {
     (code ? std::cerr : std::cout) << kUsage;
@@ -80,6 +117,7 @@ const char* help_of(const std::string& command) {
     if (command == "verify") return kVerifyHelp;
     if (command == "show") return kShowHelp;
     if (command == "receipt") return kReceiptHelp;
+    if (command == "evidence") return kEvidenceHelp;
     return nullptr;
 }
 
@@ -91,123 +129,55 @@ int misuse(const std::string& command) {
 
 bool is_help(const std::string& a) { return a == "--help" || a == "-h"; }
 
-int verify(const std::vector<std::string>& files, const cmi::SignatureVerifier* key) {
-    cmi::audit::ChainVerifier v;
-    v.require_checkpoints(key);
-    std::vector<std::unique_ptr<std::ifstream>> streams;
-    std::vector<std::pair<std::istream*, std::string>> inputs;
-    for (const auto& f : files) {
-        auto in = std::make_unique<std::ifstream>(f, std::ios::binary);
-        if (!*in) {
-            std::cerr << "cmi-audit: cannot open " << f << ": " << std::strerror(errno) << "\n";
-            return 2;
+// cmi-audit verify [--key PUBKEY.pem] [--evidence] [--store DIR] [--shipped FILE] FILE...
+int verify_command(const std::vector<std::string>& args) {
+    cmi::audit_tool::VerifyOptions o;
+    std::optional<cmi::SignatureVerifier> key;
+    std::vector<std::string> files;
+    for (std::size_t i = 1; i < args.size(); ++i) {
+        const std::string& arg = args[i];
+        if (arg == "--evidence") {
+            o.evidence = true;
+        } else if (arg == "--key" || arg == "--store" || arg == "--shipped") {
+            if (i + 1 >= args.size()) return misuse("verify");
+            const std::string& value = args[++i];
+            if (arg == "--key") key = cmi::SignatureVerifier::from_pem_file(value);
+            else if (arg == "--store") o.store = value, o.evidence = true;
+            else o.shipped = value;
+        } else if (arg.rfind("--", 0) == 0) {
+            return misuse("verify");
+        } else {
+            files.push_back(arg);
         }
-        inputs.emplace_back(in.get(), f);
-        streams.push_back(std::move(in));
     }
-    if (!v.feed_streams(inputs)) {
-        const auto& e = *v.error();
-        std::cout << "FAIL " << e.where << ": ";
-        if (e.seq) std::cout << "seq " << *e.seq << ": ";
-        std::cout << e.reason << "\n";
-        return 1;
-    }
-    if (v.records() == 0) {
-        std::cout << "FAIL: no records\n";
-        return 1;
-    }
-    if (key && v.checkpoints() == 0) {
-        std::cout << "FAIL: no signed checkpoint in the log\n";
-        return 1;
-    }
-    std::cout << "OK " << v.records() << " records, last seq " << v.head().seq << ", head " << v.head().hash;
-    if (key)
-        std::cout << "; " << v.checkpoints() << " checkpoints verified, last at seq " << v.last_checkpoint_seq() << ", "
-                  << (v.head().seq - v.last_checkpoint_seq()) << " records after it not covered";
-    std::cout << "\n";
-    return 0;
+    if (files.empty()) return misuse("verify");
+    o.key = key ? &*key : nullptr;
+    return cmi::audit_tool::verify(files, o);
 }
 
-int show(const std::string& txid, const std::vector<std::string>& files) {
-    int found = 0;
-    for (const auto& f : files) {
-        std::ifstream in(f, std::ios::binary);
-        if (!in) {
-            std::cerr << "cmi-audit: cannot open " << f << ": " << std::strerror(errno) << "\n";
-            return 2;
-        }
-        std::string line;
-        while (std::getline(in, line)) {
-            if (line.find(txid) == std::string::npos) continue;  // cheap pre-filter
-            const auto j = nlohmann::json::parse(line, nullptr, false);
-            if (j.is_discarded() || !j.is_object()) continue;
-            for (const char* key : {"txid", "client_txid"}) {
-                const auto it = j.find(key);
-                if (it != j.end() && it->is_string() && it->get<std::string>() == txid) {
-                    std::cout << line << "\n";
-                    ++found;
-                    break;
-                }
-            }
+// cmi-audit evidence TXID FILE... --out DIR [--store DIR] [--key PUBKEY.pem]
+int evidence_command(const std::vector<std::string>& args) {
+    cmi::audit_tool::EvidenceArgs a;
+    std::optional<cmi::SignatureVerifier> key;
+    for (std::size_t i = 1; i < args.size(); ++i) {
+        const std::string& arg = args[i];
+        if (arg == "--out" || arg == "--store" || arg == "--key") {
+            if (i + 1 >= args.size()) return misuse("evidence");
+            const std::string& value = args[++i];
+            if (arg == "--out") a.out_dir = value;
+            else if (arg == "--store") a.store = value;
+            else key = cmi::SignatureVerifier::from_pem_file(value);
+        } else if (arg.rfind("--", 0) == 0) {
+            return misuse("evidence");
+        } else if (a.txid.empty()) {
+            a.txid = arg;
+        } else {
+            a.files.push_back(arg);
         }
     }
-    return found ? 0 : 1;
-}
-
-std::optional<std::string> opt_str(const nlohmann::json& j) {
-    if (j.is_string()) return j.get<std::string>();
-    return std::nullopt;
-}
-
-int receipt(const cmi::SignatureVerifier& key, const std::string& value, const std::vector<std::string>& files) {
-    auto fail = [](const std::string& why) {
-        std::cout << "FAIL: " << why << "\n";
-        return 1;
-    };
-    const auto rc = cmi::audit::parse_receipt(value);
-    if (!rc) return fail("not a CMI-Receipt value (txid=\"...\", hash=:...:, sig=:...:, keyid=\"...\")");
-    if (rc->keyid != key.keyid()) return fail("the receipt names key " + rc->keyid + ", not this key");
-    if (!key.verify(std::string_view(reinterpret_cast<const char*>(rc->hash.data()), rc->hash.size()), rc->sig))
-        return fail("the signature does not verify");
-
-    cmi::audit::ChainVerifier chain;
-    std::vector<std::unique_ptr<std::ifstream>> streams;
-    std::vector<std::pair<std::istream*, std::string>> inputs;
-    for (const auto& f : files) {
-        streams.push_back(std::make_unique<std::ifstream>(f, std::ios::binary));
-        if (!*streams.back()) return fail("cannot open " + f);
-        inputs.emplace_back(streams.back().get(), f);
-    }
-    if (!chain.feed_streams(inputs)) return fail("the log does not verify: " + chain.error()->reason);
-
-    nlohmann::json begin, end;
-    for (const auto& f : files) {
-        std::ifstream in(f, std::ios::binary);
-        std::string line;
-        while (std::getline(in, line)) {
-            if (line.find(rc->txid) == std::string::npos) continue;
-            auto j = nlohmann::json::parse(line, nullptr, false);
-            if (j.is_discarded() || !j.is_object() || opt_str(j["txid"]) != rc->txid) continue;
-            if (j["ev"] == "begin") begin = j;
-            if (j["ev"] == "end") end = j;
-        }
-    }
-    if (begin.is_null() || end.is_null()) return fail("the log holds no begin and end record for " + rc->txid);
-    cmi::audit::ReceiptFacts facts;
-    facts.txid = rc->txid;
-    facts.time = begin["time"].get<std::string>();
-    if (end["auth"].is_object()) facts.user = opt_str(end["auth"]["user"]);
-    facts.method = opt_str(end["method"]);
-    facts.uri = opt_str(end["uri"]);
-    if (end["request"].is_object()) facts.digest = opt_str(end["request"]["digest"]);
-    facts.status = end["status"].is_number_integer() ? end["status"].get<int>() : 0;
-    const auto hash = cmi::audit::receipt_hash(facts);
-    if (!std::equal(hash.begin(), hash.end(), rc->hash.begin(), rc->hash.end()))
-        return fail("the facts the log holds for " + rc->txid + " do not hash to the receipt's hash");
-    if (opt_str(end["receipt"]) != value) return fail("the end record of " + rc->txid + " holds another receipt");
-    std::cout << "OK receipt for " << rc->txid << ": " << facts.method.value_or("-") << " " << facts.uri.value_or("-")
-              << " -> " << facts.status << ", end record seq " << end["seq"] << "\n";
-    return 0;
+    if (a.txid.empty() || a.files.empty() || a.out_dir.empty()) return misuse("evidence");
+    a.key = key ? &*key : nullptr;
+    return cmi::audit_tool::evidence(a);
 }
 
 }  // namespace
@@ -231,25 +201,17 @@ int main(int argc, char** argv) {
                 return 0;
             }
     try {
-        if (args[0] == "verify") {
-            std::size_t first = 1;
-            std::optional<cmi::SignatureVerifier> key;
-            if (args.size() >= 3 && args[1] == "--key") {
-                key = cmi::SignatureVerifier::from_pem_file(args[2]);
-                first = 3;
-            }
-            if (args.size() <= first) return misuse("verify");
-            return verify({args.begin() + static_cast<long>(first), args.end()}, key ? &*key : nullptr);
-        }
+        if (args[0] == "verify") return verify_command(args);
         if (args[0] == "show") {
             if (args.size() < 3) return misuse("show");
-            return show(args[1], {args.begin() + 2, args.end()});
+            return cmi::audit_tool::show(args[1], {args.begin() + 2, args.end()});
         }
         if (args[0] == "receipt") {
             if (args.size() < 5 || args[1] != "--key") return misuse("receipt");
             const auto key = cmi::SignatureVerifier::from_pem_file(args[2]);
-            return receipt(key, args[3], {args.begin() + 4, args.end()});
+            return cmi::audit_tool::receipt(key, args[3], {args.begin() + 4, args.end()});
         }
+        if (args[0] == "evidence") return evidence_command(args);
     } catch (const std::exception& e) {
         std::cerr << "cmi-audit: " << e.what() << "\n";
         return 2;

@@ -44,3 +44,37 @@ def line_hash(line: bytes) -> str:
 def cmi_audit(build_dir: Path, *args: str) -> subprocess.CompletedProcess:
     tool = Path(build_dir) / "tools" / "cmi-audit" / "cmi-audit"
     return subprocess.run([str(tool), *map(str, args)], capture_output=True, text=True, timeout=120)
+
+
+AUDITED_LOCATION = """
+<Location /audit>
+    CMIAudit On
+</Location>
+"""
+
+
+def signed_log_in_own_dir(httpd, tmp_path_factory, name: str, checkpoint: str = "4 60"):
+    """httpd with /audit audited into logs/<dir>/cmi-audit.log (a directory of its
+    own, so a `cmi-audit.log*` glob sees only this log's files) and an Ed25519
+    signing key. Returns (log, key, pub, scratch dir)."""
+    from test_audit_signing import make_key
+    d = tmp_path_factory.mktemp(name)
+    key, pub = make_key(d, "ed25519")
+    logdir = Path(httpd.root) / "logs" / d.name
+    logdir.mkdir()
+    (httpd.docroot / "audit").mkdir(exist_ok=True)
+    (httpd.docroot / "audit" / "hello.txt").write_text("hello audit\n")
+    log = logdir / "cmi-audit.log"
+    httpd.configure(AUDITED_LOCATION, server_snippet=f'CMIAuditLog "{log}"\nCMIAuditSigningKey "{key}"\n'
+                                                     f'CMIAuditCheckpoint {checkpoint}')
+    return log, key, pub, d
+
+
+def audited_gets(httpd, log: Path, n: int):
+    """n GETs of /audit/hello.txt, each waited for until both its records are in `log`."""
+    import requests
+    for _ in range(n):
+        r = requests.get(httpd.url("/audit/hello.txt"), verify=str(httpd.pki.ca_cert), timeout=30,
+                         headers={"Connection": "close"})
+        assert r.status_code == 200
+        assert len(records_of(log, r.headers["CMI-Transaction-ID"])) == 2

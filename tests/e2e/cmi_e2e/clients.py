@@ -44,7 +44,20 @@ CURL_H2_STREAM_RESET = 92
 def curl(url: str, *args: str, ca=None, cert=None, data: bytes | None = None,
          timeout: float = 30, early_answer_ok: bool = False) -> Response:
     """One request with curl; args are extra curl options (e.g. "-X", "PUT").
-    early_answer_ok: a response followed by a stream reset (see above) counts."""
+    early_answer_ok: a response followed by a stream reset (see above) counts. When
+    the reset arrives in the same read as the response, this curl drops the response
+    too (error 92, nothing written, although httpd sent HEADERS, DATA with END_STREAM
+    and then RST_STREAM NO_ERROR): the request is then sent again, a few times.
+    Only for requests whose repetition changes nothing (a refusal, an idempotent PUT)."""
+    for _ in range(5):
+        resp = _curl_once(url, *args, ca=ca, cert=cert, data=data, timeout=timeout, early_answer_ok=early_answer_ok)
+        if resp is not None:
+            return resp
+    raise RuntimeError(f"curl failed ({CURL_H2_STREAM_RESET}) five times without a response")
+
+
+def _curl_once(url: str, *args: str, ca=None, cert=None, data: bytes | None = None,
+               timeout: float = 30, early_answer_ok: bool = False) -> Response | None:
     with tempfile.TemporaryDirectory() as tmp:
         body_path = Path(tmp) / "body"
         cmd = ["curl", "-sS", "-D", "-", "-o", str(body_path), "--max-time", str(timeout)]
@@ -58,7 +71,9 @@ def curl(url: str, *args: str, ca=None, cert=None, data: bytes | None = None,
         proc = subprocess.run(cmd, input=data, capture_output=True, timeout=timeout + 5)
         content = body_path.read_bytes() if body_path.exists() else b""
     answered = proc.stdout.startswith(b"HTTP/")
-    if proc.returncode != 0 and not (early_answer_ok and proc.returncode == CURL_H2_STREAM_RESET and answered):
+    if early_answer_ok and proc.returncode == CURL_H2_STREAM_RESET and not answered:
+        return None
+    if proc.returncode != 0 and not (early_answer_ok and proc.returncode == CURL_H2_STREAM_RESET):
         raise RuntimeError(f"curl failed ({proc.returncode}): {proc.stderr.decode(errors='replace')}")
     status, headers, version = _parse_headers(proc.stdout.decode(errors="replace"))
     return Response(status, headers, content, version)

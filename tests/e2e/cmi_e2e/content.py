@@ -1,11 +1,13 @@
 """Helpers for mod_cmi_content tests: signing with real tools, CGI scripts, raw requests."""
 import base64
 import os
-import pwd
+import shutil
 import socket
 import ssl
 import subprocess
 from pathlib import Path
+
+from cmi_e2e.config import harness_config
 
 
 def cms_sign(data: bytes, cred, tmp: Path, md: str | None = None) -> str:
@@ -34,11 +36,11 @@ def flip_last_byte(data: bytes) -> bytes:
 
 
 def www_owned_dir(path: Path) -> Path:
-    """A directory the httpd children (www-data when run as root) may write to."""
+    """A directory the httpd children (the configured httpd user when run as root) may write to."""
     path.mkdir(parents=True, exist_ok=True)
     if os.geteuid() == 0:
-        pw = pwd.getpwnam("www-data")
-        os.chown(path, pw.pw_uid, pw.pw_gid)
+        cfg = harness_config()
+        shutil.chown(path, cfg.httpd_user, cfg.httpd_group)
     return path
 
 

@@ -42,7 +42,8 @@ def authorization(chal: dict, user: str, password: str, method: str, uri: str, n
     ha2 = _h(algorithm, f"{method}:{uri}")
     ncs = f"{nc:08x}"
     response = _h(algorithm, f"{ha1}:{nonce}:{ncs}:{cnonce}:auth:{ha2}")
-    return (f'Digest username="{user}", realm="{realm}", nonce="{nonce}", uri="{uri}", '
+    quoted_user = user.replace("\\", "\\\\").replace('"', '\\"')  # RFC 9110 quoted-string
+    return (f'Digest username="{quoted_user}", realm="{realm}", nonce="{nonce}", uri="{uri}", '
             f'algorithm={algorithm}, qop=auth, nc={ncs}, cnonce="{cnonce}", response="{response}"')
 
 

@@ -1,6 +1,5 @@
 """Starts the distribution's httpd from a private configuration on 127.0.0.1."""
 import os
-import pwd
 import re
 import shutil
 import signal
@@ -9,6 +8,9 @@ import subprocess
 import tempfile
 import time
 from pathlib import Path
+
+from cmi_e2e.config import harness_config
+from cmi_e2e.ports import free_port, free_ports  # noqa: F401 (free_port: for the importers of this module)
 
 STOCK_MODULES = [
     "mpm_event", "authz_core", "authz_host", "authn_core", "mime", "dir", "alias",
@@ -21,12 +23,6 @@ OUR_MODULES = ["tls", "auth", "audit", "content"]
 # Error-log levels a test fails on unless it said it expects them.
 SANITIZER = re.compile(r"(AddressSanitizer|UndefinedBehaviorSanitizer|LeakSanitizer|runtime error:)")
 ERROR_LEVELS = re.compile(r"\] \[[a-z0-9_]+:(error|crit|alert|emerg)\] ")
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def wait_for_port(port: int, proc: subprocess.Popen, timeout: float = 20) -> bool:
@@ -42,15 +38,6 @@ def wait_for_port(port: int, proc: subprocess.Popen, timeout: float = 20) -> boo
     return False
 
 
-def stock_module_dir(httpd_bin: str) -> Path:
-    apxs = shutil.which("apxs") or shutil.which("apxs2")
-    if apxs:
-        out = subprocess.run([apxs, "-q", "LIBEXECDIR"], capture_output=True, text=True)
-        if out.returncode == 0 and out.stdout.strip():
-            return Path(out.stdout.strip())
-    return Path("/usr/lib/apache2/modules")
-
-
 class Httpd:
     """One httpd: a plain listener and a TLS listener, config snippets per test module."""
 
@@ -58,21 +45,22 @@ class Httpd:
         self.pki = pki
         self.build_dir = Path(build_dir)
         self.httpd_bin = httpd_bin
-        self.stock_dir = stock_module_dir(httpd_bin)
+        self.config = harness_config(self.build_dir)
+        self.stock_dir = self.config.httpd_modules
         self.root = Path(tempfile.mkdtemp(prefix="cmi-e2e-"))
-        self.root.chmod(0o755)  # the children (www-data) serve files from here
+        self.root.chmod(0o755)  # the children (the httpd user) serve files from here
         for d in ("conf", "logs", "run", "htdocs", "dav", "var"):
             (self.root / d).mkdir()
         self.docroot = self.root / "htdocs"
         self.dav_dir = self.root / "dav"
-        self.user = None
+        self.user = self.group = None
         if os.geteuid() == 0:
-            self.user = "www-data"
-            pw = pwd.getpwnam(self.user)
+            self.user, self.group = self.config.httpd_user, self.config.httpd_group
+            if not self.user:
+                raise RuntimeError("run as root, the e2e httpd needs a user: reconfigure --with-httpd-user=USER")
             for d in ("dav", "var"):
-                os.chown(self.root / d, pw.pw_uid, pw.pw_gid)
-        self.http_port = free_port()
-        self.https_port = free_port()
+                shutil.chown(self.root / d, self.user, self.group)
+        self.http_port, self.https_port = free_ports(2)
         self.error_log = self.root / "logs" / "error.log"
         self.conf_file = self.root / "conf" / "httpd.conf"
         self.proc = None
@@ -98,7 +86,7 @@ class Httpd:
         loads = [f'LoadModule {m}_module "{self.stock_dir}/mod_{m}.so"' for m in STOCK_MODULES]
         loads += [f'LoadModule cmi_{m}_module "{self.our_module(m)}"'
                   for m in OUR_MODULES if self.our_module(m).exists()]
-        user = f"User {self.user}\nGroup {self.user}\n" if self.user else ""
+        user = f"User {self.user}\nGroup {self.group}\n" if self.user else ""
         r, pki = self.root, self.pki
         return f"""# written by the mod_cmi e2e harness
 ServerRoot "{r}"
@@ -113,7 +101,7 @@ ErrorLog "{self.error_log}"
 LogLevel warn
 LogFormat "%h %l %u %t \\"%r\\" %>s %b" common
 CustomLog "{r}/logs/access.log" common
-TypesConfig /etc/mime.types
+TypesConfig "{self.config.mime_types}"
 DocumentRoot "{self.docroot}"
 EnableMMAP Off
 ScriptSock "{r}/run/cgid.sock"

@@ -90,6 +90,8 @@ Alias /lt/dav/ "{dav}/"
     CMIContentFormats cms http-signature
     CMIContentTrustAnchors "{ca}"
     CMIContentSignerKeys "{keys}"
+    # The mix sends each CMS signature again and again (to its one target) for the whole run.
+    CMIContentSignatureMaxAge 86400
 </Location>
 <Location /lt/dav/limited/>
     LimitRequestBody 1000
@@ -146,8 +148,10 @@ class MixedLoad:
         self.keys.mkdir(exist_ok=True)
         self.sig_key = httpsig.new_key("ed25519")
         (self.keys / "load-ed.pem").write_bytes(httpsig.public_pem(self.sig_key))
-        # CMS signatures made with the openssl CLI.
+        # CMS signatures made with the openssl CLI; a signature is accepted on one
+        # target only, so the mismatch scenario has its own.
         self.cms_good = cms_sign(BODY, pki.client, self.tmp)
+        self.cms_for_c = cms_sign(BODY, pki.client, self.tmp)
         self.cms_untrusted = cms_sign(BODY, pki.untrusted_client, self.tmp)
         self.dav = www_owned_dir(httpd.dav_dir / "lt")
         for d in ("limited", "bound"):
@@ -211,7 +215,7 @@ class MixedLoad:
                 dict(cms_put, **{"CMI-Content-Signature": self.cms_good}), BODY),
             Req("signature-required", "tls", "PUT", "/lt/dav/b.bin", (400,), dict(cms_put), BODY),
             Req("digest-mismatch", "tls", "PUT", "/lt/dav/c.bin", (422,),
-                dict(cms_put, **{"CMI-Content-Signature": self.cms_good}), OTHER_BODY),
+                dict(cms_put, **{"CMI-Content-Signature": self.cms_for_c}), OTHER_BODY),
             Req("signature-invalid", "tls", "PUT", "/lt/dav/d.bin", (422,),
                 dict(cms_put, **{"CMI-Content-Signature": tamper_signature(self.cms_good)}), BODY),
             Req("signature-malformed", "tls", "PUT", "/lt/dav/e.bin", (400,),

@@ -54,8 +54,11 @@ class Pki:
             x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
         ])
         self.server = self._issue("server", "localhost", ExtendedKeyUsageOID.SERVER_AUTH, san=san)
-        self.client = self._issue("client", "provider-a", ExtendedKeyUsageOID.CLIENT_AUTH)
-        self.client_b = self._issue("client-b", "provider-b", ExtendedKeyUsageOID.CLIENT_AUTH)
+        # A provider's certificate: TLS client authentication and content signing
+        # (emailProtection: a clientAuth-only certificate may not sign content).
+        provider = [ExtendedKeyUsageOID.CLIENT_AUTH, ExtendedKeyUsageOID.EMAIL_PROTECTION]
+        self.client = self._issue("client", "provider-a", provider)
+        self.client_b = self._issue("client-b", "provider-b", provider)
         self.expired_client = self._issue(
             "client-expired", "provider-expired", ExtendedKeyUsageOID.CLIENT_AUTH,
             not_before=now - datetime.timedelta(days=30),
@@ -84,9 +87,35 @@ class Pki:
         )
         return key, cert
 
-    def _issue(self, stem, cn, eku, san=None, issuer=None, not_before=None, not_after=None):
+    def new_ca(self, stem, cn):
+        """Another CA (key, certificate), its certificate written to <stem>.pem."""
+        key, cert = self._make_ca(cn)
+        _write(self.dir, stem, key, cert)
+        return key, cert
+
+    def issue(self, stem, cn, ekus, key=None, issuer=None):
+        """An end-entity certificate of the test CA (or `issuer`): `ekus` a list of
+        ExtendedKeyUsage OIDs, None for no extension; `key` any private key (default P-256)."""
+        return self._issue(stem, cn, ekus, issuer=issuer, key=key)
+
+    def crl(self, path: Path, revoked=(), issuer=None, next_update_days=7):
+        """A PEM CRL of the test CA (or `issuer`) revoking the certificates `revoked`."""
         ca_key, ca_cert = issuer or (self._ca_key, self._ca_cert)
-        key = ec.generate_private_key(ec.SECP256R1())
+        builder = (x509.CertificateRevocationListBuilder()
+                   .issuer_name(ca_cert.subject)
+                   .last_update(self._now - datetime.timedelta(days=1))
+                   .next_update(self._now + datetime.timedelta(days=next_update_days)))
+        for cred in revoked:
+            cert = x509.load_pem_x509_certificate(cred.cert.read_bytes())
+            builder = builder.add_revoked_certificate(
+                x509.RevokedCertificateBuilder().serial_number(cert.serial_number)
+                .revocation_date(self._now - datetime.timedelta(hours=1)).build())
+        path.write_bytes(builder.sign(ca_key, hashes.SHA256()).public_bytes(serialization.Encoding.PEM))
+        return path
+
+    def _issue(self, stem, cn, eku, san=None, issuer=None, not_before=None, not_after=None, key=None):
+        ca_key, ca_cert = issuer or (self._ca_key, self._ca_cert)
+        key = key or ec.generate_private_key(ec.SECP256R1())
         builder = (
             x509.CertificateBuilder()
             .subject_name(_name(cn)).issuer_name(ca_cert.subject)
@@ -99,10 +128,12 @@ class Pki:
                 digital_signature=True, content_commitment=True, key_encipherment=False,
                 data_encipherment=False, key_agreement=False, key_cert_sign=False,
                 crl_sign=False, encipher_only=False, decipher_only=False), critical=True)
-            .add_extension(x509.ExtendedKeyUsage([eku]), critical=False)
             .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()),
                            critical=False)
         )
+        if eku is not None:
+            builder = builder.add_extension(x509.ExtendedKeyUsage(eku if isinstance(eku, list) else [eku]),
+                                            critical=False)
         if san is not None:
             builder = builder.add_extension(san, critical=False)
         cert = builder.sign(ca_key, hashes.SHA256())

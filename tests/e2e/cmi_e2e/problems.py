@@ -1,4 +1,4 @@
-"""Assertions on the RFC 9457 problem documents of DESIGN §3."""
+"""Assertions on the RFC 9457 problem documents of docs/architecture.md §Problem types."""
 import re
 
 UUID7 = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")

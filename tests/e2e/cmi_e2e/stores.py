@@ -3,7 +3,8 @@ import os
 import signal
 import subprocess
 
-from cmi_e2e.httpd import free_port, wait_for_port
+from cmi_e2e.httpd import wait_for_port
+from cmi_e2e.ports import free_port
 
 
 class Store:

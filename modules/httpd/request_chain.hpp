@@ -1,0 +1,19 @@
+// One request from the client can become a chain of request_recs: internal
+// redirects (r->prev) and subrequests (r->main). They all stand for the
+// request httpd received, and share its body.
+#pragma once
+#include "httpd/httpd_includes.hpp"
+
+namespace cmi::httpd {
+
+// The request that started it all: follow subrequests to their main request
+// and internal redirects to the request they replaced.
+request_rec* first_request(request_rec* r);
+
+// Keeps one input filter instance (its record and context) in r's input
+// chain: adds it to r unless the chain already holds it. ap_internal_redirect
+// starts the new request from the connection's protocol filters, so a
+// request-level filter of the request it replaced is gone unless added again.
+void keep_input_filter(request_rec* r, ap_filter_rec_t* frec, void* ctx);
+
+}  // namespace cmi::httpd

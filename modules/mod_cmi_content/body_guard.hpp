@@ -1,0 +1,28 @@
+// The verdict on a request body belongs to the request httpd received, not to
+// whichever request_rec happens to read it. ap_internal_redirect (mod_actions,
+// mod_rewrite [PT], ErrorDocument, mod_cgi's local Location) starts the new
+// request from the connection's protocol filters, and a subrequest may get
+// them too: the guard recorded here — the filter instance that verifies or
+// replays the body, or a seal on a body nobody validated — is put back in
+// front of every request of the chain that could read the body.
+#pragma once
+#include "httpd/httpd_includes.hpp"
+
+namespace cmi::content {
+
+// post_read_request (redirects) and insert_filter (every request that reaches a handler).
+void register_body_guard();
+
+// After `f` (verify, spool or manifest replay) was added to r: every request
+// of r's chain reads the body through this filter instance.
+void guard_body(request_rec* r, ap_filter_t* f);
+
+// fixups: runs `validate` on r unless the body of r's received request already
+// has its guard (a redirected request inherits it: one validation, one nonce,
+// one read of the body); records what was decided.
+int validate_body_once(request_rec* r, int (*validate)(request_rec*));
+
+// Whether r's location validates r's body (mod_cmi_content.cpp).
+bool validates_body(request_rec* r);
+
+}  // namespace cmi::content

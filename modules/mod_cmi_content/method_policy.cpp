@@ -1,0 +1,132 @@
+#include "mod_cmi_content/method_policy.hpp"
+
+#include "httpd/barrier.hpp"
+#include "httpd/pool_object.hpp"
+#include "httpd/problem_response.hpp"
+#include "httpd/transaction.hpp"
+#include "libcmi/problem.hpp"
+#include "mod_cmi_content/content_config.hpp"
+
+#include <cstring>
+#include <string>
+
+namespace cmi::content {
+namespace {
+
+constexpr const char* kRefusalFilter = "CMI_CONTENT_COPY_REFUSAL";
+constexpr const char* kCopyRefused = "copy-refused";
+
+const DirConfig& dir_config(request_rec* r) {
+    return *static_cast<const DirConfig*>(ap_get_module_config(r->per_dir_config, &cmi_content_module));
+}
+
+// HTTP's and WebDAV's (RFC 4918) methods: each has its row in the policy table.
+bool table_method(int m) {
+    switch (m) {
+    case M_GET: case M_PUT: case M_POST: case M_DELETE: case M_OPTIONS: case M_TRACE:
+    case M_PROPFIND: case M_PROPPATCH: case M_MKCOL: case M_COPY: case M_MOVE: case M_LOCK: case M_UNLOCK:
+        return true;
+    default:
+        return false;
+    }
+}
+
+int refuse_method(request_rec* r, const DirConfig& dc) {
+    ap_allow_standard_methods(r, REPLACE_ALLOW, M_GET, M_PUT, M_POST, M_DELETE, M_OPTIONS, M_PROPFIND, M_PROPPATCH,
+                              M_MKCOL, M_COPY, M_MOVE, M_LOCK, M_UNLOCK, -1);
+    if (dc.extension_methods)
+        for (const auto& m : dc.extension_methods->names) ap_method_list_add(r->allowed_methods, m.c_str());
+    return httpd::refuse(r, cmi_content_module, "method-refused",
+                         std::string(r->method) + " is not let into a location where content is validated: "
+                         "only methods whose effect on content is known are (see Allow); list it with "
+                         "CMIContentExtensionMethods to let it through, its body validated");
+}
+
+// mod_dav looks a Destination up as a subrequest of the COPY/MOVE itself, with
+// its method: no other subrequest carries a method other than GET.
+bool is_destination_lookup(request_rec* r) {
+    return r->main && r->method_number != M_GET && std::strcmp(r->method, r->main->method) == 0;
+}
+
+bool one_tree(request_rec* sub, const DirConfig& to) {
+    const DirConfig& from = dir_config(sub->main);
+    return copies_within(to) && validates(from) && sub->server == sub->main->server && to.validation_scope &&
+           from.validation_scope && std::strcmp(to.validation_scope, from.validation_scope) == 0;
+}
+
+const char* what_validates(const DirConfig& dc) {
+    if (validation(dc) == Validation::required) return "CMIContentValidation Required";
+    if (validation(dc) == Validation::optional) return "CMIContentValidation Optional";
+    return "CMIDecoupledManifest On";
+}
+
+struct RefusalBody {
+    std::string json;
+    bool sent = false;
+};
+
+// mod_dav answers a failed Destination lookup itself (dav_error_response, an
+// HTML page with the subrequest's status): its body is replaced by ours.
+apr_status_t replace_body(ap_filter_t* f, apr_bucket_brigade* bb) {
+    auto* ctx = static_cast<RefusalBody*>(f->ctx);
+    bool eos = false;
+    for (apr_bucket* b = APR_BRIGADE_FIRST(bb); b != APR_BRIGADE_SENTINEL(bb); b = APR_BUCKET_NEXT(b))
+        if (APR_BUCKET_IS_EOS(b)) eos = true;
+    apr_brigade_cleanup(bb);
+    if (!ctx->sent) {
+        ctx->sent = true;
+        ap_set_content_type(f->r, kProblemContentType);
+        apr_table_unset(f->r->headers_out, "Content-Length");
+        APR_BRIGADE_INSERT_TAIL(bb, apr_bucket_pool_create(ctx->json.data(), ctx->json.size(), f->r->pool,
+                                                           f->c->bucket_alloc));
+    }
+    if (eos) {
+        APR_BRIGADE_INSERT_TAIL(bb, apr_bucket_eos_create(f->c->bucket_alloc));
+        ap_remove_output_filter(f);
+    }
+    return ap_pass_brigade(f->next, bb);
+}
+
+extern "C" apr_status_t refusal_filter(ap_filter_t* f, apr_bucket_brigade* bb) {
+    return httpd::filter_barrier(f, cmi_content_module, "copy refusal filter", [&] { return replace_body(f, bb); });
+}
+
+int refuse_destination(request_rec* sub, const DirConfig& to) {
+    request_rec* m = sub->main;
+    std::string detail = std::string(m->method) + " to " + sub->uri + " is refused: it lies in a location with " +
+                         what_validates(to) + ", which content enters only as a validated upload, never copied "
+                         "or moved in";
+    if (copies_within(to)) detail += " (CMIContentCopyWithin allows it only from within the same validated section)";
+    const int status = httpd::refuse(m, cmi_content_module, kCopyRefused, detail);
+    auto* body = httpd::pool_new<RefusalBody>(m->pool);
+    body->json = problem_json(kCopyRefused, detail, httpd::transaction_id(m));
+    ap_add_output_filter(kRefusalFilter, body, m, m->connection);
+    return status;  // the lookup fails: mod_dav creates and removes nothing
+}
+
+int apply_policy(request_rec* r) {
+    if (is_destination_lookup(r)) {
+        const DirConfig& to = dir_config(r);
+        if (!validates(to) || one_tree(r, to)) return DECLINED;
+        return refuse_destination(r, to);
+    }
+    if (r->main) return DECLINED;
+    const DirConfig& dc = dir_config(r);
+    if (!validates(dc) || table_method(r->method_number)) return DECLINED;
+    if (dc.extension_methods && dc.extension_methods->contains(r->method)) return DECLINED;
+    return refuse_method(r, dc);
+}
+
+extern "C" int method_policy_fixups(request_rec* r) {
+    return httpd::hook_barrier(r, cmi_content_module, "fixups (method policy)", [r] { return apply_policy(r); });
+}
+
+}  // namespace
+
+void register_method_policy() {
+    ap_register_output_filter(kRefusalFilter, refusal_filter, nullptr, AP_FTYPE_RESOURCE);
+    // Before validation (APR_HOOK_MIDDLE): a refused method is refused as such.
+    ap_hook_fixups(method_policy_fixups, nullptr, nullptr, APR_HOOK_MIDDLE - 1);
+}
+
+}  // namespace cmi::content

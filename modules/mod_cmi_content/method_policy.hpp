@@ -1,0 +1,20 @@
+// Which methods may bring content into a validated location (issue 22): the
+// table of docs/content-validation.md. PUT, POST and any other body are
+// validated by the rest of the module; here,
+//   - COPY and MOVE (and any method that names a destination) are refused where
+//     mod_dav looks their Destination up with a subrequest (dav_lookup_uri):
+//     403 copy-refused when it lies in a validated location, unless
+//     CMIContentCopyWithin allows copies within one validated section;
+//   - methods outside HTTP's and WebDAV's own (PATCH, BIND, DeltaV, custom
+//     ones) are refused with 405 method-refused unless CMIContentExtensionMethods
+//     lists them.
+#pragma once
+#include "httpd/httpd_includes.hpp"
+
+namespace cmi::content {
+
+// A fixups hook that runs before validation, and the filter that turns
+// mod_dav's own answer to a refused destination into the problem document.
+void register_method_policy();
+
+}  // namespace cmi::content

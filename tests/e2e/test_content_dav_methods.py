@@ -1,0 +1,334 @@
+"""mod_cmi_content and WebDAV (issue 22): no content enters a validated location without
+validation. COPY and MOVE are judged where mod_dav looks their Destination up (a
+subrequest), whatever the source; every other method has its row in the policy table
+of docs/content-validation.md, each tested here against mod_dav over HTTP/1.1 and HTTP/2."""
+import os
+import re
+
+import pytest
+
+from cmi_e2e.audit import records_of
+from cmi_e2e.clients import curl
+from cmi_e2e.content import cms_sign, www_owned_dir
+from cmi_e2e.problems import assert_problem
+
+CONFIG = """
+<Location /dav/i22/>
+    CMIAudit On
+    CMIAuditOperation DavPolicy
+</Location>
+<Location /dav/i22/signed/>
+    CMIContentValidation Required
+    CMIContentTrustAnchors "{ca}"
+</Location>
+<Location /dav/i22/optional/>
+    CMIContentValidation Optional
+    CMIContentTrustAnchors "{ca}"
+</Location>
+<Location /dav/i22/within/>
+    CMIContentValidation Required
+    CMIContentTrustAnchors "{ca}"
+    CMIContentCopyWithin On
+</Location>
+<Location /dav/i22/patchable/>
+    CMIContentValidation Required
+    CMIContentTrustAnchors "{ca}"
+    CMIContentExtensionMethods PATCH
+</Location>
+# One directory under two URLs: validation configured where the content lives.
+Alias /dav-i22-alias/ "{dav}/i22/"
+<Directory "{dav}/i22/dirsigned">
+    CMIContentValidation Required
+    CMIContentTrustAnchors "{ca}"
+</Directory>
+"""
+
+PROTOS = ["--http1.1", "--http2"]
+LOCKINFO = (b'<?xml version="1.0" encoding="utf-8"?><D:lockinfo xmlns:D="DAV:"><D:lockscope>'
+            b'<D:exclusive/></D:lockscope><D:locktype><D:write/></D:locktype><D:owner>p</D:owner></D:lockinfo>')
+PROPPATCH = (b'<?xml version="1.0" encoding="utf-8"?><D:propertyupdate xmlns:D="DAV:" xmlns:Z="urn:x">'
+             b'<D:set><D:prop><Z:note>hello</Z:note></D:prop></D:set></D:propertyupdate>')
+# mod_dav's own error-level lines for requests it could not carry out (not ours).
+DAV_ERRORS = r"dav:error"
+
+
+@pytest.fixture(scope="module")
+def server(httpd):
+    root = www_owned_dir(httpd.dav_dir / "i22")
+    for d in ("open", "signed", "optional", "within", "patchable", "dirsigned"):
+        www_owned_dir(root / d)
+    httpd.i22 = root
+    httpd.i22_log = httpd.root / "logs" / "audit-i22.log"
+    httpd.configure(CONFIG.format(ca=httpd.pki.ca_cert, dav=httpd.dav_dir),
+                    server_snippet=f'CMIAuditLog "{httpd.i22_log}"\n')
+    return httpd
+
+
+def dav(server, method, path, proto, *args, data=None, headers=None):
+    opts = ["-X", method, proto]
+    for k, v in (headers or {}).items():
+        opts += ["-H", f"{k}: {v}"]
+    return curl(server.url(path), *opts, *args, ca=server.pki.ca_cert, data=data, early_answer_ok=True)
+
+
+def signed(server, tmp_path, body):
+    return {"CMI-Content-Signature": cms_sign(body, server.pki.client, tmp_path)}
+
+
+def put_unsigned(server, path, body=b"unsigned content\n"):
+    r = dav(server, "PUT", path, "--http1.1", data=body)
+    assert r.status in (201, 204), r.body
+    return body
+
+
+def put_signed(server, tmp_path, path, body):
+    r = dav(server, "PUT", path, "--http1.1", data=body, headers=signed(server, tmp_path, body))
+    assert r.status in (201, 204), r.body
+
+
+def copy(server, method, src, dst, proto, **headers):
+    return dav(server, method, src, proto, headers={"Destination": server.url(dst), **headers})
+
+
+def tag(proto):
+    return proto.strip("-").replace(".", "")
+
+
+def end_record(server, r):
+    recs = records_of(server.i22_log, r.header("CMI-Transaction-ID"))
+    return [x for x in recs if x["ev"] == "end"][0]
+
+
+# --- COPY and MOVE into a validated location ---------------------------------------
+
+@pytest.mark.parametrize("proto", PROTOS)
+@pytest.mark.parametrize("method", ["COPY", "MOVE"])
+@pytest.mark.parametrize("into", ["signed", "optional"])
+def test_copy_or_move_of_unvalidated_file_into_validated_location_is_refused(server, method, proto, into):
+    src = f"/dav/i22/open/{method}-{into}-{tag(proto)}.txt"
+    put_unsigned(server, src)
+    dst = f"/dav/i22/{into}/{method}-{tag(proto)}.txt"
+    r = copy(server, method, src, dst, proto)
+    doc = assert_problem(r, 403, "copy-refused")
+    assert dst in doc["detail"]
+    assert not (server.i22 / into / f"{method}-{tag(proto)}.txt").exists()
+    assert (server.i22 / "open" / f"{method}-{into}-{tag(proto)}.txt").exists()  # MOVE removed nothing
+
+
+@pytest.mark.parametrize("proto", PROTOS)
+@pytest.mark.parametrize("method", ["COPY", "MOVE"])
+def test_depth_infinity_collection_copy_is_refused(server, method, proto):
+    tree = f"/dav/i22/open/tree-{method}-{tag(proto)}/"
+    assert dav(server, "MKCOL", tree, "--http1.1").status == 201
+    for name in ("a.txt", "b.txt"):
+        put_unsigned(server, tree + name)
+    r = copy(server, method, tree, f"/dav/i22/signed/sub-{method}-{tag(proto)}/", proto, Depth="infinity")
+    assert_problem(r, 403, "copy-refused")
+    assert not (server.i22 / "signed" / f"sub-{method}-{tag(proto)}").exists()
+    assert sorted(p.name for p in (server.i22 / "open" / f"tree-{method}-{tag(proto)}").iterdir()) == \
+        ["a.txt", "b.txt"]
+
+
+@pytest.mark.parametrize("proto", PROTOS)
+@pytest.mark.parametrize("method", ["COPY", "MOVE"])
+def test_overwrite_onto_existing_validated_collection_is_refused(server, tmp_path, method, proto):
+    name = f"coll-{method}-{tag(proto)}"
+    assert dav(server, "MKCOL", f"/dav/i22/signed/{name}/", "--http1.1").status == 201
+    good = os.urandom(2000)
+    put_signed(server, tmp_path, f"/dav/i22/signed/{name}/kept.bin", good)
+    tree = f"/dav/i22/open/over-{method}-{tag(proto)}/"
+    assert dav(server, "MKCOL", tree, "--http1.1").status == 201
+    put_unsigned(server, tree + "evil.txt")
+    r = copy(server, method, tree, f"/dav/i22/signed/{name}/", proto, Depth="infinity", Overwrite="T")
+    assert_problem(r, 403, "copy-refused")
+    coll = server.i22 / "signed" / name
+    assert sorted(p.name for p in coll.iterdir()) == ["kept.bin"]
+    assert (coll / "kept.bin").read_bytes() == good
+    assert (server.i22 / "open" / f"over-{method}-{tag(proto)}" / "evil.txt").exists()
+
+
+@pytest.mark.parametrize("method", ["COPY", "MOVE"])
+def test_copy_between_two_validated_trees_is_refused(server, tmp_path, method):
+    body = os.urandom(1000)
+    put_signed(server, tmp_path, f"/dav/i22/signed/from-{method}.bin", body)
+    r = copy(server, method, f"/dav/i22/signed/from-{method}.bin", f"/dav/i22/within/to-{method}.bin", "--http2")
+    assert_problem(r, 403, "copy-refused")
+    assert not (server.i22 / "within" / f"to-{method}.bin").exists()
+    # ... and within one tree, without CMIContentCopyWithin, too.
+    r = copy(server, method, f"/dav/i22/signed/from-{method}.bin", f"/dav/i22/signed/to-{method}.bin", "--http2")
+    assert_problem(r, 403, "copy-refused")
+    assert not (server.i22 / "signed" / f"to-{method}.bin").exists()
+    assert (server.i22 / "signed" / f"from-{method}.bin").read_bytes() == body
+
+
+@pytest.mark.parametrize("proto", PROTOS)
+@pytest.mark.parametrize("method", ["COPY", "MOVE"])
+def test_copy_within_one_tree_with_copy_within_is_allowed_and_audited(server, tmp_path, method, proto):
+    body = os.urandom(1500)
+    src, dst = f"/dav/i22/within/src-{method}-{tag(proto)}.bin", f"/dav/i22/within/dst-{method}-{tag(proto)}.bin"
+    put_signed(server, tmp_path, src, body)
+    r = copy(server, method, src, dst, proto)
+    assert r.status == 201, r.body
+    assert (server.i22 / "within" / f"dst-{method}-{tag(proto)}.bin").read_bytes() == body
+    assert (server.i22 / "within" / f"src-{method}-{tag(proto)}.bin").exists() == (method == "COPY")
+    end = end_record(server, r)
+    assert end["method"] == method and end["uri"] == src and end["destination"] == dst
+    assert end["status"] == 201 and end["refusal"] is None
+
+
+@pytest.mark.parametrize("method", ["COPY", "MOVE"])
+def test_copy_out_of_a_validated_location_is_allowed(server, tmp_path, method):
+    body = os.urandom(800)
+    put_signed(server, tmp_path, f"/dav/i22/signed/out-{method}.bin", body)
+    r = copy(server, method, f"/dav/i22/signed/out-{method}.bin", f"/dav/i22/open/out-{method}.bin", "--http2")
+    assert r.status == 201, r.body
+    assert (server.i22 / "open" / f"out-{method}.bin").read_bytes() == body
+
+
+def test_refused_copy_is_audited_with_source_destination_and_refusal(server):
+    src, dst = "/dav/i22/open/audited.txt", "/dav/i22/signed/audited.txt"
+    put_unsigned(server, src)
+    r = copy(server, "COPY", src, dst, "--http1.1")
+    assert_problem(r, 403, "copy-refused")
+    end = end_record(server, r)
+    assert end["method"] == "COPY" and end["uri"] == src and end["destination"] == dst
+    assert end["status"] == 403 and end["refusal"] == "copy-refused"
+
+
+def test_destination_spelled_differently_is_still_refused(server):
+    # mod_dav resolves the Destination itself (percent-encoding, dot segments, a
+    # second slash): the check is made on what it resolved, not on the header text.
+    put_unsigned(server, "/dav/i22/open/spelled.txt")
+    for dst in ("/dav/i22/%73igned/sp1.txt", "/dav/i22/open/../signed/sp2.txt", "/dav/i22//signed/sp3.txt"):
+        r = copy(server, "COPY", "/dav/i22/open/spelled.txt", dst, "--http1.1")
+        assert r.status in (400, 403), (dst, r.status, r.body)
+        if r.status == 403:
+            assert_problem(r, 403, "copy-refused")
+    assert sorted(p.name for p in (server.i22 / "signed").iterdir() if p.name.startswith("sp")) == []
+
+
+@pytest.mark.parametrize("method", ["COPY", "MOVE"])
+def test_directory_validated_under_two_urls_is_refused_under_both(server, method):
+    put_unsigned(server, f"/dav/i22/open/two-urls-{method}.txt")
+    for dst in (f"/dav/i22/dirsigned/{method}-1.txt", f"/dav-i22-alias/dirsigned/{method}-2.txt"):
+        r = copy(server, method, f"/dav/i22/open/two-urls-{method}.txt", dst, "--http1.1")
+        assert_problem(r, 403, "copy-refused")
+    assert sorted(p.name for p in (server.i22 / "dirsigned").iterdir()) == []
+    assert_problem(dav(server, "PUT", f"/dav-i22-alias/dirsigned/{method}-3.txt", "--http1.1", data=b"x"), 400,
+                   "signature-required")
+
+
+# --- the method-by-method table -----------------------------------------------------
+
+@pytest.mark.parametrize("proto", PROTOS)
+def test_row_put(server, tmp_path, proto):
+    r = dav(server, "PUT", f"/dav/i22/signed/put-{tag(proto)}.bin", proto, data=b"unsigned")
+    assert_problem(r, 400, "signature-required")
+    body = os.urandom(3000)
+    r = dav(server, "PUT", f"/dav/i22/signed/put-{tag(proto)}.bin", proto, data=body,
+            headers=signed(server, tmp_path, body))
+    assert r.status == 201, r.body
+
+
+@pytest.mark.parametrize("proto", PROTOS)
+def test_row_post(server, tmp_path, proto):
+    r = dav(server, "POST", "/dav/i22/signed/", proto, data=b"unsigned")
+    assert_problem(r, 400, "signature-required")
+    body = b"signed post"
+    r = dav(server, "POST", "/dav/i22/signed/", proto, data=body, headers=signed(server, tmp_path, body))
+    # Validated: what mod_dav then does with a POST (nothing; not allowed) is its business.
+    assert r.header("Content-Type") is None or "problem" not in r.header("Content-Type"), r.body
+
+
+@pytest.mark.parametrize("proto", PROTOS)
+@pytest.mark.parametrize("method", ["PATCH", "BIND", "ORDERPATCH", "X-CUSTOM"])
+def test_row_extension_methods_are_refused(server, tmp_path, method, proto):
+    body = b"patch bytes"
+    for headers in ({}, signed(server, tmp_path, body)):
+        r = dav(server, method, "/dav/i22/signed/ext.bin", proto, data=body, headers=headers)
+        doc = assert_problem(r, 405, "method-refused")
+        assert method in doc["detail"] and "CMIContentExtensionMethods" in doc["detail"]
+        allow = r.header("Allow").split(",")
+        assert "PUT" in allow and method not in allow
+    # Outside validated locations nothing changes (mod_dav's or httpd's own answer).
+    server.expect_error(r"AH00135: Invalid method in request")
+    r = dav(server, method, "/dav/i22/open/ext.bin", proto, data=body)
+    assert r.status >= 400 and "problem" not in (r.header("Content-Type") or "")
+
+
+@pytest.mark.parametrize("proto", PROTOS)
+def test_row_extension_method_configured_is_validated(server, tmp_path, proto):
+    server.expect_error(DAV_ERRORS)
+    r = dav(server, "PATCH", "/dav/i22/patchable/x.bin", proto, data=b"unsigned")
+    assert_problem(r, 400, "signature-required")
+    body = b"signed patch"
+    r = dav(server, "PATCH", "/dav/i22/patchable/x.bin", proto, data=body, headers=signed(server, tmp_path, body))
+    assert r.status in (405, 501)  # validated; mod_dav itself does not implement PATCH
+
+
+@pytest.mark.parametrize("proto", PROTOS)
+def test_row_mkcol(server, proto):
+    r = dav(server, "MKCOL", f"/dav/i22/signed/mk-{tag(proto)}/", proto)
+    assert r.status == 201, r.body
+    assert (server.i22 / "signed" / f"mk-{tag(proto)}").is_dir()
+    r = dav(server, "MKCOL", f"/dav/i22/signed/mkb-{tag(proto)}/", proto, data=b"<x/>")
+    assert_problem(r, 400, "signature-required")
+    assert not (server.i22 / "signed" / f"mkb-{tag(proto)}").exists()
+
+
+@pytest.mark.parametrize("proto", PROTOS)
+def test_row_delete(server, tmp_path, proto):
+    put_signed(server, tmp_path, f"/dav/i22/signed/del-{tag(proto)}.bin", b"x")
+    r = dav(server, "DELETE", f"/dav/i22/signed/del-{tag(proto)}.bin", proto)
+    assert r.status == 204, r.body
+    assert not (server.i22 / "signed" / f"del-{tag(proto)}.bin").exists()
+
+
+def xml_body_needs_a_signature(server, tmp_path, method, path, proto, body):
+    """A WebDAV request whose body is protocol XML: refused unsigned, like any body in a
+    validated location; returns mod_dav's answer to the signed one."""
+    xml = {"Content-Type": "application/xml"}
+    assert_problem(dav(server, method, path, proto, data=body, headers=xml), 400, "signature-required")
+    return dav(server, method, path, proto, data=body, headers={**xml, **signed(server, tmp_path, body)})
+
+
+@pytest.mark.parametrize("proto", PROTOS)
+def test_row_lock_and_unlock(server, tmp_path, proto):
+    path = f"/dav/i22/signed/lock-{tag(proto)}.bin"
+    put_signed(server, tmp_path, path, b"locked content")
+    r = xml_body_needs_a_signature(server, tmp_path, "LOCK", path, proto, LOCKINFO)
+    assert r.status == 200, r.body
+    token = r.header("Lock-Token")
+    # A refresh has no body: nothing to validate.
+    r = dav(server, "LOCK", path, proto, headers={"If": f"({token})", "Timeout": "Second-60"})
+    assert r.status == 200, r.body
+    r = dav(server, "UNLOCK", path, proto, headers={"Lock-Token": token})
+    assert r.status == 204, r.body
+    # A LOCK on an unmapped URL creates no content (mod_dav_fs: a lock-null resource).
+    r = dav(server, "LOCK", f"/dav/i22/signed/lock-null-{tag(proto)}.bin", proto, data=LOCKINFO,
+            headers={"Content-Type": "application/xml", **signed(server, tmp_path, LOCKINFO)})
+    assert r.status in (200, 201), r.body
+    assert not (server.i22 / "signed" / f"lock-null-{tag(proto)}.bin").exists()
+
+
+@pytest.mark.parametrize("proto", PROTOS)
+def test_row_proppatch(server, tmp_path, proto):
+    path = f"/dav/i22/signed/props-{tag(proto)}.bin"
+    put_signed(server, tmp_path, path, b"with properties")
+    r = xml_body_needs_a_signature(server, tmp_path, "PROPPATCH", path, proto, PROPPATCH)
+    assert r.status == 207, r.body
+    assert re.search(rb"200 OK", r.body)
+
+
+@pytest.mark.parametrize("proto", PROTOS)
+def test_row_propfind_get_head_options(server, tmp_path, proto):
+    put_signed(server, tmp_path, f"/dav/i22/signed/read-{tag(proto)}.bin", b"readable")
+    r = dav(server, "PROPFIND", "/dav/i22/signed/", proto, headers={"Depth": "1"})
+    assert r.status == 207, r.body
+    r = dav(server, "PROPFIND", "/dav/i22/signed/", proto, data=b"<propfind xmlns='DAV:'><allprop/></propfind>",
+            headers={"Depth": "0"})
+    assert_problem(r, 400, "signature-required")
+    r = dav(server, "GET", f"/dav/i22/signed/read-{tag(proto)}.bin", proto)
+    assert r.status == 200 and r.body == b"readable"
+    assert dav(server, "HEAD", f"/dav/i22/signed/read-{tag(proto)}.bin", proto, "-I").status == 200
+    assert dav(server, "OPTIONS", "/dav/i22/signed/", proto).status == 200
