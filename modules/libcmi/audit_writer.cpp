@@ -212,7 +212,8 @@ bool LogWriter::check_file() {
     if (!regular_) return true;
     TailCheck t;
     try {
-        t = check_tail(fd_, head_, chain_.inflight_base.load() == head_.size ? chain_.inflight_end.load() : 0);
+        t = check_tail(fd_, head_, chain_.inflight_base.load() == head_.size ? chain_.inflight_end.load() : 0,
+                       last_line_.size() == head_.last_len && head_.last_len ? &last_line_ : nullptr);
     } catch (const std::exception& e) {
         events_.message(3, std::string("cannot look at the log: ") + e.what());
         return false;
@@ -295,6 +296,7 @@ bool LogWriter::write_own(Record& rec, off_t at, std::uint64_t seq, const std::s
     if (cfg_.sync && fdatasync(fd_) != 0)
         events_.message(3, "fdatasync after a " + rec.ev + " record failed: " + errno_text(errno));
     head_ = next;
+    last_line_.assign(line, line.size() - next.last_len, next.last_len);
     if (cp_after) {
         cp_seq_ = next.seq;
         cp_time_us_ = cp_time;
@@ -440,6 +442,7 @@ std::size_t LogWriter::write_ready() {
         return records;
     }
     head_ = after;
+    last_line_.assign(buf_, buf_.size() - after.last_len, after.last_len);
     publish_head(pos);
     finish_items();
     std::int64_t refund = 0;
@@ -551,6 +554,7 @@ void LogWriter::checkpoint_if_idle() {
         return;
     }
     head_.size = at + static_cast<off_t>(buf_.size());
+    last_line_.assign(buf_, buf_.size() - head_.last_len, head_.last_len);
     c_.disk_credit.fetch_sub(static_cast<std::int64_t>(buf_.size()));
     publish_head(pos_);
 }

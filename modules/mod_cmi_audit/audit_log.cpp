@@ -38,6 +38,7 @@ constexpr const char* kRetainedKey = "mod_cmi_audit:engine:v2";
 
 struct Retained {
     apr_shm_t* shm;
+    pid_t writer_pid;  // the previous generation's log writer, until post_config stops it
 };
 
 std::size_t chain_bytes() { return (sizeof(ChainState) + 63) / 64 * 64; }
@@ -106,8 +107,13 @@ AuditLog::AuditLog(apr_pool_t* pconf, server_rec* s, const ServerConfig& cfg, co
                                      " is in use by another process (another httpd with the same CMIAuditLog?)");
     }
     open_shared();
-    // No writer may run while the file is checked: the last one was stopped
-    // by the previous generation's cleanup, and this lock makes sure.
+    // No writer may run while the file is checked: the previous generation's
+    // wrote on while the configuration was read; it stops now (and this lock
+    // makes sure).
+    if (auto* kept = static_cast<Retained*>(ap_retained_data_get(kRetainedKey)); kept && kept->writer_pid > 0) {
+        stop_writer_process(kept->writer_pid, false, s, path_);
+        kept->writer_pid = 0;
+    }
     struct timespec until {};
     clock_gettime(CLOCK_REALTIME, &until);
     until.tv_sec += 10;
@@ -301,8 +307,14 @@ void AuditLog::start_logger() {
             pconf_, this,
             [](void* p) -> apr_status_t {
                 auto* log = static_cast<AuditLog*>(p);
-                if (getpid() == log->parent_pid_)
-                    log->stop_logger(ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_EXITING);
+                if (getpid() != log->parent_pid_) return APR_SUCCESS;
+                if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_EXITING) {
+                    log->stop_logger(true);  // httpd stops: write everything left
+                } else if (auto* kept = static_cast<Retained*>(ap_retained_data_get(kRetainedKey))) {
+                    kept->writer_pid = log->logger_->detach();  // a restart: it writes on meanwhile
+                } else {
+                    log->stop_logger(false);
+                }
                 return APR_SUCCESS;
             },
             apr_pool_cleanup_null);
