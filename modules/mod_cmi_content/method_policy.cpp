@@ -104,7 +104,9 @@ int refuse_destination(request_rec* sub, const DirConfig& to) {
     return status;  // the lookup fails: mod_dav creates and removes nothing
 }
 
-int apply_policy(request_rec* r) {
+}  // namespace
+
+int apply_method_policy(request_rec* r) {
     if (is_destination_lookup(r)) {
         const DirConfig& to = dir_config(r);
         if (!validates(to) || one_tree(r, to)) return DECLINED;
@@ -117,8 +119,10 @@ int apply_policy(request_rec* r) {
     return refuse_method(r, dc);
 }
 
+namespace {
+
 extern "C" int method_policy_fixups(request_rec* r) {
-    return httpd::hook_barrier(r, cmi_content_module, "fixups (method policy)", [r] { return apply_policy(r); });
+    return httpd::hook_barrier(r, cmi_content_module, "fixups (method policy)", [r] { return apply_method_policy(r); });
 }
 
 }  // namespace

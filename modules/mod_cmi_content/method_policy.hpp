@@ -17,4 +17,7 @@ namespace cmi::content {
 // mod_dav's own answer to a refused destination into the problem document.
 void register_method_policy();
 
+// The policy for r as its location now is (also run again after mod_dir's fast redirects).
+int apply_method_policy(request_rec* r);
+
 }  // namespace cmi::content
