@@ -6,6 +6,7 @@
 #include "httpd/transaction.hpp"
 #include "libcmi/problem.hpp"
 #include "mod_cmi_content/content_config.hpp"
+#include "mod_cmi_content/validated_sections.hpp"
 
 #include <cstring>
 #include <string>
@@ -91,12 +92,8 @@ extern "C" apr_status_t refusal_filter(ap_filter_t* f, apr_bucket_brigade* bb) {
     return httpd::filter_barrier(f, cmi_content_module, "copy refusal filter", [&] { return replace_body(f, bb); });
 }
 
-int refuse_destination(request_rec* sub, const DirConfig& to) {
+int refuse_copy(request_rec* sub, const std::string& detail) {
     request_rec* m = sub->main;
-    std::string detail = std::string(m->method) + " to " + sub->uri + " is refused: it lies in a location with " +
-                         what_validates(to) + ", which content enters only as a validated upload, never copied "
-                         "or moved in";
-    if (copies_within(to)) detail += " (CMIContentCopyWithin allows it only from within the same validated section)";
     const int status = httpd::refuse(m, cmi_content_module, kCopyRefused, detail);
     auto* body = httpd::pool_new<RefusalBody>(m->pool);
     body->json = problem_json(kCopyRefused, detail, httpd::transaction_id(m));
@@ -104,13 +101,38 @@ int refuse_destination(request_rec* sub, const DirConfig& to) {
     return status;  // the lookup fails: mod_dav creates and removes nothing
 }
 
+int refuse_destination(request_rec* sub, const DirConfig& to) {
+    std::string detail = std::string(sub->main->method) + " to " + sub->uri + " is refused: it lies in a location "
+                         "with " + what_validates(to) + ", which content enters only as a validated upload, never "
+                         "copied or moved in";
+    if (copies_within(to)) detail += " (CMIContentCopyWithin allows it only from within the same validated section)";
+    return refuse_copy(sub, detail);
+}
+
+// A MOVE, or a COPY of any depth but 0, of a collection writes its members below
+// the Destination, which mod_dav looks up only at the top.
+bool brings_members(const request_rec* m) {
+    if (m->finfo.filetype != APR_DIR) return false;
+    const char* depth = apr_table_get(m->headers_in, "Depth");
+    return m->method_number == M_MOVE || !depth || std::strcmp(depth, "0") != 0;
+}
+
+int refuse_members(request_rec* sub, const std::string& section) {
+    return refuse_copy(sub, std::string(sub->main->method) + " of a collection to " + sub->uri + " is refused: " +
+                                section + " switches content validation on within it, and content enters a "
+                                "validated location only as a validated upload, never copied or moved in");
+}
+
 }  // namespace
 
 int apply_method_policy(request_rec* r) {
     if (is_destination_lookup(r)) {
         const DirConfig& to = dir_config(r);
-        if (!validates(to) || one_tree(r, to)) return DECLINED;
-        return refuse_destination(r, to);
+        if (validates(to) && !one_tree(r, to)) return refuse_destination(r, to);
+        if (!brings_members(r->main)) return DECLINED;
+        const std::string path = std::string(r->filename ? r->filename : "") + (r->path_info ? r->path_info : "");
+        const auto section = validated_section_within(r, r->uri, path.c_str());
+        return section ? refuse_members(r, *section) : DECLINED;
     }
     if (r->main) return DECLINED;
     const DirConfig& dc = dir_config(r);

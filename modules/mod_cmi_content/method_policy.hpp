@@ -4,7 +4,9 @@
 //   - COPY and MOVE (and any method that names a destination) are refused where
 //     mod_dav looks their Destination up with a subrequest (dav_lookup_uri):
 //     403 copy-refused when it lies in a validated location, unless
-//     CMIContentCopyWithin allows copies within one validated section;
+//     CMIContentCopyWithin allows copies within one validated section; and a
+//     collection's, when its members would land in a validated section below
+//     the destination (validated_sections.hpp);
 //   - methods outside HTTP's and WebDAV's own (PATCH, BIND, DeltaV, custom
 //     ones) are refused with 405 method-refused unless CMIContentExtensionMethods
 //     lists them.
