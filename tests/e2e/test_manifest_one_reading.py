@@ -10,7 +10,7 @@ import urllib.parse
 import pytest
 
 from cmi_e2e.content import www_owned_dir
-from cmi_e2e.manifest import IngestRig, cms_b64, digest_b64, item, manifest, xmlsec1_sign
+from cmi_e2e.manifest import NS, IngestRig, cms_b64, digest_b64, item, manifest, xmlsec1_sign
 
 CONFIG = """
 ScriptAlias /one/ "{cgi}/"
@@ -116,6 +116,25 @@ def test_unread_manifest_elements_are_refused_unless_metadata(server, tmp):
     other = manifest(item("m", "provider-a/meta.bin", data, cms).replace(
         "</ContentItem>", '<x:Note xmlns:x="urn:example:notes">n</x:Note></ContentItem>'))
     assert server.post("/one/", other).status_code == 200
+
+
+@pytest.mark.parametrize("trick", ["default-namespace", "no-namespace"])
+def test_an_element_named_like_a_manifest_element_is_refused_in_any_namespace(server, tmp, trick):
+    # To the validator (namespace-aware) one Location; to a reader that ignores
+    # namespaces (DOM getElementsByTagName, a regex) two, the second naming other bytes.
+    data = os.urandom(3000)
+    server.stage("provider-a/named.bin", data)
+    server.stage("provider-a/other.bin", b"not what was signed")
+    cms = cms_b64(data, server.httpd.pki.client, tmp)
+    if trick == "default-namespace":
+        body = manifest(item("n", "provider-a/named.bin", data, cms).replace(
+            "</ContentItem>", '<Location xmlns="urn:example:x">provider-a/other.bin</Location></ContentItem>'))
+    else:  # the manifest under a prefix, and an unprefixed element in no namespace
+        body = (f'<m:Manifest xmlns:m="{NS}"><m:ContentItem id="n"><m:Location>provider-a/named.bin</m:Location>'
+                f'<Location>provider-a/other.bin</Location><m:SignedHash format="cms">{cms}</m:SignedHash>'
+                '</m:ContentItem></m:Manifest>')
+    doc = server.refused(server.post("/one/", body), 400, "manifest-malformed")
+    assert "Location" in doc["detail"] and "ignores namespaces" in doc["detail"]
 
 
 # --- intact text, the whole list -----------------------------------------------------------
