@@ -43,6 +43,16 @@ int refuse_method(request_rec* r, const DirConfig& dc) {
                          "CMIContentExtensionMethods to let it through, its body validated");
 }
 
+// mod_dav writes a PUT with Content-Range into the existing file at that offset
+// (RFC 9110 §14.4 asks origin servers to refuse it): the signature would cover
+// the part, and the stored content, the part within the rest, would have none.
+int refuse_partial_update(request_rec* r) {
+    return httpd::refuse(r, cmi_content_module, "partial-update-refused",
+                         std::string(r->method) + " with Content-Range is a partial update: where content is "
+                         "validated, a signature covers the whole of what is stored; send the whole content, "
+                         "signed, without Content-Range");
+}
+
 // mod_dav looks a Destination up as a subrequest of the COPY/MOVE itself, with
 // its method: no other subrequest carries a method other than GET.
 bool is_destination_lookup(request_rec* r) {
@@ -136,7 +146,9 @@ int apply_method_policy(request_rec* r) {
     }
     if (r->main) return DECLINED;
     const DirConfig& dc = dir_config(r);
-    if (!validates(dc) || table_method(r->method_number)) return DECLINED;
+    if (!validates(dc)) return DECLINED;
+    if (apr_table_get(r->headers_in, "Content-Range")) return refuse_partial_update(r);
+    if (table_method(r->method_number)) return DECLINED;
     if (dc.extension_methods && dc.extension_methods->contains(r->method)) return DECLINED;
     return refuse_method(r, dc);
 }

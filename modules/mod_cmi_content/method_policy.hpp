@@ -7,6 +7,8 @@
 //     CMIContentCopyWithin allows copies within one validated section; and a
 //     collection's, when its members would land in a validated section below
 //     the destination (validated_sections.hpp);
+//   - a request with Content-Range (mod_dav's partial PUT) is refused with 400
+//     partial-update-refused: the stored whole would be signed by nobody;
 //   - methods outside HTTP's and WebDAV's own (PATCH, BIND, DeltaV, custom
 //     ones) are refused with 405 method-refused unless CMIContentExtensionMethods
 //     lists them.

@@ -315,6 +315,20 @@ def test_row_put(server, tmp_path, proto):
 
 
 @pytest.mark.parametrize("proto", PROTOS)
+def test_row_partial_put(server, tmp_path, proto):
+    # mod_dav writes a PUT with Content-Range into the existing file: the signature
+    # would cover four bytes, and the stored file would be signed by nobody.
+    path, good = f"/dav/i22/signed/partial-{tag(proto)}.bin", os.urandom(1000)
+    put_signed(server, tmp_path, path, good)
+    patch = b"EVIL"
+    for headers in ({}, signed(server, tmp_path, patch)):
+        r = dav(server, "PUT", path, proto, data=patch, headers={"Content-Range": "bytes 10-13/*", **headers})
+        doc = assert_problem(r, 400, "partial-update-refused")
+        assert "Content-Range" in doc["detail"]
+    assert (server.i22 / "signed" / f"partial-{tag(proto)}.bin").read_bytes() == good
+
+
+@pytest.mark.parametrize("proto", PROTOS)
 def test_row_post(server, tmp_path, proto):
     r = dav(server, "POST", "/dav/i22/signed/", proto, data=b"unsigned")
     assert_problem(r, 400, "signature-required")
