@@ -192,24 +192,26 @@ std::string described(const xmlNode* n) {
 }
 
 // Every element of a manifest namespace is read by the validator (an item, a
-// value, or on the way to one) or declared metadata: nothing else reaches
-// the handler unchecked. Nor may an unread element of another namespace (or
-// none) carry the local name of one that is read: a reader that ignores
-// namespaces (<Location xmlns="urn:x">, or <Location> beside <m:Location>)
-// would take it for that one.
+// value, or on the way to one) or declared metadata (with what it holds):
+// nothing else reaches the handler unchecked. Nor may an unread element carry
+// the local name of one that is read, in another namespace or none (a reader
+// that ignores namespaces takes <Location xmlns="urn:x">, or <Location> beside
+// <m:Location>, for the item's) or inside metadata (an <m:ContentItem> in a
+// declared <m:Title> is a second item to a reader of //m:ContentItem).
 void refuse_unread(const xmlNode* n, const ManifestPaths& paths, const ReadElements& read,
-                   const std::set<const xmlNode*>& metadata) {
+                   const std::set<const xmlNode*>& metadata, bool in_metadata = false) {
     for (; n; n = n->next) {
-        if (n->type != XML_ELEMENT_NODE || metadata.count(n)) continue;
-        if (!read.nodes.count(n)) {
-            if (in_namespaces(n, paths))
+        if (n->type != XML_ELEMENT_NODE) continue;
+        const bool declared = metadata.count(n) != 0;
+        if (!declared && !read.nodes.count(n)) {
+            if (!in_metadata && in_namespaces(n, paths))
                 malformed(described(n) + " is not read by the validator; declare it with CMIManifestMetadataPath "
                                          "if the handler may read it unvalidated");
             if (read.names.count(reinterpret_cast<const char*>(n->name)))
-                malformed(described(n) + " is not read by the validator but has the name of a manifest element: "
-                                         "a reader that ignores namespaces would take it for one");
+                malformed(described(n) + " is not read by the validator but has the name of a manifest element "
+                                         "that is: a reader could take it for one");
         }
-        refuse_unread(n->children, paths, read, metadata);
+        refuse_unread(n->children, paths, read, metadata, in_metadata || declared);
     }
 }
 

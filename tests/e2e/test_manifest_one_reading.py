@@ -118,10 +118,11 @@ def test_unread_manifest_elements_are_refused_unless_metadata(server, tmp):
     assert server.post("/one/", other).status_code == 200
 
 
-@pytest.mark.parametrize("trick", ["default-namespace", "no-namespace"])
+@pytest.mark.parametrize("trick", ["default-namespace", "no-namespace", "inside-metadata"])
 def test_an_element_named_like_a_manifest_element_is_refused_in_any_namespace(server, tmp, trick):
-    # To the validator (namespace-aware) one Location; to a reader that ignores
-    # namespaces (DOM getElementsByTagName, a regex) two, the second naming other bytes.
+    # To the validator one Location; to a reader that ignores namespaces (DOM
+    # getElementsByTagName, a regex) two, the second naming other bytes — or, inside
+    # declared metadata, a second item to a reader of //m:ContentItem.
     data = os.urandom(3000)
     server.stage("provider-a/named.bin", data)
     server.stage("provider-a/other.bin", b"not what was signed")
@@ -129,12 +130,17 @@ def test_an_element_named_like_a_manifest_element_is_refused_in_any_namespace(se
     if trick == "default-namespace":
         body = manifest(item("n", "provider-a/named.bin", data, cms).replace(
             "</ContentItem>", '<Location xmlns="urn:example:x">provider-a/other.bin</Location></ContentItem>'))
-    else:  # the manifest under a prefix, and an unprefixed element in no namespace
+    elif trick == "no-namespace":  # the manifest under a prefix, and an unprefixed element in no namespace
         body = (f'<m:Manifest xmlns:m="{NS}"><m:ContentItem id="n"><m:Location>provider-a/named.bin</m:Location>'
                 f'<Location>provider-a/other.bin</Location><m:SignedHash format="cms">{cms}</m:SignedHash>'
                 '</m:ContentItem></m:Manifest>')
-    doc = server.refused(server.post("/one/", body), 400, "manifest-malformed")
-    assert "Location" in doc["detail"] and "ignores namespaces" in doc["detail"]
+    else:  # /one-meta/ declares Title as metadata: what it holds may not pose as an item
+        body = manifest(item("n", "provider-a/named.bin", data, cms).replace(
+            "</ContentItem>", '<Title>t<ContentItem id="x"><Location>provider-a/other.bin</Location></ContentItem>'
+                              '</Title></ContentItem>'))
+    where = "/one-meta/" if trick == "inside-metadata" else "/one/"
+    doc = server.refused(server.post(where, body), 400, "manifest-malformed")
+    assert "has the name of a manifest element" in doc["detail"]
 
 
 # --- intact text, the whole list -----------------------------------------------------------
