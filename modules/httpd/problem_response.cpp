@@ -5,6 +5,7 @@
 #include "httpd/transaction.hpp"
 #include "libcmi/problem.hpp"
 
+#include <cstring>
 #include <stdexcept>
 
 namespace cmi::httpd {
@@ -58,7 +59,10 @@ int refuse(request_rec* r, const module& m, const char* code, const std::string&
     apr_table_setn(r->subprocess_env, kRefusalKey, type->code);
     apr_table_setn(r->err_headers_out, kTransactionIdHeader, txid);
     count(r, m, std::string("refused.") + type->code);
-    ap_log_rerror_(__FILE__, __LINE__, m.module_index, APLOG_WARNING, 0, r,
+    // A challenge is the first step of every Digest (and most) logins, not a problem:
+    // info. Every other refusal: warn.
+    const int level = std::strcmp(type->code, "authentication-required") ? APLOG_WARNING : APLOG_INFO;
+    ap_log_rerror_(__FILE__, __LINE__, m.module_index, level, 0, r,
                    "refused %s %s: %s (%d): %s [CMI-Transaction-ID %s]", r->method,
                    r->uri, type->code, type->status, detail.c_str(), txid);
     return type->status;

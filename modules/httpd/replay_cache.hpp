@@ -1,15 +1,21 @@
-// A replay cache on mod_socache: remembers keys (digest nonce-counts, SAML
-// assertion ids, RFC 9421 nonces) until they expire, in any socache provider,
-// so a cluster can point every node at one memcache or redis.
+// A replay cache: remembers keys (Digest nonce-counts, SAML assertion ids,
+// RFC 9421 nonces) until they expire, so a captured request cannot be sent again.
 //
-// Keys are stored as SHA-256 (libcmi/replay_ledger): fixed-size ids for every
-// provider. A cache local to this server (shmcb) salts them with random bytes
-// made at each start and has a random `generation()`; a shared one (memcache,
-// redis) uses a fixed salt and generation 0, so every node computes the same ids.
+// Two kinds of store (CMIAuthReplayCache / CMIContentReplayCache):
+// - `shmcb`, `shmcb:/path(bytes)`: local to this server — a libcmi/replay_table
+//   in a file every process maps (libcmi/replay_table_file): every generation
+//   of children uses the same table, and it outlives graceful and plain
+//   restarts, stops and crashes of httpd for as long as the file does. A table
+//   that had to replace a damaged file refuses items made before it
+//   (`before_start`). A full table refuses (`full`), it never evicts.
+//   (mod_socache_shmcb itself is not used: it is made empty at every restart.)
+// - `redis:host:port`, `memcache:host:port`: mod_socache providers shared by a
+//   cluster; they keep their entries themselves. Keys are SHA-256 with a fixed
+//   salt, so every node computes the same ids.
 //
-// shmcb evicts its oldest entries when full; for shmcb the capacity is probed
-// at start-up and a ledger in shared memory refuses a store that would evict a
-// live entry (Result::full: the caller fails closed).
+// Either way each entry can be charged to an owner (a user, a signer), who
+// holds at most a bounded share of the store (`over_share`): one identity
+// cannot fill it for everybody. For a shared store the share is counted per node.
 //
 // Life cycle (httpd's): parse() in the directive handler (or in post_config),
 // init() in post_config, child_init() in child_init.
@@ -18,66 +24,95 @@
 
 #include <ap_socache.h>
 #include <apr_global_mutex.h>
-#include <apr_shm.h>
 
-#include <array>
 #include <cstdint>
 #include <string_view>
 
+namespace cmi::replay {
+class Table;
+}
+
 namespace cmi::httpd {
+
+// What an entry is charged to and how old its item can be (ReplayCache::Use).
+struct ReplayUse {
+    std::string_view owner;         // whom the entry is charged to; "" none
+    apr_time_t made_after = 0;      // the item cannot be older (its stated creation minus the clock skew); 0 unknown
+    apr_time_t* free_at = nullptr;  // out, with over_share: when the owner's next entry expires
+};
 
 class ReplayCache {
 public:
-    // "provider[:args]", e.g. "shmcb", "shmcb:/run/x(512000)", "redis:127.0.0.1:6379".
+    // "shmcb", "shmcb:/path", "shmcb:/path(bytes)", "redis:host:port", "memcache:host:port".
     // Throws std::invalid_argument with a message naming the fix.
     static ReplayCache* parse(apr_pool_t* pconf, apr_pool_t* ptemp, const char* spec, const module& owner);
 
-    // Registers the global mutex type (once per mutex_type, from pre_config).
+    // Registers the global mutex type (once per mutex_type, from pre_config);
+    // used only by a shared provider that is not safe across processes.
     static void register_mutex(apr_pool_t* pconf, const char* mutex_type);
 
-    // Initialises the provider and, for providers that are not safe across
-    // processes, the global mutex; for shmcb, probes its capacity and makes the
-    // ledger. Idempotent within one configuration cycle.
+    // Attaches (or, at the first start, makes) the store. `cname` names the
+    // owner of a local store ("cmi-auth", "cmi-content") and its default file.
+    // Idempotent within one configuration cycle.
     apr_status_t init(apr_pool_t* pconf, server_rec* s, const char* cname, const char* mutex_type);
     void child_init(apr_pool_t* p, server_rec* s);
 
-    enum class Result { fresh, replayed, unavailable, full };
+    // Entries one owner may hold at once; 0 (the default): 1/8 of a local
+    // store's entries, 10000 per node for a shared one. Call before init().
+    void set_quota(unsigned entries) { quota_ = entries; }
+
+    using Use = ReplayUse;
+
+    enum class Result {
+        fresh,          // recorded now
+        replayed,       // recorded before and not expired
+        unavailable,    // the store could not be asked or written: fail closed
+        full,           // a local store with no room without evicting a live entry: fail closed
+        over_share,     // the owner holds its share: refuse this owner (retry after *free_at)
+        before_start,   // made before what the local store remembers (a first start, a crash): refuse
+        behind_window,  // check_and_count: a count too far below the highest seen: refuse
+    };
 
     // Records `key` until `expiry` and says whether it had been recorded before.
-    // `unavailable`: the store could not be asked or written; `full`: a shmcb
-    // that has no room without evicting a live entry. The caller fails closed.
-    Result check_and_store(request_rec* r, std::string_view key, apr_time_t expiry);
+    Result check_and_store(request_rec* r, std::string_view key, apr_time_t expiry, const Use& use = {});
+    // Records `count` for `key` (a Digest nonce and its nonce-count): each count
+    // once. A local store keeps one entry per key with a window of the last 64
+    // counts; a shared store one entry per count.
+    Result check_and_count(request_rec* r, std::string_view key, std::uint32_t count, apr_time_t expiry,
+                           const Use& use = {});
 
     // Whether `key` is recorded, recording nothing: `replayed` (it is), `fresh`
     // (it is not) or `unavailable`. (mod_cmi_content: is a signature bound to this target?)
     Result lookup(request_rec* r, std::string_view key);
 
     const char* spec() const { return spec_; }
-    // True when the contents live in this server only and die with a restart.
+    // True for a store of this server only (shmcb).
     bool local() const { return local_; }
-    // 0 for a shared cache; random per start for a local one (Digest nonces carry it).
-    std::uint32_t generation() const { return generation_; }
-    // Entries a shmcb holds without evicting (probed), or 0 if not known.
-    unsigned capacity() const { return subcaches_ * per_subcache_; }
+    // 0 for a shared store; for a local one, random per table (kept over
+    // restarts and clean stops): Digest nonces carry it.
+    std::uint32_t generation() const;
+    // Entries a local store holds, or 0 for a shared one.
+    unsigned capacity() const;
+    unsigned quota() const;
 
 private:
-    Result attempt(request_rec* r, const unsigned char* id, apr_time_t expiry, bool last);
-    Result attempt_lookup(request_rec* r, const unsigned char* id, bool last);
-    Result retrieve_locked(request_rec* r, const unsigned char* id, bool last);
-    std::array<unsigned char, 32> id_of(std::string_view key) const;
-    apr_status_t probe_shmcb(apr_pool_t* pconf, server_rec* s, const char* cname);
+    Result shared_store(request_rec* r, std::string_view key, apr_time_t expiry, const Use& use);
+    Result counted(request_rec* r, Result res, const Use& use) const;
+    apr_status_t init_local(apr_pool_t* pconf, server_rec* s, const char* cname);
 
-    const ap_socache_provider_t* provider_ = nullptr;
-    ap_socache_instance_t* instance_ = nullptr;
     const char* spec_ = nullptr;
     const module* owner_ = nullptr;  // logs under its name
-    apr_global_mutex_t* mutex_ = nullptr;
-    bool shmcb_ = false;
     bool local_ = true;
-    unsigned char salt_[32] = {};
-    std::uint32_t generation_ = 0;
-    void* ledger_ = nullptr;  // in shared memory (shmcb only)
-    unsigned subcaches_ = 0, per_subcache_ = 0;
+    // local
+    const char* path_ = nullptr;  // the file the table is kept in
+    apr_size_t bytes_ = 0;
+    // shared
+    const ap_socache_provider_t* provider_ = nullptr;
+    ap_socache_instance_t* instance_ = nullptr;
+    apr_global_mutex_t* mutex_ = nullptr;
+    // the table in shared memory: entries (local) or shares only (shared)
+    void* table_ = nullptr;
+    unsigned quota_ = 0;
     bool initialised_ = false;
     bool child_initialised_ = false;
 };

@@ -24,6 +24,7 @@ constexpr ProblemType kTypes[] = {
     {"too-large", 413, "Request too large"},
     {"audit-unavailable", 503, "Audit log unavailable"},
     {"authentication-unavailable", 503, "Authentication service unavailable"},
+    {"authentication-rate-limited", 429, "Too many authentications"},
     {"validation-unavailable", 503, "Content validation unavailable"},
     {"signature-reused", 409, "Content signature already used for another target"},
     {"copy-refused", 403, "Copy or move into a validated location refused"},

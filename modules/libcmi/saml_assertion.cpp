@@ -166,8 +166,9 @@ bool key_info_matches(const xmlNode* scd, const std::string& client_der) {
     return false;
 }
 
-// At least one SubjectConfirmation of the required method that holds now.
-void check_confirmation(xmlNode* subject, const Policy& p, std::int64_t& expiry, bool& has_expiry) {
+// Every SubjectConfirmation of the required method that holds now, whatever
+// its Recipient: which one fits the request is bind_to_request's question.
+void collect_confirmations(xmlNode* subject, const Policy& p, Identity& id) {
     const char* method = p.holder_of_key ? kHolderOfKey : kBearer;
     std::string last = std::string("no SubjectConfirmation with method ") + method;
     for (xmlNode* sc : children(subject, kSamlNs, "SubjectConfirmation")) {
@@ -176,29 +177,22 @@ void check_confirmation(xmlNode* subject, const Policy& p, std::int64_t& expiry,
             auto scds = children(sc, kSamlNs, "SubjectConfirmationData");
             if (scds.size() > 1) reject("more than one SubjectConfirmationData");
             xmlNode* scd = scds.empty() ? nullptr : scds[0];
-            std::int64_t e = expiry;
-            bool he = has_expiry;
+            Confirmation c;
             if (scd) {
-                check_window(scd, p, "the subject confirmation", e, he);
-                if (auto recipient = attr(scd, "Recipient"))
-                    if (std::find(p.recipients.begin(), p.recipients.end(), *recipient) == p.recipients.end())
-                        reject("the subject confirmation is for another Recipient");
+                check_window(scd, p, "the subject confirmation", c.not_on_or_after, c.has_expiry);
+                c.recipient = attr(scd, "Recipient");
             }
             if (!p.holder_of_key) {
-                bool has_after = false;
-                if (scd) time_attr(scd, "NotOnOrAfter", has_after);
-                if (!has_after) reject("a bearer confirmation needs NotOnOrAfter");
+                if (!c.has_expiry) reject("a bearer confirmation needs NotOnOrAfter");
             } else if (!scd || !key_info_matches(scd, p.client_cert_der)) {
                 reject("the holder-of-key certificate is not the TLS client certificate");
             }
-            expiry = e;
-            has_expiry = he;
-            return;
+            id.confirmations.push_back(std::move(c));
         } catch (const Reject& r) {
             last = r.why;
         }
     }
-    reject(last);
+    if (id.confirmations.empty()) reject(last);
 }
 
 void attribute_values(xmlNode* statement_parent, Identity& id) {
@@ -224,14 +218,14 @@ Identity check_assertion(xmlNode* a, const std::string& issuer, const Policy& p)
     const auto assertion_id = attr(a, "ID");
     if (!assertion_id || assertion_id->empty()) reject("the assertion has no ID");
     id.assertion_id = *assertion_id;
-    if (!attr(a, "IssueInstant")) reject("the assertion has no IssueInstant");
+    bool has_instant = false;
+    id.issue_instant = time_attr(a, "IssueInstant", has_instant);
+    if (!has_instant) reject("the assertion has no IssueInstant");
     if (!children(a, kSamlNs, "Advice").empty()) reject("assertions with Advice are not accepted");
 
-    std::int64_t expiry = 0;
-    bool has_expiry = false;
     auto conditions = children(a, kSamlNs, "Conditions");
     if (conditions.size() != 1) reject("the assertion needs exactly one Conditions");
-    check_window(conditions[0], p, "the assertion", expiry, has_expiry);
+    check_window(conditions[0], p, "the assertion", id.conditions_expiry, id.has_conditions_expiry);
     auto restrictions = children(conditions[0], kSamlNs, "AudienceRestriction");
     if (restrictions.empty()) reject("the assertion has no AudienceRestriction");
     for (xmlNode* r : restrictions) {
@@ -249,9 +243,11 @@ Identity check_assertion(xmlNode* a, const std::string& issuer, const Policy& p)
     auto name_ids = children(subject, kSamlNs, "NameID");
     if (name_ids.size() > 1) reject("more than one NameID");
     if (!name_ids.empty()) id.name_id = required_text(name_ids[0], "NameID");
-    check_confirmation(subject, p, expiry, has_expiry);
-    if (!has_expiry) reject("the assertion states no NotOnOrAfter");
-    id.not_on_or_after = expiry;
+    collect_confirmations(subject, p, id);
+    id.not_on_or_after = id.has_conditions_expiry ? id.conditions_expiry : 0;
+    for (const auto& c : id.confirmations)
+        if (c.has_expiry) id.not_on_or_after = std::max(id.not_on_or_after, c.not_on_or_after);
+    if (!id.not_on_or_after) reject("the assertion states no NotOnOrAfter");
 
     attribute_values(a, id);
     if (p.user_attribute == "NameID") {
@@ -283,9 +279,6 @@ Identity validate_or_throw(std::string_view xml, const TrustedIdps& idps, const 
         xmlNode* status = only_child(root, kSamlpNs, "Status");
         xmlNode* code = status ? only_child(status, kSamlpNs, "StatusCode") : nullptr;
         if (!code || attr(code, "Value") != std::optional<std::string>(kSuccess)) reject("the Response is not a success");
-        if (auto dest = attr(root, "Destination"))
-            if (std::find(p.recipients.begin(), p.recipients.end(), *dest) == p.recipients.end())
-                reject("the Response is for another Destination");
         assertion = only_child(root, kSamlNs, "Assertion");
         if (!assertion) reject("the Assertion must be a child of the Response");
         const std::string assertion_issuer = issuer_of(assertion, "the assertion");
@@ -310,18 +303,58 @@ Identity validate_or_throw(std::string_view xml, const TrustedIdps& idps, const 
     if (!keys) reject("the issuer is not a trusted IdP");
     if (xmlNode* sig = signature_of(assertion, "the assertion")) verify_signature(assertion, sig, *keys, "the assertion");
     else if (!enclosed_by_signed_response) reject("the assertion is not signed");
-    return check_assertion(assertion, issuer, p);
+    Identity id = check_assertion(assertion, issuer, p);
+    if (is(root, kSamlpNs, "Response")) id.destination = attr(root, "Destination");
+    // The IdP names its own users only: its scopes, its alias.
+    std::string why;
+    id.user = scoped_user(*idps.find(issuer), id.user, why);
+    if (!why.empty()) reject(why);
+    return id;
 }
 
 }  // namespace
 
-Result validate(std::string_view xml, const TrustedIdps& idps, const Policy& policy) {
+Result validate_document(std::string_view xml, const TrustedIdps& idps, const Policy& policy) {
     Result r;
     try {
         r.identity = validate_or_throw(xml, idps, policy);
         r.ok = true;
     } catch (const Reject& e) {
         r.error = e.why;
+    }
+    return r;
+}
+
+std::string bind_to_request(Identity& id, const Policy& p) {
+    auto listed = [&](const std::string& url) {
+        return std::find(p.recipients.begin(), p.recipients.end(), url) != p.recipients.end();
+    };
+    if (id.destination && !listed(*id.destination)) return "the Response is for another Destination";
+    std::string why = "the subject confirmation is for another Recipient";
+    for (const auto& c : id.confirmations) {
+        if (c.has_expiry && p.now - p.skew >= c.not_on_or_after) {
+            why = "the subject confirmation has expired";
+            continue;
+        }
+        if (c.recipient ? !listed(*c.recipient) : (p.recipient_required && !p.holder_of_key)) {
+            why = c.recipient ? "the subject confirmation is for another Recipient"
+                              : "the subject confirmation names no Recipient, and one is required here";
+            continue;
+        }
+        // Valid until the earliest NotOnOrAfter of the assertion and this confirmation.
+        id.not_on_or_after = id.has_conditions_expiry ? id.conditions_expiry : c.not_on_or_after;
+        if (c.has_expiry) id.not_on_or_after = std::min(id.not_on_or_after, c.not_on_or_after);
+        if (!id.has_conditions_expiry && !c.has_expiry) return "the assertion states no NotOnOrAfter";
+        return {};
+    }
+    return why;
+}
+
+Result validate(std::string_view xml, const TrustedIdps& idps, const Policy& policy) {
+    Result r = validate_document(xml, idps, policy);
+    if (r.ok) {
+        r.error = bind_to_request(r.identity, policy);
+        r.ok = r.error.empty();
     }
     return r;
 }

@@ -6,6 +6,7 @@
 #include "libcmi/saml_idps.hpp"
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -16,6 +17,7 @@ namespace cmi::saml {
 struct Policy {
     std::string sp_entity_id;             // the required Audience
     std::vector<std::string> recipients;  // accepted Recipient / Destination values
+    bool recipient_required = false;      // a bearer confirmation must name one of them
     std::int64_t now = 0;                 // seconds since the epoch
     std::int64_t skew = 60;
     bool holder_of_key = false;
@@ -23,10 +25,24 @@ struct Policy {
     std::string user_attribute = "NameID";
 };
 
+// A SubjectConfirmation of the required method that held when the document was validated.
+struct Confirmation {
+    std::optional<std::string> recipient;
+    std::int64_t not_on_or_after = 0;
+    bool has_expiry = false;
+};
+
 struct Identity {
     std::string user, name_id, assertion_id, issuer;
     std::vector<std::pair<std::string, std::string>> attributes;  // (Name or FriendlyName, value)
-    std::int64_t not_on_or_after = 0;  // the earliest expiry the assertion states
+    std::int64_t issue_instant = 0;    // seconds since the epoch
+    // After bind_to_request: the earliest expiry of the assertion and the
+    // confirmation that fits the request; before: the latest any could have.
+    std::int64_t not_on_or_after = 0;
+    std::int64_t conditions_expiry = 0;  // the Conditions' NotOnOrAfter
+    bool has_conditions_expiry = false;
+    std::vector<Confirmation> confirmations;
+    std::optional<std::string> destination;  // a Response's Destination
     bool one_time_use = false;         // <OneTimeUse/> in the Conditions
 };
 
@@ -38,6 +54,17 @@ struct Result {
 
 inline constexpr std::size_t kMaxDocumentBytes = 256 * 1024;
 
+// Everything that depends on the document, the trusted IdPs and the parts of
+// the policy that are configuration (audience, holder-of-key, user attribute,
+// skew) — not on the request's URL.
+Result validate_document(std::string_view xml, const TrustedIdps& idps, const Policy& policy);
+
+// What depends on the request: a Response's Destination and a confirmation's
+// Recipient among policy.recipients (required with recipient_required), and
+// that confirmation still valid at policy.now. "" if it fits, else why not.
+std::string bind_to_request(Identity& id, const Policy& policy);
+
+// validate_document, then bind_to_request.
 Result validate(std::string_view xml, const TrustedIdps& idps, const Policy& policy);
 
 }  // namespace cmi::saml

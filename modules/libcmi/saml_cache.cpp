@@ -37,10 +37,10 @@ private:
 
 std::string ValidatedCache::key(std::string_view xml, const Policy& p, const TrustedIdps& idps) {
     KeyHash h;
+    // Not the recipients: they come from the request's URL (which a client
+    // varies at will) and are checked on every use by bind_to_request.
     h.add(xml);
     h.add(p.sp_entity_id);
-    for (const auto& r : p.recipients) h.add(r);
-    h.add("|");
     h.add(p.holder_of_key ? "hok" : "bearer");
     h.add(p.client_cert_der);
     h.add(p.user_attribute);
@@ -51,12 +51,28 @@ std::string ValidatedCache::key(std::string_view xml, const Policy& p, const Tru
     return h.finish();
 }
 
+std::size_t ValidatedCache::footprint(const std::string& key, const Identity& id) {
+    constexpr std::size_t kString = 32;  // a std::string and its heap block's overhead
+    std::size_t n = 2 * key.size() + 3 * kString + 96;  // key in the map and the queue, node, entry
+    for (const std::string* s : {&id.user, &id.name_id, &id.assertion_id, &id.issuer})
+        n += s->size() + kString;
+    for (const auto& [name, value] : id.attributes) n += name.size() + value.size() + 2 * kString;
+    for (const auto& c : id.confirmations) n += sizeof c + (c.recipient ? c.recipient->size() : 0);
+    if (id.destination) n += id.destination->size() + kString;
+    return n + sizeof(Identity);
+}
+
+void ValidatedCache::drop(std::unordered_map<std::string, Entry>::iterator it) {
+    bytes_ -= it->second.bytes;
+    entries_.erase(it);
+}
+
 std::optional<Identity> ValidatedCache::find(const std::string& key, std::int64_t now) {
     std::lock_guard<std::mutex> lock(mutex_);
     auto it = entries_.find(key);
     if (it == entries_.end()) return std::nullopt;
     if (now >= it->second.expires) {
-        entries_.erase(it);
+        drop(it);
         return std::nullopt;
     }
     return it->second.identity;
@@ -64,10 +80,12 @@ std::optional<Identity> ValidatedCache::find(const std::string& key, std::int64_
 
 void ValidatedCache::put(const std::string& key, const Identity& id, std::int64_t expires) {
     if (!capacity_) return;
+    const std::size_t size = footprint(key, id);
+    if (size > max_bytes_ / 4) return;  // one document must not push out a quarter of the cache
     std::lock_guard<std::mutex> lock(mutex_);
     if (entries_.count(key)) return;
-    while (entries_.size() >= capacity_ && !order_.empty()) {
-        entries_.erase(order_.front());
+    while ((entries_.size() >= capacity_ || bytes_ + size > max_bytes_) && !order_.empty()) {
+        if (auto it = entries_.find(order_.front()); it != entries_.end()) drop(it);
         order_.pop_front();
     }
     // order_ may name keys already dropped as expired: harmless, erase is a no-op.
@@ -77,21 +95,28 @@ void ValidatedCache::put(const std::string& key, const Identity& id, std::int64_
             if (entries_.count(k)) live.push_back(std::move(k));
         order_.swap(live);
     }
-    entries_.emplace(key, Entry{id, expires});
+    entries_.emplace(key, Entry{id, expires, size});
+    bytes_ += size;
     order_.push_back(key);
 }
 
 Result validate_cached(std::string_view xml, const TrustedIdps& idps, const Policy& policy, ValidatedCache& cache,
                        bool& cached) {
     const std::string k = ValidatedCache::key(xml, policy, idps);
+    Result r;
     if (auto id = cache.find(k, policy.now)) {
         cached = true;
-        return Result{true, {}, std::move(*id)};
+        r = Result{true, {}, std::move(*id)};
+    } else {
+        cached = false;
+        r = validate_document(xml, idps, policy);
+        if (!r.ok) return r;
+        // Until the latest NotOnOrAfter it could be used with (plus the skew);
+        // each use checks its own confirmation's time and Recipient again.
+        cache.put(k, r.identity, r.identity.not_on_or_after + policy.skew);
     }
-    cached = false;
-    Result r = validate(xml, idps, policy);
-    // Valid until its earliest NotOnOrAfter, as validate() judged it (with the skew).
-    if (r.ok) cache.put(k, r.identity, r.identity.not_on_or_after + policy.skew);
+    r.error = bind_to_request(r.identity, policy);
+    r.ok = r.error.empty();
     return r;
 }
 

@@ -128,6 +128,20 @@ const char* set_replay_cache(cmd_parms* cmd, void*, const char* arg) {
     });
 }
 
+const char* set_replay_quota(cmd_parms* cmd, void*, const char* arg) {
+    return directive_barrier(cmd, [&]() -> const char* {
+        if (const char* err = ap_check_cmd_context(cmd, NOT_IN_DIR_CONTEXT)) return err;
+        char* end = nullptr;
+        const long v = std::strtol(arg, &end, 10);
+        if (!*arg || *end || v < 1 || v > 100000000)
+            throw std::invalid_argument(std::string("'") + arg +
+                                        "' is not a number of entries; use 1 to 100000000 (the default is 1/8 "
+                                        "of a shmcb cache, 10000 per node for redis/memcache)");
+        server_config(cmd->server).replay_quota = static_cast<unsigned>(v);
+        return nullptr;
+    });
+}
+
 const char* set_nonce_secret(cmd_parms* cmd, void*, const char* arg) {
     return directive_barrier(cmd, [&]() -> const char* {
         if (const char* err = ap_check_cmd_context(cmd, NOT_IN_DIR_CONTEXT)) return err;
@@ -165,13 +179,20 @@ const command_rec directives[] = {
                   "seconds a Digest nonce stays valid (default 300)"),
     AP_INIT_TAKE1("CMIAuthReplayCache", as_cmd(set_replay_cache), nullptr, RSRC_CONF,
                   "socache provider[:args] for replay detection (default shmcb)"),
+    AP_INIT_TAKE1("CMIAuthReplayQuota", as_cmd(set_replay_quota), nullptr, RSRC_CONF,
+                  "entries of the replay cache one user may hold at once (default: 1/8 of a shmcb cache; "
+                  "10000 per node for redis/memcache)"),
     AP_INIT_TAKE1("CMIAuthDigestNonceSecret", as_cmd(set_nonce_secret), nullptr, RSRC_CONF,
                   "file with the secret Digest nonces are keyed with; the same file on every node "
                   "of a cluster (default: random per start)"),
-    AP_INIT_TAKE1("CMISAMLIdPMetadata", as_cmd(add_saml_idp_metadata), nullptr, kDirContext,
-                  "SAML 2.0 metadata file of a trusted IdP (repeatable)"),
+    AP_INIT_TAKE12("CMISAMLIdPMetadata", as_cmd(add_saml_idp_metadata), nullptr, kDirContext,
+                   "SAML 2.0 metadata file of a trusted IdP (repeatable), and an alias: its users become "
+                   "name@alias"),
     AP_INIT_TAKE1("CMISAMLSPEntityID", as_cmd(set_saml_sp_entity_id), nullptr, kDirContext,
                   "this service's SAML entity id: the Audience assertions must name"),
+    AP_INIT_TAKE_ARGV("CMISAMLRecipient", as_cmd(set_saml_recipients), nullptr, kDirContext,
+                      "https URLs a SAML Recipient/Destination may name here; then a bearer assertion must name "
+                      "one (default: this request's URL from ServerName, never the Host header)"),
     AP_INIT_TAKE1("CMISAMLClockSkew", as_cmd(set_saml_clock_skew), nullptr, kDirContext,
                   "seconds of clock difference tolerated in SAML validity times (default 60)"),
     AP_INIT_TAKE1("CMISAMLUserAttribute", as_cmd(set_saml_user_attribute), nullptr, kDirContext,
@@ -196,6 +217,7 @@ void* merge_dir_config(apr_pool_t* p, void* basev, void* addv) {
     c->nonce_lifetime = add->nonce_lifetime ? add->nonce_lifetime : base->nonce_lifetime;
     c->saml_idps = add->saml_idps ? add->saml_idps : base->saml_idps;
     c->saml_sp_entity_id = add->saml_sp_entity_id ? add->saml_sp_entity_id : base->saml_sp_entity_id;
+    c->saml_recipients = add->saml_recipients ? add->saml_recipients : base->saml_recipients;
     c->saml_skew = add->saml_skew >= 0 ? add->saml_skew : base->saml_skew;
     c->saml_user_attribute = add->saml_user_attribute ? add->saml_user_attribute : base->saml_user_attribute;
     c->saml_one_time_use = httpd::merge_tri(base->saml_one_time_use, add->saml_one_time_use);
@@ -211,6 +233,7 @@ void* merge_server_config(apr_pool_t* p, void* basev, void* addv) {
     auto* c = httpd::pool_new<ServerConfig>(p);
     c->replay_cache = add->replay_cache ? add->replay_cache : base->replay_cache;
     c->nonce_secret_file = add->nonce_secret_file ? add->nonce_secret_file : base->nonce_secret_file;
+    c->replay_quota = add->replay_quota ? add->replay_quota : base->replay_quota;
     c->md5_sections = add->md5_sections;  // each server reports its own sections
     return c;
 }

@@ -33,6 +33,7 @@ struct DirConfig {
     // saml
     saml::TrustedIdps* saml_idps = nullptr;  // from CMISAMLIdPMetadata; nullptr: none trusted
     const char* saml_sp_entity_id = nullptr;
+    apr_array_header_t* saml_recipients = nullptr;  // of const char*; nullptr: this request's configured URL
     int saml_skew = -1;                     // -1: unset (60)
     const char* saml_user_attribute = nullptr;  // nullptr: NameID
     httpd::Tri saml_one_time_use = httpd::Tri::unset;
@@ -41,6 +42,7 @@ struct DirConfig {
 
 struct ServerConfig {
     httpd::ReplayCache* replay_cache = nullptr;  // nullptr: shmcb, made in post_config
+    unsigned replay_quota = 0;                   // CMIAuthReplayQuota; 0: the cache's default
     const char* nonce_secret_file = nullptr;
     const char* nonce_secret = nullptr;  // set in post_config (file or random)
     apr_size_t nonce_secret_len = 0;

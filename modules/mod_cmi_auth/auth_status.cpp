@@ -18,8 +18,9 @@ namespace {
 constexpr const char* kCounters[] = {
     "authenticated.cert", "authenticated.saml", "authenticated.digest", "authenticated.basic",
     "refused.authentication-required", "refused.authentication-failed",
-    "refused.authentication-unavailable", "refused.forbidden",
-    "replay_cache.hits", "replay_cache.misses", "replay_cache.errors", "replay_cache.full", "other",
+    "refused.authentication-unavailable", "refused.authentication-rate-limited", "refused.forbidden",
+    "replay_cache.hits", "replay_cache.misses", "replay_cache.errors", "replay_cache.full",
+    "replay_cache.over_share", "replay_cache.before_start", "replay_cache.behind_window", "other",
 };
 
 extern "C" int cmi_auth_status(request_rec* r, int flags) {

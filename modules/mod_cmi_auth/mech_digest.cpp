@@ -10,6 +10,7 @@
 #include <mod_auth.h>
 
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <stdexcept>
 #include <string>
@@ -36,6 +37,10 @@ bool offered(const DirConfig& dc, apr_pool_t* p, Algorithm a) {
     for (int i = 0; i < algs->nelts; ++i)
         if (APR_ARRAY_IDX(algs, i, Algorithm) == a) return true;
     return false;
+}
+
+std::uint32_t nonce_count(const std::string& nc) {  // 8 hex digits (parse_credentials)
+    return static_cast<std::uint32_t>(std::strtoul(nc.c_str(), nullptr, 16));
 }
 
 bool is_hex(const char* s) {
@@ -122,20 +127,20 @@ Outcome digest_authenticate(request_rec* r, const DirConfig& dc) {
         out.detail = "The Digest nonce has expired; retry with the new nonce.";
         return out;
     }
-    const std::string key = "cmi-dg:" + c->nonce + ":" + c->nc;
-    switch (record_once(r, key, now + apr_time_from_sec(lifetime + 5))) {
-    case httpd::ReplayCache::Result::fresh:
-        break;
-    case httpd::ReplayCache::Result::replayed:
+    // Charged to the user: one user's requests cannot fill the cache for the others.
+    const std::string owner = "digest\n" + c->realm + "\n" + c->username;
+    apr_time_t free_at = 0;
+    const auto res = record_count(r, "cmi-dg:" + c->nonce, nonce_count(c->nc), now + apr_time_from_sec(lifetime + 5),
+                                  {owner, 0, &free_at});
+    if (replay_cache_refused(res, free_at, out)) return out;
+    if (res == httpd::ReplayCache::Result::replayed) {
         out.detail = "This Digest nonce-count was already used (replay).";
         return out;
-    case httpd::ReplayCache::Result::unavailable:
-        out.verdict = Verdict::unavailable;
-        out.detail = "The replay cache is unavailable.";
-        return out;
-    case httpd::ReplayCache::Result::full:
-        out.verdict = Verdict::unavailable;
-        out.detail = "The replay cache is full.";
+    }
+    if (res == httpd::ReplayCache::Result::behind_window || res == httpd::ReplayCache::Result::before_start) {
+        out.verdict = Verdict::stale;  // cannot be told from a replay: the client retries with a new nonce
+        out.detail = "The Digest nonce-count is too far behind the highest one used with this nonce; retry with "
+                     "the new nonce.";
         return out;
     }
     out.verdict = Verdict::granted;

@@ -45,6 +45,18 @@ std::string env_name(const std::string& attribute) {
     return out;
 }
 
+// This request's URL as the configuration names it — https, the virtual
+// host's ServerName, its port (ServerName host:port, else the port the
+// connection came in on), the path — never from the Host header, which the
+// client writes (UseCanonicalName On with UseCanonicalPhysicalPort On).
+std::string configured_url(request_rec* r) {
+    const apr_port_t port = r->server->port ? r->server->port : r->connection->local_addr->port;
+    std::string url = "https://";
+    url += r->server->server_hostname ? r->server->server_hostname : "localhost";
+    if (port != 443) url += ":" + std::to_string(port);
+    return url + r->uri;
+}
+
 // The one-time-use key: short and printable for every socache provider.
 std::string replay_key(const saml::Identity& id) {
     unsigned char md[EVP_MAX_MD_SIZE];
@@ -90,9 +102,17 @@ Outcome saml_authenticate(request_rec* r, const DirConfig& dc) {
 
     saml::Policy policy;
     policy.sp_entity_id = dc.saml_sp_entity_id;
-    const char* url = ap_construct_url(r->pool, r->uri, r);
-    policy.recipients.emplace_back(url);
-    if (r->args) policy.recipients.emplace_back(std::string(url) + "?" + r->args);
+    if (dc.saml_recipients) {
+        // The administrator's list: these and nothing else, and a bearer
+        // assertion must name one of them.
+        for (int i = 0; i < dc.saml_recipients->nelts; ++i)
+            policy.recipients.emplace_back(APR_ARRAY_IDX(dc.saml_recipients, i, const char*));
+        policy.recipient_required = true;
+    } else {
+        const std::string url = configured_url(r);
+        policy.recipients.push_back(url);
+        if (r->args) policy.recipients.push_back(url + "?" + r->args);
+    }
     policy.now = apr_time_sec(apr_time_now());
     policy.skew = saml_skew(dc);
     policy.holder_of_key = dc.saml_holder_of_key == httpd::Tri::on;
@@ -113,19 +133,20 @@ Outcome saml_authenticate(request_rec* r, const DirConfig& dc) {
     const saml::Identity& id = res.identity;
     if (dc.saml_one_time_use == httpd::Tri::on || id.one_time_use) {
         const apr_time_t expiry = apr_time_from_sec(id.not_on_or_after + policy.skew + 1);
-        switch (record_once(r, replay_key(id), expiry)) {
-        case httpd::ReplayCache::Result::fresh:
-            break;
-        case httpd::ReplayCache::Result::replayed:
+        // Charged to the user at its IdP; an assertion issued before the
+        // cache's memory begins (a first start, a crash) may have been used.
+        const std::string owner = "saml\n" + id.issuer + "\n" + id.user;
+        apr_time_t free_at = 0;
+        const auto res = record_once(r, replay_key(id), expiry,
+                                     {owner, apr_time_from_sec(id.issue_instant - policy.skew), &free_at});
+        if (replay_cache_refused(res, free_at, out)) return out;
+        if (res == httpd::ReplayCache::Result::replayed || res == httpd::ReplayCache::Result::behind_window) {
             out.detail = "This one-time SAML assertion was already used (replay).";
             return out;
-        case httpd::ReplayCache::Result::unavailable:
-            out.verdict = Verdict::unavailable;
-            out.detail = "The replay cache is unavailable.";
-            return out;
-        case httpd::ReplayCache::Result::full:
-            out.verdict = Verdict::unavailable;
-            out.detail = "The replay cache is full.";
+        }
+        if (res == httpd::ReplayCache::Result::before_start) {
+            out.detail = "This one-time SAML assertion was issued before the replay cache's memory begins (a "
+                         "first start or a crash of the server); request a new assertion.";
             return out;
         }
     }

@@ -15,6 +15,7 @@ enum class Verdict {
     denied,       // present but invalid: decides, no fall-through
     stale,        // Digest only: valid but the nonce expired (401 stale=true)
     unavailable,  // could not be checked (replay cache, authn provider): fail closed
+    throttled,    // valid, but this identity holds its share of the replay cache (429, Retry-After)
 };
 
 struct Outcome {
@@ -22,6 +23,7 @@ struct Outcome {
     const char* user = nullptr;
     const char* issuer = nullptr;
     std::string detail;  // why, for the client and the log; never a secret
+    apr_time_t retry_at = 0;  // throttled: when the identity's share frees
     // More notes/env entries (SAML: name id, assertion id, attributes).
     std::vector<std::pair<std::string, std::string>> notes;
 };
@@ -36,10 +38,18 @@ std::string quoted(const char* s);
 // The realm: AuthName, or "CMI".
 const char* realm(request_rec* r);
 
-// Records `key` in the replay cache until `expiry`. A subrequest or internal
-// redirect of the request that recorded it (same credentials, authenticated
-// again for another per-directory configuration) is not a replay.
-httpd::ReplayCache::Result record_once(request_rec* r, const std::string& key, apr_time_t expiry);
+// Records `key` in the replay cache until `expiry`, charged to use.owner. A
+// subrequest or internal redirect of the request that recorded it (same
+// credentials, authenticated again for another per-directory configuration)
+// is not a replay.
+httpd::ReplayCache::Result record_once(request_rec* r, const std::string& key, apr_time_t expiry,
+                                       const httpd::ReplayUse& use);
+// The same for a Digest nonce and its nonce-count (a window per nonce).
+httpd::ReplayCache::Result record_count(request_rec* r, const std::string& key, std::uint32_t count,
+                                        apr_time_t expiry, const httpd::ReplayUse& use);
+// For the answers every mechanism treats alike (unavailable, full,
+// over_share): fills `out` and returns true.
+bool replay_cache_refused(httpd::ReplayCache::Result res, apr_time_t free_at, Outcome& out);
 
 Outcome cert_authenticate(request_rec* r, const DirConfig& dc);
 

@@ -50,20 +50,62 @@ const char* realm(request_rec* r) {
     return name && *name ? name : "CMI";
 }
 
-httpd::ReplayCache::Result record_once(request_rec* r, const std::string& key, apr_time_t expiry) {
+namespace {
+
+// Once per request: its subrequests and internal redirects are not replays of it.
+template <typename Record>
+httpd::ReplayCache::Result record(request_rec* r, const std::string& note_key, Record&& rec) {
     request_rec* first = r;
     while (first->main || first->prev) first = first->main ? first->main : first->prev;
-    const std::string note = "CMI_AUTH_RECORDED " + key;
+    const std::string note = "CMI_AUTH_RECORDED " + note_key;
     if (apr_table_get(first->notes, note.c_str())) return httpd::ReplayCache::Result::fresh;
     httpd::ReplayCache* cache = server_config(r->server).replay_cache;
     if (!cache) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
-                      "no replay cache: load mod_socache_shmcb or set CMIAuthReplayCache");
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "no replay cache: set CMIAuthReplayCache");
         return httpd::ReplayCache::Result::unavailable;
     }
-    const auto res = cache->check_and_store(r, key, expiry);
+    const auto res = rec(*cache);
     if (res == httpd::ReplayCache::Result::fresh) apr_table_set(first->notes, note.c_str(), "1");
     return res;
+}
+
+}  // namespace
+
+httpd::ReplayCache::Result record_once(request_rec* r, const std::string& key, apr_time_t expiry,
+                                       const httpd::ReplayUse& use) {
+    return record(r, key, [&](httpd::ReplayCache& c) { return c.check_and_store(r, key, expiry, use); });
+}
+
+httpd::ReplayCache::Result record_count(request_rec* r, const std::string& key, std::uint32_t count,
+                                        apr_time_t expiry, const httpd::ReplayUse& use) {
+    return record(r, key + ":" + std::to_string(count),
+                  [&](httpd::ReplayCache& c) { return c.check_and_count(r, key, count, expiry, use); });
+}
+
+bool replay_cache_refused(httpd::ReplayCache::Result res, apr_time_t free_at, Outcome& out) {
+    using R = httpd::ReplayCache::Result;
+    switch (res) {
+    case R::unavailable:
+        out.verdict = Verdict::unavailable;
+        out.detail = "The replay cache is unavailable.";
+        return true;
+    case R::full:
+        out.verdict = Verdict::unavailable;
+        out.detail = "The replay cache is full.";
+        return true;
+    case R::over_share:
+        out.verdict = Verdict::throttled;
+        out.retry_at = free_at;
+        out.detail = "This user holds its share of the replay cache (too many new logins within their "
+                     "lifetime); retry later.";
+        return true;
+    case R::fresh:
+    case R::replayed:
+    case R::before_start:
+    case R::behind_window:
+        break;
+    }
+    return false;
 }
 
 namespace {
@@ -74,12 +116,17 @@ constexpr std::size_t kSamlCacheEntries = 10000;
 
 bool is_cmi(const char* type) { return type && !strcasecmp(type, "CMI"); }
 
+// SAML without a trusted IdP (CMISAMLIdPMetadata) can never succeed: not offered.
+bool usable(Mech m, const DirConfig& dc) { return m != Mech::saml || dc.saml_idps; }
+
 void add_challenges(request_rec* r, const DirConfig& dc, bool stale) {
     apr_array_header_t* mechs = mechanisms(dc, r->pool);
     for (int i = 0; i < mechs->nelts; ++i) {
         switch (APR_ARRAY_IDX(mechs, i, Mech)) {
         case Mech::cert: break;  // nothing to challenge: the handshake asks
-        case Mech::saml: saml_challenge(r); break;
+        case Mech::saml:
+            if (usable(Mech::saml, dc)) saml_challenge(r);
+            break;
         case Mech::digest: digest_challenge(r, dc, stale); break;
         case Mech::basic: basic_challenge(r); break;
         }
@@ -139,12 +186,22 @@ int authenticate(request_rec* r) {
                           mech_name(m), o.detail.c_str());
             return httpd::refuse(r, cmi_auth_module, "authentication-unavailable",
                                  "Authentication cannot be checked right now; try again later.");
+        case Verdict::throttled: {
+            // No challenges: these credentials are good, only not now.
+            const apr_time_t wait = o.retry_at - apr_time_now();
+            const long secs = wait > 0 ? static_cast<long>((wait + APR_USEC_PER_SEC - 1) / APR_USEC_PER_SEC) : 1;
+            apr_table_setn(r->err_headers_out, "Retry-After", apr_ltoa(r->pool, secs));
+            return httpd::refuse(r, cmi_auth_module, "authentication-rate-limited",
+                                 std::string(mech_name(m)) + ": " + o.detail);
+        }
         }
     }
     add_challenges(r, dc, false);
     std::string offered;
-    for (int i = 0; i < mechs->nelts; ++i)
-        offered += std::string(i ? ", " : "") + mech_name(APR_ARRAY_IDX(mechs, i, Mech));
+    for (int i = 0; i < mechs->nelts; ++i) {
+        const Mech m = APR_ARRAY_IDX(mechs, i, Mech);
+        if (usable(m, dc)) offered += std::string(offered.empty() ? "" : ", ") + mech_name(m);
+    }
     return httpd::refuse(r, cmi_auth_module, "authentication-required",
                          "This CMI interface requires authentication (" + offered + ").");
 }
@@ -283,8 +340,8 @@ int post_config_body(apr_pool_t* pconf, apr_pool_t* ptemp, server_rec* main) {
     load_nonce_secrets(pconf, main);
     notice_md5(main);
     httpd::ReplayCache* fallback = server_config(main).replay_cache;
-    if (!fallback && ap_lookup_provider(AP_SOCACHE_PROVIDER_GROUP, "shmcb", AP_SOCACHE_PROVIDER_VERSION)) {
-        // 4 MiB: about 73000 entries (shmcb's own default, 512 KiB, holds about 9000).
+    if (!fallback) {
+        // 4 MiB: about 79000 entries.
         const char* spec = apr_pstrcat(ptemp, "shmcb:", ap_runtime_dir_relative(ptemp, "cmi-auth-replay.cache"),
                                        "(4194304)", nullptr);
         fallback = httpd::ReplayCache::parse(pconf, ptemp, spec, cmi_auth_module);
@@ -293,6 +350,7 @@ int post_config_body(apr_pool_t* pconf, apr_pool_t* ptemp, server_rec* main) {
         ServerConfig& sc = server_config(s);
         if (!sc.replay_cache) sc.replay_cache = fallback;
         if (!sc.replay_cache) continue;  // digest requests will fail closed, with a log line
+        if (sc.replay_quota) sc.replay_cache->set_quota(sc.replay_quota);
         apr_status_t rv = sc.replay_cache->init(pconf, s, kCacheName, kMutexType);
         if (rv != APR_SUCCESS) {
             ap_log_error(APLOG_MARK, APLOG_EMERG, rv, s, "CMIAuthReplayCache %s: cannot initialise the cache",

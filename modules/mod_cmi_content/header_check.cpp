@@ -86,7 +86,7 @@ HeaderVerdict check_headers(request_rec* r, const DirConfig& dc) {
                                                               "' is not the authenticated user" +
                                                               (user ? std::string(" '") + user + "'." : "."));
         }
-        if (e.has_nonce) record_nonce(r, e.keyid, e.nonce, e.nonce_until);
+        if (e.has_nonce) record_nonce(r, e.keyid, e.nonce, e.nonce_until, e.nonce_made_after);
         if (!e.signature_id.empty()) bind_signature_to_target(r, e.signature_id, e.signature_until);
         return {DECLINED, httpd::pool_new<RequestState>(r->pool, std::move(e))};
     } catch (const ValidationError& ve) {

@@ -97,6 +97,7 @@ Expectation check_http_signature(request_rec* r, const DirConfig& dc) {
         e.has_nonce = true;
         e.nonce = *sig.params.nonce;
         e.nonce_until = apr_time_from_sec(until + kClockSkew + 1);
+        e.nonce_made_after = apr_time_from_sec(*sig.params.created - kClockSkew);
     }
     return e;
 }

@@ -50,8 +50,7 @@ extern "C" int pre_config(apr_pool_t* pconf, apr_pool_t*, apr_pool_t*) {
 
 int post_config_body(apr_pool_t* pconf, apr_pool_t* ptemp, server_rec* main) {
     httpd::ReplayCache* fallback = server_config(main).replay_cache;
-    if (!fallback && ap_lookup_provider(AP_SOCACHE_PROVIDER_GROUP, "shmcb", AP_SOCACHE_PROVIDER_VERSION))
-        fallback = httpd::ReplayCache::parse(pconf, ptemp, "shmcb", cmi_content_module);
+    if (!fallback) fallback = httpd::ReplayCache::parse(pconf, ptemp, "shmcb", cmi_content_module);
     for (server_rec* s = main; s; s = s->next) {
         ServerConfig& sc = server_config(s);
         if (!sc.replay_cache) sc.replay_cache = fallback;
@@ -90,7 +89,7 @@ extern "C" void child_init(apr_pool_t* p, server_rec* main) {
 
 httpd::ReplayCache& cache_of(request_rec* r, const char* what, const char* whose) {
     httpd::ReplayCache* cache = server_config(r->server).replay_cache;
-    if (!cache) unavailable(r, "no CMIContentReplayCache (load mod_socache_shmcb or set one)", what, whose);
+    if (!cache) unavailable(r, "no CMIContentReplayCache", what, whose);
     return *cache;
 }
 
@@ -99,8 +98,15 @@ httpd::ReplayCache::Result answered(request_rec* r, httpd::ReplayCache& cache, h
                                     const char* what, const char* whose) {
     using Result = httpd::ReplayCache::Result;
     if (res == Result::fresh || res == Result::replayed) return res;
-    if (res == Result::full)  // a shmcb with no room left that would not evict a live entry
+    if (res == Result::before_start)  // a replay table made anew (its file was damaged) does not know it
+        throw ValidationError("signature-invalid", "this signature was created before the replay cache's memory "
+                                                   "begins (a first start or a crash of the server); sign the "
+                                                   "request again");
+    if (res == Result::full)  // a local table with no room left that would not drop a live entry
         unavailable(r, apr_psprintf(r->pool, "replay cache %s is full", cache.spec()), what, whose);
+    if (res == Result::over_share)  // one signer cannot fill the cache for the others
+        unavailable(r, apr_psprintf(r->pool, "the signer holds its share of replay cache %s", cache.spec()), what,
+                    whose);
     unavailable(r, apr_psprintf(r->pool, "replay cache %s is unavailable", cache.spec()), what, whose);
 }
 
@@ -112,13 +118,16 @@ void register_replay_hooks() {
     ap_hook_child_init(child_init, nullptr, nullptr, APR_HOOK_MIDDLE);
 }
 
-void record_nonce(request_rec* r, const std::string& keyid, const std::string& nonce, apr_time_t until) {
+void record_nonce(request_rec* r, const std::string& keyid, const std::string& nonce, apr_time_t until,
+                  apr_time_t made_after) {
     const std::string key = cache_key("cmi-content-nonce:", keyid, nonce);
     if (seen_in_this_request(r, key)) return;
     constexpr const char* what = "RFC 9421 nonces";
     constexpr const char* whose = "The signature's nonce";
     httpd::ReplayCache& cache = cache_of(r, what, whose);
-    if (answered(r, cache, cache.check_and_store(r, key, until), what, whose) == httpd::ReplayCache::Result::replayed)
+    // Charged to the signer, with the signature's creation for a table made anew.
+    if (answered(r, cache, cache.check_and_store(r, key, until, {keyid, made_after}), what, whose) ==
+        httpd::ReplayCache::Result::replayed)
         throw ValidationError("signature-invalid", "this signature's nonce was already used (replay); sign the "
                                                    "request again with a new nonce");
     remember_in_this_request(r, key);

@@ -15,7 +15,9 @@ void register_replay_hooks();
 // Records (keyid, nonce) until `until`. Throws ValidationError:
 // signature-invalid when it was recorded before, validation-unavailable when
 // the store could not be asked or written (fail closed).
-void record_nonce(request_rec* r, const std::string& keyid, const std::string& nonce, apr_time_t until);
+// `made_after`: the signature's created minus the clock skew (0: unknown).
+void record_nonce(request_rec* r, const std::string& keyid, const std::string& nonce, apr_time_t until,
+                  apr_time_t made_after = 0);
 
 // Binds a CMS signature (CmsExpectation::signature_id) to the request's target
 // (request_target.hpp) until `until`: the same signature again on the same

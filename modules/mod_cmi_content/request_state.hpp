@@ -18,6 +18,7 @@ struct Expectation {
     std::string nonce;
     bool has_nonce = false;
     apr_time_t nonce_until = 0;  // how long a replay could otherwise be accepted
+    apr_time_t nonce_made_after = 0;  // `created` minus the clock skew: older than the replay cache's memory is refused
     // CMS: what the signature is (cms_signature.hpp), bound to its first target until then.
     std::string signature_id;
     apr_time_t signature_until = 0;

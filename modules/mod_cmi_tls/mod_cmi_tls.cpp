@@ -79,6 +79,22 @@ extern "C" int fixups(request_rec* r) {
     return httpd::hook_barrier(r, cmi_tls_module, "fixups", [r] { return enforce(r, false); });
 }
 
+// Error responses httpd makes before the access phase (400 malformed request, 417,
+// TRACE refused, a %2F 404, ...) never reached access_checker: add HSTS here, from the
+// configuration in effect — the virtual host's when no <Location> was read yet.
+extern "C" void insert_error_filter(request_rec* r) {
+    httpd::hook_barrier(r, cmi_tls_module, "insert_error_filter", [r] {
+        const auto* dc = r->per_dir_config ? static_cast<const DirConfig*>(
+                                                  ap_get_module_config(r->per_dir_config, &cmi_tls_module))
+                                            : nullptr;
+        if (r->main || !dc || !dc->hsts || !*dc->hsts ||
+            apr_table_get(r->err_headers_out, "Strict-Transport-Security"))
+            return DECLINED;
+        if (classify(r, server_config(r)).tls) apr_table_setn(r->err_headers_out, "Strict-Transport-Security", dc->hsts);
+        return DECLINED;
+    });
+}
+
 void register_hooks(apr_pool_t*) {
     httpd::register_problem_response();
     httpd::register_reserved_header_guard();
@@ -86,6 +102,7 @@ void register_hooks(apr_pool_t*) {
     register_status_hooks();
     ap_hook_access_checker(access_checker, nullptr, nullptr, APR_HOOK_FIRST);
     ap_hook_fixups(fixups, nullptr, nullptr, APR_HOOK_REALLY_FIRST);
+    ap_hook_insert_error_filter(insert_error_filter, nullptr, nullptr, APR_HOOK_MIDDLE);
 }
 
 }  // namespace

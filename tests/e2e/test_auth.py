@@ -150,10 +150,11 @@ def test_no_credentials_is_refused_with_every_challenge(server):
     r = get(server, "multi")
     doc = assert_problem(r, 401, "authentication-required")
     assert "secret of" not in r.text
-    assert schemes(r) == [("SAML", None), ("Digest", "SHA-256"), ("Basic", None)]
+    # saml is listed but no IdP is trusted here (no CMISAMLIdPMetadata): not offered.
+    assert schemes(r) == [("Digest", "SHA-256"), ("Basic", None)]
     for c in digest.challenges(r):
         assert c["realm"] == REALM
-    assert "cert, saml, digest, basic" in doc["detail"]
+    assert "(cert, digest, basic)" in doc["detail"]
 
 
 def test_basic_and_saml_are_not_offered_over_plain_http(server):
@@ -162,17 +163,20 @@ def test_basic_and_saml_are_not_offered_over_plain_http(server):
     assert schemes(r) == [("Digest", "SHA-256")]
 
 
-def test_default_mechanisms_are_cert_and_saml(server):
+def test_default_mechanisms_are_cert_and_saml_and_saml_needs_an_idp(server):
+    # cert saml by default; without CMISAMLIdPMetadata no SAML challenge and no "saml"
+    # in the detail (the demo, with its IdP, offers it: test_demo.py step 3).
     r = get(server, "default")
-    assert_problem(r, 401, "authentication-required")
-    assert schemes(r) == [("SAML", None)]
+    doc = assert_problem(r, 401, "authentication-required")
+    assert schemes(r) == []
+    assert "(cert)" in doc["detail"] and "saml" not in doc["detail"]
 
 
 def test_challenges_survive_http2(server):
     r = curl(url(server, "multi"), "--http2", ca=server.pki.ca_cert)
     assert r.http_version == "2"
     assert_problem(r, 401, "authentication-required")
-    assert len(r.headers["www-authenticate"]) == 3
+    assert len(r.headers["www-authenticate"]) == 2  # Digest SHA-256, Basic (no IdP: no SAML)
 
 
 # --- cert ----------------------------------------------------------------------
@@ -290,6 +294,20 @@ def test_digest_with_python_requests(server):
     r = get(server, "digest", auth=HTTPDigestAuth("alice", SHA_USERS["alice"]))
     assert r.status_code == 200, r.text
     assert r.headers["X-CMI-User"] == "alice"
+
+
+def test_digest_challenge_step_is_logged_at_info(server):
+    # curl --digest first asks without credentials (401 + challenge), then logs in:
+    # the first step is part of every login, not a warning. A wrong password still is.
+    offset = server.log_size()
+    r = curl(url(server, "digest"), "--digest", "-u", f"alice:{SHA_USERS['alice']}", ca=server.pki.ca_cert)
+    assert r.status == 200
+    assert "authentication-required" not in server.log_since(offset)
+    r = curl(url(server, "digest"), "--digest", "-u", "alice:wrong", ca=server.pki.ca_cert)
+    assert r.status == 401
+    logged = server.log_since(offset)
+    assert "[cmi_auth:warn]" in logged and "authentication-failed" in logged
+    assert "authentication-required" not in logged
 
 
 def test_digest_sha256_needs_a_sha256_entry(server):

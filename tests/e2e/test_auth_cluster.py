@@ -15,14 +15,6 @@ PASSWORD = "shared secret"
 SP = "https://cmc.example/cluster"
 
 LOCATION = """
-<Location /cluster-saml>
-    AuthType CMI
-    CMIAuthMechanisms saml
-    CMISAMLIdPMetadata "{metadata}"
-    CMISAMLSPEntityID {sp}
-    CMISAMLOneTimeUse On
-    Require valid-user
-</Location>
 <Location /cluster>
     AuthType CMI
     AuthName "{realm}"
@@ -49,7 +41,8 @@ def cluster(request, httpd, pki, tmp_path_factory):
     ttl = "RedisConnPoolTTL 1" if request.param == "redis" else "MemcacheConnTTL 1"
     server_snippet = f'CMIAuthReplayCache {store.spec}\nCMIAuthDigestNonceSecret "{secret}"\n{ttl}\n'
     idp = saml.Idp(httpd.root / "conf", "https://idp.example/cluster", "cluster-idp")
-    snippet = LOCATION.format(realm=REALM, users=users, metadata=idp.metadata_path, sp=SP)
+    snippet = (saml.one_time_location("/cluster-saml", idp.metadata_path, SP)
+               + LOCATION.format(realm=REALM, users=users))
     node_b = Httpd(pki, BUILD_DIR, HTTPD_BIN)
     try:
         for node in (httpd, node_b):

@@ -56,13 +56,16 @@ LOCATIONS = """
 <Location /saml/providers>
     Require cmi-saml-attribute role admin content-provider
 </Location>
+<Location /saml/listed>
+    CMISAMLRecipient https://cmc.example/api https://cmc.example/api/v2
+</Location>
 <Location /saml/noconfig>
     CMISAMLSPEntityID {sp}
     CMISAMLIdPMetadata "{other_metadata}"
 </Location>
 """
 
-DIRS = ("", "othersp", "noskew", "once", "hok", "byorg", "admins", "providers", "noconfig")
+DIRS = ("", "othersp", "noskew", "once", "hok", "byorg", "admins", "providers", "listed", "noconfig")
 
 
 @pytest.fixture(scope="module")
@@ -267,6 +270,53 @@ def test_unknown_issuer(server, other_idp):
 
 def test_wrong_recipient(server, idp):
     refused(send(server, idp.signed_assertion(spec(recipient="https://evil.example/x"))), "Recipient")
+
+
+# --- Recipient from the configuration, never from the Host header (issue 18.4) ---------
+
+def test_recipient_named_by_a_forged_host_header_is_refused(server, idp):
+    # An assertion made for another service (same audience, same path) is
+    # replayed here with that service's name in the Host header: with
+    # UseCanonicalName Off (httpd's default) the URL httpd builds for the
+    # request carries the client's Host, so the Recipient "matched".
+    port = server.https_port
+    other = f"https://other-service.example:{port}/saml/hello.txt"
+    a = idp.signed_assertion(spec(recipient=other))
+    r = curl(url(server), "-H", "Authorization: " + saml.header(a), "-H", f"Host: other-service.example:{port}",
+             ca=server.pki.ca_cert)
+    doc = assert_problem(r, 401, "authentication-failed")
+    assert "another Recipient" in doc["detail"]
+    assert b"saml secret" not in r.body
+    # The URL of this server, from its ServerName and port, is accepted with any Host.
+    a = idp.signed_assertion(spec(recipient=url(server)))
+    r = curl(url(server), "-H", "Authorization: " + saml.header(a), "-H", f"Host: other-service.example:{port}",
+             ca=server.pki.ca_cert)
+    assert r.status == 200, r.body
+
+
+def test_response_destination_named_by_a_forged_host_header_is_refused(server, idp):
+    port = server.https_port
+    other = f"https://other-service.example:{port}/saml/hello.txt"
+    resp = idp.response(idp.signed_assertion(spec()), sign_response=False).replace(
+        "<samlp:Response ", f'<samlp:Response Destination="{other}" ', 1)
+    r = curl(url(server), "-H", "Authorization: " + saml.header(resp), "-H", f"Host: other-service.example:{port}",
+             ca=server.pki.ca_cert)
+    doc = assert_problem(r, 401, "authentication-failed")
+    assert "another Destination" in doc["detail"]
+
+
+def test_listed_recipient_is_accepted_anywhere_in_the_location(server, idp):
+    for rec in ("https://cmc.example/api", "https://cmc.example/api/v2"):
+        r = send(server, idp.signed_assertion(spec(recipient=rec)), d="listed")
+        assert r.status_code == 200, r.text
+
+
+def test_listed_recipients_are_the_only_ones_and_required(server, idp):
+    refused(send(server, idp.signed_assertion(spec(recipient=url(server, "listed"))), d="listed"),
+            "another Recipient")
+    refused(send(server, idp.signed_assertion(spec()), d="listed"), "names no Recipient")
+    refused(send(server, idp.signed_assertion(spec(recipient="https://cmc.example/api/v3")), d="listed"),
+            "another Recipient")
 
 
 def test_bearer_needs_expiry_on_confirmation(server, idp):

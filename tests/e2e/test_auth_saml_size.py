@@ -17,15 +17,6 @@ from cmi_e2e.problems import assert_problem
 SP = "https://cmc.example/size"
 IDP = "https://idp.example/size"
 
-LOCATION = """
-<Location /samlsize>
-    AuthType CMI
-    CMIAuthMechanisms saml
-    CMISAMLIdPMetadata "{metadata}"
-    CMISAMLSPEntityID {sp}
-    Require valid-user
-</Location>
-"""
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +27,7 @@ def idp(httpd):
 
 
 def configure(httpd, idp, vhost="", server=""):
-    httpd.configure(LOCATION.format(metadata=idp.metadata_path, sp=SP), server_snippet=server, vhost_snippet=vhost)
+    httpd.configure(saml.location("/samlsize", idp.metadata_path, SP), server_snippet=server, vhost_snippet=vhost)
 
 
 def send(httpd, header):

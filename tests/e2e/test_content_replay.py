@@ -118,7 +118,7 @@ def test_signature_older_than_max_age_is_invalid(single):
 
 @pytest.mark.parametrize("snippet, fragment", [
     ("<Location /x>\n    CMIContentReplayCache shmcb\n</Location>", "not allowed"),
-    ("CMIContentReplayCache no-such-provider", "not a loaded socache provider"),
+    ("CMIContentReplayCache no-such-provider", "cannot keep replay entries"),
     ("<Location /x>\n    CMIContentSignatureMaxAge 0\n</Location>", "seconds from 1 to 86400"),
     ("<Location /x>\n    CMIContentSignatureMaxAge soon\n</Location>", "seconds from 1 to 86400"),
 ])

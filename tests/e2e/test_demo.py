@@ -14,8 +14,10 @@ from conftest import BUILD_DIR, SOURCE_DIR
 
 STEP = re.compile(r"^\s+\$ (.+)$")
 EXPECT = re.compile(r"^\s+expect: (.+)$")
-# Expected in the demo's error log: mod_dav's note on the upload refused mid-body (step 8).
-EXPECTED_ERRORS = re.compile(r"\[dav:error\].*(reading the request body|Could not get next bucket brigade)")
+# Expected in the demo's error log: mod_dav's note on the upload refused mid-body (step 8);
+# mod_authz_core's line for provider-b refused in provider-a's tree (step 10).
+EXPECTED_ERRORS = re.compile(r"\[dav:error\].*(reading the request body|Could not get next bucket brigade)"
+                             r"|\[authz_core:error\].*AH01629: .*/cmi/upload/provider-a/")
 
 
 def walkthrough(text: str) -> list[tuple[str, list[str]]]:
@@ -52,11 +54,11 @@ def test_walkthrough_covers_every_module(demo):
     assert len(steps) >= 12, text
     assert all(expects for _, expects in steps), "a step without expect: lines"
     joined = "\n".join(e for _, es in steps for e in es)
-    for code in ("tls-required", "authentication-required", "digest-mismatch", "signature-required"):
+    for code in ("tls-required", "authentication-required", "digest-mismatch", "signature-required", "forbidden"):
         assert f"tag:mod-cmi,2026:{code}" in joined
     commands = "\n".join(c for c, _ in steps)
-    for feature in ("--digest", "Authorization: SAML", "--cert", "cmi-sign cms", "/cmi/staging/",
-                    "/cmi/ingest/", "cmi-audit verify", "cmi-audit receipt", "server-status?auto"):
+    for feature in ("--digest", "Authorization: SAML", "--cert", "cmi-sign cms", "/cmi/staging/provider-a/",
+                    "/cmi/ingest", "cmi-audit verify", "cmi-audit receipt", "server-status?auto"):
         assert feature in commands, feature
 
 
@@ -71,10 +73,14 @@ def test_every_printed_command_behaves_as_printed(demo):
             failures.append(f"step {i}: {command}\n  missing {missing}\n  got: {got[-1500:]}")
     assert not failures, "\n".join(failures)
     # What the steps did is really there.
-    assert (root / "content" / "song-1.txt").read_text().startswith("song 1: a Self-contained Upload")
-    assert not (root / "content" / "song-1b.txt").exists()
-    assert not (root / "content" / "song-1c.txt").exists()
-    assert (root / "staging" / "provider-a" / "song-2.txt").exists()
+    content = root / "content" / "provider-a"
+    assert (content / "song-1.txt").read_text().startswith("song 1: a Self-contained Upload")
+    assert not (content / "song-1b.txt").exists()
+    assert not (content / "song-1c.txt").exists()
+    # The ingest took the staged file (into ingested/<user>/<transaction id>/).
+    assert not (root / "staging" / "provider-a" / "song-2.txt").exists()
+    ingested = list((root / "ingested" / "provider-a").glob("*/song-2.txt"))
+    assert len(ingested) == 1 and ingested[0].read_text().startswith("song 2: staged first")
     errors = [line for line in (root / "logs" / "error.log").read_text().splitlines()
               if re.search(r"\] \[[a-z0-9_]+:(error|crit|alert|emerg)\] ", line) and not EXPECTED_ERRORS.search(line)]
     assert errors == [], errors

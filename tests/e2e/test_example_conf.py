@@ -6,7 +6,9 @@
   delete, copy nor move provider-a's files (uploads and staging), nor name them in a
   manifest; provider-a can do all of that in its own tree;
 - every response of the TLS interface carries HSTS, refusals included; which responses
-  carry a CMI-Receipt is what docs/audit-log.md says."""
+  carry a CMI-Receipt is what docs/audit-log.md says;
+- a client certificate that is expired or from an unknown CA fails the handshake with
+  what docs/troubleshooting.md says the client and the error log show."""
 import json
 import re
 import subprocess
@@ -192,3 +194,23 @@ def test_which_responses_carry_a_receipt(site, files):
         assert r.status in (400, 401, 403), r.status
         assert r.headers.get("cmi-transaction-id") and "cmi-receipt" not in r.headers, (r.status, r.headers)
     assert site.unexpected_errors() == []
+
+
+@pytest.mark.parametrize("stem, client_sees, logged", [
+    ("rogue", "tlsv1 alert unknown ca", "AH02039: Certificate Verification: Error (20)"),
+    ("expired", "sslv3 alert certificate expired", "AH02039: Certificate Verification: Error (10)"),
+])
+def test_tls_handshake_failures_as_troubleshooting_md_says(site, stem, client_sees, logged):
+    site.expected_errors.append(re.compile(re.escape(logged)))
+    doc = (SOURCE_DIR / "docs" / "troubleshooting.md").read_text()
+    assert client_sees in doc and logged in doc
+    p = site.root / "provider"
+    offset = site.error_log.stat().st_size
+    out = subprocess.run([str(site.bin / "curl"), "-sS", "--cacert", str(p / "cmc-ca.pem"), "--cert",
+                          str(p / f"{stem}.pem"), "--key", str(p / f"{stem}.key"), f"{BASE}/upload/provider-a/"],
+                         env=site.env(), capture_output=True, text=True, timeout=60)
+    assert out.returncode in (35, 56), out
+    assert client_sees in out.stderr, out.stderr
+    with open(site.error_log) as f:
+        f.seek(offset)
+        assert logged in f.read()

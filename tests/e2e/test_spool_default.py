@@ -8,7 +8,6 @@ The compiled-in default is one path for every build on this machine: the tests t
 create it, or move it aside, hold a lock so that concurrent runs do not meet there."""
 import fcntl
 import os
-import pwd
 import re
 import shutil
 import threading
@@ -69,7 +68,7 @@ def default_lock():
 
 @pytest.fixture(scope="module")
 def default_dir(default_lock):
-    """The compiled-in default, made (as a package would: www-data, 0700) if missing."""
+    """The compiled-in default, made (as a package would: the httpd user, 0700) if missing."""
     default = default_lock
     created = []
     for p in reversed([default, *default.parents]):
@@ -77,9 +76,7 @@ def default_dir(default_lock):
             p.mkdir()
             created.append(p)
     if default in created:
-        pw = pwd.getpwnam("www-data")
-        os.chown(default, pw.pw_uid, pw.pw_gid)
-        default.chmod(0o700)
+        www_owned_dir(default).chmod(0o700)
     yield default
     for p in reversed(created):
         shutil.rmtree(p, ignore_errors=True)

@@ -5,6 +5,7 @@ import glob
 import gzip
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -24,7 +25,10 @@ from cmi_e2e.ports import free_ports  # noqa: E402
 PKG = "libapache2-mod-cmi"
 MODULES = ["cmi_tls", "cmi_auth", "cmi_audit", "cmi_content"]
 STOCK = ["mpm_event", "authz_core", "authz_host", "authz_user", "authn_core", "authn_file", "mime", "alias", "dir",
-         "ssl", "socache_shmcb", "dav", "dav_fs", "cgid", "status"]
+         "ssl", "socache_shmcb", "dav", "dav_fs", "cgid", "status", "env"]
+# a2enmod's dependencies (# Depends: in the .load files)
+DEPENDS = {"cmi_tls": {"ssl"}, "cmi_auth": {"ssl", "socache_shmcb", "authn_core", "authn_file"},
+           "cmi_audit": set(), "cmi_content": {"socache_shmcb"}}
 LEFTOVERS = ["/usr/lib/apache2/modules/mod_cmi_*", "/etc/apache2/mods-available/cmi_*",
              "/etc/apache2/mods-enabled/cmi_*", "/usr/bin/cmi-*", f"/usr/share/doc/{PKG}",
              "/usr/share/man/man1/cmi-*"]
@@ -37,9 +41,18 @@ def purge():
                    env=dict(os.environ, DEBIAN_FRONTEND="noninteractive"))
 
 
+def enabled_modules() -> set:
+    return {Path(p).stem for p in glob.glob("/etc/apache2/mods-enabled/*.load")}
+
+
 @pytest.fixture(scope="module", autouse=True)
 def cleanup():
+    before = enabled_modules()
     yield
+    # what a2enmod enabled as our dependencies goes back to how it was
+    added = sorted(enabled_modules() - before - set(MODULES))
+    if added:
+        subprocess.run(["a2dismod", "-q", "-f", *added], capture_output=True)
     proc = state.get("httpd")
     if proc and proc.poll() is None:
         proc.send_signal(signal.SIGTERM)
@@ -69,12 +82,53 @@ def test_apt_get_install_and_a2enmod(deb):
         assert f"/usr/bin/{tool}" in files
         assert f"/usr/share/man/man1/{tool}.1.gz" in files
     assert f"/usr/share/doc/{PKG}/directives.md.gz" in files or f"/usr/share/doc/{PKG}/directives.md" in files
+    assert f"/usr/share/doc/{PKG}/performance.md.gz" in files, "performance.md is shipped"
+    # the example and the reference ingest as the recipe copies them: uncompressed, executable
+    assert f"/usr/share/doc/{PKG}/examples/cmc-example.conf" in files
+    ingest = f"/usr/share/doc/{PKG}/examples/cmi-ingest"
+    assert ingest in files and os.access(ingest, os.X_OK)
+    # the audit log's own directory and the rule that keeps it
+    assert "/etc/logrotate.d/cmi-audit" in files
+    st = os.stat("/var/log/apache2/cmi")
+    assert (oct(st.st_mode & 0o777), st.st_uid) == ("0o750", 0)
+    # a2enmod's dependency lines, before the first directive
+    for m, deps in DEPENDS.items():
+        head = Path(f"/etc/apache2/mods-available/{m}.load").read_text().split("LoadModule")[0]
+        found = {d for line in head.splitlines() if line.startswith("# Depends:") for d in line.split()[2:]}
+        assert found == deps, (m, found)
+        for line in Path(f"/etc/apache2/mods-available/{m}.conf").read_text().splitlines():
+            assert not line.startswith("<IfModule"), f"{m}.conf: no <IfModule> around policy"
     # what the docs link to: the manifest schema and example, beside them
     assert any(f.startswith(f"/usr/share/doc/{PKG}/schema/cmi-manifest-1.xsd") for f in files), files
     assert any(f.startswith(f"/usr/share/doc/{PKG}/examples/manifest.xml") for f in files), files
     run(["a2enmod", *MODULES])
     for m in MODULES:
         assert os.path.islink(f"/etc/apache2/mods-enabled/{m}.load")
+        for d in DEPENDS[m]:
+            assert os.path.islink(f"/etc/apache2/mods-enabled/{d}.load"), f"a2enmod {m} enables {d}"
+
+
+def test_logrotate_rule_keeps_the_audit_log_and_apache2s_rule_does_not_take_it():
+    rule = Path("/etc/logrotate.d/cmi-audit").read_text()
+    log = "/var/log/apache2/cmi/cmi-audit.log"
+    assert rule.split("{")[0].split()[-1] == log
+    assert re.search(r"^\s*rotate -1$", rule, re.M) and re.search(r"^\s*delaycompress$", rule, re.M)
+    assert "invoke-rc.d apache2 reload" in rule and "copytruncate\n" not in rule.replace("nocopytruncate", "")
+    # the example logs there by default
+    assert f"Define CMI_LOG {log.rsplit('/', 1)[0]}" in example_conf().read_text()
+    # logrotate as cron runs it (debug: nothing is done): our rule takes the file, apache2's does not
+    created = not os.path.exists(log)
+    Path(log).touch()
+    try:
+        out = subprocess.run(["logrotate", "-d", "/etc/logrotate.conf"], capture_output=True, text=True)
+    finally:
+        if created:
+            os.unlink(log)
+    text = out.stdout + out.stderr
+    assert not re.search(r"^error:.*(cmi|duplicate)", text, re.M), text
+    blocks = {b.splitlines()[0].split()[0]: b for b in text.split("rotating pattern: ")[1:]}
+    assert f"considering log {log}" in blocks[log]
+    assert f"considering log {log}" not in blocks.get("/var/log/apache2/*.log", ""), blocks.keys()
 
 
 def test_apache2ctl_configtest():
@@ -96,7 +150,7 @@ def pki(etc: Path):
          "-subj", "/CN=install test CA", "-addext", "basicConstraints=critical,CA:TRUE",
          "-addext", "keyUsage=critical,keyCertSign,cRLSign")
     for name, cn, ext in (("server", "localhost", "subjectAltName=DNS:localhost\nextendedKeyUsage=serverAuth"),
-                          ("client", "provider-a", "extendedKeyUsage=clientAuth")):
+                          ("client", "provider-a", "extendedKeyUsage=clientAuth,emailProtection")):
         ossl("req", *ec, "-keyout", etc / f"{name}.key", "-out", etc / f"{name}.csr", "-subj", f"/CN={cn}")
         (etc / f"{name}.ext").write_text("basicConstraints=CA:FALSE\n" + ext + "\n")
         ossl("x509", "-req", "-in", etc / f"{name}.csr", "-CA", etc / "ca.pem", "-CAkey", etc / "ca.key",
@@ -115,18 +169,18 @@ def test_example_config_serves_one_request_per_module():
     root = Path(tempfile.mkdtemp(prefix="cmi-install-"))
     state["root"] = root
     etc, var, log, cgi, run_dir = (root / d for d in ("etc", "var", "log", "cgi", "run"))
-    for d in (etc, var / "staging" / "provider-a", var / "spool", log, cgi, run_dir):
+    for d in (etc, var / "upload" / "provider-a", var / "staging" / "provider-a", var / "snapshots",
+              var / "ingested", log, cgi, run_dir):
         d.mkdir(parents=True)
     for d in (root, etc, var, cgi, run_dir, log):
         d.chmod(0o755)
     pki(etc)
     for f in ("digest-users", "content-ca.pem", "client-ca.pem"):
         (etc / f).chmod(0o644)
-    shutil.chown(var / "staging", "www-data", "www-data")
     (var / "dav").mkdir()
-    shutil.chown(var / "dav", "www-data", "www-data")
-    shutil.chown(var / "staging" / "provider-a", "www-data", "www-data")
-    shutil.chown(var / "spool", "www-data", "www-data")
+    for d in ("dav", "upload/provider-a", "staging/provider-a", "snapshots", "ingested"):
+        shutil.chown(var / d, "www-data", "www-data")
+    shutil.copy(f"/usr/share/doc/{PKG}/examples/cmi-ingest", cgi / "ingest")
     conf_src = example_conf()
     text = gzip.open(conf_src, "rt").read() if conf_src.suffix == ".gz" else conf_src.read_text()
     (root / "cmc.conf").write_text(text)
@@ -143,6 +197,9 @@ IncludeOptional /etc/apache2/mods-enabled/cmi_*.conf
 User www-data
 Group www-data
 ServerName localhost
+# the listeners (Debian's ports.conf has them on a real system)
+Listen 127.0.0.1:{https}
+Listen 127.0.0.1:{http}
 ErrorLog "{log}/error.log"
 LogLevel warn
 TypesConfig /etc/mime.types
@@ -158,11 +215,18 @@ Include "{root}/cmc.conf"
     (root / "htdocs").mkdir()
     defines = []
     for k, v in (("CMI_SERVER_NAME", "localhost"), ("CMI_HTTPS_PORT", https), ("CMI_ETC", etc),
-                 ("CMI_VAR", var), ("CMI_LOG", log), ("CMI_CGI", cgi),
-                 ("CMI_LISTEN_HTTPS", f"127.0.0.1:{https}"), ("CMI_LISTEN_HTTP", f"127.0.0.1:{http}")):
+                 ("CMI_VAR", var), ("CMI_LOG", log), ("CMI_CGI", cgi)):
         defines += ["-C", f"Define {k} {v}"]
     cmd = ["/usr/sbin/apache2", *defines, "-d", str(root), "-f", str(root / "httpd.conf")]
     run([*cmd, "-t"])
+    # Fails closed: the same site without mod_cmi_auth (a forgotten a2enmod) does not start.
+    without = root / "without-auth.conf"
+    without.write_text((root / "httpd.conf").read_text().replace(
+        "IncludeOptional /etc/apache2/mods-enabled/cmi_*.load",
+        "\n".join(f"Include /etc/apache2/mods-enabled/{m}.load" for m in MODULES if m != "cmi_auth")))
+    out = subprocess.run(["/usr/sbin/apache2", *defines, "-d", str(root), "-f", str(without), "-t"],
+                         capture_output=True, text=True)
+    assert out.returncode != 0 and "Invalid command 'CMIAuth" in out.stderr, out.stderr
     proc = subprocess.Popen([*cmd, "-DFOREGROUND"], start_new_session=True,
                             stdout=subprocess.DEVNULL, stderr=open(log / "stderr.log", "wb"))
     state["httpd"] = proc
@@ -171,7 +235,8 @@ Include "{root}/cmc.conf"
             socket.create_connection(("127.0.0.1", https), timeout=0.2).close()
             break
         except OSError:
-            assert proc.poll() is None, (log / "stderr.log").read_text() + (log / "error.log").read_text()
+            assert proc.poll() is None, "".join(p.read_text() for p in (log / "stderr.log", log / "error.log")
+                                                if p.exists())
             time.sleep(0.05)
 
     def curl(*args):
@@ -187,7 +252,7 @@ Include "{root}/cmc.conf"
     assert status == 403 and json.loads(body)["type"] == "tag:mod-cmi,2026:tls-required", body
     assert "www-authenticate" not in headers
 
-    base = f"https://localhost:{https}/cmi/upload"
+    base = f"https://localhost:{https}/cmi/upload/provider-a"
     # mod_cmi_auth: over TLS without credentials, 401 with a Digest challenge.
     status, headers, body = curl(f"{base}/a.txt")
     assert status == 401 and json.loads(body)["type"] == "tag:mod-cmi,2026:authentication-required", body
@@ -199,13 +264,13 @@ Include "{root}/cmc.conf"
     # mod_cmi_content: an unsigned upload is refused.
     status, headers, body = curl(*client, "-T", str(payload), f"{base}/song.txt")
     assert status == 400 and json.loads(body)["type"] == "tag:mod-cmi,2026:signature-required", body
-    assert not (var / "staging" / "song.txt").exists()
+    assert not (var / "upload" / "provider-a" / "song.txt").exists()
     # ... a signed one (cmi-sign from the package) is stored.
     sig = run(["/usr/bin/cmi-sign", "cms", "--cert", etc / "client.pem", "--key", etc / "client.key",
                payload]).stdout.strip()
     status, headers, body = curl(*client, "-H", sig, "-T", str(payload), f"{base}/song.txt")
     assert status == 201, body
-    assert (var / "staging" / "song.txt").read_text() == "a song\n"
+    assert (var / "upload" / "provider-a" / "song.txt").read_text() == "a song\n"
 
     # mod_cmi_audit: a transaction id and a signed receipt; the log verifies with cmi-audit.
     assert headers.get("cmi-transaction-id")

@@ -97,6 +97,10 @@ Define CMI_HTTPS_PORT {self.https_port}
         site = self.confdir / "sites-available/000-default.conf"
         site.write_text(site.read_text().replace("*:80", f"*:{self.http_port}")
                         .replace("/var/www/html", str(self.root / "var/www/html")))
+        rule = Path("/etc/logrotate.d/apache2")  # apache2's own rule (/var/log/apache2/*.log)
+        if rule.exists():
+            self.path(str(rule)).parent.mkdir(parents=True, exist_ok=True)
+            self.path(str(rule)).write_text(self.relocate(rule.read_text()))
         preload = os.environ.get("CMI_HTTPD_PRELOAD", "")
         env = ""
         if preload:  # a sanitizer build: the runtimes preloaded, as the e2e harness does
@@ -123,6 +127,9 @@ Define CMI_HTTPS_PORT {self.https_port}
         dirs = deb / f"{PKG}.dirs"
         for d in dirs.read_text().split() if dirs.exists() else []:
             self.path("/" + d).mkdir(parents=True, exist_ok=True)
+        log_dir = self.path("/var/log/apache2/cmi")  # as debian/*.postinst leaves it
+        shutil.chown(log_dir, "root", "adm")
+        log_dir.chmod(0o750)
         examples = self.path(f"/usr/share/doc/{PKG}/examples")
         examples.mkdir(parents=True, exist_ok=True)
         for line in (deb / f"{PKG}.examples").read_text().split():
@@ -147,6 +154,7 @@ Define CMI_HTTPS_PORT {self.https_port}
 # CMI_DOCTEST_CURL_FAIL=1: an HTTP error fails the command (a step meant to succeed).
 exec /usr/bin/curl {connect} ${{CMI_DOCTEST_CURL_FAIL:+--fail-with-body}} "$@"
 """)
+        self._more_shims()
         self._script("apt-get", f"""# The package is already in the private root (tests/e2e/cmi_e2e/debian_site.py).
 case "$*" in
     "install ./{PKG}_"*.deb) exit 0 ;;
@@ -178,6 +186,15 @@ for _ in $(seq 300); do
     sleep 0.05
 done
 echo "systemctl shim: apache2 did not come back" >&2; exit 1
+""")
+
+    def _more_shims(self):
+        self._script("invoke-rc.d", """# Debian's invoke-rc.d for apache2 (logrotate's postrotate), via the systemctl shim.
+[ "$1" = apache2 ] || { echo "invoke-rc.d shim: '$*' is not supported" >&2; exit 1; }
+exec systemctl "$2" apache2
+""")
+        self._script("logger", f"""# syslog, into a file of the private root
+cat >> {self.root}/var/log/syslog
 """)
 
     def _script(self, name: str, body: str):

@@ -203,6 +203,33 @@ Alias /dav/ "{self.dav_dir}/"
         self.stop()
         self.start()
 
+    def crash_restart(self):
+        """Kills the whole process tree at once (SIGKILL: no cleanup runs, as in a
+        crash or an OOM kill), then starts httpd again from the same root."""
+        os.killpg(self.proc.pid, signal.SIGKILL)
+        self.proc.wait(timeout=10)
+        self.proc = None
+        self.running_config = None
+        self.stderr_file.close()
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:  # the children may still hold the listeners for a moment
+            try:
+                for port in (self.http_port, self.https_port):
+                    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+                        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                        s.bind(("127.0.0.1", port))
+                break
+            except OSError:
+                time.sleep(0.05)
+        self.start()
+
+    def forget_replay_tables(self):
+        """Stops httpd and removes the default local replay tables, so that the
+        next start makes new, empty ones (a test that damaged them cleans up)."""
+        self.stop()
+        for name in ("cmi-auth-replay.cache", "cmi-content-replay.cache"):
+            (self.root / "run" / name).unlink(missing_ok=True)
+
     def signal_restart(self, graceful: bool = True, timeout: float = 30):
         """A graceful (SIGUSR1) or plain (SIGHUP) restart of the running httpd, as
         `apachectl graceful|restart` does; returns once the new generation has

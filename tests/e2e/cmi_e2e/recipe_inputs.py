@@ -18,8 +18,8 @@ def _pem_key(key) -> bytes:
                              serialization.NoEncryption())
 
 
-def _cert(cn, key, issuer_cert, issuer_key, ca=False, ekus=(), san=None):
-    now = datetime.datetime.now(datetime.timezone.utc)
+def _cert(cn, key, issuer_cert, issuer_key, ca=False, ekus=(), san=None, age_days=0):
+    now = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(days=age_days)
     name = x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, "recipe test"),
                       x509.NameAttribute(NameOID.COMMON_NAME, cn)])
     b = (x509.CertificateBuilder().subject_name(name)
@@ -63,6 +63,14 @@ def make(admin: Path, provider: Path, server_name: str):
         _write(provider / f"{stem}.pem", pem(cert))
         _write(provider / f"{stem}.key", _pem_key(key), 0o600)
         providers[cn] = (provider / f"{stem}.pem", provider / f"{stem}.key")
+    # for the troubleshooting cases: expired (this CA), and from a CA the CMC does not know
+    rogue_key = ec.generate_private_key(ec.SECP256R1())
+    rogue = _cert("rogue CA", rogue_key, None, None, ca=True)
+    client_eku = [ExtendedKeyUsageOID.CLIENT_AUTH]
+    for stem, issuer, age in (("expired", (ca, ca_key), 60), ("rogue", (rogue, rogue_key), 0)):
+        key = ec.generate_private_key(ec.SECP256R1())
+        _write(provider / f"{stem}.pem", pem(_cert("provider-a", key, *issuer, ekus=client_eku, age_days=age)))
+        _write(provider / f"{stem}.key", _pem_key(key), 0o600)
     signing = ed25519.Ed25519PrivateKey.generate()
     _write(provider / "signing-key.pem", _pem_key(signing), 0o600)
     _write(admin / "provider-a-ed25519.pub", signing.public_key().public_bytes(

@@ -94,8 +94,9 @@ class AssertionSpec:
 class Idp:
     """An IdP with an RSA key; writes its metadata and signs with xmlsec1."""
 
-    def __init__(self, directory: Path, entity_id: str, name: str = "idp"):
+    def __init__(self, directory: Path, entity_id: str, name: str = "idp", scopes=(), regexp_scopes=()):
         self.dir = directory
+        self.scopes, self.regexp_scopes = list(scopes), list(regexp_scopes)
         # Fresh file names for every key: a new IdP is a configuration change.
         name = f"{name}-{uuid.uuid4().hex[:8]}"
         self.entity_id = entity_id
@@ -120,11 +121,20 @@ class Idp:
         return (
             f'<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" entityID={quoteattr(self.entity_id)}>'
             '<md:IDPSSODescriptor protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol">'
-            '<md:KeyDescriptor use="signing"><ds:KeyInfo xmlns:ds="http://www.w3.org/2000/09/xmldsig#">'
+            + self.scope_extensions()
+            +             '<md:KeyDescriptor use="signing"><ds:KeyInfo xmlns:ds="http://www.w3.org/2000/09/xmldsig#">'
             f"<ds:X509Data><ds:X509Certificate>{b64}</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor>"
             '<md:SingleSignOnService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect" '
             'Location="https://idp.example/sso"/>'
             "</md:IDPSSODescriptor></md:EntityDescriptor>")
+
+    def scope_extensions(self) -> str:
+        """shibmd:Scope elements (Shibboleth metadata) naming the scopes of this IdP's users."""
+        if not self.scopes and not self.regexp_scopes:
+            return ""
+        scope = '<shibmd:Scope xmlns:shibmd="urn:mace:shibboleth:metadata:1.0" regexp="{}">{}</shibmd:Scope>'
+        return ("<md:Extensions>" + "".join(scope.format("false", escape(s)) for s in self.scopes)
+                + "".join(scope.format("true", escape(s)) for s in self.regexp_scopes) + "</md:Extensions>")
 
     def sign(self, xml: str) -> str:
         """Signs every signature template in `xml` (xmlsec1 CLI)."""
@@ -155,6 +165,18 @@ class Idp:
                 + (f"<samlp:Extensions>{extensions}</samlp:Extensions>" if extensions else "")
                 + '<samlp:Status><samlp:StatusCode Value="urn:oasis:names:tc:SAML:2.0:status:Success"/></samlp:Status>'
                 + assertion_xml + "</samlp:Response>")
+
+
+def location(path: str, metadata, sp: str, extra: str = "") -> str:
+    """An AuthType CMI location taking SAML assertions of the IdP in `metadata`."""
+    return (f"<Location {path}>\n    AuthType CMI\n    CMIAuthMechanisms saml\n"
+            f'    CMISAMLIdPMetadata "{metadata}"\n    CMISAMLSPEntityID {sp}\n'
+            f"    Require valid-user\n{extra}</Location>\n")
+
+
+def one_time_location(path: str, metadata, sp: str, extra: str = "") -> str:
+    """The same, for one-time assertions."""
+    return location(path, metadata, sp, "    CMISAMLOneTimeUse On\n" + extra)
 
 
 def header(xml: str) -> str:
