@@ -328,8 +328,14 @@ def _digest_header(conns: _Conns, state: dict, path: str) -> str:
 
 def _httpsig_headers(state: dict, path: str, body: bytes, replay: bool) -> dict:
     url = f"https://localhost:{state['https_port']}{path}"
-    nonce = state.setdefault("replay_nonce", uuid.uuid4().hex) if replay else uuid.uuid4().hex
-    return httpsig.sign_request("PUT", url, body, state["sig_key"], "load-ed", "ed25519", nonce=nonce)
+    if not replay:
+        return httpsig.sign_request("PUT", url, body, state["sig_key"], "load-ed", "ed25519", nonce=uuid.uuid4().hex)
+    # A captured request sent again verbatim: one signature (one nonce, one `created`)
+    # per process, so its nonce is remembered as long as the signature is acceptable.
+    if "replay_headers" not in state:
+        state["replay_headers"] = httpsig.sign_request("PUT", url, body, state["sig_key"], "load-ed", "ed25519",
+                                                       nonce=uuid.uuid4().hex)
+    return dict(state["replay_headers"])
 
 
 def _worker(args) -> tuple:
