@@ -13,6 +13,7 @@
 #include "mod_cmi_content/evidence_notes.hpp"
 #include "mod_cmi_content/request_state.hpp"
 #include "mod_cmi_content/signer_identity.hpp"
+#include "mod_cmi_content/snapshot_release.hpp"
 
 #include <libxml/parser.h>
 
@@ -133,10 +134,13 @@ const char* snapshot_base(request_rec* r, const ManifestConfig& mc) {
     return dir;
 }
 
-// The per-transaction directory of snapshots, removed (moved files put back)
-// with the request pool: whatever the handler did not take is gone after the request.
+// The per-transaction directory of snapshots. What the handler did not take is
+// released when its response ends (snapshot_release.hpp), at the latest with
+// the request pool.
 TransactionDir* open_transaction_dir(request_rec* r, const ManifestConfig& mc) {
-    return httpd::pool_new<TransactionDir>(r->pool, snapshot_base(r, mc), httpd::transaction_id(r), snapshot_mode(mc));
+    auto* tx = httpd::pool_new<TransactionDir>(r->pool, snapshot_base(r, mc), httpd::transaction_id(r), snapshot_mode(mc));
+    release_snapshots_at_end_of_response(r, *tx);
+    return tx;
 }
 
 // Transaction directories left by a child that died (its lock is free): every
@@ -166,6 +170,7 @@ extern "C" void sweep_snapshots(apr_pool_t* p, server_rec* main) {
 void register_manifest_filter() {
     ap_register_input_filter(kReplayFilterName, manifest_replay_filter, nullptr, AP_FTYPE_CONTENT_SET);
     ap_hook_child_init(sweep_snapshots, nullptr, nullptr, APR_HOOK_MIDDLE);
+    register_snapshot_release();
 }
 
 void init_manifest_libraries() {
