@@ -21,8 +21,6 @@
 #include <stdexcept>
 #include <string>
 
-#include <apr_file_info.h>
-
 namespace cmi::content {
 namespace {
 
@@ -128,27 +126,19 @@ void publish_items(request_rec* r, const ManifestVerdict& v, TransactionDir* tx)
         apr_table_unset(r->subprocess_env, kItemsKey);
 }
 
-const char* snapshot_base(request_rec* r, const ManifestConfig& mc) {
-    const char* dir = mc.snapshot_dir;
-    if (!dir && apr_temp_dir_get(&dir, r->pool) != APR_SUCCESS) throw std::runtime_error("no temporary directory");
-    return dir;
-}
-
 // The per-transaction directory of snapshots. What the handler did not take is
 // released when its response ends (snapshot_release.hpp), at the latest with
 // the request pool.
 TransactionDir* open_transaction_dir(request_rec* r, const ManifestConfig& mc) {
-    auto* tx = httpd::pool_new<TransactionDir>(r->pool, snapshot_base(r, mc), httpd::transaction_id(r), snapshot_mode(mc));
+    auto* tx = httpd::pool_new<TransactionDir>(r->pool, snapshot_dir(mc), httpd::transaction_id(r), snapshot_mode(mc));
     release_snapshots_at_end_of_response(r, *tx);
     return tx;
 }
 
 // Transaction directories left by a child that died (its lock is free): every
 // child sweeps the snapshot directories it may use when it starts.
-extern "C" void sweep_snapshots(apr_pool_t* p, server_rec* main) {
-    std::set<std::string> bases;
-    const char* tmp = nullptr;
-    if (apr_temp_dir_get(&tmp, p) == APR_SUCCESS) bases.insert(tmp);
+extern "C" void sweep_snapshots(apr_pool_t*, server_rec* main) {
+    std::set<std::string> bases{kDefaultSnapshotDir};
     for (server_rec* s = main; s; s = s->next)
         if (const apr_array_header_t* dirs = server_config(s).snapshot_dirs)
             for (int i = 0; i < dirs->nelts; ++i) bases.insert(APR_ARRAY_IDX(dirs, i, const char*));
