@@ -100,11 +100,17 @@ TransactionDir::TransactionDir(const std::string& base, const std::string& label
 }
 
 TransactionDir::~TransactionDir() {
+    release();
+    ::close(dir_);
+    ::close(lock_);  // last: until the directory is gone no sweep may take it
+}
+
+void TransactionDir::release() noexcept {
+    if (released_) return;
+    released_ = true;
     restore_moved();
     empty_dir(dir_);
-    ::close(dir_);
     ::rmdir(path_.c_str());
-    ::close(lock_);  // last: until the directory is gone no sweep may take it
 }
 
 int TransactionDir::create(const std::string& name) const {

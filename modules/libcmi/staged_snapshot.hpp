@@ -45,8 +45,7 @@ public:
     // locked while this object lives (sweep_transaction_dirs leaves it alone).
     // Throws std::runtime_error.
     TransactionDir(const std::string& base, const std::string& label, SnapshotMode mode);
-    // Moved files still here go back to their staged names (restore_moved);
-    // everything else left in the directory is removed, and the directory.
+    // release(), unless done already.
     ~TransactionDir();
     TransactionDir(const TransactionDir&) = delete;
     TransactionDir& operator=(const TransactionDir&) = delete;
@@ -65,6 +64,12 @@ public:
     // name has been staged again meanwhile (then the moved one is dropped).
     void restore_moved() noexcept;
 
+    // The handler is done: moved files still here go back (restore_moved),
+    // everything else left in the directory is removed, and the directory.
+    // The lock stays held until this object goes (a sweep never sees the
+    // directory half removed as abandoned). Once; later calls do nothing.
+    void release() noexcept;
+
 private:
     struct Moved {
         std::string name;
@@ -76,6 +81,7 @@ private:
     SnapshotMode mode_;
     int dir_ = -1;
     int lock_ = -1;
+    bool released_ = false;
     unsigned next_ = 0;
     std::vector<Moved> moved_;
     std::vector<unsigned long> no_clone_;  // devices of staged files that could not be cloned

@@ -16,8 +16,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <apr_file_info.h>
-
 #include <climits>
 #include <cstdlib>
 #include <cstring>
@@ -70,29 +68,6 @@ bool inside(const char* inner, const char* outer) {
     return std::strncmp(a, b, n) == 0 && (a[n] == '/' || a[n] == 0 || (n == 1 && b[0] == '/'));
 }
 
-// Decoupled Upload: every manifest item needs a staged file and a signature
-// that chains to the trust anchors.
-void check_manifest(const std::string& where, const Effective& chain, const Effective& maybe,
-                    std::set<std::string>& problems, apr_pool_t* ptemp) {
-    if (chain.decoupled != httpd::Tri::on) return;
-    const char* snapshots = chain.snapshot_dir;
-    if (!snapshots && apr_temp_dir_get(&snapshots, ptemp) != APR_SUCCESS) snapshots = nullptr;
-    if (chain.staging_root && snapshots && inside(snapshots, chain.staging_root))
-        problems.insert("CMIStagingSnapshotDir " + std::string(snapshots) + " applies to " + where +
-                        " and is inside its CMIStagingRoot " + chain.staging_root +
-                        ": staging writers could reach the snapshots handed to the handler; set "
-                        "CMIStagingSnapshotDir to a directory outside every upload area");
-    if (!chain.staging && !maybe.staging)
-        problems.insert("CMIDecoupledManifest On applies to " + where +
-                        ", but no CMIStagingRoot applies there, so no manifest item can be found: add "
-                        "CMIStagingRoot /path/to/staging to that section or an enclosing one");
-    if (!chain.anchors && !maybe.anchors)
-        problems.insert("CMIDecoupledManifest On applies to " + where +
-                        ", but no CMIContentTrustAnchors applies there, so no manifest signature can be "
-                        "verified: add CMIContentTrustAnchors /path/to/content-ca.pem to that section or an "
-                        "enclosing one");
-}
-
 // Whether the httpd children (User/Group, or this user when not started as root)
 // can create files in `dir`, by its mode bits: ACLs and supplementary groups are not
 // seen, so a "no" is only a warning.
@@ -105,26 +80,67 @@ bool looks_writable_by_httpd(const char* dir, const struct stat& st) {
     return (st.st_mode & (S_IWOTH | S_IXOTH)) == (S_IWOTH | S_IXOTH);
 }
 
-// Spool mode: the spool directory must exist (the default one is not checked by a
-// directive) and be writable by the children, or every spooled request fails with 500.
+// A directory of httpd's own state that the children write to (spool, snapshots):
+// it must exist — a directive checks its own argument, nothing checks the
+// compiled-in default — and be writable by the children, or every request
+// using it fails with 500.
+struct StateDir {
+    const char* setting;    // "CMIContentSpool On"
+    const char* directive;  // "CMIContentSpoolDir"
+    const char* noun;       // "spool"
+    const char* failing;    // "spooled requests"
+};
+
+void check_state_dir(const StateDir& d, const std::string& where, const char* configured, const char* fallback,
+                     std::set<std::string>& problems, std::set<std::string>& warnings) {
+    const std::string applies = std::string(d.setting) + " applies to " + where;
+    const char* dir = configured ? configured : fallback;
+    struct stat st;
+    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        if (!configured)
+            problems.insert(applies + ", but no " + d.directive + " applies there and the default " + d.noun +
+                            " directory " + dir + " does not exist: create it, writable by the httpd user only "
+                            "(install -d -m 0700 -o www-data -g www-data " + dir + "), or set " + d.directive);
+        return;
+    }
+    if (!looks_writable_by_httpd(dir, st))
+        warnings.insert(applies + ", but its " + d.noun + " directory " + dir +
+                        " does not look writable by the httpd user (by its owner, group and mode): " + d.failing +
+                        " will fail with 500 until it is (chown www-data " + dir + ")");
+}
+
+// Decoupled Upload: every manifest item needs a staged file and a signature
+// that chains to the trust anchors; its snapshots a directory out of reach.
+void check_manifest(const std::string& where, const Effective& chain, const Effective& maybe,
+                    std::set<std::string>& problems, std::set<std::string>& warnings) {
+    if (chain.decoupled != httpd::Tri::on) return;
+    const char* snapshots = chain.snapshot_dir ? chain.snapshot_dir : kDefaultSnapshotDir;
+    if (chain.staging_root && inside(snapshots, chain.staging_root))
+        problems.insert("CMIStagingSnapshotDir " + std::string(snapshots) + " applies to " + where +
+                        " and is inside its CMIStagingRoot " + chain.staging_root +
+                        ": staging writers could reach the snapshots handed to the handler; set "
+                        "CMIStagingSnapshotDir to a directory outside every upload area");
+    if (chain.snapshot_dir || !maybe.snapshot_dir)  // else another section may supply it
+        check_state_dir({"CMIDecoupledManifest On", "CMIStagingSnapshotDir", "snapshot", "manifests"}, where,
+                        chain.snapshot_dir, kDefaultSnapshotDir, problems, warnings);
+    if (!chain.staging && !maybe.staging)
+        problems.insert("CMIDecoupledManifest On applies to " + where +
+                        ", but no CMIStagingRoot applies there, so no manifest item can be found: add "
+                        "CMIStagingRoot /path/to/staging to that section or an enclosing one");
+    if (!chain.anchors && !maybe.anchors)
+        problems.insert("CMIDecoupledManifest On applies to " + where +
+                        ", but no CMIContentTrustAnchors applies there, so no manifest signature can be "
+                        "verified: add CMIContentTrustAnchors /path/to/content-ca.pem to that section or an "
+                        "enclosing one");
+}
+
+// Spool mode: the spool directory.
 void check_spool(const std::string& where, const Effective& chain, const Effective& maybe,
                  std::set<std::string>& problems, std::set<std::string>& warnings) {
     if (chain.spool != httpd::Tri::on || maybe.spool != httpd::Tri::unset) return;
     if (!chain.spool_dir && maybe.spool_dir) return;  // another section may supply it
-    const char* dir = chain.spool_dir ? chain.spool_dir : kDefaultSpoolDir;
-    struct stat st;
-    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
-        if (!chain.spool_dir)
-            problems.insert("CMIContentSpool On applies to " + where +
-                            ", but no CMIContentSpoolDir applies there and the default spool directory " + dir +
-                            " does not exist: create it, writable by the httpd user only (install -d -m 0700 -o "
-                            "www-data -g www-data " + dir + "), or set CMIContentSpoolDir");
-        return;
-    }
-    if (!looks_writable_by_httpd(dir, st))
-        warnings.insert("CMIContentSpool On applies to " + where + ", but its spool directory " + dir +
-                        " does not look writable by the httpd user (by its owner, group and mode): spooled "
-                        "requests will fail with 500 until it is (chown www-data " + dir + ")");
+    check_state_dir({"CMIContentSpool On", "CMIContentSpoolDir", "spool", "spooled requests"}, where, chain.spool_dir,
+                    kDefaultSpoolDir, problems, warnings);
 }
 
 void collect(std::vector<Section>& out, const apr_array_header_t* arr, bool location) {
@@ -176,8 +192,7 @@ void check(const std::string& where, const Effective& chain, const Effective& ma
                         "or accept only CMS signatures with CMIContentFormats cms");
 }
 
-void check_server(server_rec* s, std::set<std::string>& problems, std::set<std::string>& warnings,
-                  apr_pool_t* ptemp) {
+void check_server(server_rec* s, std::set<std::string>& problems, std::set<std::string>& warnings) {
     const auto* defaults = static_cast<const DirConfig*>(ap_get_module_config(s->lookup_defaults, &cmi_content_module));
     const auto* sconf = static_cast<const core_server_config*>(ap_get_core_module_config(s->module_config));
     const auto* dconf = static_cast<const core_dir_config*>(ap_get_core_module_config(s->lookup_defaults));
@@ -217,15 +232,15 @@ void check_server(server_rec* s, std::set<std::string>& problems, std::set<std::
             }
         }
         check(sec.name, chain, maybe, maybe_formats, problems);
-        check_manifest(sec.name, chain, maybe, problems, ptemp);
+        check_manifest(sec.name, chain, maybe, problems, warnings);
         check_spool(sec.name, chain, maybe, problems, warnings);
     }
 }
 
-extern "C" int check_config(apr_pool_t*, apr_pool_t*, apr_pool_t* ptemp, server_rec* main) {
+extern "C" int check_config(apr_pool_t*, apr_pool_t*, apr_pool_t*, server_rec* main) {
     std::set<std::string> problems, warnings;
     try {
-        for (server_rec* s = main; s; s = s->next) check_server(s, problems, warnings, ptemp);
+        for (server_rec* s = main; s; s = s->next) check_server(s, problems, warnings);
     } catch (const std::exception& e) {
         ap_log_error_(__FILE__, __LINE__, cmi_content_module.module_index, APLOG_CRIT, 0, main,
                       "mod_cmi_content: configuration check failed: %s", e.what());

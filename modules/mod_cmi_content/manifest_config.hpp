@@ -35,6 +35,15 @@ inline constexpr int kDefaultMaxKeyInfoCertificates = 4;
 ManifestConfig merge_manifest_config(const ManifestConfig& base, const ManifestConfig& add);
 inline bool decoupled(const ManifestConfig& c) { return c.enabled == httpd::Tri::on; }
 inline bool staging_per_user(const ManifestConfig& c) { return c.per_user == httpd::Tri::on; }
+// The default CMIStagingSnapshotDir, set by the build (configure
+// --with-snapshot-dir; LOCALSTATEDIR/lib/cmi/snapshots): httpd's own state, not
+// the system temporary directory, which is often a tmpfs where Copy snapshots
+// would sit in RAM.
+#ifndef CMI_DEFAULT_SNAPSHOT_DIR
+#error "CMI_DEFAULT_SNAPSHOT_DIR comes from the build (Makefile.am, configure --with-snapshot-dir)"
+#endif
+inline constexpr const char* kDefaultSnapshotDir = CMI_DEFAULT_SNAPSHOT_DIR;
+inline const char* snapshot_dir(const ManifestConfig& c) { return c.snapshot_dir ? c.snapshot_dir : kDefaultSnapshotDir; }
 inline apr_off_t manifest_max_size(const ManifestConfig& c) {
     return c.max_size > 0 ? c.max_size : kDefaultManifestMaxSize;
 }
@@ -92,7 +101,7 @@ const char* set_manifest_limit(cmd_parms* cmd, void* cfg, const char* arg);
     AP_INIT_TAKE1("CMIStagingSnapshot", httpd::as_cmd(set_snapshot_mode), nullptr, RSRC_CONF | ACCESS_CONF,          \
                   "Move (default) or Copy: how verified staged items become the handler's snapshots"),               \
     AP_INIT_TAKE1("CMIStagingSnapshotDir", httpd::as_cmd(set_snapshot_dir), nullptr, RSRC_CONF | ACCESS_CONF,        \
-                  "directory for per-transaction snapshot directories (default: the system temporary directory)"),  \
+                  "directory for per-transaction snapshot directories (default: " CMI_DEFAULT_SNAPSHOT_DIR ")"),  \
     AP_INIT_TAKE1("CMIManifestMaxItems", httpd::as_cmd(set_manifest_limit), (void*)"items", RSRC_CONF | ACCESS_CONF, \
                   "most items one manifest may name (default 10000)"),                                              \
     AP_INIT_TAKE1("CMIManifestMaxBytes", httpd::as_cmd(set_manifest_limit), (void*)"bytes", RSRC_CONF | ACCESS_CONF, \

@@ -13,14 +13,13 @@
 #include "mod_cmi_content/evidence_notes.hpp"
 #include "mod_cmi_content/request_state.hpp"
 #include "mod_cmi_content/signer_identity.hpp"
+#include "mod_cmi_content/snapshot_release.hpp"
 
 #include <libxml/parser.h>
 
 #include <set>
 #include <stdexcept>
 #include <string>
-
-#include <apr_file_info.h>
 
 namespace cmi::content {
 namespace {
@@ -127,24 +126,19 @@ void publish_items(request_rec* r, const ManifestVerdict& v, TransactionDir* tx)
         apr_table_unset(r->subprocess_env, kItemsKey);
 }
 
-const char* snapshot_base(request_rec* r, const ManifestConfig& mc) {
-    const char* dir = mc.snapshot_dir;
-    if (!dir && apr_temp_dir_get(&dir, r->pool) != APR_SUCCESS) throw std::runtime_error("no temporary directory");
-    return dir;
-}
-
-// The per-transaction directory of snapshots, removed (moved files put back)
-// with the request pool: whatever the handler did not take is gone after the request.
+// The per-transaction directory of snapshots. What the handler did not take is
+// released when its response ends (snapshot_release.hpp), at the latest with
+// the request pool.
 TransactionDir* open_transaction_dir(request_rec* r, const ManifestConfig& mc) {
-    return httpd::pool_new<TransactionDir>(r->pool, snapshot_base(r, mc), httpd::transaction_id(r), snapshot_mode(mc));
+    auto* tx = httpd::pool_new<TransactionDir>(r->pool, snapshot_dir(mc), httpd::transaction_id(r), snapshot_mode(mc));
+    release_snapshots_at_end_of_response(r, *tx);
+    return tx;
 }
 
 // Transaction directories left by a child that died (its lock is free): every
 // child sweeps the snapshot directories it may use when it starts.
-extern "C" void sweep_snapshots(apr_pool_t* p, server_rec* main) {
-    std::set<std::string> bases;
-    const char* tmp = nullptr;
-    if (apr_temp_dir_get(&tmp, p) == APR_SUCCESS) bases.insert(tmp);
+extern "C" void sweep_snapshots(apr_pool_t*, server_rec* main) {
+    std::set<std::string> bases{kDefaultSnapshotDir};
     for (server_rec* s = main; s; s = s->next)
         if (const apr_array_header_t* dirs = server_config(s).snapshot_dirs)
             for (int i = 0; i < dirs->nelts; ++i) bases.insert(APR_ARRAY_IDX(dirs, i, const char*));
@@ -166,6 +160,7 @@ extern "C" void sweep_snapshots(apr_pool_t* p, server_rec* main) {
 void register_manifest_filter() {
     ap_register_input_filter(kReplayFilterName, manifest_replay_filter, nullptr, AP_FTYPE_CONTENT_SET);
     ap_hook_child_init(sweep_snapshots, nullptr, nullptr, APR_HOOK_MIDDLE);
+    register_snapshot_release();
 }
 
 void init_manifest_libraries() {

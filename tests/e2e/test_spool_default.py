@@ -6,10 +6,8 @@ names it), and a spool directory the children cannot write is a start-up warning
 
 The compiled-in default is one path for every build on this machine: the tests that
 create it, or move it aside, hold a lock so that concurrent runs do not meet there."""
-import fcntl
 import os
 import re
-import shutil
 import threading
 import time
 from pathlib import Path
@@ -18,6 +16,7 @@ import pytest
 import requests
 
 from conftest import BUILD_DIR
+from cmi_e2e.default_dirs import default_dir_fixtures, moved_aside
 from cmi_e2e.content import cms_sign, write_cgi, www_owned_dir
 from cmi_e2e.load import children
 
@@ -45,41 +44,7 @@ echo "validation=$CMI_CONTENT_VALIDATION"
 """
 
 
-def make_variable(name: str) -> str:
-    """A variable of the build's Makefile, with ${...} expanded (prefix, localstatedir)."""
-    values = {}
-    for line in (BUILD_DIR / "Makefile").read_text().splitlines():
-        m = re.match(r"^([A-Za-z_][A-Za-z0-9_]*) = (.*)$", line)
-        if m:
-            values.setdefault(m.group(1), m.group(2))
-
-    def expand(v: str) -> str:
-        return re.sub(r"\$[{(]([A-Za-z_0-9]+)[})]", lambda m: expand(values.get(m.group(1), "")), v)
-    return expand(values[name])
-
-
-@pytest.fixture(scope="module")
-def default_lock():
-    """The compiled-in default spool directory, held for this module."""
-    with open("/tmp/cmi-e2e-default-spool.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        yield Path(make_variable("cmispooldir"))
-
-
-@pytest.fixture(scope="module")
-def default_dir(default_lock):
-    """The compiled-in default, made (as a package would: the httpd user, 0700) if missing."""
-    default = default_lock
-    created = []
-    for p in reversed([default, *default.parents]):
-        if not p.exists():
-            p.mkdir()
-            created.append(p)
-    if default in created:
-        www_owned_dir(default).chmod(0o700)
-    yield default
-    for p in reversed(created):
-        shutil.rmtree(p, ignore_errors=True)
+default_lock, default_dir = default_dir_fixtures("spool", BUILD_DIR)
 
 
 @pytest.fixture(scope="module")
@@ -136,15 +101,8 @@ def test_a_spooled_body_goes_to_the_state_directory_not_tmp(server, default_dir,
 
 def test_a_missing_default_spool_directory_stops_configtest(httpd, default_lock):
     default = default_lock
-    aside = default.with_name(default.name + ".cmi-e2e-aside")
-    moved = default.exists()
-    if moved:
-        default.rename(aside)
-    try:
+    with moved_aside(default):
         r = httpd.configtest(CONFIG.format(cgi=httpd.root, ca=httpd.pki.ca_cert))
-    finally:
-        if moved:
-            aside.rename(default)
     assert r.returncode != 0
     out = r.stdout + r.stderr
     assert ("CMIContentSpool On applies to <Location /spool-default/>, but no CMIContentSpoolDir applies there "

@@ -5,6 +5,7 @@ import glob
 import gzip
 import json
 import os
+import pwd
 import re
 import shutil
 import signal
@@ -91,6 +92,10 @@ def test_apt_get_install_and_a2enmod(deb):
     assert "/etc/logrotate.d/cmi-audit" in files
     st = os.stat("/var/log/apache2/cmi")
     assert (oct(st.st_mode & 0o777), st.st_uid) == ("0o750", 0)
+    # the default spool and snapshot directories: the httpd user's only
+    for d in ("/var/lib/cmi/spool", "/var/lib/cmi/snapshots"):
+        st = os.stat(d)
+        assert (oct(st.st_mode & 0o777), st.st_uid) == ("0o700", pwd.getpwnam("www-data").pw_uid), d
     # a2enmod's dependency lines, before the first directive
     for m, deps in DEPENDS.items():
         head = Path(f"/etc/apache2/mods-available/{m}.load").read_text().split("LoadModule")[0]

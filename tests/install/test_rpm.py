@@ -54,3 +54,5 @@ def test_logrotate_rule_keeps_the_audit_log(rpm):
         assert line in rule, line
     modes = {l.split()[0]: l.split() for l in rpm_query(rpm, "--dump").splitlines()}
     assert modes["/var/log/httpd/cmi"][4].endswith("0700"), modes["/var/log/httpd/cmi"]
+    for d in ("/var/lib/cmi/spool", "/var/lib/cmi/snapshots"):  # the defaults, the httpd user's only
+        assert modes[d][4].endswith("0700") and modes[d][5:7] == ["apache", "apache"], modes[d]

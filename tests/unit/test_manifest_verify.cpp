@@ -319,6 +319,12 @@ public:
             // the handler takes one (a rename out of the directory)
             kept = dir_ + "/taken.bin";
             CPPUNIT_ASSERT_EQUAL(0, rename(v.items[1].path.c_str(), kept.c_str()));
+            // the end of the handler's response: released while the request (and its lock) lives
+            tx.release();
+            CPPUNIT_ASSERT_EQUAL(std::string("first item"), read(dir_ + "/root/a/one.bin"));
+            CPPUNIT_ASSERT(!exists(tx.path()));
+            CPPUNIT_ASSERT_EQUAL(0u, sweep_transaction_dirs(snaps(), 0));
+            tx.release();  // once
         }
         // the end of the request: what was not taken is back where it was staged, the directory gone
         CPPUNIT_ASSERT_EQUAL(std::string("first item"), read(dir_ + "/root/a/one.bin"));

@@ -5,6 +5,7 @@ mime.types it reads and the python that runs the tests. configure writes them to
 import configparser
 import functools
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,3 +42,18 @@ def harness_config(build_dir=None) -> HarnessConfig:
         mime_types=mime_types,
         python=ini.get("tools", "python"),
     )
+
+
+def build_make_variable(name: str, build_dir=None) -> str:
+    """A variable of the build's Makefile with ${...} expanded (e.g. cmispooldir: the
+    compiled-in default spool directory, from prefix and localstatedir)."""
+    build = Path(build_dir or os.environ.get("CMI_BUILD_DIR", SOURCE_DIR / "build"))
+    values = {}
+    for line in (build / "Makefile").read_text().splitlines():
+        m = re.match(r"^([A-Za-z_][A-Za-z0-9_]*) = (.*)$", line)
+        if m:
+            values.setdefault(m.group(1), m.group(2))
+
+    def expand(v: str) -> str:
+        return re.sub(r"\$[{(]([A-Za-z_0-9]+)[})]", lambda m: expand(values.get(m.group(1), "")), v)
+    return expand(values[name])

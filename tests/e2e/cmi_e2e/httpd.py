@@ -60,6 +60,14 @@ class Httpd:
                 raise RuntimeError("run as root, the e2e httpd needs a user: reconfigure --with-httpd-user=USER")
             for d in ("dav", "var"):
                 shutil.chown(self.root / d, self.user, self.group)
+        # Decoupled Upload snapshots go to this server's own directory: the compiled-in
+        # default (LOCALSTATEDIR/lib/cmi/snapshots) is one path for every build on the
+        # machine. Beside the root, not in it: tests use the root as a staging root.
+        # None: the default (test_snapshot_default.py).
+        self.own_snapshot_dir = Path(tempfile.mkdtemp(prefix="cmi-e2e-snapshots-"))
+        self.snapshot_dir = self.own_snapshot_dir
+        if self.user:
+            shutil.chown(self.snapshot_dir, self.user, self.group)
         self.http_port, self.https_port = free_ports(2)
         self.error_log = self.root / "logs" / "error.log"
         self.conf_file = self.root / "conf" / "httpd.conf"
@@ -87,6 +95,8 @@ class Httpd:
         loads += [f'LoadModule cmi_{m}_module "{self.our_module(m)}"'
                   for m in OUR_MODULES if self.our_module(m).exists()]
         user = f"User {self.user}\nGroup {self.group}\n" if self.user else ""
+        snapshots = (f'CMIStagingSnapshotDir "{self.snapshot_dir}"'
+                     if self.snapshot_dir and self.our_module("content").exists() else "")
         r, pki = self.root, self.pki
         return f"""# written by the mod_cmi e2e harness
 ServerRoot "{r}"
@@ -106,6 +116,7 @@ DocumentRoot "{self.docroot}"
 EnableMMAP Off
 ScriptSock "{r}/run/cgid.sock"
 DavLockDB "{r}/var/davlock"
+{snapshots}
 SSLSessionCache "shmcb:{r}/run/ssl_scache(512000)"
 <Directory />
     AllowOverride None
@@ -249,6 +260,7 @@ Alias /dav/ "{self.dav_dir}/"
         self.stop()
         if os.environ.get("CMI_KEEP_E2E_ROOT") is None:
             shutil.rmtree(self.root, ignore_errors=True)
+            shutil.rmtree(self.own_snapshot_dir, ignore_errors=True)
 
     # --- logs ----------------------------------------------------------------
     def tail_logs(self, lines=30) -> str:
