@@ -1,6 +1,6 @@
 // CMI-Content-Signature carries attacker-chosen DER: every outcome is a
 // verified expectation or a ValidationError, nothing else.
-// fuzz-sources: libcmi/cms_signature.cpp libcmi/cms_der.cpp libcmi/signer_vars.cpp libcmi/signer_chain.cpp libcmi/trust_anchors.cpp libcmi/x509_name.cpp libcmi/digest.cpp libcmi/base64.cpp
+// fuzz-sources: libcmi/cms_signature.cpp libcmi/signer_policy.cpp libcmi/sha256.cpp libcmi/cms_der.cpp libcmi/signer_vars.cpp libcmi/signer_chain.cpp libcmi/trust_anchors.cpp libcmi/x509_name.cpp libcmi/digest.cpp libcmi/base64.cpp
 #include "libcmi/cms_der.hpp"
 #include "libcmi/cms_signature.hpp"
 
