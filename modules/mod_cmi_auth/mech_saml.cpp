@@ -3,6 +3,7 @@
 #include "mod_cmi_auth/mechanism.hpp"
 
 #include "httpd/notes.hpp"
+#include "libcmi/ossl.hpp"
 #include "libcmi/saml_assertion.hpp"
 #include "libcmi/saml_cache.hpp"
 
@@ -27,16 +28,9 @@ bool valid_base64(const char* s, std::size_t& n) {
 std::string client_cert_der(request_rec* r) {
     const char* pem = ap_ssl_var_lookup(r->pool, r->server, r->connection, r, "SSL_CLIENT_CERT");
     if (!pem || !*pem) return {};
-    std::unique_ptr<BIO, decltype(&BIO_free)> bio(BIO_new_mem_buf(pem, -1), BIO_free);
-    std::unique_ptr<X509, decltype(&X509_free)> cert(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr),
-                                                    X509_free);
-    if (!cert) return {};
-    unsigned char* der = nullptr;
-    const int len = i2d_X509(cert.get(), &der);
-    if (len <= 0) return {};
-    std::string out(reinterpret_cast<char*>(der), static_cast<std::size_t>(len));
-    OPENSSL_free(der);
-    return out;
+    const auto bio = ossl::memory_bio(pem);
+    const ossl::UniquePtr<X509> cert(bio ? PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr) : nullptr);
+    return cert ? ossl::to_der(i2d_X509, cert.get()) : std::string();
 }
 
 std::string env_name(const std::string& attribute) {

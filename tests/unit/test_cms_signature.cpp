@@ -174,15 +174,13 @@ public:
         CPPUNIT_ASSERT(split->der.size() < der.size());
         // What is left parses as the same SignedData, without certificates.
         const auto* p = reinterpret_cast<const unsigned char*>(split->der.data());
-        CMS_ContentInfo* cms = d2i_CMS_ContentInfo(nullptr, &p, static_cast<long>(split->der.size()));
+        const ossl::UniquePtr<CMS_ContentInfo> cms(d2i_CMS_ContentInfo(nullptr, &p, static_cast<long>(split->der.size())));
         CPPUNIT_ASSERT(cms);
         CPPUNIT_ASSERT_EQUAL(static_cast<const unsigned char*>(
                                  reinterpret_cast<const unsigned char*>(split->der.data()) + split->der.size()), p);
-        STACK_OF(X509)* certs = CMS_get1_certs(cms);
-        CPPUNIT_ASSERT(!certs || sk_X509_num(certs) == 0);
-        sk_X509_pop_free(certs, X509_free);
-        CPPUNIT_ASSERT_EQUAL(1, sk_CMS_SignerInfo_num(CMS_get0_SignerInfos(cms)));
-        CMS_ContentInfo_free(cms);
+        const ossl::UniquePtr<STACK_OF(X509)> certs(CMS_get1_certs(cms.get()));
+        CPPUNIT_ASSERT(!certs || sk_X509_num(certs.get()) == 0);
+        CPPUNIT_ASSERT_EQUAL(1, sk_CMS_SignerInfo_num(CMS_get0_SignerInfos(cms.get())));
         // Nothing to cut, or not DER: the caller parses the original.
         CPPUNIT_ASSERT(!without_certificates(testpki::cms_sign(body_, signer_, EVP_sha256(), true, false)));
         CPPUNIT_ASSERT(!without_certificates(der.substr(0, der.size() - 1)));
