@@ -55,6 +55,9 @@ public:
     // owner of a local store ("cmi-auth", "cmi-content") and its default file.
     // Idempotent within one configuration cycle.
     apr_status_t init(apr_pool_t* pconf, server_rec* s, const char* cname, const char* mutex_type);
+    // init(), or false after a line naming `directive` (post_config then stops httpd).
+    bool init_logged(apr_pool_t* pconf, server_rec* s, const char* cname, const char* mutex_type,
+                     const char* directive);
     void child_init(apr_pool_t* p, server_rec* s);
 
     // Entries one owner may hold at once; 0 (the default): 1/8 of a local
@@ -98,6 +101,7 @@ public:
 private:
     Result shared_store(request_rec* r, std::string_view key, apr_time_t expiry, const Use& use);
     Result counted(request_rec* r, Result res, const Use& use) const;
+    void store_failed(request_rec* r, apr_status_t rv, const char* what, bool last) const;
     apr_status_t init_local(apr_pool_t* pconf, server_rec* s, const char* cname);
 
     const char* spec_ = nullptr;

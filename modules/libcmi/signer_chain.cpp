@@ -15,7 +15,7 @@ constexpr const char* kWho = "the content signer certificate";
 
 // With a CRL file, the signer needs its issuer's CRL; a CA of the chain is
 // checked where the file has one for it and otherwise passes.
-extern "C" int tolerate_missing_ca_crl(int ok, X509_STORE_CTX* ctx) {
+extern "C" int tolerate_missing_ca_crl(int ok, X509_STORE_CTX* ctx) noexcept {
     if (!ok && X509_STORE_CTX_get_error(ctx) == X509_V_ERR_UNABLE_TO_GET_CRL &&
         X509_STORE_CTX_get_error_depth(ctx) > 0) {
         X509_STORE_CTX_set_error(ctx, X509_V_OK);

@@ -49,7 +49,7 @@ void add_name(SignerVars& out, const std::string& prefix, const X509_NAME* name)
     }
 }
 
-bool digits(std::string_view s) {
+bool digits(std::string_view s) noexcept {
     if (s.empty()) return false;
     for (char c : s)
         if (!std::isdigit(static_cast<unsigned char>(c))) return false;
@@ -78,7 +78,7 @@ SignerVars signer_variables(const X509* cert) {
     return out;
 }
 
-bool is_signer_variable(std::string_view name) {
+bool is_signer_variable(std::string_view name) noexcept {
     if (name == "SIGNER_M_SERIAL" || name == "SIGNER_V_START" || name == "SIGNER_V_END") return true;
     for (std::string_view p : {"SIGNER_SAN_Email_", "SIGNER_SAN_DNS_"})
         if (name.substr(0, p.size()) == p) return digits(name.substr(p.size()));
@@ -99,7 +99,7 @@ bool is_signer_variable(std::string_view name) {
     return false;
 }
 
-const std::string* find_signer_variable(const SignerVars& vars, std::string_view name) {
+const std::string* find_signer_variable(const SignerVars& vars, std::string_view name) noexcept {
     for (const auto& [k, v] : vars)
         if (k == name) return &v;
     return nullptr;

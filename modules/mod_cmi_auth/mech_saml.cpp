@@ -81,7 +81,7 @@ Outcome saml_authenticate(request_rec* r, const DirConfig& dc) {
     if (!dc.saml_idps || dc.saml_idps->empty() || !dc.saml_sp_entity_id) {
         // A client can send this at will: a warning, not an error.
         ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
-                      "saml: no CMISAMLIdPMetadata or CMISAMLSPEntityID for %s: SAML assertions are refused",
+                      CMILOGNO(20004) "saml: no CMISAMLIdPMetadata or CMISAMLSPEntityID for %s: SAML assertions are refused",
                       r->uri);
         out.detail = "SAML assertions are not accepted here.";
         return out;

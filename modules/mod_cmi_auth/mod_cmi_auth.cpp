@@ -61,7 +61,7 @@ httpd::ReplayCache::Result record(request_rec* r, const std::string& note_key, R
     if (apr_table_get(first->notes, note.c_str())) return httpd::ReplayCache::Result::fresh;
     httpd::ReplayCache* cache = server_config(r->server).replay_cache;
     if (!cache) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "no replay cache: set CMIAuthReplayCache");
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, CMILOGNO(20002) "no replay cache: set CMIAuthReplayCache");
         return httpd::ReplayCache::Result::unavailable;
     }
     const auto res = rec(*cache);
@@ -114,7 +114,7 @@ constexpr const char* kMutexType = "cmi-auth-replay";
 constexpr const char* kCacheName = "cmi-auth";
 constexpr std::size_t kSamlCacheEntries = 10000;
 
-bool is_cmi(const char* type) { return type && !strcasecmp(type, "CMI"); }
+bool is_cmi(const char* type) noexcept { return type && !strcasecmp(type, "CMI"); }
 
 // SAML without a trusted IdP (CMISAMLIdPMetadata) can never succeed: not offered.
 bool usable(Mech m, const DirConfig& dc) { return m != Mech::saml || dc.saml_idps; }
@@ -182,7 +182,8 @@ int authenticate(request_rec* r) {
             return httpd::refuse(r, cmi_auth_module, "authentication-required",
                                  std::string(mech_name(m)) + ": " + o.detail);
         case Verdict::unavailable:
-            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "%s: %s Requests that need it are refused (fail closed).",
+            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                          CMILOGNO(20003) "%s: %s Requests that need it are refused (fail closed).",
                           mech_name(m), o.detail.c_str());
             return httpd::refuse(r, cmi_auth_module, "authentication-unavailable",
                                  "Authentication cannot be checked right now; try again later.");
@@ -244,7 +245,7 @@ extern "C" int note_auth_failure(request_rec* r, const char* type) {
 // and authorization (the fixups phase comes after them).
 constexpr const char* kPastAuthzNote = "CMI_AUTH_PAST_AUTHZ";
 
-extern "C" int mark_past_authz(request_rec* r) {
+extern "C" int mark_past_authz(request_rec* r) noexcept {
     if (is_cmi(ap_auth_type(r))) apr_table_setn(r->notes, kPastAuthzNote, "1");
     return DECLINED;
 }
@@ -272,8 +273,10 @@ extern "C" void rewrite_forbidden_status(request_rec* r) {
 }
 
 extern "C" int pre_config(apr_pool_t* pconf, apr_pool_t*, apr_pool_t*) {
-    httpd::ReplayCache::register_mutex(pconf, kMutexType);
-    return OK;
+    return httpd::server_barrier(nullptr, cmi_auth_module, "pre_config", [pconf] {
+        httpd::ReplayCache::register_mutex(pconf, kMutexType);
+        return OK;
+    });
 }
 
 // The random Digest nonce secret when none is configured: made once per
@@ -351,37 +354,29 @@ int post_config_body(apr_pool_t* pconf, apr_pool_t* ptemp, server_rec* main) {
         if (!sc.replay_cache) sc.replay_cache = fallback;
         if (!sc.replay_cache) continue;  // digest requests will fail closed, with a log line
         if (sc.replay_quota) sc.replay_cache->set_quota(sc.replay_quota);
-        apr_status_t rv = sc.replay_cache->init(pconf, s, kCacheName, kMutexType);
-        if (rv != APR_SUCCESS) {
-            ap_log_error(APLOG_MARK, APLOG_EMERG, rv, s, "CMIAuthReplayCache %s: cannot initialise the cache",
-                         sc.replay_cache->spec());
+        if (!sc.replay_cache->init_logged(pconf, s, kCacheName, kMutexType, "CMIAuthReplayCache"))
             return HTTP_INTERNAL_SERVER_ERROR;
-        }
     }
     return OK;
 }
 
 extern "C" int post_config(apr_pool_t* pconf, apr_pool_t*, apr_pool_t* ptemp, server_rec* s) {
-    try {
-        return post_config_body(pconf, ptemp, s);
-    } catch (const std::exception& e) {
-        ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, "mod_cmi_auth: %s", e.what());
-    }
-    return HTTP_INTERNAL_SERVER_ERROR;
+    return httpd::server_barrier(s, cmi_auth_module, "post_config",
+                                 [=] { return post_config_body(pconf, ptemp, s); });
 }
 
+// A failure is logged and the child serves on; lasso last, so that its failure
+// (it was initialised when the configuration was read, where a failure stops
+// httpd) leaves the replay caches and the assertion cache in place.
 extern "C" void child_init(apr_pool_t* p, server_rec* main) {
-    try {
+    httpd::server_barrier(main, cmi_auth_module, "child_init", [=] {
+        for (server_rec* s = main; s; s = s->next)
+            if (httpd::ReplayCache* c = server_config(s).replay_cache) c->child_init(p, s);
+        // One validated-assertion cache per process, in the child's pool.
+        auto* saml_cache = httpd::pool_new<saml::ValidatedCache>(p, kSamlCacheEntries);
+        for (server_rec* s = main; s; s = s->next) server_config(s).saml_cache = saml_cache;
         ensure_lasso();
-    } catch (const std::exception& e) {
-        ap_log_error(APLOG_MARK, APLOG_CRIT, 0, main, "mod_cmi_auth: %s", e.what());
-    }
-    // One validated-assertion cache per process, in the child's pool.
-    auto* saml_cache = httpd::pool_new<saml::ValidatedCache>(p, kSamlCacheEntries);
-    for (server_rec* s = main; s; s = s->next) {
-        server_config(s).saml_cache = saml_cache;
-        if (httpd::ReplayCache* c = server_config(s).replay_cache) c->child_init(p, s);
-    }
+    });
 }
 
 void register_hooks(apr_pool_t* p) {

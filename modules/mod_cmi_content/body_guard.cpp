@@ -54,10 +54,10 @@ apr_status_t sealed_filter_body(ap_filter_t* f, ap_input_mode_t mode) {
     if (!seal->logged) {
         seal->logged = true;
         request_rec* first = httpd::first_request(f->r);
-        ap_log_rerror_(__FILE__, __LINE__, cmi_content_module.module_index, APLOG_WARNING, 0, f->r,
-                       "refused to hand the body of %s %s to %s: it was never validated (the request was refused "
-                       "before or by validation) [CMI-Transaction-ID %s]",
-                       first->method, first->uri, f->r->uri, httpd::transaction_id(f->r));
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, f->r,
+                      CMILOGNO(30003) "refused to hand the body of %s %s to %s: it was never validated (the request "
+                                      "was refused before or by validation) [CMI-Transaction-ID %s]",
+                      first->method, first->uri, f->r->uri, httpd::transaction_id(f->r));
     }
     return APR_EACCES;
 }

@@ -8,6 +8,8 @@
 // means: some request under S is certain to fail closed.
 #include "mod_cmi_content/config_check.hpp"
 
+#include "httpd/barrier.hpp"
+
 #include "mod_cmi_content/content_config.hpp"
 
 #include <http_core.h>
@@ -78,16 +80,16 @@ void check_manifest(const std::string& where, const Effective& chain, const Effe
     const char* snapshots = chain.snapshot_dir;
     if (!snapshots && apr_temp_dir_get(&snapshots, ptemp) != APR_SUCCESS) snapshots = nullptr;
     if (chain.staging_root && snapshots && inside(snapshots, chain.staging_root))
-        problems.insert("CMIStagingSnapshotDir " + std::string(snapshots) + " applies to " + where +
+        problems.insert(CMILOGNO(30004) "CMIStagingSnapshotDir " + std::string(snapshots) + " applies to " + where +
                         " and is inside its CMIStagingRoot " + chain.staging_root +
                         ": staging writers could reach the snapshots handed to the handler; set "
                         "CMIStagingSnapshotDir to a directory outside every upload area");
     if (!chain.staging && !maybe.staging)
-        problems.insert("CMIDecoupledManifest On applies to " + where +
+        problems.insert(CMILOGNO(30005) "CMIDecoupledManifest On applies to " + where +
                         ", but no CMIStagingRoot applies there, so no manifest item can be found: add "
                         "CMIStagingRoot /path/to/staging to that section or an enclosing one");
     if (!chain.anchors && !maybe.anchors)
-        problems.insert("CMIDecoupledManifest On applies to " + where +
+        problems.insert(CMILOGNO(30006) "CMIDecoupledManifest On applies to " + where +
                         ", but no CMIContentTrustAnchors applies there, so no manifest signature can be "
                         "verified: add CMIContentTrustAnchors /path/to/content-ca.pem to that section or an "
                         "enclosing one");
@@ -115,14 +117,14 @@ void check_spool(const std::string& where, const Effective& chain, const Effecti
     struct stat st;
     if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
         if (!chain.spool_dir)
-            problems.insert("CMIContentSpool On applies to " + where +
+            problems.insert(CMILOGNO(30007) "CMIContentSpool On applies to " + where +
                             ", but no CMIContentSpoolDir applies there and the default spool directory " + dir +
                             " does not exist: create it, writable by the httpd user only (install -d -m 0700 -o "
                             "www-data -g www-data " + dir + "), or set CMIContentSpoolDir");
         return;
     }
     if (!looks_writable_by_httpd(dir, st))
-        warnings.insert("CMIContentSpool On applies to " + where + ", but its spool directory " + dir +
+        warnings.insert(CMILOGNO(30008) "CMIContentSpool On applies to " + where + ", but its spool directory " + dir +
                         " does not look writable by the httpd user (by its owner, group and mode): spooled "
                         "requests will fail with 500 until it is (chown www-data " + dir + ")");
 }
@@ -156,7 +158,7 @@ void check(const std::string& where, const Effective& chain, const Effective& ma
     const bool anchors = chain.anchors || maybe.anchors, keys = chain.keys || maybe.keys;
     if (!chain.formats) {  // the default: every format whose keys are configured
         if (!anchors && !keys)
-            problems.insert("CMIContentValidation " + mode + " applies to " + where +
+            problems.insert(CMILOGNO(30009) "CMIContentValidation " + mode + " applies to " + where +
                             ", but neither CMIContentTrustAnchors nor CMIContentSignerKeys applies there, so no "
                             "signature can be verified: add CMIContentTrustAnchors /path/to/content-ca.pem (CMS "
                             "signers) and/or CMIContentSignerKeys /path/to/signer-keys (RFC 9421 signers) to that "
@@ -165,12 +167,12 @@ void check(const std::string& where, const Effective& chain, const Effective& ma
     }
     const unsigned fmts = chain.formats;
     if ((fmts & kFormatCms) && !anchors)
-        problems.insert("CMIContentValidation " + mode + " applies to " + where +
+        problems.insert(CMILOGNO(30010) "CMIContentValidation " + mode + " applies to " + where +
                         " and CMIContentFormats lists cms, but no CMIContentTrustAnchors applies there: add "
                         "CMIContentTrustAnchors /path/to/content-ca.pem to that section (or an enclosing one), "
                         "or accept only RFC 9421 signatures with CMIContentFormats http-signature");
     if ((fmts & kFormatHttpSignature) && !keys)
-        problems.insert("CMIContentValidation " + mode + " applies to " + where +
+        problems.insert(CMILOGNO(30011) "CMIContentValidation " + mode + " applies to " + where +
                         " and CMIContentFormats lists http-signature, but no CMIContentSignerKeys applies there: add "
                         "CMIContentSignerKeys /path/to/signer-keys to that section (or an enclosing one), "
                         "or accept only CMS signatures with CMIContentFormats cms");
@@ -223,19 +225,14 @@ void check_server(server_rec* s, std::set<std::string>& problems, std::set<std::
 }
 
 extern "C" int check_config(apr_pool_t*, apr_pool_t*, apr_pool_t* ptemp, server_rec* main) {
-    std::set<std::string> problems, warnings;
-    try {
+    return httpd::server_barrier(main, cmi_content_module, "check_config", [=] {
+        std::set<std::string> problems, warnings;
         for (server_rec* s = main; s; s = s->next) check_server(s, problems, warnings, ptemp);
-    } catch (const std::exception& e) {
-        ap_log_error_(__FILE__, __LINE__, cmi_content_module.module_index, APLOG_CRIT, 0, main,
-                      "mod_cmi_content: configuration check failed: %s", e.what());
-        return HTTP_INTERNAL_SERVER_ERROR;
-    }
-    for (const auto& w : warnings)
-        ap_log_error_(__FILE__, __LINE__, cmi_content_module.module_index, APLOG_WARNING, 0, main, "%s", w.c_str());
-    for (const auto& p : problems)
-        ap_log_error_(__FILE__, __LINE__, cmi_content_module.module_index, APLOG_CRIT, 0, main, "%s", p.c_str());
-    return problems.empty() ? OK : HTTP_INTERNAL_SERVER_ERROR;
+        // Each message carries its own id (CMILOGNO above).
+        for (const auto& w : warnings) ap_log_error(APLOG_MARK, APLOG_WARNING, 0, main, "%s", w.c_str());
+        for (const auto& p : problems) ap_log_error(APLOG_MARK, APLOG_CRIT, 0, main, "%s", p.c_str());
+        return problems.empty() ? OK : HTTP_INTERNAL_SERVER_ERROR;
+    });
 }
 
 }  // namespace

@@ -13,8 +13,9 @@
 #include <string>
 #include <vector>
 
+// Every file of the module logs under its name (per-module LogLevel).
 extern "C" {
-extern module AP_MODULE_DECLARE_DATA cmi_content_module;
+APLOG_USE_MODULE(cmi_content);
 }
 
 namespace cmi::content {

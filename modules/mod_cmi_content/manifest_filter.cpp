@@ -141,7 +141,7 @@ TransactionDir* open_transaction_dir(request_rec* r, const ManifestConfig& mc) {
 
 // Transaction directories left by a child that died (its lock is free): every
 // child sweeps the snapshot directories it may use when it starts.
-extern "C" void sweep_snapshots(apr_pool_t* p, server_rec* main) {
+void sweep_snapshot_dirs(apr_pool_t* p, server_rec* main) {
     std::set<std::string> bases;
     const char* tmp = nullptr;
     if (apr_temp_dir_get(&tmp, p) == APR_SUCCESS) bases.insert(tmp);
@@ -149,16 +149,20 @@ extern "C" void sweep_snapshots(apr_pool_t* p, server_rec* main) {
         if (const apr_array_header_t* dirs = server_config(s).snapshot_dirs)
             for (int i = 0; i < dirs->nelts; ++i) bases.insert(APR_ARRAY_IDX(dirs, i, const char*));
     for (const std::string& base : bases) {
-        try {
+        try {  // one unreadable directory does not keep the others from being swept
             if (const unsigned n = sweep_transaction_dirs(base, 60))
-                ap_log_error_(__FILE__, __LINE__, cmi_content_module.module_index, APLOG_NOTICE, 0, main,
-                              "removed %u snapshot director%s left in %s by an ended process", n, n == 1 ? "y" : "ies",
-                              base.c_str());
+                ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, main,
+                             "removed %u snapshot director%s left in %s by an ended process", n, n == 1 ? "y" : "ies",
+                             base.c_str());
         } catch (const std::exception& e) {
-            ap_log_error_(__FILE__, __LINE__, cmi_content_module.module_index, APLOG_WARNING, 0, main,
-                          "cannot sweep snapshot directories in %s: %s", base.c_str(), e.what());
+            ap_log_error(APLOG_MARK, APLOG_WARNING, 0, main,
+                         CMILOGNO(30001) "cannot sweep snapshot directories in %s: %s", base.c_str(), e.what());
         }
     }
+}
+
+extern "C" void sweep_snapshots(apr_pool_t* p, server_rec* main) {
+    httpd::server_barrier(main, cmi_content_module, "child_init", [=] { sweep_snapshot_dirs(p, main); });
 }
 
 }  // namespace
@@ -226,7 +230,7 @@ int validate_manifest(request_rec* r, const DirConfig& dc) {
     const std::string read = "manifest of " + std::to_string(verdict.items.size()) + " items: " +
                              std::to_string(verdict.files_read) + " distinct staged files read, " +
                              std::to_string(verdict.bytes_read) + " bytes, snapshots in " + tx->path();
-    ap_log_rerror_(__FILE__, __LINE__, cmi_content_module.module_index, APLOG_INFO, 0, r, "%s", read.c_str());
+    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "%s", read.c_str());
     const ItemResult* failed = verdict.first_failure();
     if (failed) tx->restore_moved();  // the staged files stay where they were for a corrected manifest
     publish_items(r, verdict, failed ? nullptr : tx);

@@ -1,5 +1,6 @@
 #include "mod_cmi_content/replay_check.hpp"
 
+#include "httpd/barrier.hpp"
 #include "httpd/replay_cache.hpp"
 #include "httpd/request_chain.hpp"
 #include "libcmi/sha256.hpp"
@@ -44,8 +45,10 @@ void remember_in_this_request(request_rec* r, const std::string& key) {
 }
 
 extern "C" int pre_config(apr_pool_t* pconf, apr_pool_t*, apr_pool_t*) {
-    httpd::ReplayCache::register_mutex(pconf, kMutexType);
-    return OK;
+    return httpd::server_barrier(nullptr, cmi_content_module, "pre_config", [pconf] {
+        httpd::ReplayCache::register_mutex(pconf, kMutexType);
+        return OK;
+    });
 }
 
 int post_config_body(apr_pool_t* pconf, apr_pool_t* ptemp, server_rec* main) {
@@ -55,34 +58,28 @@ int post_config_body(apr_pool_t* pconf, apr_pool_t* ptemp, server_rec* main) {
         ServerConfig& sc = server_config(s);
         if (!sc.replay_cache) sc.replay_cache = fallback;
         if (!sc.replay_cache) continue;  // requests with a nonce fail closed, with a log line
-        const apr_status_t rv = sc.replay_cache->init(pconf, s, kCacheName, kMutexType);
-        if (rv != APR_SUCCESS) {
-            ap_log_error_(__FILE__, __LINE__, cmi_content_module.module_index, APLOG_EMERG, rv, s, "CMIContentReplayCache %s: cannot initialise the cache",
-                         sc.replay_cache->spec());
+        if (!sc.replay_cache->init_logged(pconf, s, kCacheName, kMutexType, "CMIContentReplayCache"))
             return HTTP_INTERNAL_SERVER_ERROR;
-        }
     }
     return OK;
 }
 
 extern "C" int post_config(apr_pool_t* pconf, apr_pool_t*, apr_pool_t* ptemp, server_rec* s) {
-    try {
-        return post_config_body(pconf, ptemp, s);
-    } catch (const std::exception& e) {
-        ap_log_error_(__FILE__, __LINE__, cmi_content_module.module_index, APLOG_EMERG, 0, s, "mod_cmi_content: %s", e.what());
-    }
-    return HTTP_INTERNAL_SERVER_ERROR;
+    return httpd::server_barrier(s, cmi_content_module, "post_config",
+                                 [=] { return post_config_body(pconf, ptemp, s); });
 }
 
 extern "C" void child_init(apr_pool_t* p, server_rec* main) {
-    for (server_rec* s = main; s; s = s->next)
-        if (httpd::ReplayCache* c = server_config(s).replay_cache) c->child_init(p, s);
+    httpd::server_barrier(main, cmi_content_module, "child_init", [=] {
+        for (server_rec* s = main; s; s = s->next)
+            if (httpd::ReplayCache* c = server_config(s).replay_cache) c->child_init(p, s);
+    });
 }
 
 [[noreturn]] void unavailable(request_rec* r, const char* why, const char* what = "RFC 9421 nonces",
                               const char* whose = "The signature's nonce") {
-    ap_log_rerror_(__FILE__, __LINE__, cmi_content_module.module_index, APLOG_ERR, 0, r,
-                  "%s: %s cannot be checked; the request is refused (fail closed).", why, what);
+    ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                  CMILOGNO(30002) "%s: %s cannot be checked; the request is refused (fail closed).", why, what);
     throw ValidationError("validation-unavailable",
                           std::string(whose) + " cannot be checked for replay right now; try again later.");
 }

@@ -3,8 +3,9 @@
 #include "httpd/directive.hpp"
 #include "httpd/httpd_includes.hpp"
 
+// Every file of the module logs under its name (per-module LogLevel).
 extern "C" {
-extern module AP_MODULE_DECLARE_DATA cmi_tls_module;
+APLOG_USE_MODULE(cmi_tls);
 }
 
 namespace cmi::tls {
