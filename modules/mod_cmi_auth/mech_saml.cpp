@@ -18,12 +18,6 @@
 namespace cmi::auth {
 namespace {
 
-bool valid_base64(const char* s, std::size_t& n) {
-    for (n = 0; s[n]; ++n)
-        if (!apr_isalnum(s[n]) && s[n] != '+' && s[n] != '/' && s[n] != '=') return false;
-    return n > 0 && n % 4 == 0;
-}
-
 // The DER of the TLS client certificate, or "" without one.
 std::string client_cert_der(request_rec* r) {
     const char* pem = ap_ssl_var_lookup(r->pool, r->server, r->connection, r, "SSL_CLIENT_CERT");
@@ -70,14 +64,9 @@ std::string replay_key(const saml::Identity& id) {
 
 Outcome saml_authenticate(request_rec* r, const DirConfig& dc) {
     Outcome out;
-    const char* b64 = authorization_params(r, "SAML");
-    if (!b64) return out;
-    out.verdict = Verdict::denied;
     // A bearer assertion is as good as a password to whoever sees it (cf. RFC 6750 §5.3).
-    if (!ap_ssl_conn_is_ssl(r->connection)) {
-        out.detail = "SAML assertions are only accepted over TLS.";
-        return out;
-    }
+    const char* b64 = presented(r, "SAML", out, "SAML assertions");
+    if (!b64) return out;
     if (!dc.saml_idps || dc.saml_idps->empty() || !dc.saml_sp_entity_id) {
         // A client can send this at will: a warning, not an error.
         ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,

@@ -1,3 +1,4 @@
+#include "httpd/notes.hpp"
 #include "mod_cmi_content/body_guard.hpp"
 
 #include "httpd/barrier.hpp"
@@ -5,7 +6,6 @@
 #include "httpd/request_chain.hpp"
 #include "httpd/transaction.hpp"
 #include "mod_cmi_content/content_config.hpp"
-#include "mod_cmi_content/content_notes.hpp"
 
 namespace cmi::content {
 namespace {
@@ -89,7 +89,7 @@ void follow(request_rec* r, BodyGuard& g) {
 // What a handler learns about the body (notes and, for CGIs, the environment)
 // is the same after a redirect; subprocess_env otherwise carries it only as REDIRECT_*.
 void carry_results(const request_rec* from, request_rec* to) {
-    for (const char* key : {kValidationKey, kFormatKey, kDigestKey, kSignerKey, kItemsKey, kItemsFileKey}) {
+    for (const char* key : {httpd::kContentValidationKey, httpd::kContentFormatKey, httpd::kContentDigestKey, httpd::kContentSignerKey, httpd::kContentItemsKey, httpd::kContentItemsFileKey}) {
         if (const char* v = apr_table_get(from->notes, key)) apr_table_setn(to->notes, key, v);
         if (const char* v = apr_table_get(from->subprocess_env, key)) apr_table_setn(to->subprocess_env, key, v);
     }

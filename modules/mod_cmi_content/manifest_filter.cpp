@@ -8,8 +8,8 @@
 #include "libcmi/manifest_verify.hpp"
 #include "libcmi/manifest_xmldsig.hpp"
 #include "mod_cmi_content/body_guard.hpp"
+#include "mod_cmi_content/body_read.hpp"
 #include "mod_cmi_content/body_replay.hpp"
-#include "mod_cmi_content/content_notes.hpp"
 #include "mod_cmi_content/evidence_notes.hpp"
 #include "mod_cmi_content/request_state.hpp"
 #include "mod_cmi_content/signer_identity.hpp"
@@ -26,7 +26,6 @@ namespace cmi::content {
 namespace {
 
 constexpr const char* kReplayFilterName = "CMI_CONTENT_MANIFEST";
-constexpr apr_off_t kReadBlock = 64 * 1024;
 
 struct ManifestBody {
     std::string data;
@@ -61,39 +60,18 @@ const char* cmi_user(request_rec* r) {
 }
 
 int refuse_invalid(request_rec* r, const char* code, const std::string& detail, const std::string& ext = {}) {
-    publish(r, kValidationKey, "invalid");
+    publish(r, httpd::kContentValidationKey, "invalid");
     return httpd::refuse(r, cmi_content_module, code, detail, ext);
 }
 
 // Reads the whole manifest through the parser, keeping its bytes for the
 // handler. A refusal status, or OK with the parsed document.
 int read_manifest(request_rec* r, ManifestReader& reader, ManifestBody& body, StreamingDigest& digest) {
-    apr_bucket_brigade* bb = apr_brigade_create(r->pool, r->connection->bucket_alloc);
-    for (bool eos = false; !eos;) {
-        const apr_status_t rv = ap_get_brigade(r->input_filters, bb, AP_MODE_READBYTES, APR_BLOCK_READ, kReadBlock);
-        if (rv != APR_SUCCESS) {
-            apr_brigade_cleanup(bb);
-            return ap_map_http_request_error(rv, HTTP_BAD_REQUEST);
-        }
-        for (apr_bucket* b = APR_BRIGADE_FIRST(bb); b != APR_BRIGADE_SENTINEL(bb); b = APR_BUCKET_NEXT(b)) {
-            if (APR_BUCKET_IS_EOS(b)) {
-                eos = true;
-                break;
-            }
-            if (APR_BUCKET_IS_METADATA(b)) continue;
-            const char* data = nullptr;
-            apr_size_t len = 0;
-            if (apr_bucket_read(b, &data, &len, APR_BLOCK_READ) != APR_SUCCESS) {
-                apr_brigade_cleanup(bb);
-                return HTTP_BAD_REQUEST;
-            }
-            reader.feed(data, len);  // throws at the limit, before the copy grows
-            body.data.append(data, len);
-            digest.update(data, len);
-        }
-        apr_brigade_cleanup(bb);
-    }
-    return OK;
+    return read_body(r, [&](const char* data, apr_size_t len) {
+        reader.feed(data, len);  // throws at the limit, before the copy grows
+        body.data.append(data, len);
+        digest.update(data, len);
+    });
 }
 
 std::string signers_of(const ManifestVerdict& v) {
@@ -113,18 +91,18 @@ constexpr size_t kEnvItemsMax = 64 * 1024;
 void publish_items(request_rec* r, const ManifestVerdict& v, TransactionDir* tx) {
     const std::string full = items_structured_field(v);
     const char* value = apr_pstrmemdup(r->pool, full.data(), full.size());
-    apr_table_setn(r->notes, kItemsKey, value);
+    apr_table_setn(r->notes, httpd::kContentItemsKey, value);
     // The whole list, whatever its size, for the handler that may read it.
-    if (tx) publish(r, kItemsFileKey, tx->write("items", full + "\n"));
+    if (tx) publish(r, httpd::kContentItemsFileKey, tx->write("items", full + "\n"));
     if (full.size() <= kEnvItemsMax) {
-        apr_table_setn(r->subprocess_env, kItemsKey, value);
+        apr_table_setn(r->subprocess_env, httpd::kContentItemsKey, value);
         return;
     }
     const std::string compact = items_structured_field(v, true);
     if (compact.size() <= kEnvItemsMax)
-        apr_table_setn(r->subprocess_env, kItemsKey, apr_pstrmemdup(r->pool, compact.data(), compact.size()));
+        apr_table_setn(r->subprocess_env, httpd::kContentItemsKey, apr_pstrmemdup(r->pool, compact.data(), compact.size()));
     else
-        apr_table_unset(r->subprocess_env, kItemsKey);
+        apr_table_unset(r->subprocess_env, httpd::kContentItemsKey);
 }
 
 const char* snapshot_base(request_rec* r, const ManifestConfig& mc) {
@@ -181,7 +159,7 @@ int validate_manifest(request_rec* r, const DirConfig& dc) {
     const ManifestConfig& mc = dc.manifest;
     if (!mc.staging_root)
         throw std::logic_error("CMIDecoupledManifest On needs CMIStagingRoot for this location");
-    publish(r, kFormatKey, "manifest");
+    publish(r, httpd::kContentFormatKey, "manifest");
     const apr_off_t max = manifest_max_size(mc);
     apr_off_t declared = 0;
     const char* length = apr_table_get(r->headers_in, "Content-Length");
@@ -200,7 +178,7 @@ int validate_manifest(request_rec* r, const DirConfig& dc) {
         ManifestReader reader(limits);
         if (const int st = read_manifest(r, reader, *body, digest); st != OK) return st;
         std::unique_ptr<ManifestDoc> doc = reader.finish();
-        publish(r, kDigestKey, content_digest_member(DigestAlg::sha256, digest.finish()));
+        publish(r, httpd::kContentDigestKey, content_digest_member(DigestAlg::sha256, digest.finish()));
 
         ManifestPolicy policy;
         policy.max_items = static_cast<size_t>(manifest_max_items(mc));
@@ -235,7 +213,7 @@ int validate_manifest(request_rec* r, const DirConfig& dc) {
     if (failed) tx->restore_moved();  // the staged files stay where they were for a corrected manifest
     publish_items(r, verdict, failed ? nullptr : tx);
     const std::string signer = signers_of(verdict);
-    if (!signer.empty()) publish(r, kSignerKey, signer);
+    if (!signer.empty()) publish(r, httpd::kContentSignerKey, signer);
     if (const ItemResult* bad = failed) {
         size_t failed = 0;
         for (const auto& i : verdict.items) failed += i.code ? 1 : 0;
@@ -244,7 +222,7 @@ int validate_manifest(request_rec* r, const DirConfig& dc) {
                                   " content items failed validation; first: " + bad->detail,
                               items_problem_extension(verdict));
     }
-    publish(r, kValidationKey, "valid");
+    publish(r, httpd::kContentValidationKey, "valid");
     publish_manifest_evidence(r, verdict.signed_manifest ? std::string_view(body->data) : std::string_view(), verdict);
 
     // The handler sees the manifest as it was sent, with a known length.

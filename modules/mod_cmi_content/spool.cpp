@@ -4,6 +4,7 @@
 #include "httpd/pool_object.hpp"
 #include "httpd/problem_response.hpp"
 #include "mod_cmi_content/body_guard.hpp"
+#include "mod_cmi_content/body_read.hpp"
 #include "mod_cmi_content/body_replay.hpp"
 
 #include <apr_file_io.h>
@@ -15,7 +16,6 @@ namespace cmi::content {
 namespace {
 
 constexpr const char* kReplayFilterName = "CMI_CONTENT_SPOOLED";
-constexpr apr_off_t kReadBlock = 64 * 1024;
 
 struct ReplayCtx {
     apr_file_t* file;
@@ -68,34 +68,15 @@ void register_spool_filter() {
 
 int spool_and_verify(request_rec* r, const DirConfig& dc, RequestState& st) {
     apr_file_t* file = open_spool(r, dc);
-    apr_bucket_brigade* bb = apr_brigade_create(r->pool, r->connection->bucket_alloc);
     apr_off_t size = 0;
-    for (bool eos = false; !eos;) {
-        const apr_status_t rv = ap_get_brigade(r->input_filters, bb, AP_MODE_READBYTES, APR_BLOCK_READ, kReadBlock);
-        if (rv != APR_SUCCESS) {
-            // AP_FILTER_ERROR: HTTP_IN already answered (e.g. 413); otherwise the client went away.
-            apr_brigade_cleanup(bb);
-            return ap_map_http_request_error(rv, HTTP_BAD_REQUEST);
-        }
-        for (apr_bucket* b = APR_BRIGADE_FIRST(bb); b != APR_BRIGADE_SENTINEL(bb); b = APR_BUCKET_NEXT(b)) {
-            if (APR_BUCKET_IS_EOS(b)) {
-                eos = true;
-                break;
-            }
-            if (APR_BUCKET_IS_METADATA(b)) continue;
-            const char* data = nullptr;
-            apr_size_t len = 0;
-            if (apr_bucket_read(b, &data, &len, APR_BLOCK_READ) != APR_SUCCESS) {
-                apr_brigade_cleanup(bb);
-                return HTTP_BAD_REQUEST;
-            }
+    if (const int status = read_body(r, [&](const char* data, apr_size_t len) {
             st.digest.update(data, len);
             if (apr_file_write_full(file, data, len, nullptr) != APR_SUCCESS)
                 throw std::runtime_error("cannot write the spool file");
             size += static_cast<apr_off_t>(len);
-        }
-        apr_brigade_cleanup(bb);
-    }
+        });
+        status != OK)
+        return status;
     std::string detail;
     if (const char* code = conclude(r, st, detail)) return httpd::refuse(r, cmi_content_module, code, detail);
 
