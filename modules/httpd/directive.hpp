@@ -1,8 +1,13 @@
-// Directive-table helpers. In C++ httpd's command_rec::func is a
-// `const char *(*)()`, so every handler needs a cast; the detour through
+// Directive-table and configuration helpers. In C++ httpd's command_rec::func
+// is a `const char *(*)()`, so every handler needs a cast; the detour through
 // `void (*)()` keeps -Wcast-function-type quiet. This is the only place it happens.
 #pragma once
 #include "httpd/httpd_includes.hpp"
+#include "httpd/pool_object.hpp"
+
+#include <stdexcept>
+#include <string>
+#include <type_traits>
 
 namespace cmi::httpd {
 
@@ -20,6 +25,82 @@ inline Tri to_tri(int flag) { return flag ? Tri::on : Tri::off; }
 template <class T>
 const T* merge_ptr(const T* base, const T* add) {
     return add ? add : base;
+}
+
+// What an inner section ends up with: its own value when it set one, else the
+// outer one. Pointers are unset when null, enumerations when E::unset, numbers
+// when not positive (a number that may be 0 is merged by hand).
+template <class T>
+T* inherit(T* base, T* add) {
+    return add ? add : base;
+}
+template <class E, std::enable_if_t<std::is_enum_v<E>, int> = 0>
+E inherit(E base, E add) {
+    return add == E::unset ? base : add;
+}
+template <class N, std::enable_if_t<std::is_arithmetic_v<N>, int> = 0>
+N inherit(N base, N add) {
+    return add > 0 ? add : base;
+}
+
+// out.f = inherit(base.f, add.f) for each listed member f.
+template <class C, class... T>
+void inherit_fields(C& out, const C& base, const C& add, T C::*... fields) {
+    ((out.*fields = inherit(base.*fields, add.*fields)), ...);
+}
+
+// httpd's configuration callbacks for a configuration struct C (default
+// constructed: nothing set), owned by the pool. A merge is
+// `merge_into(C& out, const C& base, const C& add, apr_pool_t* p)`, found by ADL.
+template <class C>
+void* create_dir_config(apr_pool_t* p, char*) {
+    return pool_new<C>(p);
+}
+template <class C>
+void* create_server_config(apr_pool_t* p, server_rec*) {
+    return pool_new<C>(p);
+}
+template <class C>
+void* merge_config(apr_pool_t* p, void* base, void* add) {
+    C* out = pool_new<C>(p);
+    merge_into(*out, *static_cast<const C*>(base), *static_cast<const C*>(add), p);
+    return out;
+}
+
+template <class M>
+struct member_class;
+template <class C, class T>
+struct member_class<T C::*> {
+    using type = C;
+};
+
+// A FLAG directive's handler that sets the Tri at a member path of the
+// per-directory configuration: set_flag<&DirConfig::spool>, or
+// set_flag<&DirConfig::manifest, &ManifestConfig::enabled>.
+template <auto First, auto... Rest>
+const char* set_flag(cmd_parms*, void* cfg, int on) noexcept {
+    auto* c = static_cast<typename member_class<decltype(First)>::type*>(cfg);
+    ((c->*First) .* ... .* Rest) = to_tri(on);
+    return nullptr;
+}
+
+// A whole number from `min` to `max`; else std::invalid_argument
+// "'<arg>' is not <what>" (`what` says what it should be and how to write it).
+long long number_arg(const char* arg, long long min, long long max, const char* what);
+
+// A file the server reads as it starts (a path relative to ServerRoot), made
+// into a T owned by the configuration pool; a T that cannot be made (its
+// constructor throws std::runtime_error) makes the directive fail, with `hint`
+// after the reason.
+template <class T>
+const T* file_arg(cmd_parms* cmd, const char* arg, const char* hint) {
+    const char* path = ap_server_root_relative(cmd->pool, arg);
+    if (!path) throw std::invalid_argument(std::string("invalid path '") + arg + "'");
+    try {
+        return pool_new<T>(cmd->pool, path);
+    } catch (const std::runtime_error& e) {
+        throw std::invalid_argument(std::string(e.what()) + "; " + hint);
+    }
 }
 
 }  // namespace cmi::httpd

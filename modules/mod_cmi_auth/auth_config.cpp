@@ -110,12 +110,8 @@ const char* set_digest_algorithms(cmd_parms* cmd, void* cfg, int argc, char* con
 
 const char* set_nonce_lifetime(cmd_parms* cmd, void* cfg, const char* arg) {
     return directive_barrier(cmd, [&]() -> const char* {
-        char* end = nullptr;
-        const long v = std::strtol(arg, &end, 10);
-        if (!*arg || *end || v < 1 || v > 86400)
-            throw std::invalid_argument(std::string("'") + arg +
-                                        "' is not a lifetime; use a number of seconds from 1 to 86400");
-        static_cast<DirConfig*>(cfg)->nonce_lifetime = static_cast<int>(v);
+        static_cast<DirConfig*>(cfg)->nonce_lifetime =
+            static_cast<int>(httpd::number_arg(arg, 1, 86400, "a lifetime; use a number of seconds from 1 to 86400"));
         return nullptr;
     });
 }
@@ -131,13 +127,10 @@ const char* set_replay_cache(cmd_parms* cmd, void*, const char* arg) {
 const char* set_replay_quota(cmd_parms* cmd, void*, const char* arg) {
     return directive_barrier(cmd, [&]() -> const char* {
         if (const char* err = ap_check_cmd_context(cmd, NOT_IN_DIR_CONTEXT)) return err;
-        char* end = nullptr;
-        const long v = std::strtol(arg, &end, 10);
-        if (!*arg || *end || v < 1 || v > 100000000)
-            throw std::invalid_argument(std::string("'") + arg +
-                                        "' is not a number of entries; use 1 to 100000000 (the default is 1/8 "
-                                        "of a shmcb cache, 10000 per node for redis/memcache)");
-        server_config(cmd->server).replay_quota = static_cast<unsigned>(v);
+        server_config(cmd->server).replay_quota = static_cast<unsigned>(
+            httpd::number_arg(arg, 1, 100000000,
+                              "a number of entries; use 1 to 100000000 (the default is 1/8 of a shmcb cache, "
+                              "10000 per node for redis/memcache)"));
         return nullptr;
     });
 }
@@ -197,45 +190,25 @@ const command_rec directives[] = {
                   "seconds of clock difference tolerated in SAML validity times (default 60)"),
     AP_INIT_TAKE1("CMISAMLUserAttribute", as_cmd(set_saml_user_attribute), nullptr, kDirContext,
                   "NameID (default) or the SAML attribute (Name or FriendlyName) that names the user"),
-    AP_INIT_FLAG("CMISAMLOneTimeUse", as_cmd(set_saml_one_time_use), nullptr, kDirContext,
+    AP_INIT_FLAG("CMISAMLOneTimeUse", as_cmd(httpd::set_flag<&DirConfig::saml_one_time_use>), nullptr, kDirContext,
                  "On: an assertion is accepted once; replays are refused (default Off)"),
-    AP_INIT_FLAG("CMISAMLHolderOfKey", as_cmd(set_saml_holder_of_key), nullptr, kDirContext,
+    AP_INIT_FLAG("CMISAMLHolderOfKey", as_cmd(httpd::set_flag<&DirConfig::saml_holder_of_key>), nullptr, kDirContext,
                  "On: assertions must be holder-of-key, bound to the TLS client certificate (default Off)"),
     {nullptr, {nullptr}, nullptr, 0, RAW_ARGS, nullptr},
 };
 
-void* create_dir_config(apr_pool_t* p, char*) { return httpd::pool_new<DirConfig>(p); }
-
-void* merge_dir_config(apr_pool_t* p, void* basev, void* addv) {
-    const auto* base = static_cast<const DirConfig*>(basev);
-    const auto* add = static_cast<const DirConfig*>(addv);
-    auto* c = httpd::pool_new<DirConfig>(p);
-    c->mechanisms = add->mechanisms ? add->mechanisms : base->mechanisms;
-    c->cert_user = add->cert_user ? add->cert_user : base->cert_user;
-    c->providers = add->providers ? add->providers : base->providers;
-    c->digest_algorithms = add->digest_algorithms ? add->digest_algorithms : base->digest_algorithms;
-    c->nonce_lifetime = add->nonce_lifetime ? add->nonce_lifetime : base->nonce_lifetime;
-    c->saml_idps = add->saml_idps ? add->saml_idps : base->saml_idps;
-    c->saml_sp_entity_id = add->saml_sp_entity_id ? add->saml_sp_entity_id : base->saml_sp_entity_id;
-    c->saml_recipients = add->saml_recipients ? add->saml_recipients : base->saml_recipients;
-    c->saml_skew = add->saml_skew >= 0 ? add->saml_skew : base->saml_skew;
-    c->saml_user_attribute = add->saml_user_attribute ? add->saml_user_attribute : base->saml_user_attribute;
-    c->saml_one_time_use = httpd::merge_tri(base->saml_one_time_use, add->saml_one_time_use);
-    c->saml_holder_of_key = httpd::merge_tri(base->saml_holder_of_key, add->saml_holder_of_key);
-    return c;
+void merge_into(DirConfig& c, const DirConfig& base, const DirConfig& add, apr_pool_t*) {
+    using D = DirConfig;
+    httpd::inherit_fields(c, base, add, &D::mechanisms, &D::cert_user, &D::providers, &D::digest_algorithms,
+                          &D::nonce_lifetime, &D::saml_idps, &D::saml_sp_entity_id, &D::saml_recipients,
+                          &D::saml_user_attribute, &D::saml_one_time_use, &D::saml_holder_of_key);
+    c.saml_skew = add.saml_skew >= 0 ? add.saml_skew : base.saml_skew;  // 0 is a skew
 }
 
-void* create_server_config(apr_pool_t* p, server_rec*) { return httpd::pool_new<ServerConfig>(p); }
-
-void* merge_server_config(apr_pool_t* p, void* basev, void* addv) {
-    const auto* base = static_cast<const ServerConfig*>(basev);
-    const auto* add = static_cast<const ServerConfig*>(addv);
-    auto* c = httpd::pool_new<ServerConfig>(p);
-    c->replay_cache = add->replay_cache ? add->replay_cache : base->replay_cache;
-    c->nonce_secret_file = add->nonce_secret_file ? add->nonce_secret_file : base->nonce_secret_file;
-    c->replay_quota = add->replay_quota ? add->replay_quota : base->replay_quota;
-    c->md5_sections = add->md5_sections;  // each server reports its own sections
-    return c;
+void merge_into(ServerConfig& c, const ServerConfig& base, const ServerConfig& add, apr_pool_t*) {
+    httpd::inherit_fields(c, base, add, &ServerConfig::replay_cache, &ServerConfig::nonce_secret_file,
+                          &ServerConfig::replay_quota);
+    c.md5_sections = add.md5_sections;  // each server reports its own sections
 }
 
 apr_array_header_t* mechanisms(const DirConfig& c, apr_pool_t* p) {

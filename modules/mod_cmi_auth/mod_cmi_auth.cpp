@@ -322,10 +322,10 @@ void register_hooks(apr_pool_t* p) {
 extern "C" {
 __attribute__((visibility("default"))) module AP_MODULE_DECLARE_DATA cmi_auth_module = {
     STANDARD20_MODULE_STUFF,
-    cmi::auth::create_dir_config,
-    cmi::auth::merge_dir_config,
-    cmi::auth::create_server_config,
-    cmi::auth::merge_server_config,
+    cmi::httpd::create_dir_config<cmi::auth::DirConfig>,
+    cmi::httpd::merge_config<cmi::auth::DirConfig>,
+    cmi::httpd::create_server_config<cmi::auth::ServerConfig>,
+    cmi::httpd::merge_config<cmi::auth::ServerConfig>,
     cmi::auth::directives,
     cmi::auth::register_hooks,
     AP_MODULE_FLAG_NONE,

@@ -103,11 +103,8 @@ const char* set_saml_recipients(cmd_parms* cmd, void* cfg, int argc, char* const
 
 const char* set_saml_clock_skew(cmd_parms* cmd, void* cfg, const char* secs) {
     return httpd::directive_barrier(cmd, [&]() -> const char* {
-        char* end = nullptr;
-        const long v = std::strtol(secs, &end, 10);
-        if (!*secs || *end || v < 0 || v > 3600)
-            throw std::invalid_argument(std::string("'") + secs + "' is not a skew; use seconds from 0 to 3600");
-        static_cast<DirConfig*>(cfg)->saml_skew = static_cast<int>(v);
+        static_cast<DirConfig*>(cfg)->saml_skew =
+            static_cast<int>(httpd::number_arg(secs, 0, 3600, "a skew; use seconds from 0 to 3600"));
         return nullptr;
     });
 }
@@ -118,16 +115,6 @@ const char* set_saml_user_attribute(cmd_parms* cmd, void* cfg, const char* name)
         static_cast<DirConfig*>(cfg)->saml_user_attribute = apr_pstrdup(cmd->pool, name);
         return nullptr;
     });
-}
-
-const char* set_saml_one_time_use(cmd_parms*, void* cfg, int on) {
-    static_cast<DirConfig*>(cfg)->saml_one_time_use = httpd::to_tri(on);
-    return nullptr;
-}
-
-const char* set_saml_holder_of_key(cmd_parms*, void* cfg, int on) {
-    static_cast<DirConfig*>(cfg)->saml_holder_of_key = httpd::to_tri(on);
-    return nullptr;
 }
 
 }  // namespace cmi::auth

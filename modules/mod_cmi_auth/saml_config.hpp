@@ -13,7 +13,5 @@ const char* set_saml_sp_entity_id(cmd_parms* cmd, void* cfg, const char* uri);
 const char* set_saml_clock_skew(cmd_parms* cmd, void* cfg, const char* secs);
 const char* set_saml_recipients(cmd_parms* cmd, void* cfg, int argc, char* const argv[]);
 const char* set_saml_user_attribute(cmd_parms* cmd, void* cfg, const char* name);
-const char* set_saml_one_time_use(cmd_parms* cmd, void* cfg, int on);
-const char* set_saml_holder_of_key(cmd_parms* cmd, void* cfg, int on);
 
 }  // namespace cmi::auth

@@ -57,14 +57,8 @@ const char* add_digest_alg(cmd_parms* cmd, void* cfg, const char* arg) {
 
 const char* set_trust_anchors(cmd_parms* cmd, void* cfg, const char* arg) {
     return directive_barrier(cmd, [&]() -> const char* {
-        const char* path = ap_server_root_relative(cmd->pool, arg);
-        if (!path) throw std::invalid_argument(std::string("invalid path '") + arg + "'");
-        try {
-            static_cast<DirConfig*>(cfg)->anchors = httpd::pool_new<TrustAnchors>(cmd->pool, path);
-        } catch (const std::runtime_error& e) {
-            throw std::invalid_argument(std::string(e.what()) + "; give a readable PEM bundle of the CA certificates "
-                                                                "content signers must chain to");
-        }
+        static_cast<DirConfig*>(cfg)->anchors = httpd::file_arg<TrustAnchors>(
+            cmd, arg, "give a readable PEM bundle of the CA certificates content signers must chain to");
         return nullptr;
     });
 }
@@ -95,12 +89,8 @@ const char* set_replay_cache(cmd_parms* cmd, void*, const char* arg) {
 
 const char* set_signature_max_age(cmd_parms* cmd, void* cfg, const char* arg) {
     return directive_barrier(cmd, [&]() -> const char* {
-        char* end = nullptr;
-        const long v = std::strtol(arg, &end, 10);
-        if (!*arg || *end || v < 1 || v > 86400)
-            throw std::invalid_argument(std::string("'") + arg +
-                                        "' is not an age; use a number of seconds from 1 to 86400");
-        static_cast<DirConfig*>(cfg)->signature_max_age = v;
+        static_cast<DirConfig*>(cfg)->signature_max_age =
+            static_cast<long>(httpd::number_arg(arg, 1, 86400, "an age; use a number of seconds from 1 to 86400"));
         return nullptr;
     });
 }
@@ -125,14 +115,8 @@ const char* add_signer_eku(cmd_parms* cmd, void* cfg, const char* arg) {
 
 const char* set_crl(cmd_parms* cmd, void* cfg, const char* arg) {
     return directive_barrier(cmd, [&]() -> const char* {
-        const char* path = ap_server_root_relative(cmd->pool, arg);
-        if (!path) throw std::invalid_argument(std::string("invalid path '") + arg + "'");
-        try {
-            static_cast<DirConfig*>(cfg)->crl = httpd::pool_new<RevocationList>(cmd->pool, path);
-        } catch (const std::runtime_error& e) {
-            throw std::invalid_argument(std::string(e.what()) + "; give a readable file of the CRLs (PEM) of the CAs "
-                                                                "that issue content signer certificates");
-        }
+        static_cast<DirConfig*>(cfg)->crl = httpd::file_arg<RevocationList>(
+            cmd, arg, "give a readable file of the CRLs (PEM) of the CAs that issue content signer certificates");
         return nullptr;
     });
 }
@@ -148,21 +132,6 @@ const char* add_extension_method(cmd_parms* cmd, void* cfg, const char* arg) {
         methods->names.emplace_back(arg);
         return nullptr;
     });
-}
-
-const char* set_copy_within(cmd_parms*, void* cfg, int on) {
-    static_cast<DirConfig*>(cfg)->copy_within = httpd::to_tri(on);
-    return nullptr;
-}
-
-const char* set_bind_signer(cmd_parms*, void* cfg, int on) {
-    static_cast<DirConfig*>(cfg)->bind_signer = httpd::to_tri(on);
-    return nullptr;
-}
-
-const char* set_spool(cmd_parms*, void* cfg, int on) {
-    static_cast<DirConfig*>(cfg)->spool = httpd::to_tri(on);
-    return nullptr;
 }
 
 }  // namespace
@@ -186,9 +155,9 @@ const command_rec directives[] = {
                   "PEM file of the CA certificates that CMS content signers must chain to"),
     AP_INIT_TAKE1("CMIContentSignerKeys", as_cmd(set_signer_keys), nullptr, RSRC_CONF | ACCESS_CONF,
                   "directory of RFC 9421 signer keys, one <keyid>.pem (public key or certificate) each"),
-    AP_INIT_FLAG("CMIContentBindSigner", as_cmd(set_bind_signer), nullptr, RSRC_CONF | ACCESS_CONF,
+    AP_INIT_FLAG("CMIContentBindSigner", as_cmd(httpd::set_flag<&DirConfig::bind_signer>), nullptr, RSRC_CONF | ACCESS_CONF,
                  "On: the signer identity must equal the authenticated CMI user (default Off)"),
-    AP_INIT_FLAG("CMIContentSpool", as_cmd(set_spool), nullptr, RSRC_CONF | ACCESS_CONF,
+    AP_INIT_FLAG("CMIContentSpool", as_cmd(httpd::set_flag<&DirConfig::spool>), nullptr, RSRC_CONF | ACCESS_CONF,
                  "On: spool and verify the whole body before the handler runs (default Off: stream)"),
     AP_INIT_TAKE1("CMIContentSpoolDir", as_cmd(set_spool_dir), nullptr, RSRC_CONF | ACCESS_CONF,
                   "directory for spooled bodies, writable by the httpd user (default: " CMI_DEFAULT_SPOOL_DIR ")"),
@@ -205,7 +174,7 @@ const command_rec directives[] = {
                     "emailProtection, codeSigning, documentSigning and anyExtendedKeyUsage"),
     AP_INIT_TAKE1("CMIContentCRL", as_cmd(set_crl), nullptr, RSRC_CONF | ACCESS_CONF,
                   "PEM file of CRLs: content signer certificates are checked against their issuer's CRL"),
-    AP_INIT_FLAG("CMIContentCopyWithin", as_cmd(set_copy_within), nullptr, RSRC_CONF | ACCESS_CONF,
+    AP_INIT_FLAG("CMIContentCopyWithin", as_cmd(httpd::set_flag<&DirConfig::copy_within>), nullptr, RSRC_CONF | ACCESS_CONF,
                  "On: WebDAV COPY/MOVE within this validated tree is allowed (default Off: refused)"),
     AP_INIT_ITERATE("CMIContentExtensionMethods", as_cmd(add_extension_method), nullptr, RSRC_CONF | ACCESS_CONF,
                     "methods beyond HTTP/WebDAV's (e.g. PATCH) let into a validated location, bodies validated "
@@ -222,41 +191,19 @@ std::vector<DigestAlg> digest_algs(const DirConfig& c) {
     return out;
 }
 
-void* create_dir_config(apr_pool_t* p, char*) { return httpd::pool_new<DirConfig>(p); }
-
-void* merge_dir_config(apr_pool_t* p, void* basev, void* addv) {
-    const auto* base = static_cast<const DirConfig*>(basev);
-    const auto* add = static_cast<const DirConfig*>(addv);
-    auto* c = httpd::pool_new<DirConfig>(p);
-    c->validation = add->validation != Validation::unset ? add->validation : base->validation;
-    c->formats = add->formats ? add->formats : base->formats;
-    c->digest_algs = add->digest_algs ? add->digest_algs : base->digest_algs;
-    c->anchors = httpd::merge_ptr(base->anchors, add->anchors);
-    c->signer_keys_dir = httpd::merge_ptr(base->signer_keys_dir, add->signer_keys_dir);
-    c->bind_signer = httpd::merge_tri(base->bind_signer, add->bind_signer);
-    c->spool = httpd::merge_tri(base->spool, add->spool);
-    c->spool_dir = httpd::merge_ptr(base->spool_dir, add->spool_dir);
-    c->manifest = merge_manifest_config(base->manifest, add->manifest);
-    c->signature_max_age = add->signature_max_age >= 0 ? add->signature_max_age : base->signature_max_age;
-    c->signer_identity = httpd::merge_ptr(base->signer_identity, add->signer_identity);
-    c->signer_purposes = httpd::merge_ptr(base->signer_purposes, add->signer_purposes);
-    c->crl = httpd::merge_ptr(base->crl, add->crl);
-    c->validation_scope = add->validation != Validation::unset ? add->validation_scope : base->validation_scope;
-    c->copy_within = httpd::merge_tri(base->copy_within, add->copy_within);
-    c->extension_methods = httpd::merge_ptr(base->extension_methods, add->extension_methods);
-    return c;
+void merge_into(DirConfig& c, const DirConfig& base, const DirConfig& add, apr_pool_t*) {
+    using D = DirConfig;
+    httpd::inherit_fields(c, base, add, &D::validation, &D::formats, &D::digest_algs, &D::anchors,
+                          &D::signer_keys_dir, &D::bind_signer, &D::spool, &D::spool_dir, &D::signature_max_age,
+                          &D::signer_identity, &D::signer_purposes, &D::crl, &D::copy_within, &D::extension_methods);
+    c.manifest = merge_manifest_config(base.manifest, add.manifest);
+    c.validation_scope = add.validation != Validation::unset ? add.validation_scope : base.validation_scope;
 }
 
-void* create_server_config(apr_pool_t* p, server_rec*) { return httpd::pool_new<ServerConfig>(p); }
-
-void* merge_server_config(apr_pool_t* p, void* basev, void* addv) {
-    const auto* base = static_cast<const ServerConfig*>(basev);
-    const auto* add = static_cast<const ServerConfig*>(addv);
-    auto* c = httpd::pool_new<ServerConfig>(p);
-    c->replay_cache = add->replay_cache ? add->replay_cache : base->replay_cache;
-    if (base->snapshot_dirs && add->snapshot_dirs) c->snapshot_dirs = apr_array_append(p, base->snapshot_dirs, add->snapshot_dirs);
-    else c->snapshot_dirs = add->snapshot_dirs ? add->snapshot_dirs : base->snapshot_dirs;
-    return c;
+void merge_into(ServerConfig& c, const ServerConfig& base, const ServerConfig& add, apr_pool_t* p) {
+    c.replay_cache = httpd::inherit(base.replay_cache, add.replay_cache);
+    if (base.snapshot_dirs && add.snapshot_dirs) c.snapshot_dirs = apr_array_append(p, base.snapshot_dirs, add.snapshot_dirs);
+    else c.snapshot_dirs = httpd::inherit(base.snapshot_dirs, add.snapshot_dirs);
 }
 
 void note_snapshot_dir(server_rec* s, apr_pool_t* pconf, const char* dir) {

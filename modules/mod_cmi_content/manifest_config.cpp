@@ -29,23 +29,12 @@ bool is_ncname(const char* s) {
 }  // namespace
 
 ManifestConfig merge_manifest_config(const ManifestConfig& base, const ManifestConfig& add) {
+    using M = ManifestConfig;
     ManifestConfig c;
-    c.enabled = httpd::merge_tri(base.enabled, add.enabled);
-    c.staging_root = httpd::merge_ptr(base.staging_root, add.staging_root);
-    c.per_user = httpd::merge_tri(base.per_user, add.per_user);
-    c.max_size = add.max_size > 0 ? add.max_size : base.max_size;
-    c.namespaces = add.namespaces ? add.namespaces : base.namespaces;
-    c.item_path = httpd::merge_ptr(base.item_path, add.item_path);
-    c.id_path = httpd::merge_ptr(base.id_path, add.id_path);
-    c.location_path = httpd::merge_ptr(base.location_path, add.location_path);
-    c.digest_path = httpd::merge_ptr(base.digest_path, add.digest_path);
-    c.signed_hash_path = httpd::merge_ptr(base.signed_hash_path, add.signed_hash_path);
-    c.metadata = add.metadata ? add.metadata : base.metadata;
-    c.snapshot = add.snapshot >= 0 ? add.snapshot : base.snapshot;
-    c.snapshot_dir = httpd::merge_ptr(base.snapshot_dir, add.snapshot_dir);
-    c.max_items = add.max_items > 0 ? add.max_items : base.max_items;
-    c.max_bytes = add.max_bytes > 0 ? add.max_bytes : base.max_bytes;
-    c.max_keyinfo_certificates = add.max_keyinfo_certificates > 0 ? add.max_keyinfo_certificates : base.max_keyinfo_certificates;
+    httpd::inherit_fields(c, base, add, &M::enabled, &M::staging_root, &M::per_user, &M::max_size, &M::namespaces,
+                          &M::item_path, &M::id_path, &M::location_path, &M::digest_path, &M::signed_hash_path,
+                          &M::metadata, &M::snapshot_dir, &M::max_items, &M::max_bytes, &M::max_keyinfo_certificates);
+    c.snapshot = add.snapshot >= 0 ? add.snapshot : base.snapshot;  // 0 is a mode (move)
     return c;
 }
 
@@ -73,16 +62,6 @@ ManifestPaths manifest_paths(const ManifestConfig& c) {
     return p;
 }
 
-const char* set_decoupled_manifest(cmd_parms*, void* cfg, int on) {
-    manifest_of(cfg).enabled = httpd::to_tri(on);
-    return nullptr;
-}
-
-const char* set_staging_per_user(cmd_parms*, void* cfg, int on) {
-    manifest_of(cfg).per_user = httpd::to_tri(on);
-    return nullptr;
-}
-
 const char* set_staging_root(cmd_parms* cmd, void* cfg, const char* arg) {
     return httpd::directive_barrier(cmd, [&]() -> const char* {
         manifest_of(cfg).staging_root = directory_arg(cmd, arg, "under which content is staged");
@@ -92,11 +71,8 @@ const char* set_staging_root(cmd_parms* cmd, void* cfg, const char* arg) {
 
 const char* set_manifest_max_size(cmd_parms* cmd, void* cfg, const char* arg) {
     return httpd::directive_barrier(cmd, [&]() -> const char* {
-        char* end = nullptr;
-        const apr_int64_t n = apr_strtoi64(arg, &end, 10);
-        if (!*arg || *end || n < 1 || n > 64 * 1048576)
-            throw std::invalid_argument(std::string("'") + arg + "' is not a size; give bytes between 1 and 67108864");
-        manifest_of(cfg).max_size = static_cast<apr_off_t>(n);
+        manifest_of(cfg).max_size =
+            static_cast<apr_off_t>(httpd::number_arg(arg, 1, 64 * 1048576, "a size; give bytes between 1 and 67108864"));
         return nullptr;
     });
 }

@@ -52,9 +52,7 @@ inline int max_keyinfo_certificates(const ManifestConfig& c) {
 // unless CMIManifestNamespace rebinds it).
 ManifestPaths manifest_paths(const ManifestConfig& c);
 
-const char* set_decoupled_manifest(cmd_parms* cmd, void* cfg, int on);
 const char* set_staging_root(cmd_parms* cmd, void* cfg, const char* arg);
-const char* set_staging_per_user(cmd_parms* cmd, void* cfg, int on);
 const char* set_manifest_max_size(cmd_parms* cmd, void* cfg, const char* arg);
 const char* add_manifest_namespace(cmd_parms* cmd, void* cfg, const char* prefix, const char* uri);
 const char* set_manifest_path(cmd_parms* cmd, void* cfg, const char* arg);
@@ -67,11 +65,11 @@ const char* set_manifest_limit(cmd_parms* cmd, void* cfg, const char* arg);
 
 // Spliced into mod_cmi_content's directive table.
 #define CMI_MANIFEST_DIRECTIVES                                                                                       \
-    AP_INIT_FLAG("CMIDecoupledManifest", httpd::as_cmd(set_decoupled_manifest), nullptr, RSRC_CONF | ACCESS_CONF,    \
+    AP_INIT_FLAG("CMIDecoupledManifest", httpd::as_cmd(httpd::set_flag<&DirConfig::manifest, &ManifestConfig::enabled>), nullptr, RSRC_CONF | ACCESS_CONF,    \
                  "On: request bodies here are Decoupled Upload manifests of content staged under CMIStagingRoot"),  \
     AP_INIT_TAKE1("CMIStagingRoot", httpd::as_cmd(set_staging_root), nullptr, RSRC_CONF | ACCESS_CONF,               \
                   "directory under which manifest locations resolve (no symlinks, no '..')"),                        \
-    AP_INIT_FLAG("CMIStagingPerUser", httpd::as_cmd(set_staging_per_user), nullptr, RSRC_CONF | ACCESS_CONF,         \
+    AP_INIT_FLAG("CMIStagingPerUser", httpd::as_cmd(httpd::set_flag<&DirConfig::manifest, &ManifestConfig::per_user>), nullptr, RSRC_CONF | ACCESS_CONF,         \
                  "On: a user's manifest locations resolve under CMIStagingRoot/<CMI user>/ (default Off)"),          \
     AP_INIT_TAKE1("CMIManifestMaxSize", httpd::as_cmd(set_manifest_max_size), nullptr, RSRC_CONF | ACCESS_CONF,      \
                   "largest manifest accepted, in bytes (default 1048576)"),                                          \

@@ -92,10 +92,10 @@ bool validates_body(request_rec* r) {
 extern "C" {
 __attribute__((visibility("default"))) module AP_MODULE_DECLARE_DATA cmi_content_module = {
     STANDARD20_MODULE_STUFF,
-    cmi::content::create_dir_config,
-    cmi::content::merge_dir_config,
-    cmi::content::create_server_config,
-    cmi::content::merge_server_config,
+    cmi::httpd::create_dir_config<cmi::content::DirConfig>,
+    cmi::httpd::merge_config<cmi::content::DirConfig>,
+    cmi::httpd::create_server_config<cmi::content::ServerConfig>,
+    cmi::httpd::merge_config<cmi::content::ServerConfig>,
     cmi::content::directives,
     cmi::content::register_hooks,
     AP_MODULE_FLAG_NONE,

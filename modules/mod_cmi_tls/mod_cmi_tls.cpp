@@ -116,10 +116,10 @@ void register_hooks(apr_pool_t*) {
 extern "C" {
 __attribute__((visibility("default"))) module AP_MODULE_DECLARE_DATA cmi_tls_module = {
     STANDARD20_MODULE_STUFF,
-    cmi::tls::create_dir_config,
-    cmi::tls::merge_dir_config,
-    cmi::tls::create_server_config,
-    cmi::tls::merge_server_config,
+    cmi::httpd::create_dir_config<cmi::tls::DirConfig>,
+    cmi::httpd::merge_config<cmi::tls::DirConfig>,
+    cmi::httpd::create_server_config<cmi::tls::ServerConfig>,
+    cmi::httpd::merge_config<cmi::tls::ServerConfig>,
     cmi::tls::directives,
     cmi::tls::register_hooks,
     AP_MODULE_FLAG_NONE,

@@ -20,11 +20,6 @@ ServerConfig* server_config(server_rec* s) {
     return static_cast<ServerConfig*>(ap_get_module_config(s->module_config, &cmi_tls_module));
 }
 
-const char* set_require_tls(cmd_parms*, void* cfg, int on) {
-    static_cast<DirConfig*>(cfg)->require_tls = httpd::to_tri(on);
-    return nullptr;
-}
-
 const char* set_insecure_action(cmd_parms* cmd, void* cfg, const char* action, const char* base) {
     return directive_barrier(cmd, [&]() -> const char* {
         auto* c = static_cast<DirConfig*>(cfg);
@@ -128,7 +123,7 @@ const char* set_forwarded_proto(cmd_parms* cmd, void*, const char* arg) {
 }  // namespace
 
 const command_rec directives[] = {
-    AP_INIT_FLAG("CMIRequireTLS", as_cmd(set_require_tls), nullptr, RSRC_CONF | ACCESS_CONF,
+    AP_INIT_FLAG("CMIRequireTLS", as_cmd(httpd::set_flag<&DirConfig::require_tls>), nullptr, RSRC_CONF | ACCESS_CONF,
                  "On: refuse requests that did not arrive over TLS (default Off)"),
     AP_INIT_TAKE12("CMIInsecureAction", as_cmd(set_insecure_action), nullptr, RSRC_CONF | ACCESS_CONF,
                    "deny (default) or redirect [https://host[:port]]: what a non-TLS request gets"),
@@ -143,35 +138,17 @@ const command_rec directives[] = {
     {nullptr, {nullptr}, nullptr, 0, RAW_ARGS, nullptr},
 };
 
-void* create_dir_config(apr_pool_t* p, char*) { return httpd::pool_new<DirConfig>(p); }
-
-void* merge_dir_config(apr_pool_t* p, void* basev, void* addv) {
-    const auto* base = static_cast<const DirConfig*>(basev);
-    const auto* add = static_cast<const DirConfig*>(addv);
-    auto* c = httpd::pool_new<DirConfig>(p);
-    c->require_tls = httpd::merge_tri(base->require_tls, add->require_tls);
-    if (add->action != InsecureAction::unset) {
-        c->action = add->action;
-        c->redirect_base = add->redirect_base;
-    } else {
-        c->action = base->action;
-        c->redirect_base = base->redirect_base;
-    }
-    c->min_rank = add->min_rank ? add->min_rank : base->min_rank;
-    c->hsts = add->hsts ? add->hsts : base->hsts;
-    return c;
+void merge_into(DirConfig& c, const DirConfig& base, const DirConfig& add, apr_pool_t*) {
+    httpd::inherit_fields(c, base, add, &DirConfig::require_tls, &DirConfig::hsts);
+    // The redirect's base URL goes with the action that named it.
+    const DirConfig& action = add.action != InsecureAction::unset ? add : base;
+    c.action = action.action;
+    c.redirect_base = action.redirect_base;
+    c.min_rank = add.min_rank ? add.min_rank : base.min_rank;
 }
 
-void* create_server_config(apr_pool_t* p, server_rec*) { return httpd::pool_new<ServerConfig>(p); }
-
-void* merge_server_config(apr_pool_t* p, void* basev, void* addv) {
-    const auto* base = static_cast<const ServerConfig*>(basev);
-    const auto* add = static_cast<const ServerConfig*>(addv);
-    auto* c = httpd::pool_new<ServerConfig>(p);
-    c->trusted_proxies = add->trusted_proxies ? add->trusted_proxies : base->trusted_proxies;
-    c->forwarded_header =
-        add->forwarded_header != ForwardedHeader::unset ? add->forwarded_header : base->forwarded_header;
-    return c;
+void merge_into(ServerConfig& c, const ServerConfig& base, const ServerConfig& add, apr_pool_t*) {
+    httpd::inherit_fields(c, base, add, &ServerConfig::trusted_proxies, &ServerConfig::forwarded_header);
 }
 
 }  // namespace cmi::tls
