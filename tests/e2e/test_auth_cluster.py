@@ -14,15 +14,6 @@ PASSWORD = "shared secret"
 
 SP = "https://cmc.example/cluster"
 
-LOCATION = """
-<Location /cluster>
-    AuthType CMI
-    AuthName "{realm}"
-    CMIAuthMechanisms digest
-    AuthUserFile "{users}"
-    Require valid-user
-</Location>
-"""
 
 
 @pytest.fixture(scope="module", params=["redis", "memcache"])
@@ -32,17 +23,13 @@ def cluster(request, httpd, pki, tmp_path_factory):
     store.start()
     secret = work / "nonce.secret"
     secret.write_text("cluster-nonce-secret-0123456789abcdef\n")
-    users = httpd.root / "conf" / f"cluster-{request.param}.digest"  # readable by the children
-    import hashlib
-    ha1 = hashlib.sha256(f"dora:{REALM}:{PASSWORD}".encode()).hexdigest()
-    users.write_text(f"dora:{REALM}:{ha1}\n")
-    users.chmod(0o644)
+    users = digest.users_file(httpd, f"cluster-{request.param}", REALM, "dora", PASSWORD)
     # Short idle TTLs: connections that went stale during a store restart are dropped soon.
     ttl = "RedisConnPoolTTL 1" if request.param == "redis" else "MemcacheConnTTL 1"
     server_snippet = f'CMIAuthReplayCache {store.spec}\nCMIAuthDigestNonceSecret "{secret}"\n{ttl}\n'
     idp = saml.Idp(httpd.root / "conf", "https://idp.example/cluster", "cluster-idp")
     snippet = (saml.one_time_location("/cluster-saml", idp.metadata_path, SP)
-               + LOCATION.format(realm=REALM, users=users))
+               + digest.location("/cluster", REALM, users))
     node_b = Httpd(pki, BUILD_DIR, HTTPD_BIN)
     try:
         for node in (httpd, node_b):

@@ -153,6 +153,15 @@ Alias /dav/ "{self.dav_dir}/"
         return subprocess.run([self.httpd_bin, "-t", "-d", str(self.root), "-f", str(path)],
                               capture_output=True, text=True, timeout=60, env=self.environment())
 
+    def configtest_refuses(self, *fragments, snippet="", server_snippet="") -> str:
+        """`httpd -t` fails on the configuration, naming each of `fragments`; its output."""
+        result = self.configtest(snippet=snippet, server_snippet=server_snippet)
+        out = result.stdout + result.stderr
+        assert result.returncode != 0, out
+        for f in fragments:
+            assert f in out, (f, out)
+        return out
+
     # --- process -------------------------------------------------------------
     def start(self):
         text = self.config_text()
