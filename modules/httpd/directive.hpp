@@ -84,6 +84,10 @@ const char* set_flag(cmd_parms*, void* cfg, int on) noexcept {
     return nullptr;
 }
 
+// A non-empty argument, copied into the configuration pool; else
+// std::invalid_argument(`if_empty`).
+const char* text_arg(cmd_parms* cmd, const char* arg, const char* if_empty);
+
 // A whole number from `min` to `max`; else std::invalid_argument
 // "'<arg>' is not <what>" (`what` says what it should be and how to write it).
 long long number_arg(const char* arg, long long min, long long max, const char* what);

@@ -356,17 +356,20 @@ ReplayCache::Result ReplayCache::lookup(request_rec* r, std::string_view key) {
     if (local_) return result_of(Table::attach(table_).contains(key, apr_time_now()));
     const replay::Digest id = replay::replay_key(kSharedSalt, key);
     for (int round = 0; round < 2; ++round) {
-        const bool last = round == 1;
         MutexGuard guard(mutex_);
         if (!guard.ok()) return Result::unavailable;
-        unsigned char buf[16];
-        unsigned int buflen = sizeof buf;
-        const apr_status_t rv = provider_->retrieve(instance_, r->server, id.data(), kIdLen, buf, &buflen, r->pool);
+        const apr_status_t rv = retrieve(r, id);
         if (rv == APR_SUCCESS) return Result::replayed;
         if (rv == APR_NOTFOUND) return Result::fresh;
-        store_failed(r, rv, "lookup", last);
+        store_failed(r, rv, "lookup", round == 1);
     }
     return Result::unavailable;
+}
+
+apr_status_t ReplayCache::retrieve(request_rec* r, const replay::Digest& id) const {
+    unsigned char buf[16];
+    unsigned int buflen = sizeof buf;
+    return provider_->retrieve(instance_, r->server, id.data(), kIdLen, buf, &buflen, r->pool);
 }
 
 // The first failure of a round is expected now and then (a pooled connection
@@ -388,9 +391,7 @@ ReplayCache::Result ReplayCache::shared_store(request_rec* r, std::string_view k
         const bool last = round == 1;
         MutexGuard guard(mutex_);
         if (!guard.ok()) return Result::unavailable;
-        unsigned char buf[16];
-        unsigned int buflen = sizeof buf;
-        apr_status_t rv = provider_->retrieve(instance_, r->server, id.data(), kIdLen, buf, &buflen, r->pool);
+        apr_status_t rv = retrieve(r, id);
         if (rv == APR_SUCCESS) return Result::replayed;
         if (rv != APR_NOTFOUND) {
             store_failed(r, rv, "lookup", last);

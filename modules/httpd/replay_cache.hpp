@@ -20,11 +20,14 @@
 // Life cycle (httpd's): parse() in the directive handler (or in post_config),
 // init() in post_config, child_init() in child_init.
 #pragma once
+#include "httpd/barrier.hpp"
+#include "httpd/directive.hpp"
 #include "httpd/httpd_includes.hpp"
 
 #include <ap_socache.h>
 #include <apr_global_mutex.h>
 
+#include <array>
 #include <cstdint>
 #include <string_view>
 
@@ -102,6 +105,7 @@ private:
     Result shared_store(request_rec* r, std::string_view key, apr_time_t expiry, const Use& use);
     Result counted(request_rec* r, Result res, const Use& use) const;
     void store_failed(request_rec* r, apr_status_t rv, const char* what, bool last) const;
+    apr_status_t retrieve(request_rec* r, const std::array<unsigned char, 32>& id) const;  // a shared store
     apr_status_t init_local(apr_pool_t* pconf, server_rec* s, const char* cname);
 
     const char* spec_ = nullptr;
@@ -120,5 +124,18 @@ private:
     bool initialised_ = false;
     bool child_initialised_ = false;
 };
+
+// The handler of a module's CMI…ReplayCache directive (server contexts only):
+// the spec, parsed, in the ReplayCache* at `Field` of module `M`'s server configuration.
+template <module& M, auto Field>
+const char* set_replay_cache(cmd_parms* cmd, void*, const char* arg) noexcept {
+    return directive_barrier(cmd, [&]() -> const char* {
+        if (const char* err = ap_check_cmd_context(cmd, NOT_IN_DIR_CONTEXT)) return err;
+        using C = typename member_class<decltype(Field)>::type;
+        static_cast<C*>(ap_get_module_config(cmd->server->module_config, &M))->*Field =
+            ReplayCache::parse(cmd->pool, cmd->temp_pool, arg, M);
+        return nullptr;
+    });
+}
 
 }  // namespace cmi::httpd

@@ -61,12 +61,17 @@ struct StatusTable {
     const char* const* names;
     std::size_t count;
     void (*before_report)(request_rec* r) = nullptr;
+    // If set, counts at log_transaction time what the module's notes say of
+    // the request httpd received (never of its subrequests).
+    void (*count_at_log)(request_rec* r) = nullptr;
 };
+
+constexpr bool is_set(void (*f)(request_rec*)) { return f != nullptr; }
 
 template <const StatusTable& T>
 int status_hook_of(request_rec* r, int flags) noexcept {
     return hook_barrier(r, *T.m, "status_hook", [r, flags] {
-        if (T.before_report) T.before_report(r);
+        if constexpr (is_set(T.before_report)) T.before_report(r);
         report_status(r, flags, *T.m, T.prefix, T.title);
         return OK;
     });
@@ -84,11 +89,20 @@ int status_post_config_of(apr_pool_t* pconf, apr_pool_t*, apr_pool_t*, server_re
         OK);
 }
 
+template <const StatusTable& T>
+int status_log_of(request_rec* r) noexcept {
+    return hook_barrier(r, *T.m, "log_transaction", [r] {
+        if (!r->main) T.count_at_log(r);
+        return DECLINED;
+    });
+}
+
 // register_hooks: the table `T` (a constant of the module) on server-status.
 template <const StatusTable& T>
 void register_status_table() {
     APR_OPTIONAL_HOOK(ap, status_hook, status_hook_of<T>, nullptr, nullptr, APR_HOOK_MIDDLE);
     ap_hook_post_config(status_post_config_of<T>, nullptr, nullptr, APR_HOOK_MIDDLE);
+    if constexpr (is_set(T.count_at_log)) ap_hook_log_transaction(status_log_of<T>, nullptr, nullptr, APR_HOOK_MIDDLE);
 }
 
 }  // namespace cmi::httpd

@@ -90,11 +90,8 @@ ossl::Pkey public_key_from_pem(std::string_view pem) {
 }
 
 std::string read_key_file(const std::string& pem_file) {
-    const ossl::UniquePtr<BIO> bio(BIO_new_file(pem_file.c_str(), "r"));
-    if (!bio) {
-        ERR_clear_error();
-        return {};
-    }
+    const auto bio = ossl::file_bio(pem_file);
+    if (!bio) return {};
     std::string pem;
     char buf[4096];
     int n;
@@ -178,7 +175,7 @@ std::string sign_base(Alg alg, EVP_PKEY* key, std::string_view base) {
 }
 
 ossl::Pkey load_private_key(const std::string& pem_file) {
-    const ossl::UniquePtr<BIO> bio(BIO_new_file(pem_file.c_str(), "r"));
+    const auto bio = ossl::file_bio(pem_file);
     ossl::Pkey key(bio ? PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr) : nullptr);
     ERR_clear_error();
     return key;

@@ -5,11 +5,13 @@
 #include <openssl/cms.h>
 #include <openssl/crypto.h>
 #include <openssl/ec.h>
+#include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
 #include <limits>
+#include <stdexcept>
 
 namespace cmi::ossl {
 
@@ -41,6 +43,18 @@ CMI_OSSL_FREE(unsigned char, OPENSSL_free(p))
 UniquePtr<BIO> memory_bio(std::string_view data) {
     if (data.size() > static_cast<std::size_t>(std::numeric_limits<int>::max())) return nullptr;
     return UniquePtr<BIO>(BIO_new_mem_buf(data.data(), static_cast<int>(data.size())));
+}
+
+UniquePtr<BIO> file_bio(const std::string& path) {
+    UniquePtr<BIO> bio(BIO_new_file(path.c_str(), "r"));
+    if (!bio) ERR_clear_error();
+    return bio;
+}
+
+UniquePtr<BIO> readable_file_bio(const std::string& path) {
+    UniquePtr<BIO> bio = file_bio(path);
+    if (!bio) throw std::runtime_error("cannot read '" + path + "'");
+    return bio;
 }
 
 std::string bio_text(BIO* bio) {

@@ -73,4 +73,9 @@ UniquePtr<BIO> memory_bio(std::string_view data);
 // The contents of a memory BIO.
 std::string bio_text(BIO* bio);
 
+// A file BIO for reading `path`; nullptr (OpenSSL's error queue cleared) when it cannot be opened.
+UniquePtr<BIO> file_bio(const std::string& path);
+// The same, or std::runtime_error "cannot read '<path>'".
+UniquePtr<BIO> readable_file_bio(const std::string& path);
+
 }  // namespace cmi::ossl

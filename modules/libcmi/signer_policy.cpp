@@ -69,11 +69,7 @@ bool KeyPurposes::contains(const std::string& dotted_oid) const {
 
 RevocationList::RevocationList(const std::string& file) : crls_(sk_X509_CRL_new_null()), file_(file) {
     if (!crls_) throw std::runtime_error("out of memory");
-    const ossl::UniquePtr<BIO> bio(BIO_new_file(file.c_str(), "r"));
-    if (!bio) {
-        ERR_clear_error();
-        throw std::runtime_error("cannot read '" + file + "'");
-    }
+    const auto bio = ossl::readable_file_bio(file);
     while (X509_CRL* crl = PEM_read_bio_X509_CRL(bio.get(), nullptr, nullptr, nullptr)) sk_X509_CRL_push(crls(), crl);
     if (sk_X509_CRL_num(crls()) == 0 && BIO_reset(bio.get()) == 0)  // one DER CRL
         if (X509_CRL* crl = d2i_X509_CRL_bio(bio.get(), nullptr)) sk_X509_CRL_push(crls(), crl);

@@ -10,11 +10,7 @@ namespace cmi {
 
 TrustAnchors::TrustAnchors(const std::string& pem_file) : store_(X509_STORE_new()), file_(pem_file) {
     if (!store_) throw std::runtime_error("out of memory");
-    const ossl::UniquePtr<BIO> bio(BIO_new_file(pem_file.c_str(), "r"));
-    if (!bio) {
-        ERR_clear_error();
-        throw std::runtime_error("cannot read '" + pem_file + "'");
-    }
+    const auto bio = ossl::readable_file_bio(pem_file);
     int n = 0;
     while (ossl::UniquePtr<X509> cert{PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr)}) {
         X509_STORE_add_cert(store_.get(), cert.get());  // takes its own reference

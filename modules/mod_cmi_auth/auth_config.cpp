@@ -116,14 +116,6 @@ const char* set_nonce_lifetime(cmd_parms* cmd, void* cfg, const char* arg) {
     });
 }
 
-const char* set_replay_cache(cmd_parms* cmd, void*, const char* arg) {
-    return directive_barrier(cmd, [&]() -> const char* {
-        if (const char* err = ap_check_cmd_context(cmd, NOT_IN_DIR_CONTEXT)) return err;
-        server_config(cmd->server).replay_cache = httpd::ReplayCache::parse(cmd->pool, cmd->temp_pool, arg, cmi_auth_module);
-        return nullptr;
-    });
-}
-
 const char* set_replay_quota(cmd_parms* cmd, void*, const char* arg) {
     return directive_barrier(cmd, [&]() -> const char* {
         if (const char* err = ap_check_cmd_context(cmd, NOT_IN_DIR_CONTEXT)) return err;
@@ -170,7 +162,7 @@ const command_rec directives[] = {
                       "Digest algorithms offered, in order: SHA-256 and/or MD5 (default: SHA-256)"),
     AP_INIT_TAKE1("CMIAuthDigestNonceLifetime", as_cmd(set_nonce_lifetime), nullptr, kDirContext,
                   "seconds a Digest nonce stays valid (default 300)"),
-    AP_INIT_TAKE1("CMIAuthReplayCache", as_cmd(set_replay_cache), nullptr, RSRC_CONF,
+    AP_INIT_TAKE1("CMIAuthReplayCache", as_cmd(httpd::set_replay_cache<cmi_auth_module, &ServerConfig::replay_cache>), nullptr, RSRC_CONF,
                   "socache provider[:args] for replay detection (default shmcb)"),
     AP_INIT_TAKE1("CMIAuthReplayQuota", as_cmd(set_replay_quota), nullptr, RSRC_CONF,
                   "entries of the replay cache one user may hold at once (default: 1/8 of a shmcb cache; "

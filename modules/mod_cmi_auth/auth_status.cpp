@@ -20,23 +20,17 @@ constexpr const char* kCounters[] = {
     "replay_cache.over_share", "replay_cache.before_start", "replay_cache.behind_window", "other",
 };
 
-constexpr httpd::StatusTable kStatus{&cmi_auth_module, "cmi_auth", "mod_cmi_auth (CMI authentication)", kCounters,
-                                     std::size(kCounters)};
-
-extern "C" int cmi_auth_status_log(request_rec* r) {
-    return httpd::hook_barrier(r, cmi_auth_module, "log_transaction", [r] {
-        if (r->main) return DECLINED;
-        const char* mech = apr_table_get(r->notes, httpd::kAuthMechKey);
-        if (mech && r->user) httpd::count(r, cmi_auth_module, std::string("authenticated.") + mech);
-        return DECLINED;
-    });
+void count_authenticated(request_rec* r) {
+    const char* mech = apr_table_get(r->notes, httpd::kAuthMechKey);
+    if (mech && r->user) httpd::count(r, cmi_auth_module, std::string("authenticated.") + mech);
 }
+
+constexpr httpd::StatusTable kStatus{&cmi_auth_module,     "cmi_auth", "mod_cmi_auth (CMI authentication)",
+                                     kCounters,            std::size(kCounters), nullptr,
+                                     count_authenticated};
 
 }  // namespace
 
-void register_status_hooks() {
-    httpd::register_status_table<kStatus>();
-    ap_hook_log_transaction(cmi_auth_status_log, nullptr, nullptr, APR_HOOK_MIDDLE);
-}
+void register_status_hooks() { httpd::register_status_table<kStatus>(); }
 
 }  // namespace cmi::auth

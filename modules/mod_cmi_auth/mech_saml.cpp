@@ -6,6 +6,7 @@
 #include "libcmi/ossl.hpp"
 #include "libcmi/saml_assertion.hpp"
 #include "libcmi/saml_cache.hpp"
+#include "libcmi/sha256.hpp"
 
 #include <apr_base64.h>
 #include <openssl/evp.h>
@@ -47,17 +48,7 @@ std::string configured_url(request_rec* r) {
 
 // The one-time-use key: short and printable for every socache provider.
 std::string replay_key(const saml::Identity& id) {
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int len = 0;
-    const std::string s = id.issuer + '\n' + id.assertion_id;
-    EVP_Digest(s.data(), s.size(), md, &len, EVP_sha256(), nullptr);
-    static const char hex[] = "0123456789abcdef";
-    std::string key = "cmi-sa:";
-    for (unsigned i = 0; i < len; ++i) {
-        key += hex[md[i] >> 4];
-        key += hex[md[i] & 15];
-    }
-    return key;
+    return "cmi-sa:" + sha256_hex(id.issuer + '\n' + id.assertion_id);
 }
 
 }  // namespace

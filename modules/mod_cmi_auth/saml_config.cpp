@@ -77,8 +77,8 @@ const char* add_saml_idp_metadata(cmd_parms* cmd, void* cfg, const char* path, c
 
 const char* set_saml_sp_entity_id(cmd_parms* cmd, void* cfg, const char* uri) {
     return httpd::directive_barrier(cmd, [&]() -> const char* {
-        if (!*uri) throw std::invalid_argument("needs this service's entity id, e.g. https://cmc.example.com/saml");
-        static_cast<DirConfig*>(cfg)->saml_sp_entity_id = apr_pstrdup(cmd->pool, uri);
+        static_cast<DirConfig*>(cfg)->saml_sp_entity_id =
+            httpd::text_arg(cmd, uri, "needs this service's entity id, e.g. https://cmc.example.com/saml");
         return nullptr;
     });
 }
@@ -111,8 +111,8 @@ const char* set_saml_clock_skew(cmd_parms* cmd, void* cfg, const char* secs) {
 
 const char* set_saml_user_attribute(cmd_parms* cmd, void* cfg, const char* name) {
     return httpd::directive_barrier(cmd, [&]() -> const char* {
-        if (!*name) throw std::invalid_argument("use NameID or an attribute Name / FriendlyName");
-        static_cast<DirConfig*>(cfg)->saml_user_attribute = apr_pstrdup(cmd->pool, name);
+        static_cast<DirConfig*>(cfg)->saml_user_attribute =
+            httpd::text_arg(cmd, name, "use NameID or an attribute Name / FriendlyName");
         return nullptr;
     });
 }

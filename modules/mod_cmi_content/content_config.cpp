@@ -78,15 +78,6 @@ const char* set_spool_dir(cmd_parms* cmd, void* cfg, const char* arg) {
     });
 }
 
-const char* set_replay_cache(cmd_parms* cmd, void*, const char* arg) {
-    return directive_barrier(cmd, [&]() -> const char* {
-        if (const char* err = ap_check_cmd_context(cmd, NOT_IN_DIR_CONTEXT)) return err;
-        server_config(cmd->server).replay_cache =
-            httpd::ReplayCache::parse(cmd->pool, cmd->temp_pool, arg, cmi_content_module);
-        return nullptr;
-    });
-}
-
 const char* set_signature_max_age(cmd_parms* cmd, void* cfg, const char* arg) {
     return directive_barrier(cmd, [&]() -> const char* {
         static_cast<DirConfig*>(cfg)->signature_max_age =
@@ -161,7 +152,7 @@ const command_rec directives[] = {
                  "On: spool and verify the whole body before the handler runs (default Off: stream)"),
     AP_INIT_TAKE1("CMIContentSpoolDir", as_cmd(set_spool_dir), nullptr, RSRC_CONF | ACCESS_CONF,
                   "directory for spooled bodies, writable by the httpd user (default: " CMI_DEFAULT_SPOOL_DIR ")"),
-    AP_INIT_TAKE1("CMIContentReplayCache", as_cmd(set_replay_cache), nullptr, RSRC_CONF,
+    AP_INIT_TAKE1("CMIContentReplayCache", as_cmd(httpd::set_replay_cache<cmi_content_module, &ServerConfig::replay_cache>), nullptr, RSRC_CONF,
                   "socache provider[:args] remembering RFC 9421 nonces (default shmcb)"),
     AP_INIT_TAKE1("CMIContentSignerIdentity", as_cmd(set_signer_identity), nullptr, RSRC_CONF | ACCESS_CONF,
                   "ap_expr string giving a CMS signer's identity from its SIGNER_* variables "

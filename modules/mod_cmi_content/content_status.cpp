@@ -24,34 +24,25 @@ constexpr const char* kCounters[] = {
     "replay_cache.hits", "replay_cache.misses", "replay_cache.errors", "replay_cache.full", "other",
 };
 
-constexpr httpd::StatusTable kStatus{&cmi_content_module, "cmi_content", "mod_cmi_content (CMI content validation)",
-                                     kCounters, std::size(kCounters)};
-
-extern "C" int cmi_content_status_log(request_rec* r) {
-    return httpd::hook_barrier(r, cmi_content_module, "log_transaction", [r] {
-        if (r->main) return DECLINED;
-        // After an internal redirect the verdict may be known only to the last request.
-        const request_rec* last = r;
-        while (last->next) last = last->next;
-        const char* result = apr_table_get(last->notes, httpd::kContentValidationKey);
-        if (!result) return DECLINED;
-        const std::string res(result);
-        if (res == "absent") {
-            httpd::count(r, cmi_content_module, "validations.absent");
-        } else {
-            const char* format = apr_table_get(last->notes, httpd::kContentFormatKey);
-            httpd::count(r, cmi_content_module,
-                         std::string("validations.") + (format && *format ? format : "unknown") + "." + res);
-        }
-        return DECLINED;
-    });
+void count_validation(request_rec* r) {
+    // After an internal redirect the verdict may be known only to the last request.
+    const request_rec* last = r;
+    while (last->next) last = last->next;
+    const char* result = apr_table_get(last->notes, httpd::kContentValidationKey);
+    if (!result) return;
+    const std::string res(result);
+    if (res == "absent") return httpd::count(r, cmi_content_module, "validations.absent");
+    const char* format = apr_table_get(last->notes, httpd::kContentFormatKey);
+    httpd::count(r, cmi_content_module,
+                 std::string("validations.") + (format && *format ? format : "unknown") + "." + res);
 }
+
+constexpr httpd::StatusTable kStatus{
+    &cmi_content_module, "cmi_content", "mod_cmi_content (CMI content validation)", kCounters, std::size(kCounters),
+    nullptr,             count_validation};
 
 }  // namespace
 
-void register_status_hooks() {
-    httpd::register_status_table<kStatus>();
-    ap_hook_log_transaction(cmi_content_status_log, nullptr, nullptr, APR_HOOK_MIDDLE);
-}
+void register_status_hooks() { httpd::register_status_table<kStatus>(); }
 
 }  // namespace cmi::content

@@ -29,30 +29,7 @@ constexpr const char* kReplayFilterName = "CMI_CONTENT_MANIFEST";
 
 struct ManifestBody {
     std::string data;
-    apr_bucket_brigade* pending = nullptr;
 };
-
-apr_status_t replay_body(ap_filter_t* f, apr_bucket_brigade* bb, ap_input_mode_t mode, apr_off_t readbytes) {
-    auto* ctx = static_cast<ManifestBody*>(f->ctx);
-    request_rec* r = f->r;
-    if (mode == AP_MODE_INIT) return APR_SUCCESS;
-    if (mode == AP_MODE_SPECULATIVE) return APR_ENOTIMPL;
-    if (!ctx->pending) {
-        ctx->pending = apr_brigade_create(r->pool, r->connection->bucket_alloc);
-        // The string lives in the request pool, as long as any bucket made from it.
-        if (!ctx->data.empty())
-            APR_BRIGADE_INSERT_TAIL(ctx->pending, apr_bucket_immortal_create(ctx->data.data(), ctx->data.size(),
-                                                                             r->connection->bucket_alloc));
-        APR_BRIGADE_INSERT_TAIL(ctx->pending, apr_bucket_eos_create(r->connection->bucket_alloc));
-    }
-    return hand_out(ctx->pending, bb, mode, readbytes);
-}
-
-extern "C" apr_status_t manifest_replay_filter(ap_filter_t* f, apr_bucket_brigade* bb, ap_input_mode_t mode, apr_read_type_e,
-                                      apr_off_t readbytes) {
-    return httpd::filter_barrier(f, cmi_content_module, "manifest replay filter",
-                                 [&] { return replay_body(f, bb, mode, readbytes); });
-}
 
 const char* cmi_user(request_rec* r) {
     const char* u = apr_table_get(r->notes, httpd::kUserKey);
@@ -146,7 +123,7 @@ extern "C" void sweep_snapshots(apr_pool_t* p, server_rec* main) {
 }  // namespace
 
 void register_manifest_filter() {
-    ap_register_input_filter(kReplayFilterName, manifest_replay_filter, nullptr, AP_FTYPE_CONTENT_SET);
+    register_read_ahead_filter(kReplayFilterName);
     ap_hook_child_init(sweep_snapshots, nullptr, nullptr, APR_HOOK_MIDDLE);
 }
 
@@ -225,10 +202,14 @@ int validate_manifest(request_rec* r, const DirConfig& dc) {
     publish(r, httpd::kContentValidationKey, "valid");
     publish_manifest_evidence(r, verdict.signed_manifest ? std::string_view(body->data) : std::string_view(), verdict);
 
-    // The handler sees the manifest as it was sent, with a known length.
-    apr_table_unset(r->headers_in, "Transfer-Encoding");
-    apr_table_setn(r->headers_in, "Content-Length", apr_off_t_toa(r->pool, static_cast<apr_off_t>(body->data.size())));
-    guard_body(r, ap_add_input_filter(kReplayFilterName, body, r, r->connection));
+    // The handler sees the manifest as it was sent. The string lives in the request
+    // pool, as long as any bucket made from it.
+    apr_bucket_brigade* replay = apr_brigade_create(r->pool, r->connection->bucket_alloc);
+    if (!body->data.empty())
+        APR_BRIGADE_INSERT_TAIL(replay, apr_bucket_immortal_create(body->data.data(), body->data.size(),
+                                                                   r->connection->bucket_alloc));
+    APR_BRIGADE_INSERT_TAIL(replay, apr_bucket_eos_create(r->connection->bucket_alloc));
+    replay_to_handler(r, kReplayFilterName, replay, static_cast<apr_off_t>(body->data.size()));
     return DECLINED;
 }
 
