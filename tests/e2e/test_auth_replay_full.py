@@ -17,12 +17,9 @@ REALM = "CMI full"
 PASSWORD = "full secret"
 
 
-
 @pytest.fixture(scope="module")
 def server(httpd):
-    users = digest.users_file(httpd, "full", REALM, "fred", PASSWORD)
-    (httpd.docroot / "full").mkdir(exist_ok=True)
-    (httpd.docroot / "full" / "hello.txt").write_text("full secret page\n")
+    users = digest.users_file(httpd, "full", REALM, "fred", PASSWORD, page="full secret page\n")
     # The smallest cache there is (8 KiB): room for about 150 entries.
     server_snippet = (f'CMIAuthReplayCache "shmcb:{httpd.root}/run/cmi-full.cache(8192)"\n'
                       "CMIAuthReplayQuota 100000\n"

@@ -21,13 +21,9 @@ REALM = "CMI restart"
 PASSWORD = "restart secret"
 
 
-
 @pytest.fixture(scope="module")
 def users(httpd):
-    path = digest.users_file(httpd, "restart", REALM, "erin", PASSWORD)
-    (httpd.docroot / "restart").mkdir(exist_ok=True)
-    (httpd.docroot / "restart" / "hello.txt").write_text("restart secret page\n")
-    return path
+    return digest.users_file(httpd, "restart", REALM, "erin", PASSWORD, page="restart secret page\n")
 
 
 @pytest.fixture

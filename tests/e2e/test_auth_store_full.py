@@ -67,7 +67,7 @@ def server(request, httpd, tmp_path_factory):
     users = digest.users_file(httpd, f"storefull-{request.param}", REALM, "gina", PASSWORD)
     (httpd.docroot / "storefull").mkdir(exist_ok=True)
     (httpd.docroot / "storefull" / "hello.txt").write_text("store full page\n")
-    ttl = "RedisConnPoolTTL 1" if request.param == "redis" else "MemcacheConnTTL 1"
+    ttl = store.short_ttl
     try:
         httpd.configure(digest.location("/storefull", REALM, users),
                         server_snippet=f"CMIAuthReplayCache {store.spec}\n{ttl}\n")

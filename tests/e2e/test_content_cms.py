@@ -88,11 +88,6 @@ def server(httpd, tmp_path_factory):
     return httpd
 
 
-@pytest.fixture
-def tmp(tmp_path):
-    return tmp_path
-
-
 def put(server, path, data, headers=None, auth=None):
     return requests.put(server.url(path), data=data, headers=headers or {},
                         verify=str(server.pki.ca_cert), timeout=60, auth=auth)

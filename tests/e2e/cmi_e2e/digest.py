@@ -63,8 +63,12 @@ def location(path: str, realm: str, users) -> str:
     return _LOCATION.format(path=path, realm=realm, users=users)
 
 
-def users_file(httpd, name: str, realm: str, user: str, password: str):
-    """conf/<name>.digest with one SHA-256 entry (what cmi-htdigest writes), readable by the children."""
+def users_file(httpd, name: str, realm: str, user: str, password: str, page: str | None = None):
+    """conf/<name>.digest with one SHA-256 entry (what cmi-htdigest writes), readable by the
+    children; with `page`, the document /<name>/hello.txt holding it."""
+    if page is not None:
+        (httpd.docroot / name).mkdir(exist_ok=True)
+        (httpd.docroot / name / "hello.txt").write_text(page)
     path = httpd.root / "conf" / f"{name}.digest"
     ha1 = _h("SHA-256", f"{user}:{realm}:{password}")
     path.write_text(f"{user}:{realm}:{ha1}\n")
