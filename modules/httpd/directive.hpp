@@ -2,6 +2,7 @@
 // is a `const char *(*)()`, so every handler needs a cast; the detour through
 // `void (*)()` keeps -Wcast-function-type quiet. This is the only place it happens.
 #pragma once
+#include "httpd/barrier.hpp"
 #include "httpd/httpd_includes.hpp"
 #include "httpd/pool_object.hpp"
 
@@ -65,6 +66,50 @@ void* merge_config(apr_pool_t* p, void* base, void* add) {
     C* out = pool_new<C>(p);
     merge_into(*out, *static_cast<const C*>(base), *static_cast<const C*>(add), p);
     return out;
+}
+
+// The one exported symbol of a mod_cmi module: its `module` struct, made of
+// namespace `ns`'s DirConfig, ServerConfig (with the callbacks above),
+// `directives` and `register_hooks`.
+#define CMI_MODULE(name, ns)                                                                  \
+    extern "C" {                                                                              \
+    __attribute__((visibility("default"))) module AP_MODULE_DECLARE_DATA name##_module = {    \
+        STANDARD20_MODULE_STUFF,                                                              \
+        cmi::httpd::create_dir_config<ns::DirConfig>,                                         \
+        cmi::httpd::merge_config<ns::DirConfig>,                                              \
+        cmi::httpd::create_server_config<ns::ServerConfig>,                                   \
+        cmi::httpd::merge_config<ns::ServerConfig>,                                           \
+        ns::directives,                                                                       \
+        ns::register_hooks,                                                                   \
+        AP_MODULE_FLAG_NONE,                                                                  \
+    };                                                                                        \
+    }
+
+// Directive handlers: `Set(cmd, config, args...)` with the per-directory
+// configuration as a C& (or the void* httpd passes, for server-wide settings),
+// run through the barrier. It returns nullptr or an error message, or throws
+// std::invalid_argument, whose text becomes the message.
+template <class F>
+struct handler_of;
+template <class C, class... A>
+struct handler_of<const char* (*)(cmd_parms*, C&, A...)> {
+    template <const char* (*Set)(cmd_parms*, C&, A...)>
+    static const char* call(cmd_parms* cmd, void* cfg, A... args) noexcept {
+        return directive_barrier(cmd, [&] { return Set(cmd, *static_cast<C*>(cfg), args...); });
+    }
+};
+template <class... A>
+struct handler_of<const char* (*)(cmd_parms*, void*, A...)> {
+    template <const char* (*Set)(cmd_parms*, void*, A...)>
+    static const char* call(cmd_parms* cmd, void* cfg, A... args) noexcept {
+        return directive_barrier(cmd, [&] { return Set(cmd, cfg, args...); });
+    }
+};
+
+// The command_rec func of `Set` (see handler_of).
+template <auto Set>
+cmd_func handler() {
+    return as_cmd(&handler_of<decltype(Set)>::template call<Set>);
 }
 
 template <class M>

@@ -29,7 +29,7 @@ namespace cmi::auth {
 
 namespace {
 
-constexpr const char* kMutexType = "cmi-auth-replay";
+constexpr char kMutexType[] = "cmi-auth-replay";
 constexpr const char* kCacheName = "cmi-auth";
 constexpr std::size_t kSamlCacheEntries = 10000;
 
@@ -191,13 +191,6 @@ extern "C" void rewrite_forbidden_status(request_rec* r) {
     }
 }
 
-extern "C" int pre_config(apr_pool_t* pconf, apr_pool_t*, apr_pool_t*) {
-    return httpd::server_barrier(nullptr, cmi_auth_module, "pre_config", [pconf] {
-        httpd::ReplayCache::register_mutex(pconf, kMutexType);
-        return OK;
-    });
-}
-
 // The random Digest nonce secret when none is configured: made once per
 // httpd process tree and kept in the process pool, which outlives restarts,
 // so nonces issued before a graceful or plain restart still verify (and are
@@ -268,15 +261,10 @@ int post_config_body(apr_pool_t* pconf, apr_pool_t* ptemp, server_rec* main) {
                                        "(4194304)", nullptr);
         fallback = httpd::ReplayCache::parse(pconf, ptemp, spec, cmi_auth_module);
     }
-    for (server_rec* s = main; s; s = s->next) {
-        ServerConfig& sc = server_config(s);
-        if (!sc.replay_cache) sc.replay_cache = fallback;
-        if (!sc.replay_cache) continue;  // digest requests will fail closed, with a log line
-        if (sc.replay_quota) sc.replay_cache->set_quota(sc.replay_quota);
-        if (!sc.replay_cache->init_logged(pconf, s, kCacheName, kMutexType, "CMIAuthReplayCache"))
-            return HTTP_INTERNAL_SERVER_ERROR;
-    }
-    return OK;
+    return httpd::init_replay_caches<cmi_auth_module, &ServerConfig::replay_cache, kMutexType>(
+        pconf, main, fallback, kCacheName, "CMIAuthReplayCache", [](server_rec* s, httpd::ReplayCache& c) {
+            if (const unsigned quota = server_config(s).replay_quota) c.set_quota(quota);
+        });
 }
 
 extern "C" int post_config(apr_pool_t* pconf, apr_pool_t*, apr_pool_t* ptemp, server_rec* s) {
@@ -286,11 +274,9 @@ extern "C" int post_config(apr_pool_t* pconf, apr_pool_t*, apr_pool_t* ptemp, se
 
 // A failure is logged and the child serves on; lasso last, so that its failure
 // (it was initialised when the configuration was read, where a failure stops
-// httpd) leaves the replay caches and the assertion cache in place.
+// httpd) leaves the assertion cache in place.
 extern "C" void child_init(apr_pool_t* p, server_rec* main) {
     httpd::server_barrier(main, cmi_auth_module, "child_init", [=] {
-        for (server_rec* s = main; s; s = s->next)
-            if (httpd::ReplayCache* c = server_config(s).replay_cache) c->child_init(p, s);
         // One validated-assertion cache per process, in the child's pool.
         auto* saml_cache = httpd::pool_new<saml::ValidatedCache>(p, kSamlCacheEntries);
         for (server_rec* s = main; s; s = s->next) server_config(s).saml_cache = saml_cache;
@@ -306,7 +292,7 @@ void register_hooks(apr_pool_t* p) {
     httpd::register_reserved_header_guard();
     httpd::register_httpd_version_check();
     register_status_hooks();
-    ap_hook_pre_config(pre_config, nullptr, nullptr, APR_HOOK_MIDDLE);
+    httpd::register_replay_cache_hooks<cmi_auth_module, &ServerConfig::replay_cache, kMutexType>();
     ap_hook_post_config(post_config, nullptr, nullptr, APR_HOOK_MIDDLE);
     ap_hook_child_init(child_init, nullptr, nullptr, APR_HOOK_MIDDLE);
     ap_hook_check_authn(check_authn, nullptr, nullptr, APR_HOOK_MIDDLE, AP_AUTH_INTERNAL_PER_CONF);
@@ -319,15 +305,4 @@ void register_hooks(apr_pool_t* p) {
 }  // namespace
 }  // namespace cmi::auth
 
-extern "C" {
-__attribute__((visibility("default"))) module AP_MODULE_DECLARE_DATA cmi_auth_module = {
-    STANDARD20_MODULE_STUFF,
-    cmi::httpd::create_dir_config<cmi::auth::DirConfig>,
-    cmi::httpd::merge_config<cmi::auth::DirConfig>,
-    cmi::httpd::create_server_config<cmi::auth::ServerConfig>,
-    cmi::httpd::merge_config<cmi::auth::ServerConfig>,
-    cmi::auth::directives,
-    cmi::auth::register_hooks,
-    AP_MODULE_FLAG_NONE,
-};
-}
+CMI_MODULE(cmi_auth, cmi::auth)

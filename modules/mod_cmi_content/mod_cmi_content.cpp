@@ -89,15 +89,4 @@ bool validates_body(request_rec* r) {
 
 }  // namespace cmi::content
 
-extern "C" {
-__attribute__((visibility("default"))) module AP_MODULE_DECLARE_DATA cmi_content_module = {
-    STANDARD20_MODULE_STUFF,
-    cmi::httpd::create_dir_config<cmi::content::DirConfig>,
-    cmi::httpd::merge_config<cmi::content::DirConfig>,
-    cmi::httpd::create_server_config<cmi::content::ServerConfig>,
-    cmi::httpd::merge_config<cmi::content::ServerConfig>,
-    cmi::content::directives,
-    cmi::content::register_hooks,
-    AP_MODULE_FLAG_NONE,
-};
-}
+CMI_MODULE(cmi_content, cmi::content)

@@ -16,7 +16,7 @@
 namespace cmi::content {
 namespace {
 
-constexpr const char* kMutexType = "cmi-content-replay";
+constexpr char kMutexType[] = "cmi-content-replay";
 constexpr const char* kCacheName = "cmi-content";
 
 // A fixed-size key whatever the lengths (memcache keys are bounded), distinct
@@ -44,35 +44,12 @@ void remember_in_this_request(request_rec* r, const std::string& key) {
     apr_table_set(httpd::first_request(r)->notes, note_of(key).c_str(), "1");
 }
 
-extern "C" int pre_config(apr_pool_t* pconf, apr_pool_t*, apr_pool_t*) {
-    return httpd::server_barrier(nullptr, cmi_content_module, "pre_config", [pconf] {
-        httpd::ReplayCache::register_mutex(pconf, kMutexType);
-        return OK;
-    });
-}
-
-int post_config_body(apr_pool_t* pconf, apr_pool_t* ptemp, server_rec* main) {
-    httpd::ReplayCache* fallback = server_config(main).replay_cache;
-    if (!fallback) fallback = httpd::ReplayCache::parse(pconf, ptemp, "shmcb", cmi_content_module);
-    for (server_rec* s = main; s; s = s->next) {
-        ServerConfig& sc = server_config(s);
-        if (!sc.replay_cache) sc.replay_cache = fallback;
-        if (!sc.replay_cache) continue;  // requests with a nonce fail closed, with a log line
-        if (!sc.replay_cache->init_logged(pconf, s, kCacheName, kMutexType, "CMIContentReplayCache"))
-            return HTTP_INTERNAL_SERVER_ERROR;
-    }
-    return OK;
-}
-
-extern "C" int post_config(apr_pool_t* pconf, apr_pool_t*, apr_pool_t* ptemp, server_rec* s) {
-    return httpd::server_barrier(s, cmi_content_module, "post_config",
-                                 [=] { return post_config_body(pconf, ptemp, s); });
-}
-
-extern "C" void child_init(apr_pool_t* p, server_rec* main) {
-    httpd::server_barrier(main, cmi_content_module, "child_init", [=] {
-        for (server_rec* s = main; s; s = s->next)
-            if (httpd::ReplayCache* c = server_config(s).replay_cache) c->child_init(p, s);
+extern "C" int post_config(apr_pool_t* pconf, apr_pool_t*, apr_pool_t* ptemp, server_rec* main) {
+    return httpd::server_barrier(main, cmi_content_module, "post_config", [=] {
+        httpd::ReplayCache* fallback = server_config(main).replay_cache;
+        if (!fallback) fallback = httpd::ReplayCache::parse(pconf, ptemp, "shmcb", cmi_content_module);
+        return httpd::init_replay_caches<cmi_content_module, &ServerConfig::replay_cache, kMutexType>(
+            pconf, main, fallback, kCacheName, "CMIContentReplayCache");
     });
 }
 
@@ -110,9 +87,8 @@ httpd::ReplayCache::Result answered(request_rec* r, httpd::ReplayCache& cache, h
 }  // namespace
 
 void register_replay_hooks() {
-    ap_hook_pre_config(pre_config, nullptr, nullptr, APR_HOOK_MIDDLE);
+    httpd::register_replay_cache_hooks<cmi_content_module, &ServerConfig::replay_cache, kMutexType>();
     ap_hook_post_config(post_config, nullptr, nullptr, APR_HOOK_MIDDLE);
-    ap_hook_child_init(child_init, nullptr, nullptr, APR_HOOK_MIDDLE);
 }
 
 void record_nonce(request_rec* r, const std::string& keyid, const std::string& nonce, apr_time_t until,

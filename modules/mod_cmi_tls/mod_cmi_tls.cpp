@@ -113,15 +113,4 @@ void register_hooks(apr_pool_t*) {
 }  // namespace
 }  // namespace cmi::tls
 
-extern "C" {
-__attribute__((visibility("default"))) module AP_MODULE_DECLARE_DATA cmi_tls_module = {
-    STANDARD20_MODULE_STUFF,
-    cmi::httpd::create_dir_config<cmi::tls::DirConfig>,
-    cmi::httpd::merge_config<cmi::tls::DirConfig>,
-    cmi::httpd::create_server_config<cmi::tls::ServerConfig>,
-    cmi::httpd::merge_config<cmi::tls::ServerConfig>,
-    cmi::tls::directives,
-    cmi::tls::register_hooks,
-    AP_MODULE_FLAG_NONE,
-};
-}
+CMI_MODULE(cmi_tls, cmi::tls)
