@@ -2,6 +2,8 @@
 
 #include "libcmi/futex.hpp"
 
+#include <optional>
+
 namespace cmi::audit {
 namespace {
 
@@ -23,7 +25,7 @@ template <class Try>
 Ring::Admit with_room(Ring& ring, std::int64_t timeout_ns, Try attempt) {
     RingControl& c = ring.control();
     Ring::Admit a = attempt();
-    if (a == Ring::Admit::ok || a == Ring::Admit::too_large) return a;
+    if (a == Ring::Admit::ok || a == Ring::Admit::too_large || a == Ring::Admit::no_process) return a;
     const std::int64_t deadline = monotonic_ns() + timeout_ns;
     Waiting w(c.waiters_space);
     for (;;) {
@@ -41,39 +43,44 @@ Ring::Admit with_room(Ring& ring, std::int64_t timeout_ns, Try attempt) {
 }  // namespace
 
 Ring::Admit admit_begin(Ring& ring, std::string_view fields, std::int32_t pid, std::int64_t timeout_ns,
-                        std::uint32_t& entry, bool durable) {
-    return with_room(ring, timeout_ns, [&] { return ring.publish_begin(fields, pid, entry, durable); });
+                        std::uint32_t& entry, bool durable, std::uint32_t process) {
+    return with_room(ring, timeout_ns, [&] { return ring.publish_begin(fields, pid, entry, durable, process); });
 }
 
 Ring::Admit admit_end(Ring& ring, std::string_view fields, std::uint32_t entry, std::int32_t pid,
-                      std::int64_t timeout_ns) {
-    return with_room(ring, timeout_ns, [&] { return ring.publish_end(fields, entry, pid); });
+                      std::int64_t timeout_ns, std::uint32_t process) {
+    return with_room(ring, timeout_ns, [&] { return ring.publish_end(fields, entry, pid, process); });
 }
 
 std::uint32_t await_entry(Ring& ring, std::uint32_t index, Await what, std::int64_t timeout_ns) {
     RingControl& c = ring.control();
-    const Entry& e = ring.entry(index);
+    Entry& e = ring.entry(index);
     const std::uint32_t goal = what == Await::durable ? kEntryDurable : kEntryWritten;
     auto done = [&](std::uint32_t s) { return s >= goal; };  // kEntryFailed is beyond both
     std::uint32_t state = e.state.load(std::memory_order_acquire);
     if (done(state)) return state;
-    auto& gen = what == Await::durable ? c.durable_gen : c.written_gen;
-    Waiting w(what == Await::durable ? c.waiters_durable : c.waiters_written);
-    // The writer may be holding an fdatasync back for more begins: if every
-    // operation in flight now waits for it, there are none to come.
-    if (what == Await::durable && c.writer_delaying.load(std::memory_order_seq_cst) &&
-        c.waiters_durable.load(std::memory_order_seq_cst) >= c.open_ops.load(std::memory_order_seq_cst)) {
-        c.writer_wake.fetch_add(1, std::memory_order_seq_cst);
-        futex_wake(c.writer_wake, 1);
+    std::optional<Waiting> counted;
+    if (what == Await::durable) {
+        counted.emplace(c.waiters_durable);
+        // The writer may be holding an fdatasync back for more begins: if every
+        // operation in flight now waits for it, there are none to come.
+        if (c.writer_delaying.load(std::memory_order_seq_cst) &&
+            c.waiters_durable.load(std::memory_order_seq_cst) >= c.open_ops.load(std::memory_order_seq_cst)) {
+            c.writer_wake.fetch_add(1, std::memory_order_seq_cst);
+            futex_wake(c.writer_wake, 1);
+        }
     }
+    // On the entry's own state word: the writer wakes exactly this thread when
+    // the state changes (seq_cst: the writer stores the state, then looks at
+    // `sleeping`; we count ourselves, then look at the state).
+    Waiting sleeping(e.sleeping);
     const std::int64_t deadline = monotonic_ns() + timeout_ns;
     for (;;) {
-        const std::uint32_t g = gen.load(std::memory_order_seq_cst);
-        state = e.state.load(std::memory_order_acquire);
+        state = e.state.load(std::memory_order_seq_cst);
         if (done(state)) return state;
         const std::int64_t left = deadline - monotonic_ns();
         if (left <= 0) return state;
-        futex_wait(gen, g, left);
+        futex_wait(e.state, state, left);
     }
 }
 

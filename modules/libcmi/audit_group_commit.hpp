@@ -15,12 +15,13 @@ namespace cmi::audit {
 // a result entry, file space the writer has allocated) — except when the
 // writer has said the file system is full, which is refused at once.
 // `durable`: the caller will await_entry(durable) (the writer syncs for it).
+// `process`: the caller's Ring::register_process slot (~0u: looked up each time).
 Ring::Admit admit_begin(Ring& ring, std::string_view fields, std::int32_t pid, std::int64_t timeout_ns,
-                        std::uint32_t& entry, bool durable = false);
+                        std::uint32_t& entry, bool durable = false, std::uint32_t process = ~0u);
 // Publishes an end record (its begin's reserve makes room for it), waiting up
 // to `timeout_ns` if it is larger than that reserve and the ring is full.
 Ring::Admit admit_end(Ring& ring, std::string_view fields, std::uint32_t entry, std::int32_t pid,
-                      std::int64_t timeout_ns);
+                      std::int64_t timeout_ns, std::uint32_t process = ~0u);
 
 enum class Await { written, durable };
 // Waits until the begin record of `entry` is written (seq and hash known) or

@@ -1,6 +1,9 @@
 #include "libcmi/audit_record.hpp"
 
+#include <algorithm>
+#include <charconv>
 #include <cstdio>
+#include <cstring>
 #include <string_view>
 
 namespace cmi::audit {
@@ -12,22 +15,55 @@ namespace {
 // \b \t \n \f \r \" \\, \u00xx for other controls and DEL, \uxxxx (surrogate
 // pairs above U+FFFF) for everything else, U+FFFD for each maximal ill-formed
 // UTF-8 subsequence.
+// The output: a string used as a buffer, grown as needed, every write
+// bounds-checked (cheaper than one std::string append per piece).
+class Out {
+public:
+    explicit Out(std::string& s) : s_(s), len_(s.size()) { s_.resize(len_ + 1024); }
+    // Cuts the string to what was written; call before the string is used.
+    void finish() {
+        if (!done_) s_.resize(len_);
+        done_ = true;
+    }
+    ~Out() { finish(); }
+    Out(const Out&) = delete;
+    Out& operator=(const Out&) = delete;
+    char* room(std::size_t n) {
+        if (len_ + n > s_.size()) s_.resize(std::max(s_.size() * 2, len_ + n));
+        char* p = &s_[len_];
+        len_ += n;
+        return p;
+    }
+    void put(char c) { *room(1) = c; }
+    void put(const char* p, std::size_t n) { std::memcpy(room(n), p, n); }
+
+private:
+    std::string& s_;
+    std::size_t len_;
+    bool done_ = false;
+};
+
 class Writer {
 public:
-    explicit Writer(std::string& out) : out_(out) {}
+    explicit Writer(Out& out) : out_(out) {}
 
-    void key(const char* k) {
-        if (!first_) out_ += ',';
+    // Our own keys, string literals: nothing to escape, length known.
+    template <std::size_t N>
+    void key(const char (&k)[N]) {
+        char* p = out_.room(N + 2 + (first_ ? 0 : 1));  // [,]"key":
+        if (!first_) *p++ = ',';
         first_ = false;
-        out_ += '"';
-        out_ += k;  // our own keys: nothing to escape
-        out_ += "\":";
+        *p++ = '"';
+        std::memcpy(p, k, N - 1);
+        p += N - 1;
+        *p++ = '"';
+        *p = ':';
     }
-    void null() { out_ += "null"; }
+    void null() { out_.put("null", 4); }
     void string(std::string_view v) {
-        out_ += '"';
+        out_.put('"');
         escape(v);
-        out_ += '"';
+        out_.put('"');
     }
     void string(const std::string& v) { string(std::string_view(v)); }
     void string(const std::optional<std::string>& v) {
@@ -35,7 +71,11 @@ public:
         else null();
     }
     template <class T>
-    void number(T v) { out_ += std::to_string(v); }
+    void number(T v) {
+        char buf[24];
+        const auto r = std::to_chars(buf, buf + sizeof buf, v);
+        out_.put(buf, static_cast<std::size_t>(r.ptr - buf));
+    }
     template <class T>
     void number(const std::optional<T>& v) {
         if (v) number(*v);
@@ -45,53 +85,55 @@ public:
     template <class F>
     void object(bool present, F f) {
         if (!present) return null();
-        out_ += '{';
+        out_.put('{');
         Writer inner(out_);
         f(inner);
-        out_ += '}';
+        out_.put('}');
     }
 
     // [{…},…] with f(Writer&, element) writing each object's members, or null.
     template <class T, class F>
     void array(const std::optional<std::vector<T>>& v, F f) {
         if (!v) return null();
-        out_ += '[';
+        out_.put('[');
         bool first = true;
         for (const T& e : *v) {
-            if (!first) out_ += ',';
+            if (!first) out_.put(',');
             first = false;
-            out_ += '{';
+            out_.put('{');
             Writer inner(out_);
             f(inner, e);
-            out_ += '}';
+            out_.put('}');
         }
-        out_ += ']';
+        out_.put(']');
     }
 
 private:
     static constexpr char kHex[] = "0123456789abcdef";
 
     void u16(unsigned v) {
-        out_ += "\\u";
-        out_ += kHex[(v >> 12) & 15];
-        out_ += kHex[(v >> 8) & 15];
-        out_ += kHex[(v >> 4) & 15];
-        out_ += kHex[v & 15];
+        char* p = out_.room(6);
+        p[0] = '\\';
+        p[1] = 'u';
+        p[2] = kHex[(v >> 12) & 15];
+        p[3] = kHex[(v >> 8) & 15];
+        p[4] = kHex[(v >> 4) & 15];
+        p[5] = kHex[v & 15];
     }
 
     void code_point(std::uint32_t cp) {
         switch (cp) {
-            case 0x08: out_ += "\\b"; return;
-            case 0x09: out_ += "\\t"; return;
-            case 0x0a: out_ += "\\n"; return;
-            case 0x0c: out_ += "\\f"; return;
-            case 0x0d: out_ += "\\r"; return;
-            case 0x22: out_ += "\\\""; return;
-            case 0x5c: out_ += "\\\\"; return;
+            case 0x08: out_.put("\\b", 2); return;
+            case 0x09: out_.put("\\t", 2); return;
+            case 0x0a: out_.put("\\n", 2); return;
+            case 0x0c: out_.put("\\f", 2); return;
+            case 0x0d: out_.put("\\r", 2); return;
+            case 0x22: out_.put("\\\"", 2); return;
+            case 0x5c: out_.put("\\\\", 2); return;
             default: break;
         }
         if (cp >= 0x20 && cp < 0x7f) {
-            out_ += static_cast<char>(cp);
+            out_.put(static_cast<char>(cp));
         } else if (cp <= 0xffff) {
             u16(cp);
         } else {
@@ -100,14 +142,24 @@ private:
         }
     }
 
+    static bool plain(unsigned char b) { return b >= 0x20 && b < 0x7f && b != '"' && b != '\\'; }
+
     void escape(std::string_view v) {
         const auto* p = reinterpret_cast<const unsigned char*>(v.data());
         const std::size_t n = v.size();
         std::size_t i = 0;
         while (i < n) {
+            // Most of a record is printable ASCII: copy such runs whole.
+            std::size_t run = i;
+            while (run < n && plain(p[run])) ++run;
+            if (run > i) {
+                out_.put(v.data() + i, run - i);
+                i = run;
+                if (i == n) break;
+            }
             const unsigned char b = p[i];
             if (b < 0x80) {
-                if (b >= 0x20 && b != '"' && b != '\\' && b != 0x7f) out_ += static_cast<char>(b);
+                if (b >= 0x20 && b != '"' && b != '\\' && b != 0x7f) out_.put(static_cast<char>(b));
                 else code_point(b);
                 ++i;
                 continue;
@@ -142,7 +194,7 @@ private:
         }
     }
 
-    std::string& out_;
+    Out& out_;
     bool first_ = true;
 };
 
@@ -167,8 +219,8 @@ std::string assemble_line(std::uint64_t seq, const std::string& fields, const st
 
 std::string serialize_fields(const Record& rec) {
     std::string out;
-    out.reserve(768);
-    Writer w(out);
+    Out buffer(out);
+    Writer w(buffer);
     w.key("node"); w.string(rec.node);
     w.key("ev"); w.string(rec.ev);
     w.key("txid"); w.string(rec.txid);
@@ -250,6 +302,7 @@ std::string serialize_fields(const Record& rec) {
             });
         });
     }
+    buffer.finish();
     return out;
 }
 
@@ -278,11 +331,33 @@ std::string rfc3339_us(std::int64_t unix_us) {
     const std::int64_t day = doy - (153 * mp + 2) / 5 + 1;
     const std::int64_t month = mp < 10 ? mp + 3 : mp - 9;
     const std::int64_t year = yoe + era * 400 + (month <= 2 ? 1 : 0);
-    char buf[80];
-    std::snprintf(buf, sizeof buf, "%04lld-%02d-%02dT%02d:%02d:%02d.%06dZ", static_cast<long long>(year),
-                  static_cast<int>(month), static_cast<int>(day), static_cast<int>(sod / 3600),
-                  static_cast<int>(sod / 60 % 60), static_cast<int>(sod % 60), static_cast<int>(micros));
-    return buf;
+    if (year < 0 || year > 9999) {  // outside what four digits say: as printf would
+        char buf[80];
+        std::snprintf(buf, sizeof buf, "%04lld-%02d-%02dT%02d:%02d:%02d.%06dZ", static_cast<long long>(year),
+                      static_cast<int>(month), static_cast<int>(day), static_cast<int>(sod / 3600),
+                      static_cast<int>(sod / 60 % 60), static_cast<int>(sod % 60), static_cast<int>(micros));
+        return buf;
+    }
+    // YYYY-MM-DDTHH:MM:SS.uuuuuuZ by hand (snprintf was a third of a record's cost).
+    char buf[27];
+    auto put = [&buf](int at, std::int64_t v, int digits) {
+        for (int i = digits - 1; i >= 0; --i, v /= 10) buf[at + i] = static_cast<char>('0' + v % 10);
+    };
+    put(0, year, 4);
+    buf[4] = '-';
+    put(5, month, 2);
+    buf[7] = '-';
+    put(8, day, 2);
+    buf[10] = 'T';
+    put(11, sod / 3600, 2);
+    buf[13] = ':';
+    put(14, sod / 60 % 60, 2);
+    buf[16] = ':';
+    put(17, sod % 60, 2);
+    buf[19] = '.';
+    put(20, micros, 6);
+    buf[26] = 'Z';
+    return std::string(buf, sizeof buf);
 }
 
 }  // namespace cmi::audit

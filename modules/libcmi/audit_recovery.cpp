@@ -125,7 +125,7 @@ std::uint32_t last_line_length(int fd, off_t valid_size) {
 
 }  // namespace
 
-TailCheck check_tail(int fd, const FileHead& head, off_t inflight_end) {
+TailCheck check_tail(int fd, const FileHead& head, off_t inflight_end, const std::string* last_line) {
     TailCheck c;
     const off_t size = file_size(fd);
     if (size < 0) return c;  // a device: nothing to compare
@@ -134,7 +134,9 @@ TailCheck check_tail(int fd, const FileHead& head, off_t inflight_end) {
         if (head.last_len == 0) return true;  // the head is in an earlier file
         if (static_cast<off_t>(head.last_len) > head.size) return false;
         const std::string line = pread_exact(fd, head.size - head.last_len, head.last_len);
-        return line.size() == head.last_len && line_hash(line) == head.hash;
+        if (line.size() != head.last_len) return false;
+        if (last_line && last_line->size() == head.last_len) return line == *last_line;
+        return line_hash(line) == head.hash;
     };
     const auto at = [&](off_t bytes) { return std::to_string(bytes); };
     if (size < head.size) {

@@ -47,7 +47,10 @@ struct TailCheck {
 // Looks at a regular file open on `fd` against `head`. Bytes after the head
 // up to `inflight_end` (> head.size) are the server's own write that did not
 // finish (its writer died): torn even if they hold complete lines.
-TailCheck check_tail(int fd, const FileHead& head, off_t inflight_end = 0);
+// `last_line`: the head's line as the caller wrote it, if it kept it: compared
+// byte for byte instead of hashing what the file holds (the common case, once
+// per batch of the writer).
+TailCheck check_tail(int fd, const FileHead& head, off_t inflight_end = 0, const std::string* last_line = nullptr);
 
 // The `recovered` record for torn bytes cut off the end of the log.
 Record recovered_record(const std::string& node, std::int64_t now_us, const std::string& torn);

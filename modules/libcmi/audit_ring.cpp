@@ -50,23 +50,28 @@ bool alive(std::int32_t pid) { return pid > 0 && (kill(pid, 0) == 0 || errno != 
 
 std::size_t Ring::bytes_needed(const RingLimits& limits) {
     return control_bytes() + static_cast<std::size_t>(limits.entries) * sizeof(Entry) +
-           pow2_at_least(limits.ring_bytes);
+           static_cast<std::size_t>(limits.processes) * sizeof(ProcSlot) + pow2_at_least(limits.ring_bytes);
 }
 
 Ring Ring::create(void* mem, const RingLimits& limits) {
-    if (limits.entries == 0) throw std::invalid_argument("a ring needs entries");
+    if (limits.entries == 0 || limits.processes == 0) throw std::invalid_argument("a ring needs entries and processes");
     auto* base = static_cast<char*>(mem);
     auto* c = new (base) RingControl();
     c->capacity = pow2_at_least(limits.ring_bytes);
     c->entry_count = limits.entries;
+    c->process_count = limits.processes;
     auto* entries = reinterpret_cast<Entry*>(base + control_bytes());
     for (std::uint32_t i = 0; i < limits.entries; ++i) {
         auto* e = new (&entries[i]) Entry();
         e->next.store(i + 1 < limits.entries ? i + 2 : 0, std::memory_order_relaxed);  // index + 1 of the next free one
     }
     c->free_top.store(1, std::memory_order_relaxed);  // entry 0 first, tag 0
+    auto* procs = reinterpret_cast<ProcSlot*>(base + control_bytes() + limits.entries * sizeof(Entry));
+    for (std::uint32_t i = 0; i < limits.processes; ++i) new (&procs[i]) ProcSlot();
     c->magic = kMagic;
-    return Ring(c, entries, base + control_bytes() + limits.entries * sizeof(Entry), c->capacity, limits.entries);
+    return Ring(c, entries, procs,
+                base + control_bytes() + limits.entries * sizeof(Entry) + limits.processes * sizeof(ProcSlot),
+                c->capacity, limits.entries, limits.processes);
 }
 
 Ring Ring::attach(void* mem) {
@@ -74,7 +79,55 @@ Ring Ring::attach(void* mem) {
     auto* c = reinterpret_cast<RingControl*>(base);
     if (c->magic != kMagic) throw std::runtime_error("not an audit ring");
     auto* entries = reinterpret_cast<Entry*>(base + control_bytes());
-    return Ring(c, entries, base + control_bytes() + c->entry_count * sizeof(Entry), c->capacity, c->entry_count);
+    auto* procs = reinterpret_cast<ProcSlot*>(base + control_bytes() + c->entry_count * sizeof(Entry));
+    return Ring(c, entries, procs,
+                base + control_bytes() + c->entry_count * sizeof(Entry) + c->process_count * sizeof(ProcSlot),
+                c->capacity, c->entry_count, c->process_count);
+}
+
+// --- producer processes -------------------------------------------------------------
+
+std::uint32_t Ring::register_process(std::int32_t pid) {
+    for (int pass = 0; pass < 2; ++pass) {
+        for (std::uint32_t i = 0; i < nprocs_; ++i) {
+            ProcSlot& p = procs_[i];
+            std::int32_t cur = p.pid.load(std::memory_order_acquire);
+            if (cur == pid) return i;
+            // First pass: free slots; second: slots of processes that are gone
+            // (a dead process cannot be mid-reservation any more: its count is void).
+            if (pass == 0 ? cur != 0 : (cur == 0 || alive(cur))) continue;
+            if (p.pid.compare_exchange_strong(cur, pid, std::memory_order_acq_rel)) {
+                p.reserving.store(0, std::memory_order_release);
+                return i;
+            }
+        }
+    }
+    return ~0u;
+}
+
+std::uint32_t Ring::process_slot(std::uint32_t process, std::int32_t pid) {
+    return process < nprocs_ ? process : register_process(pid);
+}
+
+// Marks the process as between a reservation and its publication.
+class Ring::Reserving {
+public:
+    explicit Reserving(ProcSlot& p) : p_(p) { p_.reserving.fetch_add(1, std::memory_order_seq_cst); }
+    ~Reserving() { p_.reserving.fetch_sub(1, std::memory_order_seq_cst); }
+    Reserving(const Reserving&) = delete;
+    Reserving& operator=(const Reserving&) = delete;
+
+private:
+    ProcSlot& p_;
+};
+
+bool Ring::someone_reserving() const {
+    for (std::uint32_t i = 0; i < nprocs_; ++i) {
+        const ProcSlot& p = procs_[i];
+        if (p.reserving.load(std::memory_order_seq_cst) == 0) continue;
+        if (alive(p.pid.load(std::memory_order_acquire))) return true;
+    }
+    return false;
 }
 
 SlotHeader* Ring::header(std::uint64_t pos) const {
@@ -111,8 +164,11 @@ void Ring::push_entry(std::uint32_t index) {
     }
 }
 
-void Ring::drop_ref(std::uint32_t index) {
-    if (entries_[index].refs.fetch_sub(1, std::memory_order_acq_rel) == 1) push_entry(index);
+bool Ring::drop_ref(std::uint32_t index, std::uint32_t who) {
+    const std::uint32_t before = entries_[index].refs.fetch_and(~who, std::memory_order_acq_rel);
+    if (!(before & who)) return false;  // already let go
+    if (before == who) push_entry(index);
+    return true;
 }
 
 std::uint32_t Ring::free_entries() const {
@@ -166,11 +222,6 @@ void Ring::copy_in(std::uint64_t pos, std::string_view payload) {
     if (first < payload.size()) std::memcpy(data_, payload.data() + first, payload.size() - first);
 }
 
-void Ring::publish(std::uint64_t pos) {
-    header(pos)->state.store(kSlotReady, std::memory_order_seq_cst);
-    nudge_writer();
-}
-
 void Ring::nudge_writer() {
     // seq_cst with the writer's store of writer_idle before it looks again.
     if (c_->writer_idle.load(std::memory_order_seq_cst) && c_->writer_idle.exchange(0, std::memory_order_seq_cst)) {
@@ -179,80 +230,87 @@ void Ring::nudge_writer() {
     }
 }
 
-Ring::Admit Ring::publish_begin(std::string_view fields, std::int32_t pid, std::uint32_t& entry_out, bool durable) {
+Ring::Admit Ring::publish_begin(std::string_view fields, std::int32_t pid, std::uint32_t& entry_out, bool durable,
+                               std::uint32_t process) {
     const std::uint64_t size = round_up(kAlign + fields.size(), kAlign);
     if (size + kEndReserve > cap_ / 4) return Admit::too_large;
+    process = process_slot(process, pid);
+    if (process >= nprocs_) return Admit::no_process;
     std::uint32_t index = 0;
     if (!pop_entry(index)) return Admit::no_entry;
     Entry& e = entries_[index];
     e.pid = pid;
     e.error = 0;
     e.seq = 0;
-    e.producer_done.store(0, std::memory_order_relaxed);
     e.wants_sync.store(durable ? 1 : 0, std::memory_order_relaxed);
-    e.refs.store(2, std::memory_order_relaxed);
+    e.refs.store(kRefProducer | kRefWriter, std::memory_order_relaxed);
     e.state.store(kEntryQueued, std::memory_order_release);
     const auto ring_need = static_cast<std::int64_t>(size) + kEndReserve;
     if (!take_ring(ring_need)) {
-        e.refs.store(1, std::memory_order_relaxed);
-        drop_ref(index);
+        e.refs.store(kRefProducer, std::memory_order_relaxed);
+        drop_ref(index, kRefProducer);
         return Admit::ring_full;
     }
     if (!take_credit(static_cast<std::int64_t>(fields.size()) + kLineOverhead + kEndReserve)) {
         c_->committed.fetch_sub(ring_need, std::memory_order_acq_rel);
-        e.refs.store(1, std::memory_order_relaxed);
-        drop_ref(index);
+        e.refs.store(kRefProducer, std::memory_order_relaxed);
+        drop_ref(index, kRefProducer);
         return Admit::disk_full;
     }
     c_->open_ops.fetch_add(1, std::memory_order_relaxed);
-    const std::uint64_t pos =
-        reserve_slot(static_cast<std::uint32_t>(size), SlotKind::begin, index + 1, 0, pid, fields.size(), durable);
-    copy_in(pos, fields);
-    publish(pos);
+    {
+        Reserving busy(procs_[process]);
+        const std::uint64_t pos =
+            reserve_slot(static_cast<std::uint32_t>(size), SlotKind::begin, index + 1, 0, pid, fields.size(), durable);
+        copy_in(pos, fields);
+        header(pos)->state.store(kSlotReady, std::memory_order_seq_cst);
+    }
+    nudge_writer();
     entry_out = index;
     return Admit::ok;
 }
 
-Ring::Admit Ring::publish_end(std::string_view fields, std::uint32_t entry, std::int32_t pid) {
+Ring::Admit Ring::publish_end(std::string_view fields, std::uint32_t entry, std::int32_t pid, std::uint32_t process) {
     const std::uint64_t size = round_up(kAlign + fields.size(), kAlign);
     if (size > cap_ / 4) return Admit::too_large;
+    process = process_slot(process, pid);
+    if (process >= nprocs_) return Admit::no_process;
     // The begin reserved kEndReserve of ring space: take only what is beyond it.
     const std::int64_t extra = static_cast<std::int64_t>(size) - kEndReserve;
     if (!take_ring(extra)) return Admit::ring_full;
-    const std::uint64_t pos = reserve_slot(static_cast<std::uint32_t>(size), SlotKind::end, 0, kEndReserve, pid,
-                                           fields.size());
     (void)entry;
-    copy_in(pos, fields);
-    publish(pos);
+    {
+        Reserving busy(procs_[process]);
+        const std::uint64_t pos = reserve_slot(static_cast<std::uint32_t>(size), SlotKind::end, 0, kEndReserve, pid,
+                                               fields.size());
+        copy_in(pos, fields);
+        header(pos)->state.store(kSlotReady, std::memory_order_seq_cst);
+    }
+    nudge_writer();
     return Admit::ok;
 }
 
 void Ring::release_entry(std::uint32_t index, bool end_published) {
-    Entry& e = entries_[index];
-    std::uint32_t done = 0;
-    if (!e.producer_done.compare_exchange_strong(done, 1, std::memory_order_acq_rel)) return;
+    // The reserve goes back after the entry (a producer killed in between
+    // leaves ring space and credit promised to nobody: less room, never more).
+    if (!drop_ref(index, kRefProducer)) return;  // let go of already
+    c_->open_ops.fetch_sub(1, std::memory_order_relaxed);
     if (!end_published) {
         c_->committed.fetch_sub(kEndReserve, std::memory_order_acq_rel);
         c_->disk_credit.fetch_add(kEndReserve, std::memory_order_acq_rel);
     }
-    c_->open_ops.fetch_sub(1, std::memory_order_relaxed);
-    drop_ref(index);
 }
 
 std::uint32_t Ring::reclaim_dead_producers() {
     std::uint32_t n = 0;
     for (std::uint32_t i = 0; i < nentries_; ++i) {
         Entry& e = entries_[i];
-        if (e.state.load(std::memory_order_acquire) == kEntryFree ||
-            e.producer_done.load(std::memory_order_acquire) || alive(e.pid))
-            continue;
+        if (!(e.refs.load(std::memory_order_acquire) & kRefProducer) || alive(e.pid)) continue;
         // Its end record never came: give the reserve back (release_entry).
-        std::uint32_t done = 0;
-        if (!e.producer_done.compare_exchange_strong(done, 1, std::memory_order_acq_rel)) continue;
+        if (!drop_ref(i, kRefProducer)) continue;
+        c_->open_ops.fetch_sub(1, std::memory_order_relaxed);
         c_->committed.fetch_sub(kEndReserve, std::memory_order_acq_rel);
         c_->disk_credit.fetch_add(kEndReserve, std::memory_order_acq_rel);
-        c_->open_ops.fetch_sub(1, std::memory_order_relaxed);
-        drop_ref(i);
         ++n;
     }
     return n;
@@ -308,19 +366,23 @@ std::optional<SlotView> Ring::peek(std::uint64_t& pos, std::int64_t now_ns, Hole
             continue;
         }
         // No header yet: a producer between its reservation and its header, or
-        // one that died there. Wait a while before taking it for a hole.
+        // one that died there. Looked into after a while: it is a hole only if
+        // no live process is between a reservation and its publication (every
+        // slot before `head` was reserved before this look; a live producer of
+        // one is counted until its record is published, and then has a header).
         if (watch.pos != pos) {
             watch.pos = pos;
             watch.since_ns = now_ns;
             return std::nullopt;
         }
-        if (now_ns - watch.since_ns < kHoleTimeoutNs) return std::nullopt;
-        std::uint64_t next = pos + kAlign;
+        if (now_ns - watch.since_ns < kHoleTimeoutNs || someone_reserving()) return std::nullopt;
+        std::uint64_t next = pos;
         for (; next < head; next += kAlign) {
             const SlotHeader* n = header(next);
             const std::uint32_t s = n->state.load(std::memory_order_acquire);
             if ((s == kSlotReady || s == kSlotPending) && n->pos == static_cast<std::uint32_t>(next / kAlign)) break;
         }
+        if (next == pos) continue;  // it got its header meanwhile
         if (next >= head) return std::nullopt;  // nothing after it yet: keep waiting
         pos = next;
         ++lost;
@@ -337,12 +399,26 @@ void Ring::release_to(std::uint64_t pos) {
 }
 
 void Ring::set_entry(std::uint32_t index, std::uint32_t state) {
-    entries_[index].state.store(state, std::memory_order_release);
+    Entry& e = entries_[index];
+    e.state.store(state, std::memory_order_seq_cst);
+    if (e.sleeping.load(std::memory_order_seq_cst)) futex_wake(e.state);  // seq_cst with await_entry
 }
 
 void Ring::finish_entry(std::uint32_t index, std::uint32_t state) {
-    entries_[index].state.store(state, std::memory_order_release);
-    drop_ref(index);
+    set_entry(index, state);
+    drop_ref(index, kRefWriter);
+}
+
+std::uint32_t Ring::release_finished_entries() {
+    std::uint32_t n = 0;
+    for (std::uint32_t i = 0; i < nentries_; ++i) {
+        const Entry& e = entries_[i];
+        if (!(e.refs.load(std::memory_order_acquire) & kRefWriter)) continue;
+        const std::uint32_t s = e.state.load(std::memory_order_acquire);
+        const bool final = s == kEntryDurable || s == kEntryFailed || (s == kEntryWritten && !e.wants_sync.load());
+        if (final && drop_ref(i, kRefWriter)) ++n;
+    }
+    return n;
 }
 
 std::uint64_t Ring::backlog() const {

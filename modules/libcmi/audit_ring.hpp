@@ -14,16 +14,22 @@
 // in the ring and in the file (kEndReserve each), so an operation that was
 // let in always gets its end record. It also takes a result entry: the writer
 // puts the record's seq and line hash there and marks it written, durable or
-// failed; its producer sleeps on one futex word with every other waiter until
-// then (group commit). An entry is freed by whichever of the two lets go last.
+// failed; a producer that waits sleeps on its entry's state word, and the
+// writer wakes exactly the waiters an fdatasync covered (group commit, without
+// waking those whose records came after it). An entry is freed by whichever of
+// the two lets go last.
 //
 // Robustness: a slot header is written (with the producer's pid) before its
 // payload and published after it; a slot whose producer died before
 // publishing is skipped. Headers carry magic words with every byte >= 0x80 and
 // their own position, and payloads are printable ASCII, so a header is never
-// confused with payload or with a stale header of an earlier lap: a producer
-// killed between its reservation and its header leaves a hole the writer
-// finds the end of by scanning (after kHoleTimeoutNs).
+// confused with payload or with a stale header of an earlier lap. A producer
+// killed between its reservation and its header leaves a hole without a
+// header; the writer finds its end by scanning for the next header, but skips
+// it only when no live producer process is between a reservation and its
+// publication (each process counts those in a slot of its own, registered at
+// child_init): a producer that is merely slow (descheduled on a busy machine)
+// is waited for, never overtaken.
 #pragma once
 #include <atomic>
 #include <cstddef>
@@ -49,28 +55,41 @@ enum EntryState : std::uint32_t {
 struct RingLimits {
     std::size_t ring_bytes = 8u << 20;  // rounded up to a power of two
     std::uint32_t entries = 4096;       // operations in flight at once
+    std::uint32_t processes = 256;      // producer processes at once (children, both generations)
 };
+
+// Entry::refs bits: each side lets go with one fetch_and, so a process killed
+// at any instruction never leaves an entry held by nobody (or twice let go).
+inline constexpr std::uint32_t kRefProducer = 1;
+inline constexpr std::uint32_t kRefWriter = 2;
 
 inline constexpr std::int64_t kEndReserve = 4096;      // per begin: room for its end record
 inline constexpr std::int64_t kLineOverhead = 128;     // a line is its fields + at most this
-inline constexpr std::int64_t kHoleTimeoutNs = 1000000000;
+inline constexpr std::int64_t kHoleTimeoutNs = 100000000;  // a hole is looked into after this
 
 struct SlotHeader;
 
 // A result entry (two cache lines).
 struct alignas(64) Entry {
     std::atomic<std::uint32_t> state;
-    std::atomic<std::uint32_t> refs;           // producer + writer
-    std::atomic<std::uint32_t> producer_done;  // the producer's ref is gone
+    std::atomic<std::uint32_t> refs;           // kRefProducer | kRefWriter: who still holds it
+    std::uint32_t pad;
     std::int32_t pid;                          // the producer's process
     std::atomic<std::uint32_t> next;           // free list (index + 1)
     std::int32_t error;                        // errno of a failure
     std::atomic<std::uint32_t> wants_sync;     // the producer waits for durability
-    std::uint32_t pad;
+    std::atomic<std::uint32_t> sleeping;       // its producer sleeps on `state` (futex): wake it
     std::uint64_t seq;                         // set by the writer before the write, read after `state` says so
     unsigned char sha256[32];
 };
 static_assert(sizeof(Entry) == 128, "Entry is two cache lines");
+
+// One producer process: how many of its threads are between a reservation
+// and its publication right now.
+struct alignas(64) ProcSlot {
+    std::atomic<std::int32_t> pid;
+    std::atomic<std::uint32_t> reserving;
+};
 
 // The counters and futex words everyone shares. Producer- and writer-side
 // fields are on separate cache lines.
@@ -78,7 +97,7 @@ struct RingControl {
     std::uint64_t magic;
     std::uint64_t capacity;
     std::uint32_t entry_count;
-    std::uint32_t pad0;
+    std::uint32_t process_count;
 
     alignas(64) std::atomic<std::uint64_t> head;       // bytes reserved (virtual position)
     std::atomic<std::int64_t> committed;               // ring bytes in use or promised
@@ -135,18 +154,23 @@ public:
     std::uint64_t capacity() const { return cap_; }
     std::uint32_t entry_count() const { return nentries_; }
     Entry& entry(std::uint32_t index) const { return entries_[index]; }
+    ProcSlot& process(std::uint32_t index) const { return procs_[index]; }
 
     // --- producers ------------------------------------------------------------
-    enum class Admit { ok, no_entry, ring_full, disk_full, too_large };
+    enum class Admit { ok, no_entry, ring_full, disk_full, too_large, no_process };
+    // Claims the process slot of `pid` (a free one, or one of a process that
+    // is gone); its index goes to every publish_* of the process. ~0u: none free.
+    std::uint32_t register_process(std::int32_t pid);
     // A begin record: takes an entry (set to queued, owned by `pid`), room for
     // the record and its end record, and publishes it. On ok `entry_out` is
     // the entry's index. Never blocks.
     // `durable`: the producer will wait for the record to be synced.
-    Admit publish_begin(std::string_view fields, std::int32_t pid, std::uint32_t& entry_out, bool durable = false);
+    Admit publish_begin(std::string_view fields, std::int32_t pid, std::uint32_t& entry_out, bool durable = false,
+                        std::uint32_t process = ~0u);
     // The end record of the begin that took `entry` (which stays the
     // producer's until release_entry). Uses the begin's reserve; needs more
     // room only when it is larger (then it may fail with ring_full/too_large).
-    Admit publish_end(std::string_view fields, std::uint32_t entry, std::int32_t pid);
+    Admit publish_end(std::string_view fields, std::uint32_t entry, std::int32_t pid, std::uint32_t process = ~0u);
     // The producer lets go of its entry. `end_published`: publish_end used the
     // reserve; otherwise the reserve goes back.
     void release_entry(std::uint32_t entry, bool end_published);
@@ -170,6 +194,9 @@ public:
     // finish_entry also lets go of it: `state` is final for the writer.
     void set_entry(std::uint32_t entry, std::uint32_t state);
     void finish_entry(std::uint32_t entry, std::uint32_t state);
+    // A new writer: lets go of the entries its predecessor had finished but
+    // not let go of (it died in between). Returns how many.
+    std::uint32_t release_finished_entries();
     // Bytes reserved but not yet released (what the writer still has to do).
     std::uint64_t backlog() const;
 
@@ -181,26 +208,34 @@ public:
     std::uint32_t free_entries() const;
 
 private:
-    Ring(RingControl* c, Entry* entries, char* data, std::uint64_t cap, std::uint32_t n)
-        : c_(c), entries_(entries), data_(data), cap_(cap), nentries_(n) {}
+    Ring(RingControl* c, Entry* entries, ProcSlot* procs, char* data, std::uint64_t cap, std::uint32_t n,
+         std::uint32_t nprocs)
+        : c_(c), entries_(entries), procs_(procs), data_(data), cap_(cap), nentries_(n), nprocs_(nprocs) {}
     bool pop_entry(std::uint32_t& index);
     void push_entry(std::uint32_t index);
-    void drop_ref(std::uint32_t index);
+    // Lets go of `who`'s hold; false if it had none. The last one frees the entry.
+    bool drop_ref(std::uint32_t index, std::uint32_t who);
     bool take_ring(std::int64_t bytes);
     bool take_credit(std::int64_t bytes);
     // Reserves `size` bytes and writes the header; returns the slot position.
     std::uint64_t reserve_slot(std::uint32_t size, SlotKind kind, std::uint32_t entry, std::int64_t reserve,
                                std::int32_t pid, std::size_t payload, bool durable = false);
     void copy_in(std::uint64_t pos, std::string_view payload);
-    void publish(std::uint64_t pos);
+    // A publish_* of process slot `process` (registered on the fly when ~0u).
+    class Reserving;
+    std::uint32_t process_slot(std::uint32_t process, std::int32_t pid);
+    // Whether a live producer process is between a reservation and its publication.
+    bool someone_reserving() const;
     SlotHeader* header(std::uint64_t pos) const;
     bool view_at(std::uint64_t pos, SlotView& v) const;
 
     RingControl* c_;
     Entry* entries_;
+    ProcSlot* procs_;
     char* data_;
     std::uint64_t cap_;
     std::uint32_t nentries_;
+    std::uint32_t nprocs_;
 };
 
 template <class F>

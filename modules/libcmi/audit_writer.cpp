@@ -50,11 +50,31 @@ int pwrite_all(int fd, std::string_view data, off_t at, std::size_t& written) {
 // Records are printable ASCII by construction (audit_record.cpp); the ring is
 // shared with every child, so the writer checks before a line enters the log.
 bool printable(std::string_view s) {
-    for (const char ch : s) {
-        const auto c = static_cast<unsigned char>(ch);
+    // Eight bytes at a time: any byte below 0x20, or above 0x7e (0x7f and >= 0x80).
+    constexpr std::uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
+    std::size_t i = 0;
+    for (; i + 8 <= s.size(); i += 8) {
+        std::uint64_t w;
+        std::memcpy(&w, s.data() + i, 8);
+        const std::uint64_t below = (w - ones * 0x20) & ~w & highs;
+        const std::uint64_t above = ((w + ones * (0x7f - 0x7e)) | w) & highs;
+        if (below | above) return false;
+    }
+    for (; i < s.size(); ++i) {
+        const auto c = static_cast<unsigned char>(s[i]);
         if (c < 0x20 || c > 0x7e) return false;
     }
     return true;
+}
+
+// Lower-case hex of a digest into `out` (64 characters), reusing its buffer.
+void hex_into(std::string& out, const unsigned char d[32]) {
+    static constexpr char digits[] = "0123456789abcdef";
+    out.resize(64);
+    for (int i = 0; i < 32; ++i) {
+        out[2 * i] = digits[d[i] >> 4];
+        out[2 * i + 1] = digits[d[i] & 15];
+    }
 }
 
 }  // namespace
@@ -147,7 +167,9 @@ void LogWriter::resume() {
             chain_.inflight_end.store(0);
         }  // else: a write cut short, left to check_file (cut off, recorded, written again)
     }
-    // Begin records written (and published) but not yet synced when their writer died.
+    // Entries the dead writer had finished but not let go of; begin records
+    // written (and published) but not yet synced when it died.
+    ring_.release_finished_entries();
     for (std::uint32_t i = 0; i < ring_.entry_count(); ++i) {
         const Entry& e = ring_.entry(i);
         if (e.state.load(std::memory_order_acquire) == kEntryWritten && e.wants_sync.load()) unsynced_entries_.push_back(i);
@@ -190,7 +212,8 @@ bool LogWriter::check_file() {
     if (!regular_) return true;
     TailCheck t;
     try {
-        t = check_tail(fd_, head_, chain_.inflight_base.load() == head_.size ? chain_.inflight_end.load() : 0);
+        t = check_tail(fd_, head_, chain_.inflight_base.load() == head_.size ? chain_.inflight_end.load() : 0,
+                       last_line_.size() == head_.last_len && head_.last_len ? &last_line_ : nullptr);
     } catch (const std::exception& e) {
         events_.message(3, std::string("cannot look at the log: ") + e.what());
         return false;
@@ -273,6 +296,7 @@ bool LogWriter::write_own(Record& rec, off_t at, std::uint64_t seq, const std::s
     if (cfg_.sync && fdatasync(fd_) != 0)
         events_.message(3, "fdatasync after a " + rec.ev + " record failed: " + errno_text(errno));
     head_ = next;
+    last_line_.assign(line, line.size() - next.last_len, next.last_len);
     if (cp_after) {
         cp_seq_ = next.seq;
         cp_time_us_ = cp_time;
@@ -339,7 +363,7 @@ void LogWriter::stage_line(std::string_view f1, std::string_view f2) {
     digest(std::string_view(buf_.data() + start, it.line_len), it.digest);
     items_.push_back(it);
     head_.seq = seq;
-    head_.hash = hex(it.digest, 32);
+    hex_into(head_.hash, it.digest);
     head_.last_len = it.line_len;
 }
 
@@ -418,6 +442,7 @@ std::size_t LogWriter::write_ready() {
         return records;
     }
     head_ = after;
+    last_line_.assign(buf_, buf_.size() - after.last_len, after.last_len);
     publish_head(pos);
     finish_items();
     std::int64_t refund = 0;
@@ -529,6 +554,7 @@ void LogWriter::checkpoint_if_idle() {
         return;
     }
     head_.size = at + static_cast<off_t>(buf_.size());
+    last_line_.assign(buf_, buf_.size() - head_.last_len, head_.last_len);
     c_.disk_credit.fetch_sub(static_cast<std::int64_t>(buf_.size()));
     publish_head(pos_);
 }

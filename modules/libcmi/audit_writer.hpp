@@ -156,6 +156,7 @@ private:
 
     // The head as this writer knows it (published to chain_ after each write).
     FileHead head_;
+    std::string last_line_;  // the bytes of head_'s line, once this writer wrote it
     std::uint64_t cp_seq_ = 0;
     std::int64_t cp_time_us_ = 0;
     std::uint64_t pos_ = 0;

@@ -90,11 +90,17 @@ BnPtr curve_order(const char* group) {
 
 // The signature value as nobody without the key can vary it. ECDSA's (r, s) and
 // (r, n - s) both verify: s is taken as the smaller of the two. (OpenSSL accepts
-// only the DER encoding of the pair; RSA and EdDSA values admit no such twin.)
+// only the DER encoding of the pair.) An RSA value is an integer: OpenSSL accepts
+// an RSA-PSS value shorter than the modulus (leading zero bytes left out), so it
+// is taken without them. EdDSA values admit no twin.
 std::string canonical_signature_value(CMS_SignerInfo* si, EVP_PKEY* key) {
     const ASN1_OCTET_STRING* sig = CMS_SignerInfo_get0_signature(si);
     const unsigned char* p = ASN1_STRING_get0_data(sig);
     std::string raw(reinterpret_cast<const char*>(p), static_cast<std::size_t>(ASN1_STRING_length(sig)));
+    if (EVP_PKEY_is_a(key, "RSA") || EVP_PKEY_is_a(key, "RSA-PSS")) {
+        const std::size_t first = raw.find_first_not_of('\0');
+        return "rsa:" + (first == std::string::npos ? std::string() : raw.substr(first));
+    }
     char group[64] = "";
     std::size_t len = 0;
     if (!EVP_PKEY_is_a(key, "EC") || EVP_PKEY_get_group_name(key, group, sizeof group, &len) != 1) return raw;

@@ -199,19 +199,38 @@ bool in_namespaces(const xmlNode* n, const ManifestPaths& paths) {
     return false;
 }
 
+struct ReadElements {
+    std::set<const xmlNode*> nodes;
+    std::set<std::string> names;  // their local names
+};
+
+std::string described(const xmlNode* n) {
+    return std::string("the element ") + reinterpret_cast<const char*>(n->name) + " (" +
+           (n->ns && n->ns->href ? reinterpret_cast<const char*>(n->ns->href) : "no namespace") + ", line " +
+           std::to_string(xmlGetLineNo(n)) + ")";
+}
+
 // Every element of a manifest namespace is read by the validator (an item, a
-// value, or on the way to one) or declared metadata: nothing else reaches
-// the handler unchecked.
-void refuse_unread(const xmlNode* n, const ManifestPaths& paths, const std::set<const xmlNode*>& read,
-                   const std::set<const xmlNode*>& metadata) {
+// value, or on the way to one) or declared metadata (with what it holds):
+// nothing else reaches the handler unchecked. Nor may an unread element carry
+// the local name of one that is read, in another namespace or none (a reader
+// that ignores namespaces takes <Location xmlns="urn:x">, or <Location> beside
+// <m:Location>, for the item's) or inside metadata (an <m:ContentItem> in a
+// declared <m:Title> is a second item to a reader of //m:ContentItem).
+void refuse_unread(const xmlNode* n, const ManifestPaths& paths, const ReadElements& read,
+                   const std::set<const xmlNode*>& metadata, bool in_metadata = false) {
     for (; n; n = n->next) {
-        if (n->type != XML_ELEMENT_NODE || metadata.count(n)) continue;
-        if (in_namespaces(n, paths) && !read.count(n))
-            malformed(std::string("the element ") + reinterpret_cast<const char*>(n->name) + " (" +
-                      reinterpret_cast<const char*>(n->ns->href) + ", line " + std::to_string(xmlGetLineNo(n)) +
-                      ") is not read by the validator; declare it with CMIManifestMetadataPath if the handler "
-                      "may read it unvalidated");
-        refuse_unread(n->children, paths, read, metadata);
+        if (n->type != XML_ELEMENT_NODE) continue;
+        const bool declared = metadata.count(n) != 0;
+        if (!declared && !read.nodes.count(n)) {
+            if (!in_metadata && in_namespaces(n, paths))
+                malformed(described(n) + " is not read by the validator; declare it with CMIManifestMetadataPath "
+                                         "if the handler may read it unvalidated");
+            if (read.names.count(reinterpret_cast<const char*>(n->name)))
+                malformed(described(n) + " is not read by the validator but has the name of a manifest element "
+                                         "that is: a reader could take it for one");
+        }
+        refuse_unread(n->children, paths, read, metadata, in_metadata || declared);
     }
 }
 
@@ -386,7 +405,9 @@ std::vector<ManifestItem> manifest_items(const ManifestDoc& doc, const ManifestP
         XPathObj m = eval(ctx.get(), expr, xmlDocGetRootElement(doc.doc()));
         for (int i = 0; i < count(m); ++i) metadata.insert(element_of(m->nodesetval->nodeTab[i]));
     }
-    refuse_unread(xmlDocGetRootElement(doc.doc()), paths, read, metadata);
+    ReadElements elements{std::move(read), {}};
+    for (const xmlNode* e : elements.nodes) elements.names.insert(reinterpret_cast<const char*>(e->name));
+    refuse_unread(xmlDocGetRootElement(doc.doc()), paths, elements, metadata);
     return out;
 }
 

@@ -29,6 +29,7 @@ constexpr ProblemType kTypes[] = {
     {"signature-reused", 409, "Content signature already used for another target"},
     {"copy-refused", 403, "Copy or move into a validated location refused"},
     {"method-refused", 405, "Method not allowed where content is validated"},
+    {"partial-update-refused", 400, "Partial update not accepted where content is validated"},
 };
 
 }  // namespace

@@ -38,6 +38,7 @@ constexpr const char* kRetainedKey = "mod_cmi_audit:engine:v2";
 
 struct Retained {
     apr_shm_t* shm;
+    pid_t writer_pid;  // the previous generation's log writer, until post_config stops it
 };
 
 std::size_t chain_bytes() { return (sizeof(ChainState) + 63) / 64 * 64; }
@@ -53,6 +54,7 @@ RingLimits limits() {
     RingLimits l;
     const std::uint64_t workers = static_cast<std::uint64_t>(std::max(daemons, 1)) * std::max(threads, 1);
     l.entries = static_cast<std::uint32_t>(std::min<std::uint64_t>(2 * workers + 256, 1 << 20));
+    l.processes = static_cast<std::uint32_t>(2 * std::max(daemons, 1) + 64);  // two generations, and some
     l.ring_bytes = std::max<std::size_t>(8u << 20, static_cast<std::size_t>(l.entries) * (kEndReserve + 1024));
     return l;
 }
@@ -60,19 +62,26 @@ RingLimits limits() {
 // The process id, cached (getpid() is a system call): set in the parent, in
 // each child (child_init) and in the logger process.
 pid_t g_pid = 0;
-
-void set_process_id() { g_pid = getpid(); }
+std::uint32_t g_process = ~0u;  // this process's slot in the ring (Ring::register_process)
 
 }  // namespace
 
 
 // --- the parent: start-up ----------------------------------------------------------
 
+void AuditLog::set_process() {
+    g_pid = getpid();
+    g_process = ring_->register_process(g_pid);
+    if (g_process == ~0u)
+        ap_log_error_(__FILE__, __LINE__, cmi_audit_module.module_index, APLOG_CRIT, 0, server_,
+                      "audit log %s: no free process slot in the log's ring: this process refuses audited "
+                      "operations (503)", path_);
+}
+
 AuditLog::AuditLog(apr_pool_t* pconf, server_rec* s, const ServerConfig& cfg, const char* path,
                    const char* default_node)
     : server_(s), pconf_(pconf), path_(apr_pstrdup(pconf, path)), default_node_(apr_pstrdup(pconf, default_node)),
       head_path_(std::string(path) + ".head"), parent_pid_(getpid()) {
-    set_process_id();
     // The writer syncs if any server wants it; each begin says whether its thread waits.
     sync_ = false;
     for (server_rec* v = s; v; v = v->next) sync_ = sync_ || syncs(server_config(v));
@@ -98,8 +107,13 @@ AuditLog::AuditLog(apr_pool_t* pconf, server_rec* s, const ServerConfig& cfg, co
                                      " is in use by another process (another httpd with the same CMIAuditLog?)");
     }
     open_shared();
-    // No writer may run while the file is checked: the last one was stopped
-    // by the previous generation's cleanup, and this lock makes sure.
+    // No writer may run while the file is checked: the previous generation's
+    // wrote on while the configuration was read; it stops now (and this lock
+    // makes sure).
+    if (auto* kept = static_cast<Retained*>(ap_retained_data_get(kRetainedKey)); kept && kept->writer_pid > 0) {
+        stop_writer_process(kept->writer_pid, false, s, path_);
+        kept->writer_pid = 0;
+    }
     struct timespec until {};
     clock_gettime(CLOCK_REALTIME, &until);
     until.tv_sec += 10;
@@ -116,6 +130,7 @@ AuditLog::AuditLog(apr_pool_t* pconf, server_rec* s, const ServerConfig& cfg, co
     }
     pthread_mutex_unlock(&chain_->writer_lock);
     save_head(false);
+    set_process();  // the parent produces records itself under -X (one process)
 }
 
 void AuditLog::open_shared() {
@@ -129,8 +144,9 @@ void AuditLog::open_shared() {
             kept->shm = nullptr;
             throw std::runtime_error("cannot create the audit log's shared memory: " + apr_text(rv));
         }
+        // Anonymous shared memory comes zeroed: only the control parts are
+        // laid out (touching the whole ring would commit all of it at once).
         auto* base = static_cast<char*>(apr_shm_baseaddr_get(kept->shm));
-        std::memset(base, 0, chain_bytes() + Ring::bytes_needed(l));
         init_chain_state(*reinterpret_cast<ChainState*>(base));
         Ring::create(base + chain_bytes(), l);
     }
@@ -143,7 +159,7 @@ WriterConfig AuditLog::writer_config() const {
     WriterConfig w;
     w.node = default_node_;
     w.sync = sync_;
-    w.commit_delay_ns = 0;
+    w.commit_delay_ns = 0;  // natural group commit: measured, a delay did not help (docs/performance.md)
     w.checkpoint_records = checkpoint_records_;
     w.checkpoint_us = checkpoint_us_;
     w.signer = signer_;
@@ -291,8 +307,14 @@ void AuditLog::start_logger() {
             pconf_, this,
             [](void* p) -> apr_status_t {
                 auto* log = static_cast<AuditLog*>(p);
-                if (getpid() == log->parent_pid_)
-                    log->stop_logger(ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_EXITING);
+                if (getpid() != log->parent_pid_) return APR_SUCCESS;
+                if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_EXITING) {
+                    log->stop_logger(true);  // httpd stops: write everything left
+                } else if (auto* kept = static_cast<Retained*>(ap_retained_data_get(kRetainedKey))) {
+                    kept->writer_pid = log->logger_->detach();  // a restart: it writes on meanwhile
+                } else {
+                    log->stop_logger(false);
+                }
                 return APR_SUCCESS;
             },
             apr_pool_cleanup_null);
@@ -313,7 +335,7 @@ void AuditLog::monitor() {
 }
 
 void AuditLog::child_init() {
-    set_process_id();
+    set_process();
     if (getpid() != parent_pid_ && fd_ >= 0) {  // children never write the file (not under -X)
         ::close(fd_);
         fd_ = -1;
@@ -331,7 +353,7 @@ AuditLog::Begin AuditLog::begin(const Record& rec, bool durable) {
         return b;
     }
     const std::string fields = serialize_fields(rec);
-    switch (admit_begin(ring, fields, g_pid, timeout_ns_, b.entry, durable)) {
+    switch (admit_begin(ring, fields, g_pid, timeout_ns_, b.entry, durable, g_process)) {
         case Ring::Admit::ok:
             break;
         case Ring::Admit::disk_full:
@@ -342,6 +364,10 @@ AuditLog::Begin AuditLog::begin(const Record& rec, bool durable) {
         case Ring::Admit::too_large:
             b.failed = true;
             b.error = "the record is too large for the log's ring";
+            return b;
+        case Ring::Admit::no_process:
+            b.failed = true;
+            b.error = "this process has no slot in the log's ring";
             return b;
         default:
             b.failed = true;
@@ -369,7 +395,7 @@ AuditLog::Begin AuditLog::begin(const Record& rec, bool durable) {
 
 std::string AuditLog::end(std::uint32_t entry, const Record& rec) {
     const std::string fields = serialize_fields(rec);
-    const Ring::Admit a = admit_end(*ring_, fields, entry, g_pid, timeout_ns_);
+    const Ring::Admit a = admit_end(*ring_, fields, entry, g_pid, timeout_ns_, g_process);
     ring_->release_entry(entry, a == Ring::Admit::ok);
     if (a == Ring::Admit::ok) return std::string();
     return a == Ring::Admit::too_large ? "the record is too large for the log's ring"

@@ -83,6 +83,7 @@ public:
 private:
     friend class LoggerProcess;
     void open_shared();
+    void set_process();
     void start_up_checks(const std::string& head_path);
     void save_head(bool stopped);
     WriterConfig writer_config() const;

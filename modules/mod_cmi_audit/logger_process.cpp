@@ -71,12 +71,8 @@ void LoggerProcess::start() {
     registered_ = true;
 }
 
-void LoggerProcess::stop(bool draining) {
-    if (registered_) apr_proc_other_child_unregister(this);  // sets registered_ (UNREGISTER)
-    registered_ = false;
-    if (proc_.pid <= 0) return;
-    const pid_t pid = proc_.pid;
-    proc_.pid = 0;
+void stop_writer_process(pid_t pid, bool draining, server_rec* s, const char* path) {
+    if (pid <= 0) return;
     if (kill(pid, draining ? SIGTERM : SIGHUP) != 0 && errno == ESRCH) {
         wait_gone(pid, 0);
         return;
@@ -84,11 +80,23 @@ void LoggerProcess::stop(bool draining) {
     // A stop writes what is left (a few ms; a full ring and a slow disk
     // longer); a restart only finishes the batch in hand.
     if (wait_gone(pid, draining ? apr_time_from_sec(10) : apr_time_from_sec(3))) return;
-    log_error(log_.server(), APLOG_WARNING, 0,
-              "audit log " + std::string(log_.path()) + ": the log writer (pid " + std::to_string(pid) +
+    log_error(s, APLOG_WARNING, 0,
+              "audit log " + std::string(path) + ": the log writer (pid " + std::to_string(pid) +
                   ") did not stop; killed (records it had not written stay queued for the next writer)");
     kill(pid, SIGKILL);
     wait_gone(pid, apr_time_from_sec(5));
+}
+
+pid_t LoggerProcess::detach() {
+    if (registered_) apr_proc_other_child_unregister(this);  // sets registered_ (UNREGISTER)
+    registered_ = false;
+    const pid_t pid = proc_.pid;
+    proc_.pid = 0;
+    return pid;
+}
+
+void LoggerProcess::stop(bool draining) {
+    stop_writer_process(detach(), draining, log_.server(), log_.path());
 }
 
 void LoggerProcess::maintenance(int reason, void* data, int status) {

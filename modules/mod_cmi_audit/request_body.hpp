@@ -10,7 +10,7 @@ namespace cmi::audit {
 
 struct BodyTally {
     ap_filter_rec_t* frec = nullptr;  // the filter it counts for (kept across internal redirects)
-    Sha256 hash;
+    std::optional<Sha256> hash;  // made at the first body byte (most requests have none)
     apr_uint64_t bytes = 0;
     bool eos = false;
     std::optional<std::string> digest;  // set once, at the first body_facts() after EOS

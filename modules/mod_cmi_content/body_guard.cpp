@@ -23,6 +23,7 @@ struct BodyGuard {
     Verdict verdict = Verdict::undecided;
     ap_filter_rec_t* frec = nullptr;
     void* ctx = nullptr;
+    const ap_conf_vector_t* judged = nullptr;  // the configuration an `open` verdict was reached under
 };
 
 struct Seal {
@@ -137,8 +138,18 @@ int validate_body_once(request_rec* r, int (*validate)(request_rec*)) {
     if (g.verdict == Verdict::guarded || g.verdict == Verdict::sealed) return DECLINED;
     const int status = validate(r);
     if (status != DECLINED && status != OK) g.verdict = Verdict::sealed;  // refused: nobody reads it
-    else if (g.verdict == Verdict::undecided) g.verdict = Verdict::open;
+    else if (g.verdict == Verdict::undecided || g.verdict == Verdict::open) {
+        g.verdict = Verdict::open;
+        g.judged = r->per_dir_config;
+    }
     return status;
+}
+
+int judge_moved_request(request_rec* r, int (*judge)(request_rec*)) {
+    if (r->main) return DECLINED;
+    const BodyGuard* g = find_guard(r);
+    if (!g || g->verdict != Verdict::open || g->judged == r->per_dir_config) return DECLINED;
+    return judge(r);
 }
 
 }  // namespace cmi::content

@@ -22,6 +22,11 @@ void guard_body(request_rec* r, ap_filter_t* f);
 // one read of the body); records what was decided.
 int validate_body_once(request_rec* r, int (*validate)(request_rec*));
 
+// Late fixups (after mod_dir's): when r's configuration changed after the body
+// was judged open (ap_internal_fast_redirect: DirectoryIndex, FallbackResource
+// hand r a subrequest's location), `judge` runs again for the new location.
+int judge_moved_request(request_rec* r, int (*judge)(request_rec*));
+
 // Whether r's location validates r's body (mod_cmi_content.cpp).
 bool validates_body(request_rec* r);
 

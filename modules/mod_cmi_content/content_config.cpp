@@ -26,7 +26,7 @@ const char* set_validation(cmd_parms* cmd, DirConfig& c, const char* arg) {
 }
 
 // ITERATE handlers see one argument per call. The set named in a section
-// replaces the inherited one (see merge_dir_config).
+// replaces the inherited one (see merge_into).
 const char* add_format(cmd_parms*, DirConfig& c, const char* arg) {
     unsigned bit = 0;
     if (!strcasecmp(arg, "cms")) bit = kFormatCms;

@@ -20,7 +20,8 @@ constexpr const char* kCounters[] = {
     "refused.signature-required", "refused.signature-malformed", "refused.digest-mismatch",
     "refused.signature-invalid", "refused.signer-untrusted", "refused.signer-not-bound",
     "refused.manifest-malformed", "refused.content-missing", "refused.too-large",
-    "refused.validation-unavailable",
+    "refused.validation-unavailable", "refused.signature-reused", "refused.copy-refused",
+    "refused.method-refused", "refused.partial-update-refused",
     "replay_cache.hits", "replay_cache.misses", "replay_cache.errors", "replay_cache.full", "other",
 };
 

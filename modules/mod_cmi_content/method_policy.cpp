@@ -6,6 +6,7 @@
 #include "httpd/transaction.hpp"
 #include "libcmi/problem.hpp"
 #include "mod_cmi_content/content_config.hpp"
+#include "mod_cmi_content/validated_sections.hpp"
 
 #include <cstring>
 #include <string>
@@ -40,6 +41,16 @@ int refuse_method(request_rec* r, const DirConfig& dc) {
                          std::string(r->method) + " is not let into a location where content is validated: "
                          "only methods whose effect on content is known are (see Allow); list it with "
                          "CMIContentExtensionMethods to let it through, its body validated");
+}
+
+// mod_dav writes a PUT with Content-Range into the existing file at that offset
+// (RFC 9110 §14.4 asks origin servers to refuse it): the signature would cover
+// the part, and the stored content, the part within the rest, would have none.
+int refuse_partial_update(request_rec* r) {
+    return httpd::refuse(r, cmi_content_module, "partial-update-refused",
+                         std::string(r->method) + " with Content-Range is a partial update: where content is "
+                         "validated, a signature covers the whole of what is stored; send the whole content, "
+                         "signed, without Content-Range");
 }
 
 // mod_dav looks a Destination up as a subrequest of the COPY/MOVE itself, with
@@ -91,12 +102,8 @@ extern "C" apr_status_t refusal_filter(ap_filter_t* f, apr_bucket_brigade* bb) {
     return httpd::filter_barrier(f, cmi_content_module, "copy refusal filter", [&] { return replace_body(f, bb); });
 }
 
-int refuse_destination(request_rec* sub, const DirConfig& to) {
+int refuse_copy(request_rec* sub, const std::string& detail) {
     request_rec* m = sub->main;
-    std::string detail = std::string(m->method) + " to " + sub->uri + " is refused: it lies in a location with " +
-                         what_validates(to) + ", which content enters only as a validated upload, never copied "
-                         "or moved in";
-    if (copies_within(to)) detail += " (CMIContentCopyWithin allows it only from within the same validated section)";
     const int status = httpd::refuse(m, cmi_content_module, kCopyRefused, detail);
     auto* body = httpd::pool_new<RefusalBody>(m->pool);
     body->json = problem_json(kCopyRefused, detail, httpd::transaction_id(m));
@@ -104,21 +111,52 @@ int refuse_destination(request_rec* sub, const DirConfig& to) {
     return status;  // the lookup fails: mod_dav creates and removes nothing
 }
 
-int apply_policy(request_rec* r) {
+int refuse_destination(request_rec* sub, const DirConfig& to) {
+    std::string detail = std::string(sub->main->method) + " to " + sub->uri + " is refused: it lies in a location "
+                         "with " + what_validates(to) + ", which content enters only as a validated upload, never "
+                         "copied or moved in";
+    if (copies_within(to)) detail += " (CMIContentCopyWithin allows it only from within the same validated section)";
+    return refuse_copy(sub, detail);
+}
+
+// A MOVE, or a COPY of any depth but 0, of a collection writes its members below
+// the Destination, which mod_dav looks up only at the top.
+bool brings_members(const request_rec* m) {
+    if (m->finfo.filetype != APR_DIR) return false;
+    const char* depth = apr_table_get(m->headers_in, "Depth");
+    return m->method_number == M_MOVE || !depth || std::strcmp(depth, "0") != 0;
+}
+
+int refuse_members(request_rec* sub, const std::string& section) {
+    return refuse_copy(sub, std::string(sub->main->method) + " of a collection to " + sub->uri + " is refused: " +
+                                section + " switches content validation on within it, and content enters a "
+                                "validated location only as a validated upload, never copied or moved in");
+}
+
+}  // namespace
+
+int apply_method_policy(request_rec* r) {
     if (is_destination_lookup(r)) {
         const DirConfig& to = dir_config(r);
-        if (!validates(to) || one_tree(r, to)) return DECLINED;
-        return refuse_destination(r, to);
+        if (validates(to) && !one_tree(r, to)) return refuse_destination(r, to);
+        if (!brings_members(r->main)) return DECLINED;
+        const std::string path = std::string(r->filename ? r->filename : "") + (r->path_info ? r->path_info : "");
+        const auto section = validated_section_within(r, r->uri, path.c_str());
+        return section ? refuse_members(r, *section) : DECLINED;
     }
     if (r->main) return DECLINED;
     const DirConfig& dc = dir_config(r);
-    if (!validates(dc) || table_method(r->method_number)) return DECLINED;
+    if (!validates(dc)) return DECLINED;
+    if (apr_table_get(r->headers_in, "Content-Range")) return refuse_partial_update(r);
+    if (table_method(r->method_number)) return DECLINED;
     if (dc.extension_methods && dc.extension_methods->contains(r->method)) return DECLINED;
     return refuse_method(r, dc);
 }
 
+namespace {
+
 extern "C" int method_policy_fixups(request_rec* r) {
-    return httpd::hook_barrier(r, cmi_content_module, "fixups (method policy)", [r] { return apply_policy(r); });
+    return httpd::hook_barrier(r, cmi_content_module, "fixups (method policy)", [r] { return apply_method_policy(r); });
 }
 
 }  // namespace

@@ -58,6 +58,19 @@ extern "C" int fixups(request_rec* r) {
     return httpd::hook_barrier(r, cmi_content_module, "fixups", [r] { return validate_body_once(r, validate); });
 }
 
+// A request handed another location after fixups judged it (mod_dir's
+// DirectoryIndex and FallbackResource: ap_internal_fast_redirect) is judged
+// again as the location it now is: its handler is that location's.
+int judge_again(request_rec* r) {
+    if (const int status = apply_method_policy(r); status != DECLINED) return status;
+    return validate_body_once(r, validate);
+}
+
+extern "C" int late_fixups(request_rec* r) {
+    return httpd::hook_barrier(r, cmi_content_module, "fixups (after mod_dir)",
+                               [r] { return judge_moved_request(r, judge_again); });
+}
+
 extern "C" void manifest_child_init(apr_pool_t*, server_rec* s) {
     httpd::server_barrier(s, cmi_content_module, "child_init", init_manifest_libraries);
 }
@@ -78,6 +91,8 @@ void register_hooks(apr_pool_t*) {
     register_config_check();
     register_too_large_hook();
     ap_hook_fixups(fixups, nullptr, nullptr, APR_HOOK_MIDDLE);
+    // After mod_dir's fast redirects (APR_HOOK_LAST), before mod_cmi_audit's begin record (REALLY_LAST).
+    ap_hook_fixups(late_fixups, nullptr, nullptr, APR_HOOK_LAST + 1);
 }
 
 }  // namespace

@@ -352,10 +352,14 @@ def test_an_evidence_store_the_children_cannot_write_fails_closed(httpd, tmp_pat
     httpd.expect_error(r"audit log .*: end record NOT recorded \(its begin record is missing\)")
     body = b"refused without evidence"
     sig = cms_sign(body, httpd.pki.client, tmp_path)
+    offset = httpd.log_size()
     r = requests.put(httpd.url("/dav/ev-cms/no-evidence.bin"), data=body, headers={"CMI-Content-Signature": sig},
                      verify=str(httpd.pki.ca_cert), timeout=30)
     assert_problem(r, 503, "audit-unavailable")
     assert not (httpd.dav_dir / "ev-cms" / "no-evidence.bin").exists()
+    # The end record's line is logged after the response went out: wait for it,
+    # or it lands in the next test's error-log check.
+    assert httpd.wait_for_log("end record NOT recorded (its begin record is missing)", offset)
 
 
 def test_store_under_a_log_directory_the_children_cannot_enter(httpd, tmp_path):

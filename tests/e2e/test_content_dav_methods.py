@@ -35,6 +35,25 @@ CONFIG = """
     CMIContentTrustAnchors "{ca}"
     CMIContentExtensionMethods PATCH
 </Location>
+# Validated sections below a place a collection can be copied or moved to.
+<Location /dav/i22/deep/signed/>
+    CMIContentValidation Required
+    CMIContentTrustAnchors "{ca}"
+</Location>
+<Location /dav/i22/fresh/>
+    CMIContentValidation Required
+    CMIContentTrustAnchors "{ca}"
+</Location>
+<Directory "{dav}/i22/dirdeep/signed">
+    CMIContentValidation Required
+    CMIContentTrustAnchors "{ca}"
+</Directory>
+<Directory "{dav}/i22/byname">
+    <Files "*.cgi">
+        CMIContentValidation Required
+        CMIContentTrustAnchors "{ca}"
+    </Files>
+</Directory>
 # One directory under two URLs: validation configured where the content lives.
 Alias /dav-i22-alias/ "{dav}/i22/"
 <Directory "{dav}/i22/dirsigned">
@@ -55,7 +74,7 @@ DAV_ERRORS = r"dav:error"
 @pytest.fixture(scope="module")
 def server(httpd):
     root = www_owned_dir(httpd.dav_dir / "i22")
-    for d in ("open", "signed", "optional", "within", "patchable", "dirsigned"):
+    for d in ("open", "signed", "optional", "within", "patchable", "dirsigned", "byname"):
         www_owned_dir(root / d)
     httpd.i22 = root
     httpd.i22_log = httpd.root / "logs" / "audit-i22.log"
@@ -207,6 +226,71 @@ def test_destination_spelled_differently_is_still_refused(server):
     assert sorted(p.name for p in (server.i22 / "signed").iterdir() if p.name.startswith("sp")) == []
 
 
+def unsigned_tree(server, path):
+    """A collection holding a file and a sub-collection `signed/` with a file."""
+    for coll in (path, path + "signed/"):
+        assert dav(server, "MKCOL", coll, "--http1.1").status == 201
+    put_unsigned(server, path + "evil.cgi")
+    put_unsigned(server, path + "signed/evil.txt")
+
+
+def files_under(directory):
+    return sorted(str(p.relative_to(directory)) for p in directory.rglob("*") if p.is_file())
+
+
+@pytest.mark.parametrize("proto", PROTOS)
+@pytest.mark.parametrize("method", ["COPY", "MOVE"])
+@pytest.mark.parametrize("dst", ["/dav/i22/deep/", "/dav/i22/fresh", "/dav/i22/dirdeep/", "/dav/i22/byname/pkg/"],
+                         ids=["above-location", "location-without-slash", "above-directory", "files-by-name"])
+def test_collection_copied_above_a_validated_section_is_refused(server, method, proto, dst):
+    # mod_dav looks up only the Destination itself; the members land below it, in
+    # sections that validate: signed/ (a <Location>, a <Directory>), the location's own
+    # path without its trailing slash, or a <Files "*.cgi"> of the destination's tree.
+    tree = f"/dav/i22/open/above-{method}-{tag(proto)}-{dst.strip('/').replace('/', '-')}/"
+    unsigned_tree(server, tree)
+    r = copy(server, method, tree, dst, proto, Depth="infinity", Overwrite="T")
+    doc = assert_problem(r, 403, "copy-refused")
+    assert "collection" in doc["detail"]
+    target = server.i22 / dst.removeprefix("/dav/i22/").rstrip("/")
+    assert not target.exists() or files_under(target) == []
+    assert files_under(server.dav_dir / tree.removeprefix("/dav/").rstrip("/")) == ["evil.cgi", "signed/evil.txt"]
+
+
+def test_collection_copied_where_nothing_below_validates_is_allowed(server):
+    # Depth 0 copies the collection without its members; elsewhere a tree may be copied
+    # (the <Files "*.cgi"> applies only in its own directory's tree).
+    unsigned_tree(server, "/dav/i22/open/free/")
+    r = copy(server, "COPY", "/dav/i22/open/free/", "/dav/i22/deep/", "--http1.1", Depth="0")
+    assert r.status == 201, r.body
+    assert files_under(server.i22 / "deep") == []
+    r = copy(server, "COPY", "/dav/i22/open/free/", "/dav/i22/open/free-copy/", "--http1.1", Depth="infinity")
+    assert r.status == 201, r.body
+    assert files_under(server.i22 / "open" / "free-copy") == ["evil.cgi", "signed/evil.txt"]
+
+
+def test_collection_copy_where_a_regex_section_validates_is_refused(server):
+    # Whether a <LocationMatch> applies below a destination cannot be known from the
+    # configuration: a collection copy is refused anywhere while one validates.
+    snippet, server_snippet = server.snippet, server.server_snippet
+    try:
+        server.configure(snippet + f"""
+<LocationMatch "^/dav/i22/rx/.*/signed/">
+    CMIContentValidation Required
+    CMIContentTrustAnchors "{server.pki.ca_cert}"
+</LocationMatch>
+""", server_snippet)
+        unsigned_tree(server, "/dav/i22/open/rx/")
+        r = copy(server, "COPY", "/dav/i22/open/rx/", "/dav/i22/rx/a/", "--http1.1")
+        doc = assert_problem(r, 403, "copy-refused")
+        assert "<LocationMatch ^/dav/i22/rx/.*/signed/>" in doc["detail"]
+        assert not (server.i22 / "rx").exists()
+        # A single file is judged where it lands.
+        r = copy(server, "COPY", "/dav/i22/open/rx/evil.cgi", "/dav/i22/open/rx-file.cgi", "--http1.1")
+        assert r.status == 201, r.body
+    finally:
+        server.configure(snippet, server_snippet)
+
+
 @pytest.mark.parametrize("method", ["COPY", "MOVE"])
 def test_directory_validated_under_two_urls_is_refused_under_both(server, method):
     put_unsigned(server, f"/dav/i22/open/two-urls-{method}.txt")
@@ -228,6 +312,20 @@ def test_row_put(server, tmp_path, proto):
     r = dav(server, "PUT", f"/dav/i22/signed/put-{tag(proto)}.bin", proto, data=body,
             headers=signed(server, tmp_path, body))
     assert r.status == 201, r.body
+
+
+@pytest.mark.parametrize("proto", PROTOS)
+def test_row_partial_put(server, tmp_path, proto):
+    # mod_dav writes a PUT with Content-Range into the existing file: the signature
+    # would cover four bytes, and the stored file would be signed by nobody.
+    path, good = f"/dav/i22/signed/partial-{tag(proto)}.bin", os.urandom(1000)
+    put_signed(server, tmp_path, path, good)
+    patch = b"EVIL"
+    for headers in ({}, signed(server, tmp_path, patch)):
+        r = dav(server, "PUT", path, proto, data=patch, headers={"Content-Range": "bytes 10-13/*", **headers})
+        doc = assert_problem(r, 400, "partial-update-refused")
+        assert "Content-Range" in doc["detail"]
+    assert (server.i22 / "signed" / f"partial-{tag(proto)}.bin").read_bytes() == good
 
 
 @pytest.mark.parametrize("proto", PROTOS)

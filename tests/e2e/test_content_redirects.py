@@ -79,6 +79,23 @@ ScriptAlias /cgi-r/ "{cgi}/"
     FallbackResource /cgi-r/echo.sh
 </Location>
 
+# mod_dir's fast redirects out of a location that does not validate, into a handler that
+# does (here by <Files>): DirectoryIndex on a POST to the directory, FallbackResource.
+Alias /idx/ "{idx}/"
+<Directory "{idx}">
+    Require all granted
+    Options +ExecCGI
+    AddHandler cgi-script .cgi
+    DirectoryIndex upload.cgi
+    <Files "upload.cgi">
+        CMIContentValidation Required
+        CMIContentTrustAnchors "{ca}"
+    </Files>
+</Directory>
+<Location /open-fb/>
+    FallbackResource /idx/upload.cgi
+</Location>
+
 # Decoupled Upload: the manifest handed on by an Action
 <Location /ingest-act/>
     CMIDecoupledManifest On
@@ -110,12 +127,15 @@ def server(httpd):
     www_owned_dir(httpd.dav_dir / "redirected")
     www_owned_dir(root / "htdocs" / "v" / "fb")
     write_cgi(cgi / "echo.sh", ECHO_CGI.format(marker=markers / "read"))
+    idx = root / "htdocs-idx"
+    write_cgi(idx / "upload.cgi", ECHO_CGI.format(marker=markers / "read"))
     htpasswd = root / "conf" / "htpasswd-redirects"
     htpasswd.write_text("provider-a:{SHA}5en6G6MezRroT3XKqkdPOmY/BfQ=\n")  # secret
     httpd.audit_log = root / "logs" / "audit-redirects.log"
     mods = "".join(f'LoadModule {m}_module "{httpd.stock_dir}/mod_{m}.so"\n'
                    for m in ("actions", "rewrite", "reflector"))
-    httpd.configure(CONFIG.format(cgi=cgi, ca=httpd.pki.ca_cert, spool=spool, staging=staging, htpasswd=htpasswd),
+    httpd.configure(CONFIG.format(cgi=cgi, ca=httpd.pki.ca_cert, spool=spool, staging=staging, htpasswd=htpasswd,
+                                  idx=idx),
                     server_snippet=mods + f'CMIAuditLog "{httpd.audit_log}"\n')
     httpd.redirect_marker, httpd.redirect_staging = markers / "read", staging
     return httpd
@@ -224,6 +244,24 @@ def test_fallback_resource_cannot_read_a_tampered_body(server, tmp):
     r = put(server, "/v/fb/nothing-here", body, {"CMI-Content-Signature": cms_sign(body, server.pki.client, tmp)},
             method="POST")
     assert r.status_code == 200 and cgi_env(r.text)["body"] == sha(body)
+
+
+@pytest.mark.parametrize("path", ["/idx/", "/open-fb/nothing-here"], ids=["DirectoryIndex", "FallbackResource"])
+def test_fast_redirect_into_a_validated_handler_validates(server, tmp, path):
+    # The location the client named does not validate; mod_dir hands the request (in
+    # its fixups, after ours) to /idx/upload.cgi, which does: judged again there.
+    body = os.urandom(20_000)
+    r = put(server, path, body, method="POST")
+    assert_problem(r, 400, "signature-required")
+    assert what_the_cgi_read(server) is None, "the CGI ran on an unsigned body"
+    server.expect_error(CGID_READ_ERROR)
+    body, headers = tampered(server, tmp)
+    r = put(server, path, body, headers, method="POST")
+    assert_problem(r, 422, "digest-mismatch")
+    assert what_the_cgi_read(server) != sha(body)
+    body = os.urandom(20_000)
+    r = put(server, path, body, {"CMI-Content-Signature": cms_sign(body, server.pki.client, tmp)}, method="POST")
+    assert r.status_code == 200 and cgi_env(r.text)["body"] == sha(body) == what_the_cgi_read(server)
 
 
 # --- a valid body reaches the redirected handler whole ---------------------------------------

@@ -5,6 +5,7 @@ signs, not by its encoding) in the content replay cache; the same signature agai
 same target is an idempotent retry, on any other target it is `409 signature-reused`.
 A signingTime must lie within CMIContentSignatureMaxAge. An RFC 9421 signature must
 cover its target (@target-uri, or @path — with @authority where several hosts are served)."""
+import base64
 import datetime
 import os
 import subprocess
@@ -13,9 +14,11 @@ import pytest
 import requests
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from cmi_e2e.clients import curl
-from cmi_e2e.cms_build import CmsSigner, other_ecdsa_s
+from cmi_e2e.cms_build import CmsSigner, other_ecdsa_s, without_leading_signature_byte
 from cmi_e2e.content import cmi_sign, cms_sign, www_owned_dir
 from cmi_e2e.httpsig import new_key, public_pem, sign_request
 from cmi_e2e.problems import assert_problem
@@ -124,6 +127,29 @@ def test_reencoded_signature_is_the_same_signature(server):
         r = put(server, "/dav/rt/enc-2.bin", body, {"CMI-Content-Signature": header})
         assert_problem(r, 409, "signature-reused")
     assert not (server.rt / "enc-2.bin").exists()
+
+
+def test_rsa_pss_signature_without_its_leading_zero_is_the_same_signature(server, tmp_path):
+    # OpenSSL accepts an RSA-PSS signature value shorter than the modulus (a leading
+    # zero byte left out): the same signature, a second encoding of its value.
+    rsa_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    cred = server.pki.issue("rt-pss", "rt-pss", [ExtendedKeyUsageOID.EMAIL_PROTECTION], key=rsa_key)
+    src, out = tmp_path / "pss.bin", tmp_path / "pss.p7s"
+    for i in range(4000):  # PSS is randomised: about one signature in 256 begins with a zero byte
+        src.write_bytes(b"pss content %d\n" % i)
+        subprocess.run(["openssl", "cms", "-sign", "-binary", "-outform", "DER", "-in", str(src), "-signer",
+                        str(cred.cert), "-inkey", str(cred.key), "-keyopt", "rsa_padding_mode:pss", "-out", str(out)],
+                       check=True, capture_output=True)
+        der = out.read_bytes()
+        if der[-256] == 0:
+            break
+    else:
+        pytest.fail("no RSA-PSS signature beginning with a zero byte in 4000")
+    body = src.read_bytes()
+    assert put(server, "/dav/rt/pss-1.bin", body, {"CMI-Content-Signature": base64.b64encode(der).decode()}).status == 201
+    short = base64.b64encode(without_leading_signature_byte(der)).decode()
+    assert_problem(put(server, "/dav/rt/pss-2.bin", body, {"CMI-Content-Signature": short}), 409, "signature-reused")
+    assert not (server.rt / "pss-2.bin").exists()
 
 
 # --- CMS: signingTime -------------------------------------------------------------------

@@ -78,6 +78,7 @@ class AuditRingTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(many_producer_processes_keep_their_order);
     CPPUNIT_TEST(dead_producer_before_publishing_is_skipped);
     CPPUNIT_TEST(hole_of_a_producer_killed_before_its_header);
+    CPPUNIT_TEST(slow_producer_is_never_overtaken);
     CPPUNIT_TEST(reclaim_gives_back_a_dead_operation);
     CPPUNIT_TEST_SUITE_END();
 
@@ -242,8 +243,8 @@ public:
         std::uint32_t e = 0;
         CPPUNIT_ASSERT(s.ring.publish_begin("first", getpid(), e) == Ring::Admit::ok);
         // Rewrite its header's state and pid as a producer that died mid-copy would leave them.
-        auto* header = reinterpret_cast<std::uint32_t*>(reinterpret_cast<char*>(&s.ring.entry(0)) +
-                                                        8 * sizeof(Entry));  // the ring data follows the entries
+        auto* header = reinterpret_cast<std::uint32_t*>(  // the ring data follows the entries and process slots
+            reinterpret_cast<char*>(&s.ring.entry(0)) + 8 * sizeof(Entry) + RingLimits{}.processes * sizeof(ProcSlot));
         header[0] = 0xC3A5D1E5u;  // pending
         header[6] = static_cast<std::uint32_t>(dead);
         std::uint32_t e2 = 0;
@@ -275,6 +276,42 @@ public:
         CPPUNIT_ASSERT_EQUAL(std::string("after the hole"), payload(*v));
         CPPUNIT_ASSERT_EQUAL(std::uint64_t{1}, lost);
         CPPUNIT_ASSERT_EQUAL(std::uint64_t{96}, v->pos);
+    }
+
+    void slow_producer_is_never_overtaken() {
+        // A live producer descheduled between its reservation and its header
+        // (a busy machine): however long it takes, its slot is not a hole.
+        SharedRing s({64 * 1024, 8});
+        RingControl& c = s.ring.control();
+        const std::uint32_t me = s.ring.register_process(getpid());
+        CPPUNIT_ASSERT(me != ~0u);
+        s.ring.process(me).reserving.fetch_add(1);
+        c.committed.fetch_add(96);
+        c.head.fetch_add(96);
+        std::uint32_t e = 0;
+        CPPUNIT_ASSERT(s.ring.publish_begin("after it", getpid(), e, false, me) == Ring::Admit::ok);
+        std::uint64_t pos = 0, lost = 0;
+        HoleWatch watch;
+        const std::int64_t t0 = cmi::monotonic_ns();
+        CPPUNIT_ASSERT(!s.ring.peek(pos, t0, watch, lost));
+        CPPUNIT_ASSERT(!s.ring.peek(pos, t0 + 100 * kHoleTimeoutNs, watch, lost));  // still reserving: wait
+        CPPUNIT_ASSERT_EQUAL(std::uint64_t{0}, pos);
+        s.ring.process(me).reserving.fetch_sub(1);  // (a real producer would have published by now)
+        const auto v = s.ring.peek(pos, t0 + 101 * kHoleTimeoutNs, watch, lost);
+        CPPUNIT_ASSERT(v && payload(*v) == "after it" && lost == 1);
+        // A dead process's count does not hold the writer up.
+        const pid_t dead = fork_run([] {});
+        wait_exit(dead);
+        const std::uint32_t slot = s.ring.register_process(dead);
+        s.ring.process(slot).reserving.fetch_add(1);
+        std::uint64_t pos2 = c.head.load();
+        c.committed.fetch_add(64);
+        c.head.fetch_add(64);
+        CPPUNIT_ASSERT(s.ring.publish_begin("after a dead one", getpid(), e, false, me) == Ring::Admit::ok);
+        HoleWatch w2;
+        CPPUNIT_ASSERT(!s.ring.peek(pos2, t0, w2, lost));
+        const auto v2 = s.ring.peek(pos2, t0 + 2 * kHoleTimeoutNs, w2, lost);
+        CPPUNIT_ASSERT(v2 && payload(*v2) == "after a dead one");
     }
 
     void reclaim_gives_back_a_dead_operation() {

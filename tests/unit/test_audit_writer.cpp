@@ -174,6 +174,7 @@ class AuditWriterTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(saved_head_round_trip_and_tampering);
     CPPUNIT_TEST(startup_plans);
     CPPUNIT_TEST(full_file_system_refuses_begins_not_ends);
+    CPPUNIT_TEST(records_that_are_not_printable_never_reach_the_log);
     CPPUNIT_TEST_SUITE_END();
 
 public:
@@ -618,6 +619,30 @@ public:
         plan = plan_startup(rig.fd, saved_at(5, true), &key, p);
         CPPUNIT_ASSERT(plan.kind == StartupPlan::continue_saved && plan.head.seq == 5);
         CPPUNIT_ASSERT(plan_startup(rig.fd, forged, &key, p).kind == StartupPlan::refuse);
+    }
+
+    void records_that_are_not_printable_never_reach_the_log() {
+        // The ring is shared with every child: whatever is in it, a line of the
+        // log is printable ASCII with no line feed inside.
+        Rig rig;
+        Counting ev;
+        WriterConfig cfg;
+        cfg.node = "unit";
+        cfg.sync = false;
+        LogWriter w(rig.ring, *rig.chain, rig.fd, cfg, ev);
+        const std::string ok = fields("begin", "ok");
+        std::uint32_t e = 0;
+        for (const std::string& bad : {ok.substr(0, 20) + "\n" + ok.substr(20), ok + std::string(1, '\x7f'),
+                                      std::string(9, 'a') + "\xc3\xa9" + ok, ok + "\t", std::string(1, '\x1f')}) {
+            rig.ring.publish_begin(bad, getpid(), e);
+            rig.ring.publish_begin(ok, getpid(), e);
+        }
+        w.write_ready();
+        const auto lines = rig.lines();
+        CPPUNIT_ASSERT_EQUAL(std::size_t{5}, lines.size());
+        for (const auto& l : lines) CPPUNIT_ASSERT_EQUAL(std::string("ok"), record(l)["txid"].get<std::string>());
+        CPPUNIT_ASSERT_EQUAL(std::uint64_t{5}, rig.ring.control().records_lost.load());
+        CPPUNIT_ASSERT(!verify(rig.content()));
     }
 
     void full_file_system_refuses_begins_not_ends() {

@@ -28,7 +28,7 @@ public:
             {"audit-unavailable", 503},
             {"validation-unavailable", 503},
             {"signature-reused", 409},      {"copy-refused", 403},
-            {"method-refused", 405},
+            {"method-refused", 405},        {"partial-update-refused", 400},
         };
         for (const auto& [code, status] : expected) {
             const cmi::ProblemType* t = cmi::find_problem_type(code);

@@ -119,3 +119,27 @@ def other_ecdsa_s(sig_der: bytes) -> bytes:
     """The same P-256 signature with s replaced by n - s: it verifies just the same."""
     r, s = decode_dss_signature(sig_der)
     return encode_dss_signature(r, P256_ORDER - s)
+
+
+def _read_tlv(der: bytes, at: int) -> tuple[int, int, int]:
+    """(tag, start of content, length of content) of the DER element at `at`."""
+    n = der[at + 1]
+    start = at + 2
+    if n & 0x80:
+        n, start = int.from_bytes(der[start:start + (n & 0x7F)], "big"), start + (n & 0x7F)
+    return der[at], start, n
+
+
+def without_leading_signature_byte(der: bytes) -> bytes:
+    """A CMS (one SignerInfo, no unsigned attributes) whose signature value, its last
+    element, loses its first byte: re-encoded with every enclosing length adjusted."""
+    tag, start, n = _read_tlv(der, 0)
+    content = der[start:start + n]
+    if tag == 0x04:
+        return tlv(tag, content[1:])
+    last = at = 0
+    while at < len(content):
+        last = at
+        _, s, m = _read_tlv(content, at)
+        at = s + m
+    return tlv(tag, content[:last] + without_leading_signature_byte(content[last:]))
