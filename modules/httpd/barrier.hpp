@@ -43,15 +43,18 @@ apr_status_t filter_barrier(ap_filter_t* f, const module& m, const char* where, 
 }
 
 // Server-level hooks (pre_config, post_config, check_config, child_init,
-// monitor): an exception is logged against `s` and the hook returns `failed`
-// (a void hook just returns). The default failure, HTTP_INTERNAL_SERVER_ERROR,
-// stops httpd from starting — fail closed — and is logged at emerg; any other
-// failure value, and a void hook's, at crit.
+// monitor, and callbacks of the parent such as apr's other-child maintenance):
+// an exception is logged against `s` and the hook returns `failed` (a void
+// hook just returns). The default failure, HTTP_INTERNAL_SERVER_ERROR, stops
+// httpd from starting — fail closed — and is logged at emerg; a void hook's
+// (a child goes on without the part that failed) at crit; any other at error.
 template <class F>
 auto server_barrier(const server_rec* s, const module& m, const char* where, F&& body,
                     int failed = HTTP_INTERNAL_SERVER_ERROR) noexcept -> decltype(body()) {
     using R = decltype(body());
-    const int level = !std::is_void_v<R> && failed == HTTP_INTERNAL_SERVER_ERROR ? APLOG_EMERG : APLOG_CRIT;
+    const int level = std::is_void_v<R>                      ? APLOG_CRIT
+                      : failed == HTTP_INTERNAL_SERVER_ERROR ? APLOG_EMERG
+                                                             : APLOG_ERR;
     try {
         return body();
     } catch (const std::exception& e) {

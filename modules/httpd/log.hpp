@@ -12,7 +12,8 @@
 // four count up within it. An id names one message and is never reused;
 // tests/e2e/test_log_ids.py checks that every id is unique and documented.
 #pragma once
+#include "libcmi/log_id.hpp"
+
 #include <http_log.h>
 
-#define CMILOGNO(n) "CMI" #n ": "
 #define CMI_LOG_MARK(m) __FILE__, __LINE__, (m).module_index

@@ -23,6 +23,18 @@ ossl::UniquePtr<BIO> mem_bio(std::string_view pem) {
     return bio;
 }
 
+// The key `read` (a PEM_read_bio_* function, or one like it) finds in `pem`; nullptr if none.
+template <class Read>
+ossl::Pkey read_pem(std::string_view pem, Read read) {
+    const auto bio = mem_bio(pem);
+    return ossl::Pkey(read(bio.get(), nullptr, nullptr, nullptr));
+}
+
+EVP_PKEY* read_certificate_key(BIO* bio, EVP_PKEY**, pem_password_cb*, void*) {
+    const ossl::UniquePtr<X509> cert(PEM_read_bio_X509(bio, nullptr, nullptr, nullptr));
+    return cert ? X509_get_pubkey(cert.get()) : nullptr;
+}
+
 // "ed25519" or "ecdsa-p256-sha256"; throws for other keys.
 std::string algorithm_of(EVP_PKEY* key) {
     if (EVP_PKEY_is_a(key, "ED25519")) return "ed25519";
@@ -56,9 +68,8 @@ std::string key_id(EVP_PKEY* key) {
 }
 
 Signer Signer::from_pem(std::string_view pem) {
-    const auto bio = mem_bio(pem);
     Signer s;
-    s.key_.reset(PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr));
+    s.key_ = read_pem(pem, PEM_read_bio_PrivateKey);
     if (!s.key_) throw std::runtime_error("not a PEM private key (or it is encrypted)");
     s.alg_ = algorithm_of(s.key_.get());
     s.keyid_ = key_id(s.key_.get());
@@ -90,19 +101,9 @@ std::string Signer::public_pem() const {
 
 SignatureVerifier SignatureVerifier::from_pem(std::string_view pem) {
     SignatureVerifier v;
-    {
-        const auto bio = mem_bio(pem);
-        v.key_.reset(PEM_read_bio_PUBKEY(bio.get(), nullptr, nullptr, nullptr));
-    }
-    if (!v.key_) {
-        const auto bio = mem_bio(pem);
-        const ossl::UniquePtr<X509> cert(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr));
-        if (cert) v.key_.reset(X509_get_pubkey(cert.get()));
-    }
-    if (!v.key_) {
-        const auto bio = mem_bio(pem);
-        v.key_.reset(PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr));
-    }
+    v.key_ = read_pem(pem, PEM_read_bio_PUBKEY);
+    if (!v.key_) v.key_ = read_pem(pem, read_certificate_key);
+    if (!v.key_) v.key_ = read_pem(pem, PEM_read_bio_PrivateKey);
     if (!v.key_) throw std::runtime_error("not a PEM public key, certificate or private key");
     v.alg_ = algorithm_of(v.key_.get());
     v.keyid_ = key_id(v.key_.get());
