@@ -9,6 +9,8 @@
 #include "libcmi/base64.hpp"
 #include "libcmi/digest.hpp"
 #include "libcmi/http_signature.hpp"
+#include "libcmi/http_signature_crypto.hpp"
+#include "libcmi/ossl.hpp"
 #include "libcmi/structured_field.hpp"
 
 #include <openssl/cms.h>
@@ -54,42 +56,39 @@ std::string openssl_error(const std::string& what) {
 
 }  // namespace
 
+// Also for `cmi-sign manifest --sign-manifest`: the first certificate of a PEM file.
+cmi::ossl::UniquePtr<X509> read_certificate(const std::string& pem_file) {
+    const cmi::ossl::UniquePtr<BIO> b(BIO_new_file(pem_file.c_str(), "r"));
+    return cmi::ossl::UniquePtr<X509>(b ? PEM_read_bio_X509(b.get(), nullptr, nullptr, nullptr) : nullptr);
+}
+
 // Also used by `cmi-sign manifest` (tools/cmi_sign_manifest.cpp): base64 of a
 // detached CMS over the file, options --cert --key [--md] [--chain].
 std::string cms_signature_base64(const std::multimap<std::string, std::string>& a, const std::string& file) {
     const std::string md_name = one(a, "md", "sha256");
     const EVP_MD* md = md_name == "sha256" ? EVP_sha256() : md_name == "sha512" ? EVP_sha512() : nullptr;
     if (!md) throw std::runtime_error("--md must be sha256 or sha512");
-    BIO* cb = BIO_new_file(one(a, "cert").c_str(), "r");
-    X509* cert = cb ? PEM_read_bio_X509(cb, nullptr, nullptr, nullptr) : nullptr;
-    BIO_free(cb);
+    const cmi::ossl::UniquePtr<X509> cert = read_certificate(one(a, "cert"));
     if (!cert) throw std::runtime_error(openssl_error("cannot read the certificate"));
-    cmi::httpsig::Pkey key = cmi::httpsig::load_private_key(one(a, "key"));
+    const cmi::ossl::Pkey key = cmi::httpsig::load_private_key(one(a, "key"));
     if (!key) throw std::runtime_error("cannot read the private key");
-    STACK_OF(X509)* chain = nullptr;
+    cmi::ossl::UniquePtr<STACK_OF(X509)> chain;
     if (a.count("chain")) {
-        chain = sk_X509_new_null();
-        BIO* b = BIO_new_file(one(a, "chain").c_str(), "r");
-        while (X509* c = b ? PEM_read_bio_X509(b, nullptr, nullptr, nullptr) : nullptr) sk_X509_push(chain, c);
-        BIO_free(b);
+        chain.reset(sk_X509_new_null());
+        const cmi::ossl::UniquePtr<BIO> b(BIO_new_file(one(a, "chain").c_str(), "r"));
+        while (X509* c = b ? PEM_read_bio_X509(b.get(), nullptr, nullptr, nullptr) : nullptr) sk_X509_push(chain.get(), c);
         ERR_clear_error();
     }
-    BIO* in = BIO_new_file(file.c_str(), "rb");
+    const cmi::ossl::UniquePtr<BIO> in(BIO_new_file(file.c_str(), "rb"));
     if (!in) throw std::runtime_error("cannot read " + file);
     const unsigned flags = CMS_DETACHED | CMS_BINARY | CMS_PARTIAL;
-    CMS_ContentInfo* cms = CMS_sign(nullptr, nullptr, chain, nullptr, flags);
-    if (!cms || !CMS_add1_signer(cms, cert, key.get(), md, flags) || CMS_final(cms, in, nullptr, flags) != 1)
+    const cmi::ossl::UniquePtr<CMS_ContentInfo> cms(CMS_sign(nullptr, nullptr, chain.get(), nullptr, flags));
+    if (!cms || !CMS_add1_signer(cms.get(), cert.get(), key.get(), md, flags) ||
+        CMS_final(cms.get(), in.get(), nullptr, flags) != 1)
         throw std::runtime_error(openssl_error("CMS signing failed"));
-    unsigned char* der = nullptr;
-    const int n = i2d_CMS_ContentInfo(cms, &der);
-    if (n <= 0) throw std::runtime_error(openssl_error("CMS encoding failed"));
-    std::string out = cmi::base64_encode(std::string(reinterpret_cast<char*>(der), static_cast<size_t>(n)));
-    OPENSSL_free(der);
-    CMS_ContentInfo_free(cms);
-    BIO_free(in);
-    X509_free(cert);
-    sk_X509_pop_free(chain, X509_free);
-    return out;
+    const std::string der = cmi::ossl::to_der(i2d_CMS_ContentInfo, cms.get());
+    if (der.empty()) throw std::runtime_error(openssl_error("CMS encoding failed"));
+    return cmi::base64_encode(der);
 }
 
 namespace {
@@ -128,7 +127,7 @@ std::string sign_http(const Args& a, const std::string& file) {
         d.update(buf.data(), static_cast<size_t>(in.gcount()));
     const std::string content_digest = cmi::content_digest_member(*digest_alg, d.finish());
 
-    cmi::httpsig::Pkey key = cmi::httpsig::load_private_key(one(a, "key"));
+    const cmi::ossl::Pkey key = cmi::httpsig::load_private_key(one(a, "key"));
     if (!key) throw std::runtime_error("cannot read the private key");
     std::optional<cmi::httpsig::Alg> alg;
     if (a.count("alg")) {

@@ -6,7 +6,8 @@
 // Files are streamed; the manifest goes to stdout.
 #include "libcmi/base64.hpp"
 #include "libcmi/digest.hpp"
-#include "libcmi/http_signature.hpp"
+#include "libcmi/http_signature_crypto.hpp"
+#include "libcmi/ossl.hpp"
 #include "libcmi/manifest.hpp"
 #include "libcmi/manifest_xmldsig.hpp"
 #include "libcmi/staged_digest.hpp"
@@ -23,6 +24,7 @@
 #include <vector>
 
 std::string cms_signature_base64(const std::multimap<std::string, std::string>& a, const std::string& file);
+cmi::ossl::UniquePtr<X509> read_certificate(const std::string& pem_file);
 
 namespace {
 
@@ -101,14 +103,11 @@ int cmi_sign_manifest(int argc, char** argv) {
         xml += "</Manifest>\n";
         if (sign_manifest) {
             cmi::xmldsig_init();
-            BIO* cb = BIO_new_file(one(args, "cert").c_str(), "r");
-            X509* cert = cb ? PEM_read_bio_X509(cb, nullptr, nullptr, nullptr) : nullptr;
-            BIO_free(cb);
+            const cmi::ossl::UniquePtr<X509> cert = read_certificate(one(args, "cert"));
             if (!cert) throw std::runtime_error("cannot read the certificate");
-            cmi::httpsig::Pkey key = cmi::httpsig::load_private_key(one(args, "key"));
+            const cmi::ossl::Pkey key = cmi::httpsig::load_private_key(one(args, "key"));
             if (!key) throw std::runtime_error("cannot read the private key");
-            xml = cmi::sign_manifest_xmldsig(xml, key.get(), cert);
-            X509_free(cert);
+            xml = cmi::sign_manifest_xmldsig(xml, key.get(), cert.get());
         }
         std::cout << xml;
     } catch (const std::exception& e) {

@@ -12,3 +12,5 @@
 #include <apr_lib.h>
 #include <apr_uri.h>
 #include <apr_network_io.h>
+
+#include "httpd/log.hpp"

@@ -20,10 +20,10 @@ extern "C" int check_httpd_version(apr_pool_t* pconf, apr_pool_t*, apr_pool_t*) 
     apr_pool_userdata_get(&refused, kRefusedKey, pconf);
     if (!refused) {
         apr_pool_userdata_setn("1", kRefusedKey, nullptr, pconf);
-        ap_log_perror_(__FILE__, __LINE__, APLOG_NO_MODULE, APLOG_EMERG, 0, pconf,
-                       "mod_cmi needs httpd %d.%d.%d or later; this is %d.%d.%d, whose mod_ssl lets a client "
-                       "whose certificate one virtual host verified into another by resuming its TLS 1.3 session "
-                       "there (CVE-2025-23048): upgrade httpd",
+        ap_log_perror(__FILE__, __LINE__, APLOG_NO_MODULE, APLOG_EMERG, 0, pconf,
+                      CMILOGNO(00004) "mod_cmi needs httpd %d.%d.%d or later; this is %d.%d.%d, whose mod_ssl "
+                                      "lets a client whose certificate one virtual host verified into another by "
+                                      "resuming its TLS 1.3 session there (CVE-2025-23048): upgrade httpd",
                        kMinHttpdMajor, kMinHttpdMinor, kMinHttpdPatch, v.major, v.minor, v.patch);
     }
     return HTTP_INTERNAL_SERVER_ERROR;

@@ -11,11 +11,13 @@ inline constexpr const char* kRefusalKey = "CMI_REFUSAL";
 inline constexpr const char* kUserKey = "CMI_USER";
 inline constexpr const char* kAuthMechKey = "CMI_AUTH_MECH";
 inline constexpr const char* kAuthIssuerKey = "CMI_AUTH_ISSUER";
-inline constexpr const char* kContentValidationKey = "CMI_CONTENT_VALIDATION";
-inline constexpr const char* kContentFormatKey = "CMI_CONTENT_FORMAT";
-inline constexpr const char* kContentDigestKey = "CMI_CONTENT_DIGEST";
-inline constexpr const char* kContentSignerKey = "CMI_CONTENT_SIGNER";
-inline constexpr const char* kContentItemsKey = "CMI_CONTENT_ITEMS";
+// What mod_cmi_content publishes, in r->notes and r->subprocess_env.
+inline constexpr const char* kContentValidationKey = "CMI_CONTENT_VALIDATION";  // valid|invalid|absent
+inline constexpr const char* kContentFormatKey = "CMI_CONTENT_FORMAT";          // cms|http-signature|manifest
+inline constexpr const char* kContentDigestKey = "CMI_CONTENT_DIGEST";          // RFC 9530 member form
+inline constexpr const char* kContentSignerKey = "CMI_CONTENT_SIGNER";          // CN or keyid
+inline constexpr const char* kContentItemsKey = "CMI_CONTENT_ITEMS";            // RFC 8941 List (Decoupled Upload)
+inline constexpr const char* kContentItemsFileKey = "CMI_CONTENT_ITEMS_FILE";   // a file holding the whole list
 
 }  // namespace cmi::httpd
 

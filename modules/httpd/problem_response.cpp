@@ -16,14 +16,15 @@ constexpr const char* kFilterName = "CMI_PROBLEM";
 constexpr const char* kProblemNote = "CMI_PROBLEM";
 constexpr const char* kFilterAddedNote = "CMI_PROBLEM_FILTER";
 
-extern "C" apr_status_t problem_type_filter(ap_filter_t* f, apr_bucket_brigade* bb) {
+// Nothing in these two can throw: no barrier needed.
+extern "C" apr_status_t problem_type_filter(ap_filter_t* f, apr_bucket_brigade* bb) noexcept {
     // httpd's error path has just set text/html; the body is our JSON.
     ap_set_content_type(f->r, kProblemContentType);
     ap_remove_output_filter(f);
     return ap_pass_brigade(f->next, bb);
 }
 
-extern "C" void insert_problem_filter(request_rec* r) {
+extern "C" void insert_problem_filter(request_rec* r) noexcept {
     if (apr_table_get(r->notes, kProblemNote) && !apr_table_get(r->notes, kFilterAddedNote)) {
         apr_table_setn(r->notes, kFilterAddedNote, "1");
         // A refusal raised from a filter (an error bucket) reaches the error
@@ -62,9 +63,8 @@ int refuse(request_rec* r, const module& m, const char* code, const std::string&
     // A challenge is the first step of every Digest (and most) logins, not a problem:
     // info. Every other refusal: warn.
     const int level = std::strcmp(type->code, "authentication-required") ? APLOG_WARNING : APLOG_INFO;
-    ap_log_rerror_(__FILE__, __LINE__, m.module_index, level, 0, r,
-                   "refused %s %s: %s (%d): %s [CMI-Transaction-ID %s]", r->method,
-                   r->uri, type->code, type->status, detail.c_str(), txid);
+    ap_log_rerror(CMI_LOG_MARK(m), level, 0, r, CMILOGNO(00005) "refused %s %s: %s (%d): %s [CMI-Transaction-ID %s]",
+                  r->method, r->uri, type->code, type->status, detail.c_str(), txid);
     return type->status;
 }
 

@@ -67,7 +67,7 @@ struct SyncAtExit {
     pid_t parent;
 };
 
-apr_status_t sync_at_exit(void* data) {
+extern "C" apr_status_t sync_at_exit(void* data) noexcept {
     const auto* x = static_cast<const SyncAtExit*>(data);
     if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_EXITING && getpid() == x->parent)
         replay::sync_table_file(x->base, x->bytes);
@@ -213,7 +213,6 @@ apr_status_t ReplayCache::init(apr_pool_t* pconf, server_rec* s, const char* cna
 apr_status_t ReplayCache::init_local(apr_pool_t* pconf, server_rec* s, const char* cname) {
     if (!path_) path_ = ap_runtime_dir_relative(pconf, apr_pstrcat(pconf, cname, "-replay.cache", nullptr));
     if (!path_) return APR_EGENERAL;
-    const int mi = owner_->module_index;
     const char* key = apr_pstrcat(pconf, "mod_cmi replay table ", cname, " ", path_, nullptr);
     auto* kept = static_cast<Retained*>(ap_retained_data_get(key));
     const replay::Geometry g = Table::fit(bytes_);
@@ -227,7 +226,8 @@ apr_status_t ReplayCache::init_local(apr_pool_t* pconf, server_rec* s, const cha
         try {
             f = replay::open_table_file(path_, cname, g, quota, random, now);
         } catch (const std::exception& e) {
-            ap_log_error_(__FILE__, __LINE__, mi, APLOG_EMERG, 0, s, "replay cache %s: %s", spec_, e.what());
+            ap_log_error(CMI_LOG_MARK(*owner_), APLOG_EMERG, 0, s, CMILOGNO(00006) "replay cache %s: %s", spec_,
+                         e.what());
             return APR_EGENERAL;
         }
         kept = static_cast<Retained*>(ap_retained_data_create(key, sizeof(Retained)));
@@ -239,9 +239,9 @@ apr_status_t ReplayCache::init_local(apr_pool_t* pconf, server_rec* s, const cha
         case replay::TableFile::Opened::reopened:
             break;
         case replay::TableFile::Opened::resized:
-            ap_log_error_(__FILE__, __LINE__, mi, f.moved.dropped ? APLOG_WARNING : APLOG_NOTICE, 0, s,
-                          "replay cache %s: %s held a table of another size: moved its %u live entries into one "
-                          "of the new size%s",
+            ap_log_error(CMI_LOG_MARK(*owner_), f.moved.dropped ? APLOG_WARNING : APLOG_NOTICE, 0, s,
+                         CMILOGNO(00007) "replay cache %s: %s held a table of another size: moved its %u live "
+                                         "entries into one of the new size%s",
                           spec_, path_, f.moved.entries,
                           f.moved.dropped ? apr_psprintf(pconf, "; %u did not fit, so one-time items made before "
                                                                 "%s are refused",
@@ -249,23 +249,24 @@ apr_status_t ReplayCache::init_local(apr_pool_t* pconf, server_rec* s, const cha
                                           : "");
             break;
         case replay::TableFile::Opened::replaced:
-            ap_log_error_(__FILE__, __LINE__, mi, APLOG_WARNING, 0, s,
-                          "replay cache %s: %s was %s; made a new table: one-time items made before %s are refused",
-                          spec_, path_, f.why.c_str(), since);
+            ap_log_error(CMI_LOG_MARK(*owner_), APLOG_WARNING, 0, s,
+                         CMILOGNO(00008) "replay cache %s: %s was %s; made a new table: one-time items made before "
+                                         "%s are refused",
+                         spec_, path_, f.why.c_str(), since);
             break;
         }
     } else if (kept->spec_bytes != bytes_) {
-        ap_log_error_(__FILE__, __LINE__, mi, APLOG_WARNING, 0, s,
-                      "replay cache %s: the new size takes effect at the next stop and start; the running table "
-                      "(%" APR_SIZE_T_FMT " bytes) is kept until then, as its entries cannot move while children "
-                      "of the last generation still use it",
+        ap_log_error(CMI_LOG_MARK(*owner_), APLOG_WARNING, 0, s,
+                     CMILOGNO(00009) "replay cache %s: the new size takes effect at the next stop and start; the "
+                                     "running table (%" APR_SIZE_T_FMT " bytes) is kept until then, as its entries "
+                                     "cannot move while children of the last generation still use it",
                       spec_, kept->spec_bytes);
     }
     table_ = kept->base;
     Table t = Table::attach(table_);
     if (kept->spec_bytes == bytes_) t.set_quota(quota);
-    ap_log_error_(__FILE__, __LINE__, mi, APLOG_INFO, 0, s,
-                  "replay cache %s: room for %u entries, %u per owner, in %s (kept across restarts and stops)",
+    ap_log_error(CMI_LOG_MARK(*owner_), APLOG_INFO, 0, s,
+                 "replay cache %s: room for %u entries, %u per owner, in %s (kept across restarts and stops)",
                   spec_, t.geometry().entries(), t.quota(), path_);
 
     // Once per configuration cycle and table: synced when the parent exits.
@@ -281,13 +282,22 @@ apr_status_t ReplayCache::init_local(apr_pool_t* pconf, server_rec* s, const cha
     return APR_SUCCESS;
 }
 
+bool ReplayCache::init_logged(apr_pool_t* pconf, server_rec* s, const char* cname, const char* mutex_type,
+                              const char* directive) {
+    const apr_status_t rv = init(pconf, s, cname, mutex_type);
+    if (rv != APR_SUCCESS)
+        ap_log_error(CMI_LOG_MARK(*owner_), APLOG_EMERG, rv, s, CMILOGNO(00013) "%s %s: cannot initialise the cache",
+                     directive, spec_);
+    return rv == APR_SUCCESS;
+}
+
 void ReplayCache::child_init(apr_pool_t* p, server_rec* s) {
     if (!mutex_ || child_initialised_) return;
     child_initialised_ = true;
     apr_status_t rv = apr_global_mutex_child_init(&mutex_, apr_global_mutex_lockfile(mutex_), p);
     if (rv != APR_SUCCESS)
-        ap_log_error_(__FILE__, __LINE__, owner_->module_index, APLOG_CRIT, rv, s,
-                      "replay cache %s: cannot attach the global mutex", spec_);
+        ap_log_error(CMI_LOG_MARK(*owner_), APLOG_CRIT, rv, s,
+                     CMILOGNO(00010) "replay cache %s: cannot attach the global mutex", spec_);
 }
 
 std::uint32_t ReplayCache::generation() const {
@@ -300,14 +310,14 @@ unsigned ReplayCache::quota() const { return table_ ? Table::attach(table_).quot
 
 ReplayCache::Result ReplayCache::counted(request_rec* r, Result res, const Use&) const {
     if (res == Result::full)
-        ap_log_rerror_(__FILE__, __LINE__, owner_->module_index, APLOG_ERR, 0, r,
-                       "replay cache %s is full (%u entries): storing would need to evict an entry that has not "
-                       "expired, so the request is refused; make the cache larger (shmcb:/path(bytes)) or use "
-                       "redis/memcache",
+        ap_log_rerror(CMI_LOG_MARK(*owner_), APLOG_ERR, 0, r,
+                      CMILOGNO(00011) "replay cache %s is full (%u entries): storing would need to evict an entry "
+                                      "that has not expired, so the request is refused; make the cache larger "
+                                      "(shmcb:/path(bytes)) or use redis/memcache",
                        spec_, capacity());
     if (res == Result::over_share)
-        ap_log_rerror_(__FILE__, __LINE__, owner_->module_index, APLOG_INFO, 0, r,
-                       "replay cache %s: this owner holds its share (%u entries); refused until one expires",
+        ap_log_rerror(CMI_LOG_MARK(*owner_), APLOG_INFO, 0, r,
+                      "replay cache %s: this owner holds its share (%u entries); refused until one expires",
                        spec_, quota());
     if (owner_) count(r, *owner_, counter_of(res));
     return res;
@@ -346,18 +356,27 @@ ReplayCache::Result ReplayCache::lookup(request_rec* r, std::string_view key) {
     if (local_) return result_of(Table::attach(table_).contains(key, apr_time_now()));
     const replay::Digest id = replay::replay_key(kSharedSalt, key);
     for (int round = 0; round < 2; ++round) {
-        const bool last = round == 1;
         MutexGuard guard(mutex_);
         if (!guard.ok()) return Result::unavailable;
-        unsigned char buf[16];
-        unsigned int buflen = sizeof buf;
-        const apr_status_t rv = provider_->retrieve(instance_, r->server, id.data(), kIdLen, buf, &buflen, r->pool);
+        const apr_status_t rv = retrieve(r, id);
         if (rv == APR_SUCCESS) return Result::replayed;
         if (rv == APR_NOTFOUND) return Result::fresh;
-        ap_log_rerror_(__FILE__, __LINE__, owner_->module_index, last ? APLOG_ERR : APLOG_INFO, rv, r,
-                       "replay cache %s: lookup failed%s", spec_, last ? "" : ", retrying");
+        store_failed(r, rv, "lookup", round == 1);
     }
     return Result::unavailable;
+}
+
+apr_status_t ReplayCache::retrieve(request_rec* r, const replay::Digest& id) const {
+    unsigned char buf[16];
+    unsigned int buflen = sizeof buf;
+    return provider_->retrieve(instance_, r->server, id.data(), kIdLen, buf, &buflen, r->pool);
+}
+
+// The first failure of a round is expected now and then (a pooled connection
+// that went stale): info; the second is an error.
+void ReplayCache::store_failed(request_rec* r, apr_status_t rv, const char* what, bool last) const {
+    ap_log_rerror(CMI_LOG_MARK(*owner_), last ? APLOG_ERR : APLOG_INFO, rv, r,
+                  CMILOGNO(00012) "replay cache %s: %s failed%s", spec_, what, last ? "" : ", retrying");
 }
 
 // A shared store: lookup, charge the owner, store. A pooled connection to
@@ -372,13 +391,10 @@ ReplayCache::Result ReplayCache::shared_store(request_rec* r, std::string_view k
         const bool last = round == 1;
         MutexGuard guard(mutex_);
         if (!guard.ok()) return Result::unavailable;
-        unsigned char buf[16];
-        unsigned int buflen = sizeof buf;
-        apr_status_t rv = provider_->retrieve(instance_, r->server, id.data(), kIdLen, buf, &buflen, r->pool);
+        apr_status_t rv = retrieve(r, id);
         if (rv == APR_SUCCESS) return Result::replayed;
         if (rv != APR_NOTFOUND) {
-            ap_log_rerror_(__FILE__, __LINE__, owner_->module_index, last ? APLOG_ERR : APLOG_INFO, rv, r,
-                           "replay cache %s: lookup failed%s", spec_, last ? "" : ", retrying");
+            store_failed(r, rv, "lookup", last);
             continue;
         }
         int bucket = -1;
@@ -392,8 +408,7 @@ ReplayCache::Result ReplayCache::shared_store(request_rec* r, std::string_view k
         rv = provider_->store(instance_, r->server, id.data(), kIdLen, expiry, one, sizeof one, r->pool);
         if (rv == APR_SUCCESS) return Result::fresh;
         shares.refund(u.owner, bucket);
-        ap_log_rerror_(__FILE__, __LINE__, owner_->module_index, last ? APLOG_ERR : APLOG_INFO, rv, r,
-                       "replay cache %s: store failed%s", spec_, last ? "" : ", retrying");
+        store_failed(r, rv, "store", last);
     }
     return Result::unavailable;
 }

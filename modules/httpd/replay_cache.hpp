@@ -20,11 +20,14 @@
 // Life cycle (httpd's): parse() in the directive handler (or in post_config),
 // init() in post_config, child_init() in child_init.
 #pragma once
+#include "httpd/barrier.hpp"
+#include "httpd/directive.hpp"
 #include "httpd/httpd_includes.hpp"
 
 #include <ap_socache.h>
 #include <apr_global_mutex.h>
 
+#include <array>
 #include <cstdint>
 #include <string_view>
 
@@ -55,6 +58,9 @@ public:
     // owner of a local store ("cmi-auth", "cmi-content") and its default file.
     // Idempotent within one configuration cycle.
     apr_status_t init(apr_pool_t* pconf, server_rec* s, const char* cname, const char* mutex_type);
+    // init(), or false after a line naming `directive` (post_config then stops httpd).
+    bool init_logged(apr_pool_t* pconf, server_rec* s, const char* cname, const char* mutex_type,
+                     const char* directive);
     void child_init(apr_pool_t* p, server_rec* s);
 
     // Entries one owner may hold at once; 0 (the default): 1/8 of a local
@@ -98,6 +104,8 @@ public:
 private:
     Result shared_store(request_rec* r, std::string_view key, apr_time_t expiry, const Use& use);
     Result counted(request_rec* r, Result res, const Use& use) const;
+    void store_failed(request_rec* r, apr_status_t rv, const char* what, bool last) const;
+    apr_status_t retrieve(request_rec* r, const std::array<unsigned char, 32>& id) const;  // a shared store
     apr_status_t init_local(apr_pool_t* pconf, server_rec* s, const char* cname);
 
     const char* spec_ = nullptr;
@@ -116,5 +124,63 @@ private:
     bool initialised_ = false;
     bool child_initialised_ = false;
 };
+
+// The replay caches of module `M`, whose server configuration keeps a
+// ReplayCache* at `Field`; the mutex type `MutexType` (a constant array).
+template <module& M, auto Field>
+ReplayCache*& replay_cache_of(server_rec* s) {
+    using C = typename member_class<decltype(Field)>::type;
+    return static_cast<C*>(ap_get_module_config(s->module_config, &M))->*Field;
+}
+
+template <module& M, auto Field, const char* MutexType>
+int replay_pre_config(apr_pool_t* pconf, apr_pool_t*, apr_pool_t*) noexcept {
+    return server_barrier(nullptr, M, "pre_config", [pconf] {
+        ReplayCache::register_mutex(pconf, MutexType);
+        return OK;
+    });
+}
+
+template <module& M, auto Field, const char* MutexType>
+void replay_child_init(apr_pool_t* p, server_rec* main) noexcept {
+    server_barrier(main, M, "child_init", [=] {
+        for (server_rec* s = main; s; s = s->next)
+            if (ReplayCache* c = replay_cache_of<M, Field>(s)) c->child_init(p, s);
+    });
+}
+
+// register_hooks: the caches' pre_config (mutex type) and child_init (attach).
+template <module& M, auto Field, const char* MutexType>
+void register_replay_cache_hooks() {
+    ap_hook_pre_config(replay_pre_config<M, Field, MutexType>, nullptr, nullptr, APR_HOOK_MIDDLE);
+    ap_hook_child_init(replay_child_init<M, Field, MutexType>, nullptr, nullptr, APR_HOOK_MIDDLE);
+}
+
+// post_config: each server's cache (its own, else `fallback`) prepared (e.g.
+// its quota set) and initialised; HTTP_INTERNAL_SERVER_ERROR after a line naming
+// `directive` when one cannot be. A server without a cache fails its requests closed.
+template <module& M, auto Field, const char* MutexType>
+int init_replay_caches(apr_pool_t* pconf, server_rec* main, ReplayCache* fallback, const char* cname,
+                       const char* directive, void (*prepare)(server_rec*, ReplayCache&) = nullptr) {
+    for (server_rec* s = main; s; s = s->next) {
+        ReplayCache*& c = replay_cache_of<M, Field>(s);
+        if (!c) c = fallback;
+        if (!c) continue;
+        if (prepare) prepare(s, *c);
+        if (!c->init_logged(pconf, s, cname, MutexType, directive)) return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    return OK;
+}
+
+// The handler of a module's CMI…ReplayCache directive (server contexts only):
+// the spec, parsed, in the ReplayCache* at `Field` of module `M`'s server configuration.
+template <module& M, auto Field>
+const char* set_replay_cache(cmd_parms* cmd, void*, const char* arg) noexcept {
+    return directive_barrier(cmd, [&]() -> const char* {
+        if (const char* err = ap_check_cmd_context(cmd, NOT_IN_DIR_CONTEXT)) return err;
+        replay_cache_of<M, Field>(cmd->server) = ReplayCache::parse(cmd->pool, cmd->temp_pool, arg, M);
+        return nullptr;
+    });
+}
 
 }  // namespace cmi::httpd

@@ -10,6 +10,12 @@ request_rec* first_request(request_rec* r) {
     }
 }
 
+const char* chain_note(const request_rec* r, const char* key) {
+    for (const request_rec* q = r; q; q = q->prev ? q->prev : q->main)
+        if (const char* v = apr_table_get(q->notes, key)) return v;
+    return nullptr;
+}
+
 void keep_input_filter(request_rec* r, ap_filter_rec_t* frec, void* ctx) {
     for (ap_filter_t* f = r->input_filters; f; f = f->next)
         if (f->frec == frec && f->ctx == ctx) return;

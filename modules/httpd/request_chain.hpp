@@ -10,6 +10,11 @@ namespace cmi::httpd {
 // and internal redirects to the request they replaced.
 request_rec* first_request(request_rec* r);
 
+// A note set on r or on any request before it: the requests it redirected
+// from (internal redirects start with fresh notes) and the main request of a
+// subrequest. nullptr when none has it.
+const char* chain_note(const request_rec* r, const char* key);
+
 // Keeps one input filter instance (its record and context) in r's input
 // chain: adds it to r unless the chain already holds it. ap_internal_redirect
 // starts the new request from the connection's protocol filters, so a

@@ -20,10 +20,10 @@ extern "C" int strip_reserved_headers(request_rec* r) noexcept {
     for (int i = next_reserved(r->headers_in, 0); i >= 0; i = next_reserved(r->headers_in, i)) {
         const char* name = reinterpret_cast<const apr_table_entry_t*>(apr_table_elts(r->headers_in)->elts)[i].key;
         // The name is the client's (bounded by LimitRequestFieldSize, escaped by the logger); never the value.
-        ap_log_rerror_(__FILE__, __LINE__, APLOG_NO_MODULE, APLOG_INFO, 0, r,
-                       "removed the client's request header '%s': its name poses as one of mod_cmi's "
-                       "variables, which backends must be able to trust",
-                       name);
+        ap_log_rerror(__FILE__, __LINE__, APLOG_NO_MODULE, APLOG_INFO, 0, r,
+                      "removed the client's request header '%s': its name poses as one of mod_cmi's "
+                      "variables, which backends must be able to trust",
+                      name);
         apr_table_unset(r->headers_in, name);  // every header of that name (pool memory: name stays valid)
     }
     return DECLINED;

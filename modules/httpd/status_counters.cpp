@@ -12,7 +12,7 @@ namespace {
 // The pool-userdata key of a module's table; no allocation: find() runs for
 // every counted event.
 struct Key {
-    explicit Key(const module& m) { apr_snprintf(text, sizeof text, "cmi-status-counters:%s", m.name); }
+    explicit Key(const module& m) noexcept { apr_snprintf(text, sizeof text, "cmi-status-counters:%s", m.name); }
     char text[128];
 };
 
@@ -30,9 +30,10 @@ StatusCounters* StatusCounters::create(apr_pool_t* pconf, server_rec* s, const m
     // Anonymous: inherited by the children across fork, gone with the last of them.
     apr_status_t rv = apr_shm_create(&shm, bytes, nullptr, pconf);
     if (rv != APR_SUCCESS) {
-        ap_log_error_(__FILE__, __LINE__, m.module_index, APLOG_WARNING, rv, s,
-                      "status counters: no shared memory (%" APR_SIZE_T_FMT " bytes); "
-                      "server-status will not show this module's counters", bytes);
+        ap_log_error(CMI_LOG_MARK(m), APLOG_WARNING, rv, s,
+                     CMILOGNO(00003) "status counters: no shared memory (%" APR_SIZE_T_FMT " bytes); "
+                                     "server-status will not show this module's counters",
+                     bytes);
         return nullptr;
     }
     auto* values = static_cast<std::uint64_t*>(apr_shm_baseaddr_get(shm));
@@ -44,14 +45,10 @@ StatusCounters* StatusCounters::create(apr_pool_t* pconf, server_rec* s, const m
 }
 
 StatusCounters* StatusCounters::find(const server_rec* s, const module& m) noexcept {
-    try {
-        if (!s || !s->process || !s->process->pconf) return nullptr;
-        void* found = nullptr;
-        apr_pool_userdata_get(&found, Key(m).text, s->process->pconf);
-        return static_cast<StatusCounters*>(found);
-    } catch (...) {
-        return nullptr;
-    }
+    if (!s || !s->process || !s->process->pconf) return nullptr;
+    void* found = nullptr;
+    apr_pool_userdata_get(&found, Key(m).text, s->process->pconf);
+    return static_cast<StatusCounters*>(found);
 }
 
 std::uint64_t* StatusCounters::slot(std::string_view name) noexcept {

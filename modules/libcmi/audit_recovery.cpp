@@ -1,5 +1,7 @@
 #include "libcmi/audit_recovery.hpp"
 
+#include "libcmi/log_id.hpp"
+
 #include "libcmi/audit_verify.hpp"
 #include "libcmi/base64.hpp"
 #include "libcmi/sha256.hpp"
@@ -364,6 +366,7 @@ StartupPlan plan_startup(int fd, const std::optional<std::string>& saved_text, c
         plan.found.file_size = size;
         plan.found.found = tail.head;
         plan.level = 1;
+        plan.id = CMILOGNO(40201);
         plan.message = "audit log " + log_path + " does not match " + head_path + ": " + reason + "; the log ends with " +
                        describe(tail.head) + ". Not continued silently: a discontinuity record follows it, and " +
                        "cmi-audit verify fails there; check the log with cmi-audit verify --key";
@@ -392,6 +395,7 @@ StartupPlan plan_startup(int fd, const std::optional<std::string>& saved_text, c
             return plan;
         }
         plan.level = 4;
+        plan.id = CMILOGNO(40202);
         plan.message = "audit log " + log_path + ": httpd did not stop cleanly; " + std::to_string(after) +
                        " records after the head last saved in " + head_path + " (seq " +
                        std::to_string(saved->head.seq) + ") are continued, and are only as trustworthy as the file";

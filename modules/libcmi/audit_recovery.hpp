@@ -89,6 +89,7 @@ struct StartupPlan {
     std::string torn;                // bytes after the last complete line (cut, recorded)
     std::string message;             // for the error log
     int level = 0;                   // 0: none, else an APLOG level (1 alert, 3 error, 4 warning, 5 notice)
+    const char* id = "";             // the message's log id (libcmi/log_id.hpp), at warn or above
 };
 
 // `saved_text`: the content of <log>.head (nullopt: no such file). `key`:

@@ -1,5 +1,7 @@
 #include "libcmi/audit_writer.hpp"
 
+#include "libcmi/log_id.hpp"
+
 #include "libcmi/audit_chain.hpp"
 #include "libcmi/audit_verify.hpp"
 #include "libcmi/futex.hpp"
@@ -121,8 +123,8 @@ LogWriter::LogWriter(Ring ring, ChainState& chain, int fd, WriterConfig cfg, Wri
     : ring_(ring), c_(ring.control()), chain_(chain), fd_(fd), cfg_(std::move(cfg)), events_(events) {
     struct stat st {};
     regular_ = fstat(fd_, &st) == 0 && S_ISREG(st.st_mode);
-    md_ = EVP_MD_fetch(nullptr, "SHA256", nullptr);  // once: an implicit fetch per digest costs more than the digest
-    ctx_ = EVP_MD_CTX_new();
+    md_.reset(EVP_MD_fetch(nullptr, "SHA256", nullptr));  // once: an implicit fetch per digest costs more than the digest
+    ctx_.reset(EVP_MD_CTX_new());
     if (!md_ || !ctx_) throw std::runtime_error("SHA-256 is not available");
     head_ = read_head(chain_);
     cp_seq_ = chain_.checkpoint_seq;
@@ -176,15 +178,11 @@ void LogWriter::resume() {
     }
 }
 
-LogWriter::~LogWriter() {
-    EVP_MD_CTX_free(ctx_);
-    EVP_MD_free(md_);
-}
-
 void LogWriter::digest(std::string_view line, unsigned char out[32]) {
     unsigned int n = 0;
-    if (EVP_DigestInit_ex2(ctx_, md_, nullptr) != 1 || EVP_DigestUpdate(ctx_, line.data(), line.size()) != 1 ||
-        EVP_DigestFinal_ex(ctx_, out, &n) != 1 || n != 32)
+    if (EVP_DigestInit_ex2(ctx_.get(), md_.get(), nullptr) != 1 ||
+        EVP_DigestUpdate(ctx_.get(), line.data(), line.size()) != 1 || EVP_DigestFinal_ex(ctx_.get(), out, &n) != 1 ||
+        n != 32)
         throw std::runtime_error("SHA-256 failed");
 }
 
@@ -215,7 +213,7 @@ bool LogWriter::check_file() {
         t = check_tail(fd_, head_, chain_.inflight_base.load() == head_.size ? chain_.inflight_end.load() : 0,
                        last_line_.size() == head_.last_len && head_.last_len ? &last_line_ : nullptr);
     } catch (const std::exception& e) {
-        events_.message(3, std::string("cannot look at the log: ") + e.what());
+        events_.message(3, CMILOGNO(40101), std::string("cannot look at the log: ") + e.what());
         return false;
     }
     chain_.inflight_base.store(0);
@@ -226,14 +224,15 @@ bool LogWriter::check_file() {
         // A write cut short (this writer's predecessor died in it, or a crash):
         // the bytes before it are still our chain, so cut it off and say so.
         if (ftruncate(fd_, head_.size) != 0) {
-            events_.message(3, "cannot cut off a torn write: " + errno_text(errno));
+            events_.message(3, CMILOGNO(40102), "cannot cut off a torn write: " + errno_text(errno));
             return false;
         }
         Record rec = recovered_record(cfg_.node, now, t.cut);
         if (!write_own(rec, head_.size, head_.seq + 1, head_.hash)) return false;
-        events_.message(4, "the log ended with a torn write (" + std::to_string(t.cut.size()) + " bytes after seq " +
-                               std::to_string(rec.seq - 1) + "; a writer died mid-write?); cut off and recorded as seq " +
-                               std::to_string(rec.seq) + " (ev recovered)");
+        events_.message(4, CMILOGNO(40103),
+                        "the log ended with a torn write (" + std::to_string(t.cut.size()) + " bytes after seq " +
+                            std::to_string(rec.seq - 1) + "; a writer died mid-write?); cut off and recorded as seq " +
+                            std::to_string(rec.seq) + " (ev recovered)");
         return true;
     }
     // Someone else changed the file: never adopt it. The truth is our head;
@@ -258,10 +257,11 @@ bool LogWriter::check_file() {
     Record rec = discontinuity_record(cfg_.node, now, t.detail + cut_note, expected, t);
     if (!write_own(rec, at, head_.seq + 1, head_.hash)) return false;
     chain_.discontinuities.fetch_add(1);
-    events_.message(1, "the log was changed behind the server (the chain it wrote ends with seq " +
-                           std::to_string(expected.seq) + ", line sha256 " + expected.hash + "): " + t.detail +
-                           cut_note + ". Not adopted: recorded as seq " + std::to_string(rec.seq) +
-                           " (ev discontinuity, prev = the server's head), so cmi-audit verify fails there");
+    events_.message(1, CMILOGNO(40104),
+                    "the log was changed behind the server (the chain it wrote ends with seq " +
+                        std::to_string(expected.seq) + ", line sha256 " + expected.hash + "): " + t.detail +
+                        cut_note + ". Not adopted: recorded as seq " + std::to_string(rec.seq) +
+                        " (ev discontinuity, prev = the server's head), so cmi-audit verify fails there");
     return true;
 }
 
@@ -290,11 +290,11 @@ bool LogWriter::write_own(Record& rec, off_t at, std::uint64_t seq, const std::s
     std::size_t written = 0;
     if (const int err = pwrite_all(fd_, line, at, written)) {
         if (written > 0 && regular_) (void)!ftruncate(fd_, at);
-        events_.message(3, "cannot write a " + rec.ev + " record: " + errno_text(err));
+        events_.message(3, CMILOGNO(40105), "cannot write a " + rec.ev + " record: " + errno_text(err));
         return false;
     }
     if (cfg_.sync && fdatasync(fd_) != 0)
-        events_.message(3, "fdatasync after a " + rec.ev + " record failed: " + errno_text(errno));
+        events_.message(3, CMILOGNO(40106), "fdatasync after a " + rec.ev + " record failed: " + errno_text(errno));
     head_ = next;
     last_line_.assign(line, line.size() - next.last_len, next.last_len);
     if (cp_after) {
@@ -326,8 +326,9 @@ void LogWriter::top_up() {
         if (errno != ENOSPC && errno != EDQUOT && errno != EFBIG) break;
     }
     if (!c_.disk_full.exchange(1))
-        events_.message(3, "no room to allocate ahead in the log's file system (" + errno_text(errno) +
-                               "): new operations are refused (503 audit-unavailable) until there is");
+        events_.message(3, CMILOGNO(40107),
+                        "no room to allocate ahead in the log's file system (" + errno_text(errno) +
+                            "): new operations are refused (503 audit-unavailable) until there is");
     wake(c_.space_gen, c_.waiters_space);  // those waiting for room: there is none
 }
 
@@ -400,8 +401,9 @@ std::size_t LogWriter::write_ready() {
     }
     if (lost) {
         c_.records_lost.fetch_add(lost);
-        events_.message(3, std::to_string(lost) + " record(s) lost in the ring: the child that made them died "
-                                                  "before it had finished queueing them");
+        events_.message(3, CMILOGNO(40108),
+                        std::to_string(lost) + " record(s) lost in the ring: the child that made them died "
+                                               "before it had finished queueing them");
     }
     if (items_.empty()) {
         if (pos != pos_) {
@@ -528,8 +530,9 @@ void LogWriter::sync() {
             ring_.entry(e).error = err;
             ring_.finish_entry(e, kEntryFailed);
         }
-        events_.message(3, "fdatasync failed: " + errno_text(err) + "; records up to byte " + std::to_string(upto) +
-                               " may not be durable");
+        events_.message(3, CMILOGNO(40109),
+                        "fdatasync failed: " + errno_text(err) + "; records up to byte " + std::to_string(upto) +
+                            " may not be durable");
     }
     unsynced_entries_.clear();
     sync_due_ns_ = 0;
@@ -550,7 +553,7 @@ void LogWriter::checkpoint_if_idle() {
         head_ = before;
         cp_seq_ = chain_.checkpoint_seq;
         cp_time_us_ = chain_.checkpoint_time_us;
-        events_.message(3, "cannot write an idle checkpoint: " + errno_text(err));
+        events_.message(3, CMILOGNO(40110), "cannot write an idle checkpoint: " + errno_text(err));
         return;
     }
     head_.size = at + static_cast<off_t>(buf_.size());

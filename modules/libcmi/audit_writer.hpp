@@ -11,6 +11,7 @@
 #include "libcmi/audit_record.hpp"
 #include "libcmi/audit_recovery.hpp"
 #include "libcmi/audit_ring.hpp"
+#include "libcmi/ossl.hpp"
 
 #include <atomic>
 #include <cstdint>
@@ -18,9 +19,6 @@
 #include <string>
 #include <sys/types.h>
 #include <vector>
-
-struct evp_md_st;
-struct evp_md_ctx_st;
 
 namespace cmi {
 class Signer;
@@ -72,7 +70,8 @@ public:
     // A record that could not be written, in full (for the error log).
     virtual void not_recorded(SlotKind, const std::string& /*record*/, const std::string& /*why*/) {}
     // level: 1 alert, 3 error, 4 warning, 5 notice (syslog/APLOG levels).
-    virtual void message(int /*level*/, const std::string& /*text*/) {}
+    // `id`: the message's log id (CMILOGNO, libcmi/log_id.hpp), "" for none.
+    virtual void message(int /*level*/, const char* /*id*/, const std::string& /*text*/) {}
 };
 
 struct WriterConfig {
@@ -89,7 +88,6 @@ class LogWriter {
 public:
     // `fd`: the log, open for writing (no O_APPEND: lines go at the chain's end).
     LogWriter(Ring ring, ChainState& chain, int fd, WriterConfig cfg, WriterEvents& events);
-    ~LogWriter();
     LogWriter(const LogWriter&) = delete;
     LogWriter& operator=(const LogWriter&) = delete;
 
@@ -151,8 +149,8 @@ private:
     bool regular_ = true;
     WriterConfig cfg_;
     WriterEvents& events_;
-    evp_md_st* md_ = nullptr;
-    evp_md_ctx_st* ctx_ = nullptr;
+    ossl::UniquePtr<EVP_MD> md_;
+    ossl::UniquePtr<EVP_MD_CTX> ctx_;
 
     // The head as this writer knows it (published to chain_ after each write).
     FileHead head_;

@@ -1,6 +1,7 @@
 #include "libcmi/cms_signature.hpp"
 
 #include "libcmi/cms_der.hpp"
+#include "libcmi/ossl.hpp"
 #include "libcmi/sha256.hpp"
 #include "libcmi/signer_chain.hpp"
 #include "libcmi/x509_name.hpp"
@@ -21,16 +22,6 @@
 
 namespace cmi {
 namespace {
-
-template <class T, void (*Free)(T*)>
-struct Deleter {
-    void operator()(T* p) const { Free(p); }
-};
-using CmsPtr = std::unique_ptr<CMS_ContentInfo, Deleter<CMS_ContentInfo, CMS_ContentInfo_free>>;
-using BioPtr = std::unique_ptr<BIO, Deleter<BIO, BIO_free_all>>;
-struct CertsFree {
-    void operator()(STACK_OF(X509) * s) const { sk_X509_pop_free(s, X509_free); }
-};
 
 [[noreturn]] void malformed(const std::string& why) {
     ERR_clear_error();
@@ -86,14 +77,14 @@ const char* curve_order_hex(const char* group) {
     return nullptr;
 }
 
-using BnPtr = std::unique_ptr<BIGNUM, Deleter<BIGNUM, BN_free>>;
+using BnPtr = ossl::UniquePtr<BIGNUM>;
 
 BnPtr curve_order(const char* group) {
     if (const char* hex = curve_order_hex(group)) {
         BIGNUM* n = nullptr;
         return BnPtr(BN_hex2bn(&n, hex) ? n : nullptr);
     }
-    std::unique_ptr<EC_GROUP, Deleter<EC_GROUP, EC_GROUP_free>> g(EC_GROUP_new_by_curve_name(OBJ_sn2nid(group)));
+    const ossl::UniquePtr<EC_GROUP> g(EC_GROUP_new_by_curve_name(OBJ_sn2nid(group)));
     return BnPtr(g ? BN_dup(EC_GROUP_get0_order(g.get())) : nullptr);
 }
 
@@ -113,8 +104,7 @@ std::string canonical_signature_value(CMS_SignerInfo* si, EVP_PKEY* key) {
     char group[64] = "";
     std::size_t len = 0;
     if (!EVP_PKEY_is_a(key, "EC") || EVP_PKEY_get_group_name(key, group, sizeof group, &len) != 1) return raw;
-    std::unique_ptr<ECDSA_SIG, Deleter<ECDSA_SIG, ECDSA_SIG_free>> es(
-        d2i_ECDSA_SIG(nullptr, &p, ASN1_STRING_length(sig)));
+    const ossl::UniquePtr<ECDSA_SIG> es(d2i_ECDSA_SIG(nullptr, &p, ASN1_STRING_length(sig)));
     const BnPtr order = curve_order(group);
     BnPtr other(BN_new());
     ERR_clear_error();
@@ -139,11 +129,6 @@ std::string signature_id_of(CMS_SignerInfo* si, X509* signer) {
     const std::string value = canonical_signature_value(si, X509_get0_pubkey(signer));
     h.update(std::to_string(value.size()) + ":");
     h.update(value);
-    auto add = [&h](unsigned char* der, int len) {
-        if (len <= 0) throw std::runtime_error("cannot encode the signature's identity");
-        h.update(der, static_cast<std::size_t>(len));
-        OPENSSL_free(der);
-    };
     // The key as the certificate carries it (i2d_PUBKEY would go through OpenSSL 3's
     // encoders: ~0.9 M instructions). The bits alone name the key: no curve or
     // algorithm shares another's encoding of a point or modulus in practice, and the
@@ -155,10 +140,10 @@ std::string signature_id_of(CMS_SignerInfo* si, X509* signer) {
         throw std::runtime_error("cannot read the signer's public key");
     h.update(OBJ_get0_data(alg), OBJ_length(alg));
     h.update(key, static_cast<std::size_t>(key_len));
-    unsigned char* der = nullptr;
     for (int i = 0; i < CMS_signed_get_attr_count(si); ++i) {
-        der = nullptr;
-        add(der, i2d_X509_ATTRIBUTE(CMS_signed_get_attr(si, i), &der));
+        const std::string der = ossl::to_der(i2d_X509_ATTRIBUTE, CMS_signed_get_attr(si, i));
+        if (der.empty()) throw std::runtime_error("cannot encode the signature's identity");
+        h.update(der);
     }
     const auto d = h.finish();
     return std::string(reinterpret_cast<const char*>(d.data()), d.size());
@@ -168,7 +153,7 @@ std::string signature_id_of(CMS_SignerInfo* si, X509* signer) {
 
 struct CmsSignerCache::Entry {
     std::string certificates;  // the DER of the CMS's certificates element
-    std::unique_ptr<STACK_OF(X509), CertsFree> certs;
+    ossl::UniquePtr<STACK_OF(X509)> certs;
     X509* signer = nullptr;    // in certs; its chain verified
     std::string cn, dn;
     SignerVars vars;
@@ -195,9 +180,9 @@ CmsExpectation verify_cms_signature(std::string_view der, const SignerPolicy& si
     if (cache && (split = without_certificates(der))) known = cache->find(split->certificates);
     const std::string_view parsed = known ? std::string_view(split->der) : der;
 
-    BioPtr in(BIO_new_mem_buf(parsed.data(), static_cast<int>(parsed.size())));
+    const ossl::UniquePtr<BIO> in = ossl::memory_bio(parsed);
     if (!in) throw std::runtime_error("out of memory");
-    CmsPtr cms(d2i_CMS_bio(in.get(), nullptr));
+    const ossl::UniquePtr<CMS_ContentInfo> cms(d2i_CMS_bio(in.get(), nullptr));
     if (!cms) malformed("not a DER CMS structure");
     if (OBJ_obj2nid(CMS_get0_type(cms.get())) != NID_pkcs7_signed) malformed("not a CMS SignedData");
     if (CMS_is_detached(cms.get()) != 1) malformed("the signature must be detached (openssl cms -sign without -nodetach)");
@@ -221,7 +206,7 @@ CmsExpectation verify_cms_signature(std::string_view der, const SignerPolicy& si
     if (out.message_digest.size() != digest_alg_size(out.alg)) malformed("the messageDigest has the wrong length");
 
     // The signer certificate must be among the certificates the CMS carries.
-    std::unique_ptr<STACK_OF(X509), CertsFree> certs(known ? nullptr : CMS_get1_certs(cms.get()));
+    ossl::UniquePtr<STACK_OF(X509)> certs(known ? nullptr : CMS_get1_certs(cms.get()));
     STACK_OF(X509)* carried = known ? known->certs.get() : certs.get();
     if (CMS_set1_signers_certs(cms.get(), known ? carried : nullptr, 0) < 0 || !carried) {
         ERR_clear_error();

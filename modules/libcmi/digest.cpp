@@ -21,8 +21,6 @@ const EVP_MD* digest_alg_md(DigestAlg alg) { return alg == DigestAlg::sha256 ? E
 
 size_t digest_alg_size(DigestAlg alg) { return alg == DigestAlg::sha256 ? 32 : 64; }
 
-void StreamingDigest::CtxFree::operator()(EVP_MD_CTX* c) const { EVP_MD_CTX_free(c); }
-
 StreamingDigest::StreamingDigest(DigestAlg alg) : alg_(alg), ctx_(EVP_MD_CTX_new()) {
     if (!ctx_ || EVP_DigestInit_ex(ctx_.get(), digest_alg_md(alg), nullptr) != 1)
         throw std::runtime_error("EVP_DigestInit_ex failed");

@@ -1,13 +1,12 @@
 // Streaming message digests named as in RFC 9530 (the HTTP Digest Algorithm
 // Values registry): only the algorithms mod_cmi accepts exist here.
 #pragma once
+#include "libcmi/ossl.hpp"
+
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
-
-struct evp_md_ctx_st;
-struct evp_md_st;
 
 namespace cmi {
 
@@ -16,7 +15,7 @@ enum class DigestAlg { sha256, sha512 };
 // "sha-256" / "sha-512" (case-sensitive, as RFC 9530 keys are); nullopt otherwise.
 std::optional<DigestAlg> digest_alg_from_name(std::string_view name);
 const char* digest_alg_name(DigestAlg alg);
-const evp_md_st* digest_alg_md(DigestAlg alg);
+const EVP_MD* digest_alg_md(DigestAlg alg);
 size_t digest_alg_size(DigestAlg alg);
 
 // Hashes data as it streams past; never keeps a copy of it.
@@ -33,11 +32,8 @@ public:
     unsigned long long bytes() const { return bytes_; }
 
 private:
-    struct CtxFree {
-        void operator()(evp_md_ctx_st* c) const;
-    };
     DigestAlg alg_;
-    std::unique_ptr<evp_md_ctx_st, CtxFree> ctx_;
+    ossl::UniquePtr<EVP_MD_CTX> ctx_;
     unsigned long long bytes_ = 0;
     bool finished_ = false;
 };

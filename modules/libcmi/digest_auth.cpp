@@ -1,5 +1,7 @@
 #include "libcmi/digest_auth.hpp"
 
+#include "libcmi/sha256.hpp"
+
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
@@ -33,17 +35,6 @@ bool is_hex(std::string_view s) {
     return true;
 }
 
-std::string to_hex(const unsigned char* p, std::size_t n) {
-    static const char digits[] = "0123456789abcdef";
-    std::string out;
-    out.reserve(n * 2);
-    for (std::size_t i = 0; i < n; ++i) {
-        out.push_back(digits[p[i] >> 4]);
-        out.push_back(digits[p[i] & 15]);
-    }
-    return out;
-}
-
 // The MAC binds a nonce to the realm and the algorithm it was offered with:
 // an answer with another algorithm (a downgrade to MD5) does not verify.
 std::string nonce_mac(std::string_view secret, std::string_view head, std::string_view realm, Algorithm a) {
@@ -57,7 +48,7 @@ std::string nonce_mac(std::string_view secret, std::string_view head, std::strin
     if (!HMAC(EVP_sha256(), secret.data(), static_cast<int>(secret.size()),
               reinterpret_cast<const unsigned char*>(msg.data()), msg.size(), mac, &len))
         throw std::runtime_error("HMAC-SHA-256 failed");
-    return to_hex(mac, 16);
+    return hex(mac, 16);
 }
 
 constexpr std::size_t kTimeHex = 16;
@@ -82,7 +73,7 @@ std::string hash_hex(Algorithm a, std::string_view data) {
     unsigned int len = 0;
     if (!EVP_Digest(data.data(), data.size(), md, &len, a == Algorithm::sha256 ? EVP_sha256() : EVP_md5(), nullptr))
         throw std::runtime_error("digest failed");
-    return to_hex(md, len);
+    return hex(md, len);
 }
 
 std::optional<std::map<std::string, std::string>> parse_params(std::string_view s) {
@@ -203,7 +194,7 @@ std::string make_nonce(std::string_view secret, std::string_view realm, Algorith
     std::snprintf(t, sizeof t, "%016" PRIx64, static_cast<std::uint64_t>(now));
     char g[kGenHex + 1];
     std::snprintf(g, sizeof g, "%08" PRIx32, generation);
-    const std::string head = std::string(t) + to_hex(salt, sizeof salt) + g;
+    const std::string head = std::string(t) + hex(salt, sizeof salt) + g;
     return head + nonce_mac(secret, head, realm, a);
 }
 

@@ -2,21 +2,10 @@
 
 #include "libcmi/structured_field.hpp"
 
-#include <openssl/bn.h>
-#include <openssl/core_names.h>
-#include <openssl/ec.h>
-#include <openssl/err.h>
-#include <openssl/evp.h>
-#include <openssl/pem.h>
-#include <openssl/rsa.h>
-#include <openssl/x509.h>
-#include <openssl/x509v3.h>
-
 #include <algorithm>
-#include <cstring>
+#include <cctype>
 #include <map>
 #include <set>
-#include <stdexcept>
 #include <string_view>
 
 namespace cmi::httpsig {
@@ -80,47 +69,7 @@ std::string component_value(const std::string& id, const Request& rq) {
     return trim(*v);
 }
 
-bool ec_curve_is(EVP_PKEY* key, const char* curve) {
-    char name[64] = {0};
-    size_t len = 0;
-    return EVP_PKEY_is_a(key, "EC") && EVP_PKEY_get_group_name(key, name, sizeof name, &len) == 1 &&
-           std::strcmp(name, curve) == 0;
-}
-
-bool fits(Alg alg, EVP_PKEY* key) {
-    switch (alg) {
-    case Alg::ed25519: return EVP_PKEY_is_a(key, "ED25519");
-    case Alg::ecdsa_p256_sha256: return ec_curve_is(key, "prime256v1");
-    case Alg::ecdsa_p384_sha384: return ec_curve_is(key, "secp384r1");
-    case Alg::rsa_pss_sha512:
-    case Alg::rsa_v1_5_sha256: return EVP_PKEY_is_a(key, "RSA") && EVP_PKEY_get_bits(key) >= 2048;
-    }
-    return false;
-}
-
 }  // namespace
-
-std::optional<std::string> raw_ecdsa_to_der(std::string_view sig, size_t half) {
-    if (sig.size() != 2 * half) return std::nullopt;
-    ECDSA_SIG* es = ECDSA_SIG_new();
-    BIGNUM* r = BN_bin2bn(reinterpret_cast<const unsigned char*>(sig.data()), static_cast<int>(half), nullptr);
-    BIGNUM* s = BN_bin2bn(reinterpret_cast<const unsigned char*>(sig.data() + half), static_cast<int>(half), nullptr);
-    if (!es || !r || !s || ECDSA_SIG_set0(es, r, s) != 1) {
-        BN_free(r);
-        BN_free(s);
-        ECDSA_SIG_free(es);
-        return std::nullopt;
-    }
-    unsigned char* der = nullptr;
-    const int n = i2d_ECDSA_SIG(es, &der);
-    ECDSA_SIG_free(es);
-    if (n <= 0) return std::nullopt;
-    std::string out(reinterpret_cast<char*>(der), static_cast<size_t>(n));
-    OPENSSL_free(der);
-    return out;
-}
-
-void PkeyFree::operator()(EVP_PKEY* k) const { EVP_PKEY_free(k); }
 
 std::optional<Alg> alg_from_name(std::string_view name) {
     for (const auto& a : kAlgs)
@@ -226,147 +175,6 @@ bool valid_keyid(std::string_view keyid) {
     for (char c : keyid)
         if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '_' && c != '-') return false;
     return true;
-}
-
-Pkey public_key_from_pem(std::string_view pem) {
-    BIO* bio = BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size()));
-    if (!bio) return nullptr;
-    EVP_PKEY* key = PEM_read_bio_PUBKEY(bio, nullptr, nullptr, nullptr);
-    if (!key) {
-        BIO_free(bio);
-        bio = BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size()));
-        if (X509* cert = PEM_read_bio_X509(bio, nullptr, nullptr, nullptr)) {
-            key = X509_get_pubkey(cert);
-            X509_free(cert);
-        }
-    }
-    BIO_free(bio);
-    ERR_clear_error();
-    return Pkey(key);
-}
-
-std::string read_key_file(const std::string& pem_file) {
-    BIO* bio = BIO_new_file(pem_file.c_str(), "r");
-    if (!bio) {
-        ERR_clear_error();
-        return {};
-    }
-    std::string pem;
-    char buf[4096];
-    int n;
-    while ((n = BIO_read(bio, buf, sizeof buf)) > 0 && pem.size() < 1 << 20) pem.append(buf, static_cast<size_t>(n));
-    BIO_free(bio);
-    return pem;
-}
-
-Pkey load_public_key(const std::string& pem_file) { return public_key_from_pem(read_key_file(pem_file)); }
-
-void check_signer_key(std::string_view pem, EVP_PKEY* key, std::time_t now, const std::string& keyid,
-                      const KeyPurposes* purposes, const RevocationList* crls) {
-    const std::string who = "the key of keyid '" + keyid + "'";
-    check_key_strength(key, who);
-    BIO* bio = BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size()));
-    if (!bio) throw std::runtime_error("out of memory");
-    X509* cert = PEM_read_bio_X509(bio, nullptr, nullptr, nullptr);
-    BIO_free(bio);
-    ERR_clear_error();
-    if (!cert) return;  // a bare public key
-    std::unique_ptr<X509, void (*)(X509*)> guard(cert, X509_free);
-    const std::string of = "the certificate of keyid '" + keyid + "'";
-    if (X509_cmp_time(X509_get0_notBefore(cert), &now) > 0)
-        throw ValidationError("signer-untrusted", of + " is not yet valid");
-    if (X509_cmp_time(X509_get0_notAfter(cert), &now) < 0) throw ValidationError("signer-untrusted", of + " has expired");
-    if ((X509_get_extension_flags(cert) & EXFLAG_KUSAGE) &&
-        !(X509_get_key_usage(cert) & (KU_DIGITAL_SIGNATURE | KU_NON_REPUDIATION)))
-        throw ValidationError("signer-untrusted", of + " does not allow digital signatures (key usage)");
-    check_key_purpose(cert, purposes, of);
-    if (crls) check_pinned_revocation(cert, *crls, now, of);
-}
-
-Alg resolve_alg(const std::optional<Alg>& declared, EVP_PKEY* key) {
-    if (declared) {
-        if (!fits(*declared, key))
-            throw ValidationError("signature-invalid",
-                                  std::string("the key does not fit signature algorithm ") + alg_name(*declared));
-        return *declared;
-    }
-    for (Alg a : {Alg::ed25519, Alg::ecdsa_p256_sha256, Alg::ecdsa_p384_sha384})
-        if (fits(a, key)) return a;
-    malformed("Signature-Input needs an alg parameter for this key type");
-}
-
-bool verify_base(Alg alg, EVP_PKEY* key, std::string_view base, std::string_view sig) {
-    if (!fits(alg, key)) return false;
-    std::string der;
-    const EVP_MD* md = nullptr;
-    switch (alg) {
-    case Alg::ed25519: break;
-    case Alg::ecdsa_p256_sha256:
-    case Alg::ecdsa_p384_sha384: {
-        const bool p256 = alg == Alg::ecdsa_p256_sha256;
-        auto d = raw_ecdsa_to_der(sig, p256 ? 32 : 48);
-        if (!d) return false;
-        der = std::move(*d);
-        sig = der;
-        md = p256 ? EVP_sha256() : EVP_sha384();
-        break;
-    }
-    case Alg::rsa_pss_sha512: md = EVP_sha512(); break;
-    case Alg::rsa_v1_5_sha256: md = EVP_sha256(); break;
-    }
-    EVP_MD_CTX* ctx = EVP_MD_CTX_new();
-    EVP_PKEY_CTX* pctx = nullptr;
-    bool ok = ctx && EVP_DigestVerifyInit(ctx, &pctx, md, nullptr, key) == 1;
-    if (ok && alg == Alg::rsa_pss_sha512)
-        ok = EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) == 1 &&
-             EVP_PKEY_CTX_set_rsa_mgf1_md(pctx, EVP_sha512()) == 1 &&
-             EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, 64) == 1;
-    if (ok && alg == Alg::rsa_v1_5_sha256) ok = EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PADDING) == 1;
-    ok = ok && EVP_DigestVerify(ctx, reinterpret_cast<const unsigned char*>(sig.data()), sig.size(),
-                                reinterpret_cast<const unsigned char*>(base.data()), base.size()) == 1;
-    EVP_MD_CTX_free(ctx);
-    ERR_clear_error();
-    return ok;
-}
-
-std::string sign_base(Alg alg, EVP_PKEY* key, std::string_view base) {
-    if (!fits(alg, key)) throw std::runtime_error(std::string("the key does not fit ") + alg_name(alg));
-    const EVP_MD* md = nullptr;
-    if (alg == Alg::ecdsa_p256_sha256 || alg == Alg::rsa_v1_5_sha256) md = EVP_sha256();
-    if (alg == Alg::ecdsa_p384_sha384) md = EVP_sha384();
-    if (alg == Alg::rsa_pss_sha512) md = EVP_sha512();
-    EVP_MD_CTX* ctx = EVP_MD_CTX_new();
-    EVP_PKEY_CTX* pctx = nullptr;
-    size_t n = 0;
-    bool ok = ctx && EVP_DigestSignInit(ctx, &pctx, md, nullptr, key) == 1;
-    if (ok && alg == Alg::rsa_pss_sha512)
-        ok = EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) == 1 &&
-             EVP_PKEY_CTX_set_rsa_mgf1_md(pctx, EVP_sha512()) == 1 && EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, 64) == 1;
-    const auto* in = reinterpret_cast<const unsigned char*>(base.data());
-    ok = ok && EVP_DigestSign(ctx, nullptr, &n, in, base.size()) == 1;
-    std::string sig(n, '\0');
-    ok = ok && EVP_DigestSign(ctx, reinterpret_cast<unsigned char*>(sig.data()), &n, in, base.size()) == 1;
-    EVP_MD_CTX_free(ctx);
-    if (!ok) throw std::runtime_error("signing failed");
-    sig.resize(n);
-    if (alg != Alg::ecdsa_p256_sha256 && alg != Alg::ecdsa_p384_sha384) return sig;
-    const int half = alg == Alg::ecdsa_p256_sha256 ? 32 : 48;
-    const unsigned char* p = reinterpret_cast<const unsigned char*>(sig.data());
-    ECDSA_SIG* es = d2i_ECDSA_SIG(nullptr, &p, static_cast<long>(sig.size()));
-    if (!es) throw std::runtime_error("signing failed");
-    std::string raw(static_cast<size_t>(2 * half), '\0');
-    BN_bn2binpad(ECDSA_SIG_get0_r(es), reinterpret_cast<unsigned char*>(raw.data()), half);
-    BN_bn2binpad(ECDSA_SIG_get0_s(es), reinterpret_cast<unsigned char*>(raw.data() + half), half);
-    ECDSA_SIG_free(es);
-    return raw;
-}
-
-Pkey load_private_key(const std::string& pem_file) {
-    BIO* bio = BIO_new_file(pem_file.c_str(), "r");
-    EVP_PKEY* key = bio ? PEM_read_bio_PrivateKey(bio, nullptr, nullptr, nullptr) : nullptr;
-    BIO_free(bio);
-    ERR_clear_error();
-    return Pkey(key);
 }
 
 }  // namespace cmi::httpsig

@@ -10,6 +10,7 @@
 #include <libxml/xpathInternals.h>
 
 #include <algorithm>
+#include <new>
 #include <set>
 #include <stdexcept>
 
@@ -21,6 +22,7 @@ struct ManifestReader::State {
     unsigned nodes = 0;
     std::string refusal;      // our own reason to stop (DOCTYPE, depth, nodes)
     std::string first_error;  // libxml2's first error message
+    bool out_of_memory = false;  // a callback could not allocate: stopped
     startElementNsSAX2Func start = nullptr;
     endElementNsSAX2Func end = nullptr;
 };
@@ -39,55 +41,72 @@ void stop(void* ctx, const std::string& why) {
     xmlStopParser(static_cast<xmlParserCtxtPtr>(ctx));
 }
 
-extern "C" void on_start(void* ctx, const xmlChar* localname, const xmlChar* prefix, const xmlChar* uri,
-                         int nb_namespaces, const xmlChar** namespaces, int nb_attributes, int nb_defaulted,
-                         const xmlChar** attributes) {
-    auto* st = state_of(ctx);
-    if (!st->refusal.empty()) return;
-    if (++st->depth > st->limits->max_depth)
-        return stop(ctx, "elements are nested deeper than " + std::to_string(st->limits->max_depth) + " levels");
-    st->nodes += 1 + static_cast<unsigned>(nb_attributes > 0 ? nb_attributes : 0);
-    if (st->nodes > st->limits->max_nodes)
-        return stop(ctx, "more than " + std::to_string(st->limits->max_nodes) + " elements and attributes");
-    st->start(ctx, localname, prefix, uri, nb_namespaces, namespaces, nb_attributes, nb_defaulted, attributes);
+// libxml2 calls the SAX callbacks from C: nothing may unwind through it. What
+// can throw there (an allocation for a message) stops the parser instead, and
+// ManifestReader::check() reports it.
+template <class F>
+void sax_barrier(void* ctx, F&& body) noexcept {
+    try {
+        body();
+    } catch (...) {
+        state_of(ctx)->out_of_memory = true;
+        xmlStopParser(static_cast<xmlParserCtxtPtr>(ctx));
+    }
 }
 
-extern "C" void on_end(void* ctx, const xmlChar* localname, const xmlChar* prefix, const xmlChar* uri) {
+extern "C" void on_start(void* ctx, const xmlChar* localname, const xmlChar* prefix, const xmlChar* uri,
+                         int nb_namespaces, const xmlChar** namespaces, int nb_attributes, int nb_defaulted,
+                         const xmlChar** attributes) noexcept {
+    sax_barrier(ctx, [&] {
+        auto* st = state_of(ctx);
+        if (!st->refusal.empty()) return;
+        if (++st->depth > st->limits->max_depth)
+            return stop(ctx, "elements are nested deeper than " + std::to_string(st->limits->max_depth) + " levels");
+        st->nodes += 1 + static_cast<unsigned>(nb_attributes > 0 ? nb_attributes : 0);
+        if (st->nodes > st->limits->max_nodes)
+            return stop(ctx, "more than " + std::to_string(st->limits->max_nodes) + " elements and attributes");
+        st->start(ctx, localname, prefix, uri, nb_namespaces, namespaces, nb_attributes, nb_defaulted, attributes);
+    });
+}
+
+extern "C" void on_end(void* ctx, const xmlChar* localname, const xmlChar* prefix, const xmlChar* uri) noexcept {
     auto* st = state_of(ctx);
     if (st->depth) --st->depth;
     if (st->refusal.empty()) st->end(ctx, localname, prefix, uri);
 }
 
 // A DOCTYPE (and with it every entity and external subset) is refused.
-extern "C" void on_doctype(void* ctx, const xmlChar*, const xmlChar*, const xmlChar*) {
-    stop(ctx, "a DOCTYPE is not allowed (no DTD, no entities)");
+extern "C" void on_doctype(void* ctx, const xmlChar*, const xmlChar*, const xmlChar*) noexcept {
+    sax_barrier(ctx, [ctx] { stop(ctx, "a DOCTYPE is not allowed (no DTD, no entities)"); });
 }
 
-extern "C" void on_entity_decl(void* ctx, const xmlChar*, int, const xmlChar*, const xmlChar*, xmlChar*) {
-    stop(ctx, "entity declarations are not allowed");
+extern "C" void on_entity_decl(void* ctx, const xmlChar*, int, const xmlChar*, const xmlChar*, xmlChar*) noexcept {
+    sax_barrier(ctx, [ctx] { stop(ctx, "entity declarations are not allowed"); });
 }
 
-extern "C" xmlEntityPtr on_get_entity(void* ctx, const xmlChar* name) {
+extern "C" xmlEntityPtr on_get_entity(void* ctx, const xmlChar* name) noexcept {
     // Only the five predefined entities exist (libxml2 resolves those itself).
     if (xmlEntityPtr e = xmlGetPredefinedEntity(name)) return e;
-    stop(ctx, "entity references are not allowed");
+    sax_barrier(ctx, [ctx] { stop(ctx, "entity references are not allowed"); });
     return nullptr;
 }
 
-extern "C" void on_error(void* ctx, xmlErrorPtr err) {
+extern "C" void on_error(void* ctx, xmlErrorPtr err) noexcept {
     if (!ctx || !err || err->level < XML_ERR_ERROR) return;
-    auto* st = state_of(ctx);
-    if (st->first_error.empty() && err->message) {
-        std::string m = err->message;
-        while (!m.empty() && (m.back() == '\n' || m.back() == ' ')) m.pop_back();
-        st->first_error = m + " (line " + std::to_string(err->line) + ")";
-    }
+    sax_barrier(ctx, [ctx, err] {
+        auto* st = state_of(ctx);
+        if (st->first_error.empty() && err->message) {
+            std::string m = err->message;
+            while (!m.empty() && (m.back() == '\n' || m.back() == ' ')) m.pop_back();
+            st->first_error = m + " (line " + std::to_string(err->line) + ")";
+        }
+    });
 }
 
 // libxml2 reports some errors (encoding, I/O) through the thread's generic
 // handler rather than the parser's: silence it while our parser runs, and
 // put back whatever another module in the same thread had set.
-extern "C" void quiet_generic_error(void*, const char*, ...) {}
+extern "C" void quiet_generic_error(void*, const char*, ...) noexcept {}
 
 class QuietGenericErrors {
 public:
@@ -120,7 +139,7 @@ struct XPathObjFree {
 using XPathObj = std::unique_ptr<xmlXPathObject, XPathObjFree>;
 
 // XPath errors become exceptions, not lines on stderr.
-extern "C" void quiet_xpath_error(void*, xmlErrorPtr) {}
+extern "C" void quiet_xpath_error(void*, xmlErrorPtr) noexcept {}
 
 XPathObj eval(xmlXPathContextPtr ctx, const std::string& expr, xmlNodePtr at) {
     ctx->node = at;
@@ -285,6 +304,7 @@ ManifestReader::~ManifestReader() {
 }
 
 void ManifestReader::check() {
+    if (state_->out_of_memory) throw std::bad_alloc();
     if (!state_->refusal.empty()) malformed(state_->refusal);
     if (ctxt_->disableSAX || !ctxt_->wellFormed)
         malformed("not well-formed XML" + (state_->first_error.empty() ? "" : ": " + state_->first_error));

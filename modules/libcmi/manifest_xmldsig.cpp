@@ -1,6 +1,7 @@
 #include "libcmi/manifest_xmldsig.hpp"
 
 #include "libcmi/base64.hpp"
+#include "libcmi/ossl.hpp"
 #include "libcmi/signer_chain.hpp"
 #include "libcmi/x509_name.hpp"
 
@@ -51,13 +52,7 @@ std::vector<xmlNodePtr> children(xmlNodePtr n, const char* name) {
     return out;
 }
 
-struct X509Free {
-    void operator()(X509* x) const { X509_free(x); }
-};
-using X509Ptr = std::unique_ptr<X509, X509Free>;
-struct CertsFree {
-    void operator()(STACK_OF(X509) * s) const { sk_X509_free(s); }
-};
+using X509Ptr = ossl::UniquePtr<X509>;
 struct DsigCtxFree {
     void operator()(xmlSecDSigCtxPtr c) const { xmlSecDSigCtxDestroy(c); }
 };
@@ -108,29 +103,43 @@ void enable(xmlSecDSigCtxPtr ctx) {
         if (xmlSecDSigCtxEnableReferenceTransform(ctx, id) < 0) throw std::runtime_error("xmlsec: cannot enable a transform");
 }
 
+// `key` as an xmlsec key, which owns it from then on; nullptr when xmlsec
+// cannot take the key's type.
+xmlSecKeyPtr xmlsec_key(ossl::Pkey key) {
+    xmlSecKeyDataPtr data = xmlSecOpenSSLEvpKeyAdopt(key.get());
+    if (!data) return nullptr;
+    key.release();  // data owns it
+    xmlSecKeyPtr k = xmlSecKeyCreate();
+    if (!k || xmlSecKeySetValue(k, data) < 0) {
+        if (k) xmlSecKeyDestroy(k);
+        xmlSecKeyDataDestroy(data);
+        throw std::runtime_error("xmlsec: cannot make a key");
+    }
+    return k;
+}
+
+// A signature context with `key` preset: KeyInfo is never used to find (or fetch) one.
+std::unique_ptr<xmlSecDSigCtx, DsigCtxFree> context_with(xmlSecKeyPtr key) {
+    std::unique_ptr<xmlSecDSigCtx, DsigCtxFree> ctx(xmlSecDSigCtxCreate(nullptr));
+    if (!ctx) {
+        xmlSecKeyDestroy(key);
+        throw std::runtime_error("xmlsec: cannot create a signature context");
+    }
+    ctx->signKey = key;
+    return ctx;
+}
+
 // True when `cert`'s key verifies the signature.
 bool verifies_with(xmlNodePtr sig, X509* cert) {
-    std::unique_ptr<xmlSecDSigCtx, DsigCtxFree> ctx(xmlSecDSigCtxCreate(nullptr));
-    if (!ctx) throw std::runtime_error("xmlsec: cannot create a signature context");
-    enable(ctx.get());
-    EVP_PKEY* pk = X509_get_pubkey(cert);
+    ossl::Pkey pk(X509_get_pubkey(cert));
     if (!pk) {
         ERR_clear_error();
         return false;
     }
-    xmlSecKeyDataPtr data = xmlSecOpenSSLEvpKeyAdopt(pk);
-    if (!data) {
-        EVP_PKEY_free(pk);
-        return false;
-    }
-    xmlSecKeyPtr key = xmlSecKeyCreate();
-    if (!key || xmlSecKeySetValue(key, data) < 0) {
-        if (key) xmlSecKeyDestroy(key);
-        xmlSecKeyDataDestroy(data);
-        throw std::runtime_error("xmlsec: cannot make a key");
-    }
-    // A preset key: KeyInfo is never used to find (or fetch) one.
-    ctx->signKey = key;
+    xmlSecKeyPtr key = xmlsec_key(std::move(pk));
+    if (!key) return false;
+    const auto ctx = context_with(key);
+    enable(ctx.get());
     const int rc = xmlSecDSigCtxVerify(ctx.get(), sig);
     ERR_clear_error();
     return rc == 0 && ctx->status == xmlSecDSigStatusSucceeded;
@@ -163,29 +172,16 @@ std::string sign_manifest_xmldsig(const std::string& xml, EVP_PKEY* key, X509* c
         !xmlSecTmplReferenceAddTransform(ref, xmlSecTransformExclC14NId))
         throw std::runtime_error("xmlsec: cannot build the reference");
 
-    std::unique_ptr<xmlSecDSigCtx, DsigCtxFree> ctx(xmlSecDSigCtxCreate(nullptr));
-    if (!ctx) throw std::runtime_error("xmlsec: cannot create a signature context");
     EVP_PKEY_up_ref(key);
-    xmlSecKeyDataPtr data = xmlSecOpenSSLEvpKeyAdopt(key);
-    if (!data) {
-        EVP_PKEY_free(key);
-        throw std::runtime_error("xmlsec: unsupported key");
-    }
-    xmlSecKeyPtr k = xmlSecKeyCreate();
-    if (!k || xmlSecKeySetValue(k, data) < 0) {
-        if (k) xmlSecKeyDestroy(k);
-        xmlSecKeyDataDestroy(data);
-        throw std::runtime_error("xmlsec: cannot make a key");
-    }
-    ctx->signKey = k;
+    xmlSecKeyPtr k = xmlsec_key(ossl::Pkey(key));
+    if (!k) throw std::runtime_error("xmlsec: unsupported key");
+    const auto ctx = context_with(k);
     if (xmlSecDSigCtxSign(ctx.get(), sig) < 0) throw std::runtime_error("xmlsec: signing failed");
 
     // KeyInfo is outside SignedInfo (and removed by the enveloped transform).
-    unsigned char* der = nullptr;
-    const int n = i2d_X509(cert, &der);
-    if (n <= 0) throw std::runtime_error("cannot encode the signer certificate");
-    const std::string b64 = base64_encode(std::string_view(reinterpret_cast<char*>(der), static_cast<size_t>(n)));
-    OPENSSL_free(der);
+    const std::string der = ossl::to_der(i2d_X509, cert);
+    if (der.empty()) throw std::runtime_error("cannot encode the signer certificate");
+    const std::string b64 = base64_encode(der);
     xmlNodePtr ki = xmlSecTmplSignatureEnsureKeyInfo(sig, nullptr);
     xmlNodePtr xd = ki ? xmlSecTmplKeyInfoAddX509Data(ki) : nullptr;
     xmlNodePtr xc = xd ? xmlSecTmplX509DataAddCertificate(xd) : nullptr;
@@ -235,9 +231,11 @@ ManifestSignature verify_manifest_signature(ManifestDoc& doc, const SignerPolicy
         }
     if (!signer) throw ValidationError("signature-invalid", "the manifest signature does not verify");
 
-    std::unique_ptr<STACK_OF(X509), CertsFree> untrusted(sk_X509_new_null());
+    ossl::UniquePtr<STACK_OF(X509)> untrusted(sk_X509_new_null());
+    if (!untrusted) throw std::runtime_error("out of memory");
     for (const auto& c : certs)
-        if (c.get() != signer) sk_X509_push(untrusted.get(), c.get());
+        if (c.get() != signer && X509_add_cert(untrusted.get(), c.get(), X509_ADD_FLAG_UP_REF) != 1)
+            throw std::runtime_error("out of memory");
     verify_signer_chain(signer, untrusted.get(), signers, at);
 
     ManifestSignature out{true, subject_cn(signer), subject_dn(signer), signer_variables(signer)};

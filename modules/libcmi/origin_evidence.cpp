@@ -81,13 +81,10 @@ std::string redact_signature_base(std::string_view base, bool& redacted) {
     return out;
 }
 
-std::string public_key_der(evp_pkey_st* key) {
-    unsigned char* der = nullptr;
-    const int len = i2d_PUBKEY(key, &der);
-    if (len <= 0) throw std::runtime_error("cannot encode the public key");
-    std::string out(reinterpret_cast<const char*>(der), static_cast<std::size_t>(len));
-    OPENSSL_free(der);
-    return out;
+std::string public_key_der(EVP_PKEY* key) {
+    std::string der = ossl::to_der(i2d_PUBKEY, key);
+    if (der.empty()) throw std::runtime_error("cannot encode the public key");
+    return der;
 }
 
 std::string format_items_note(const std::vector<ItemSignature>& items) {

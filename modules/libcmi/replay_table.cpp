@@ -1,5 +1,7 @@
 #include "libcmi/replay_table.hpp"
 
+#include "libcmi/ossl.hpp"
+
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
@@ -16,14 +18,14 @@ namespace cmi::replay {
 
 Digest replay_key(std::string_view salt, std::string_view key) {
     Digest out{};
-    EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+    const ossl::UniquePtr<EVP_MD_CTX> ctx(EVP_MD_CTX_new());
     unsigned int len = 0;
     const unsigned char sep = 0;
-    const bool ok = ctx && EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr) == 1 &&
-                    EVP_DigestUpdate(ctx, salt.data(), salt.size()) == 1 &&
-                    EVP_DigestUpdate(ctx, &sep, 1) == 1 && EVP_DigestUpdate(ctx, key.data(), key.size()) == 1 &&
-                    EVP_DigestFinal_ex(ctx, out.data(), &len) == 1 && len == out.size();
-    EVP_MD_CTX_free(ctx);
+    const bool ok = ctx && EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr) == 1 &&
+                    EVP_DigestUpdate(ctx.get(), salt.data(), salt.size()) == 1 &&
+                    EVP_DigestUpdate(ctx.get(), &sep, 1) == 1 &&
+                    EVP_DigestUpdate(ctx.get(), key.data(), key.size()) == 1 &&
+                    EVP_DigestFinal_ex(ctx.get(), out.data(), &len) == 1 && len == out.size();
     if (!ok) throw std::runtime_error("SHA-256 failed");
     return out;
 }

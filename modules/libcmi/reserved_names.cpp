@@ -6,8 +6,8 @@ namespace cmi {
 namespace {
 
 // Our names, normalised (lower case, letters and digits only). Every key in
-// modules/httpd/notes.hpp and mod_cmi_content/content_notes.hpp that a module
-// publishes to r->subprocess_env or r->headers_in belongs here.
+// modules/httpd/notes.hpp that a module publishes to r->subprocess_env or
+// r->headers_in belongs here.
 constexpr std::string_view kReserved[] = {
     "cmitransactionid",                                                   // CMI_TRANSACTION_ID, CMI-Transaction-ID
     "cmirefusal",                                                         // CMI_REFUSAL

@@ -1,8 +1,6 @@
 #include "libcmi/saml_cache.hpp"
 
-#include <openssl/evp.h>
-
-#include <stdexcept>
+#include "libcmi/sha256.hpp"
 
 namespace cmi::saml {
 namespace {
@@ -10,27 +8,18 @@ namespace {
 // SHA-256 over length-prefixed fields, so no two field lists collide.
 class KeyHash {
 public:
-    KeyHash() : ctx_(EVP_MD_CTX_new()) {
-        if (!ctx_ || !EVP_DigestInit_ex(ctx_, EVP_sha256(), nullptr)) throw std::runtime_error("SHA-256 unavailable");
-    }
-    ~KeyHash() { EVP_MD_CTX_free(ctx_); }
-    KeyHash(const KeyHash&) = delete;
-    KeyHash& operator=(const KeyHash&) = delete;
-
     void add(std::string_view s) {
         const std::uint64_t n = s.size();
-        EVP_DigestUpdate(ctx_, &n, sizeof n);
-        EVP_DigestUpdate(ctx_, s.data(), s.size());
+        h_.update(&n, sizeof n);
+        h_.update(s);
     }
     std::string finish() {
-        unsigned char md[EVP_MAX_MD_SIZE];
-        unsigned int len = 0;
-        EVP_DigestFinal_ex(ctx_, md, &len);
-        return std::string(reinterpret_cast<char*>(md), len);
+        const auto d = h_.finish();
+        return std::string(reinterpret_cast<const char*>(d.data()), d.size());
     }
 
 private:
-    EVP_MD_CTX* ctx_;
+    Sha256 h_;
 };
 
 }  // namespace

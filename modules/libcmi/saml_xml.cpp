@@ -5,7 +5,7 @@
 namespace cmi::saml {
 namespace {
 
-extern "C" void quiet(void*, xmlErrorPtr) {}
+extern "C" void quiet(void*, xmlErrorPtr) noexcept {}
 
 }  // namespace
 

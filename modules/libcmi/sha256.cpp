@@ -7,22 +7,18 @@
 namespace cmi {
 
 Sha256::Sha256() : ctx_(EVP_MD_CTX_new()) {
-    if (!ctx_ || EVP_DigestInit_ex(ctx_, EVP_sha256(), nullptr) != 1) {
-        EVP_MD_CTX_free(ctx_);
+    if (!ctx_ || EVP_DigestInit_ex(ctx_.get(), EVP_sha256(), nullptr) != 1)
         throw std::runtime_error("SHA-256 is not available");
-    }
 }
 
-Sha256::~Sha256() { EVP_MD_CTX_free(ctx_); }
-
 void Sha256::update(const void* data, std::size_t len) {
-    if (len && EVP_DigestUpdate(ctx_, data, len) != 1) throw std::runtime_error("SHA-256 update failed");
+    if (len && EVP_DigestUpdate(ctx_.get(), data, len) != 1) throw std::runtime_error("SHA-256 update failed");
 }
 
 std::array<unsigned char, 32> Sha256::finish() {
     std::array<unsigned char, 32> out{};
     unsigned int n = 0;
-    if (EVP_DigestFinal_ex(ctx_, out.data(), &n) != 1 || n != out.size())
+    if (EVP_DigestFinal_ex(ctx_.get(), out.data(), &n) != 1 || n != out.size())
         throw std::runtime_error("SHA-256 final failed");
     return out;
 }

@@ -1,21 +1,18 @@
 // SHA-256 through OpenSSL EVP, streaming, plus the encodings we need.
 #pragma once
+#include "libcmi/ossl.hpp"
+
 #include <array>
 #include <cstddef>
 #include <memory>
 #include <string>
 #include <string_view>
 
-struct evp_md_ctx_st;
-
 namespace cmi {
 
 class Sha256 {
 public:
     Sha256();
-    ~Sha256();
-    Sha256(const Sha256&) = delete;
-    Sha256& operator=(const Sha256&) = delete;
 
     void update(const void* data, std::size_t len);
     void update(std::string_view s) { update(s.data(), s.size()); }
@@ -23,7 +20,7 @@ public:
     std::array<unsigned char, 32> finish();
 
 private:
-    evp_md_ctx_st* ctx_;
+    ossl::UniquePtr<EVP_MD_CTX> ctx_;
 };
 
 std::string hex(const unsigned char* data, std::size_t len);

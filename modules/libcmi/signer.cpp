@@ -16,14 +16,23 @@
 namespace cmi {
 namespace {
 
-using Bio = std::unique_ptr<BIO, decltype(&BIO_free)>;
-using MdCtx = std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)>;
-
-Bio mem_bio(std::string_view pem) {
+ossl::UniquePtr<BIO> mem_bio(std::string_view pem) {
     if (pem.size() > static_cast<std::size_t>(std::numeric_limits<int>::max())) throw std::runtime_error("key too large");
-    Bio bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())), &BIO_free);
+    ossl::UniquePtr<BIO> bio = ossl::memory_bio(pem);
     if (!bio) throw std::runtime_error("out of memory");
     return bio;
+}
+
+// The key `read` (a PEM_read_bio_* function, or one like it) finds in `pem`; nullptr if none.
+template <class Read>
+ossl::Pkey read_pem(std::string_view pem, Read read) {
+    const auto bio = mem_bio(pem);
+    return ossl::Pkey(read(bio.get(), nullptr, nullptr, nullptr));
+}
+
+EVP_PKEY* read_certificate_key(BIO* bio, EVP_PKEY**, pem_password_cb*, void*) {
+    const ossl::UniquePtr<X509> cert(PEM_read_bio_X509(bio, nullptr, nullptr, nullptr));
+    return cert ? X509_get_pubkey(cert.get()) : nullptr;
 }
 
 // "ed25519" or "ecdsa-p256-sha256"; throws for other keys.
@@ -52,21 +61,15 @@ std::string read_file(const std::string& path) {
 
 }  // namespace
 
-void PkeyDeleter::operator()(evp_pkey_st* k) const { EVP_PKEY_free(k); }
-
-std::string key_id(evp_pkey_st* key) {
-    unsigned char* der = nullptr;
-    const int len = i2d_PUBKEY(key, &der);
-    if (len <= 0) throw std::runtime_error("cannot encode the public key");
-    std::string id = sha256_hex(std::string_view(reinterpret_cast<const char*>(der), static_cast<std::size_t>(len)));
-    OPENSSL_free(der);
-    return id;
+std::string key_id(EVP_PKEY* key) {
+    const std::string der = ossl::to_der(i2d_PUBKEY, key);
+    if (der.empty()) throw std::runtime_error("cannot encode the public key");
+    return sha256_hex(der);
 }
 
 Signer Signer::from_pem(std::string_view pem) {
-    Bio bio = mem_bio(pem);
     Signer s;
-    s.key_.reset(PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr));
+    s.key_ = read_pem(pem, PEM_read_bio_PrivateKey);
     if (!s.key_) throw std::runtime_error("not a PEM private key (or it is encrypted)");
     s.alg_ = algorithm_of(s.key_.get());
     s.keyid_ = key_id(s.key_.get());
@@ -76,7 +79,7 @@ Signer Signer::from_pem(std::string_view pem) {
 Signer Signer::from_pem_file(const std::string& path) { return from_pem(read_file(path)); }
 
 std::vector<unsigned char> Signer::sign(std::string_view message) const {
-    MdCtx ctx(EVP_MD_CTX_new(), &EVP_MD_CTX_free);
+    const ossl::UniquePtr<EVP_MD_CTX> ctx(EVP_MD_CTX_new());
     std::size_t len = 0;
     if (!ctx || EVP_DigestSignInit(ctx.get(), nullptr, md_for(alg_), nullptr, key_.get()) != 1 ||
         EVP_DigestSign(ctx.get(), nullptr, &len, reinterpret_cast<const unsigned char*>(message.data()),
@@ -91,29 +94,16 @@ std::vector<unsigned char> Signer::sign(std::string_view message) const {
 }
 
 std::string Signer::public_pem() const {
-    Bio bio(BIO_new(BIO_s_mem()), &BIO_free);
+    const ossl::UniquePtr<BIO> bio(BIO_new(BIO_s_mem()));
     if (!bio || PEM_write_bio_PUBKEY(bio.get(), key_.get()) != 1) throw std::runtime_error("cannot write public key");
-    char* data = nullptr;
-    const long n = BIO_get_mem_data(bio.get(), &data);
-    return std::string(data, static_cast<std::size_t>(n));
+    return ossl::bio_text(bio.get());
 }
 
 SignatureVerifier SignatureVerifier::from_pem(std::string_view pem) {
     SignatureVerifier v;
-    {
-        Bio bio = mem_bio(pem);
-        v.key_.reset(PEM_read_bio_PUBKEY(bio.get(), nullptr, nullptr, nullptr));
-    }
-    if (!v.key_) {
-        Bio bio = mem_bio(pem);
-        std::unique_ptr<X509, decltype(&X509_free)> cert(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr),
-                                                          &X509_free);
-        if (cert) v.key_.reset(X509_get_pubkey(cert.get()));
-    }
-    if (!v.key_) {
-        Bio bio = mem_bio(pem);
-        v.key_.reset(PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr));
-    }
+    v.key_ = read_pem(pem, PEM_read_bio_PUBKEY);
+    if (!v.key_) v.key_ = read_pem(pem, read_certificate_key);
+    if (!v.key_) v.key_ = read_pem(pem, PEM_read_bio_PrivateKey);
     if (!v.key_) throw std::runtime_error("not a PEM public key, certificate or private key");
     v.alg_ = algorithm_of(v.key_.get());
     v.keyid_ = key_id(v.key_.get());
@@ -123,7 +113,7 @@ SignatureVerifier SignatureVerifier::from_pem(std::string_view pem) {
 SignatureVerifier SignatureVerifier::from_pem_file(const std::string& path) { return from_pem(read_file(path)); }
 
 bool SignatureVerifier::verify(std::string_view message, const std::vector<unsigned char>& sig) const {
-    MdCtx ctx(EVP_MD_CTX_new(), &EVP_MD_CTX_free);
+    const ossl::UniquePtr<EVP_MD_CTX> ctx(EVP_MD_CTX_new());
     if (!ctx || EVP_DigestVerifyInit(ctx.get(), nullptr, md_for(alg_), nullptr, key_.get()) != 1) return false;
     return EVP_DigestVerify(ctx.get(), sig.data(), sig.size(), reinterpret_cast<const unsigned char*>(message.data()),
                             message.size()) == 1;

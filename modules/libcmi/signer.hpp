@@ -6,19 +6,13 @@
 //   Ed25519: openssl pkeyutl -verify -pubin -inkey pub.pem -rawin -in msg -sigfile sig
 //   P-256:   openssl dgst -sha256 -verify pub.pem -signature sig msg
 #pragma once
-#include <memory>
+#include "libcmi/ossl.hpp"
+
 #include <string>
 #include <string_view>
 #include <vector>
 
-struct evp_pkey_st;
-
 namespace cmi {
-
-struct PkeyDeleter {
-    void operator()(evp_pkey_st* k) const;
-};
-using Pkey = std::unique_ptr<evp_pkey_st, PkeyDeleter>;
 
 class Signer {
 public:
@@ -33,7 +27,7 @@ public:
     std::string public_pem() const;
 
 private:
-    Pkey key_;
+    ossl::Pkey key_;
     std::string alg_, keyid_;
 };
 
@@ -48,11 +42,11 @@ public:
     const std::string& keyid() const { return keyid_; }
 
 private:
-    Pkey key_;
+    ossl::Pkey key_;
     std::string alg_, keyid_;
 };
 
 // The key id: hex SHA-256 of the DER SubjectPublicKeyInfo.
-std::string key_id(evp_pkey_st* key);
+std::string key_id(EVP_PKEY* key);
 
 }  // namespace cmi

@@ -1,9 +1,10 @@
 #include "libcmi/signer_chain.hpp"
 
+#include "libcmi/ossl.hpp"
+
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
 
-#include <memory>
 #include <stdexcept>
 #include <string>
 
@@ -14,7 +15,7 @@ constexpr const char* kWho = "the content signer certificate";
 
 // With a CRL file, the signer needs its issuer's CRL; a CA of the chain is
 // checked where the file has one for it and otherwise passes.
-extern "C" int tolerate_missing_ca_crl(int ok, X509_STORE_CTX* ctx) {
+extern "C" int tolerate_missing_ca_crl(int ok, X509_STORE_CTX* ctx) noexcept {
     if (!ok && X509_STORE_CTX_get_error(ctx) == X509_V_ERR_UNABLE_TO_GET_CRL &&
         X509_STORE_CTX_get_error_depth(ctx) > 0) {
         X509_STORE_CTX_set_error(ctx, X509_V_OK);
@@ -28,7 +29,7 @@ extern "C" int tolerate_missing_ca_crl(int ok, X509_STORE_CTX* ctx) {
 void verify_signer_chain(X509* signer, STACK_OF(X509) * untrusted, const SignerPolicy& policy, std::time_t at) {
     if (EVP_PKEY* key = X509_get0_pubkey(signer)) check_key_strength(key, kWho);
     ERR_clear_error();
-    std::unique_ptr<X509_STORE_CTX, void (*)(X509_STORE_CTX*)> ctx(X509_STORE_CTX_new(), X509_STORE_CTX_free);
+    const ossl::UniquePtr<X509_STORE_CTX> ctx(X509_STORE_CTX_new());
     if (!ctx || !X509_STORE_CTX_init(ctx.get(), policy.anchors->store(), signer, untrusted))
         throw std::runtime_error("X509_STORE_CTX_init failed");
     // The purpose is judged below by its extended key usage (X509_PURPOSE_ANY

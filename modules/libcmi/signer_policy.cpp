@@ -40,10 +40,6 @@ bool is_content_purpose(const std::string& oid) {
     return false;
 }
 
-struct EkuFree {
-    void operator()(EXTENDED_KEY_USAGE* e) const { EXTENDED_KEY_USAGE_free(e); }
-};
-
 // Arcs of digits separated by single dots, at least two.
 bool dotted_syntax(const std::string& s) {
     if (s.empty() || s.front() == '.' || s.back() == '.' || s.find("..") != std::string::npos) return false;
@@ -54,14 +50,13 @@ bool dotted_syntax(const std::string& s) {
 
 void KeyPurposes::add(const std::string& name) {
     const bool numeric = !name.empty() && std::isdigit(static_cast<unsigned char>(name[0]));
-    ASN1_OBJECT* o = nullptr;
+    ossl::UniquePtr<ASN1_OBJECT> o;
     if (numeric ? dotted_syntax(name) : OBJ_txt2nid(name.c_str()) != NID_undef)
-        o = OBJ_txt2obj(name.c_str(), numeric ? 1 : 0);
+        o.reset(OBJ_txt2obj(name.c_str(), numeric ? 1 : 0));
     ERR_clear_error();
     if (!o) throw std::invalid_argument("'" + name + "' is not an OID or a known extended key usage name "
                                         "(e.g. clientAuth or 1.3.6.1.5.5.7.3.2)");
-    std::string d = dotted(o);
-    ASN1_OBJECT_free(o);
+    std::string d = dotted(o.get());
     if (d.empty()) throw std::invalid_argument("'" + name + "' is not a usable OID");
     oids_.push_back(std::move(d));
 }
@@ -74,24 +69,14 @@ bool KeyPurposes::contains(const std::string& dotted_oid) const {
 
 RevocationList::RevocationList(const std::string& file) : crls_(sk_X509_CRL_new_null()), file_(file) {
     if (!crls_) throw std::runtime_error("out of memory");
-    BIO* bio = BIO_new_file(file.c_str(), "r");
-    if (!bio) {
-        sk_X509_CRL_free(crls_);
-        ERR_clear_error();
-        throw std::runtime_error("cannot read '" + file + "'");
-    }
-    while (X509_CRL* crl = PEM_read_bio_X509_CRL(bio, nullptr, nullptr, nullptr)) sk_X509_CRL_push(crls_, crl);
-    if (sk_X509_CRL_num(crls_) == 0 && BIO_reset(bio) == 0)  // one DER CRL
-        if (X509_CRL* crl = d2i_X509_CRL_bio(bio, nullptr)) sk_X509_CRL_push(crls_, crl);
-    BIO_free(bio);
+    const auto bio = ossl::readable_file_bio(file);
+    while (X509_CRL* crl = PEM_read_bio_X509_CRL(bio.get(), nullptr, nullptr, nullptr)) sk_X509_CRL_push(crls(), crl);
+    if (sk_X509_CRL_num(crls()) == 0 && BIO_reset(bio.get()) == 0)  // one DER CRL
+        if (X509_CRL* crl = d2i_X509_CRL_bio(bio.get(), nullptr)) sk_X509_CRL_push(crls(), crl);
     ERR_clear_error();
-    if (sk_X509_CRL_num(crls_) == 0) {
-        sk_X509_CRL_free(crls_);
+    if (sk_X509_CRL_num(crls()) == 0)
         throw std::runtime_error("'" + file + "' holds no CRL (PEM \"X509 CRL\" blocks or one DER CRL)");
-    }
 }
-
-RevocationList::~RevocationList() { sk_X509_CRL_pop_free(crls_, X509_CRL_free); }
 
 void check_key_strength(EVP_PKEY* key, const std::string& who) {
     const int bits = EVP_PKEY_get_bits(key);
@@ -115,7 +100,7 @@ void check_key_strength(EVP_PKEY* key, const std::string& who) {
 void check_key_purpose(X509* cert, const KeyPurposes* extra, const std::string& who) {
     if (!(X509_get_extension_flags(cert) & EXFLAG_XKUSAGE)) return;  // no EKU: any purpose
     int crit = 0;
-    std::unique_ptr<EXTENDED_KEY_USAGE, EkuFree> eku(
+    const ossl::UniquePtr<EXTENDED_KEY_USAGE> eku(
         static_cast<EXTENDED_KEY_USAGE*>(X509_get_ext_d2i(cert, NID_ext_key_usage, &crit, nullptr)));
     ERR_clear_error();
     if (!eku) throw ValidationError("signer-untrusted", who + "'s extended key usage cannot be read");

@@ -3,6 +3,7 @@
 // 2048 or P-256, and (optionally) no revocation in a CRL file. Shared by CMS
 // signatures, manifest signers (SignedHash and XML-DSig) and RFC 9421 keys.
 #pragma once
+#include "libcmi/ossl.hpp"
 #include "libcmi/trust_anchors.hpp"
 #include "libcmi/validation_error.hpp"
 
@@ -33,15 +34,12 @@ class RevocationList {
 public:
     // Throws std::runtime_error when the file is unreadable or holds no CRL.
     explicit RevocationList(const std::string& file);
-    ~RevocationList();
-    RevocationList(const RevocationList&) = delete;
-    RevocationList& operator=(const RevocationList&) = delete;
 
-    STACK_OF(X509_CRL) * crls() const { return crls_; }
+    STACK_OF(X509_CRL) * crls() const { return crls_.get(); }
     const std::string& file() const { return file_; }
 
 private:
-    STACK_OF(X509_CRL) * crls_;
+    ossl::UniquePtr<STACK_OF(X509_CRL)> crls_;
     std::string file_;
 };
 

@@ -1,5 +1,8 @@
 #include "libcmi/signer_vars.hpp"
 
+#include "libcmi/ossl.hpp"
+#include "libcmi/x509_name.hpp"
+
 #include <openssl/asn1.h>
 #include <openssl/bio.h>
 #include <openssl/bn.h>
@@ -26,50 +29,27 @@ constexpr Attr kAttrs[] = {
     {"UID", NID_userId},          {"Email", NID_pkcs9_emailAddress},
 };
 
-std::string utf8(const ASN1_STRING* s) {
-    unsigned char* out = nullptr;
-    const int n = ASN1_STRING_to_UTF8(&out, s);
-    if (n < 0) return {};
-    std::string v(reinterpret_cast<char*>(out), static_cast<size_t>(n));
-    OPENSSL_free(out);
-    return v;
-}
-
-std::string bio_text(void (*print)(BIO*, const void*), const void* what) {
-    std::unique_ptr<BIO, decltype(&BIO_free)> bio(BIO_new(BIO_s_mem()), BIO_free);
-    if (!bio) return {};
-    print(bio.get(), what);
-    char* data = nullptr;
-    const long n = BIO_get_mem_data(bio.get(), &data);
-    return std::string(data, n > 0 ? static_cast<size_t>(n) : 0);
-}
-
-std::string dn(const X509_NAME* name) {
-    return bio_text(
-        [](BIO* b, const void* n) {
-            X509_NAME_print_ex(b, static_cast<const X509_NAME*>(n), 0, XN_FLAG_RFC2253 & ~ASN1_STRFLGS_ESC_MSB);
-        },
-        name);
-}
-
 std::string time_text(const ASN1_TIME* t) {
-    return bio_text([](BIO* b, const void* v) { ASN1_TIME_print(b, static_cast<const ASN1_TIME*>(v)); }, t);
+    const ossl::UniquePtr<BIO> bio(BIO_new(BIO_s_mem()));
+    if (!bio) return {};
+    ASN1_TIME_print(bio.get(), t);
+    return ossl::bio_text(bio.get());
 }
 
 void add_name(SignerVars& out, const std::string& prefix, const X509_NAME* name) {
-    out.emplace_back(prefix, dn(name));
+    out.emplace_back(prefix, rfc2253(name));
     for (const Attr& a : kAttrs) {
         int idx = -1, n = 0;
         while ((idx = X509_NAME_get_index_by_NID(name, a.nid, idx)) >= 0) {
             std::string key = prefix + "_" + a.name;
             if (n) key += "_" + std::to_string(n);
-            out.emplace_back(key, utf8(X509_NAME_ENTRY_get_data(X509_NAME_get_entry(name, idx))));
+            out.emplace_back(key, utf8_of(X509_NAME_ENTRY_get_data(X509_NAME_get_entry(name, idx))));
             ++n;
         }
     }
 }
 
-bool digits(std::string_view s) {
+bool digits(std::string_view s) noexcept {
     if (s.empty()) return false;
     for (char c : s)
         if (!std::isdigit(static_cast<unsigned char>(c))) return false;
@@ -83,29 +63,22 @@ SignerVars signer_variables(const X509* cert) {
     if (!cert) return out;
     add_name(out, "SIGNER_S_DN", X509_get_subject_name(cert));
     add_name(out, "SIGNER_I_DN", X509_get_issuer_name(cert));
-    if (BIGNUM* bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert), nullptr)) {
-        if (char* hexs = BN_bn2hex(bn)) {
-            out.emplace_back("SIGNER_M_SERIAL", hexs);
-            OPENSSL_free(hexs);
-        }
-        BN_free(bn);
-    }
+    if (const ossl::UniquePtr<BIGNUM> bn{ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert), nullptr)})
+        if (const ossl::UniquePtr<char> hexs{BN_bn2hex(bn.get())}) out.emplace_back("SIGNER_M_SERIAL", hexs.get());
     out.emplace_back("SIGNER_V_START", time_text(X509_get0_notBefore(cert)));
     out.emplace_back("SIGNER_V_END", time_text(X509_get0_notAfter(cert)));
-    auto* sans = static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(cert, NID_subject_alt_name, nullptr, nullptr));
-    if (sans) {
-        int email = 0, dns = 0;
-        for (int i = 0; i < sk_GENERAL_NAME_num(sans); ++i) {
-            const GENERAL_NAME* g = sk_GENERAL_NAME_value(sans, i);
-            if (g->type == GEN_EMAIL) out.emplace_back("SIGNER_SAN_Email_" + std::to_string(email++), utf8(g->d.rfc822Name));
-            else if (g->type == GEN_DNS) out.emplace_back("SIGNER_SAN_DNS_" + std::to_string(dns++), utf8(g->d.dNSName));
-        }
-        GENERAL_NAMES_free(sans);
+    const ossl::UniquePtr<GENERAL_NAMES> sans(
+        static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(cert, NID_subject_alt_name, nullptr, nullptr)));
+    int email = 0, dns = 0;
+    for (int i = 0; sans && i < sk_GENERAL_NAME_num(sans.get()); ++i) {
+        const GENERAL_NAME* g = sk_GENERAL_NAME_value(sans.get(), i);
+        if (g->type == GEN_EMAIL) out.emplace_back("SIGNER_SAN_Email_" + std::to_string(email++), utf8_of(g->d.rfc822Name));
+        else if (g->type == GEN_DNS) out.emplace_back("SIGNER_SAN_DNS_" + std::to_string(dns++), utf8_of(g->d.dNSName));
     }
     return out;
 }
 
-bool is_signer_variable(std::string_view name) {
+bool is_signer_variable(std::string_view name) noexcept {
     if (name == "SIGNER_M_SERIAL" || name == "SIGNER_V_START" || name == "SIGNER_V_END") return true;
     for (std::string_view p : {"SIGNER_SAN_Email_", "SIGNER_SAN_DNS_"})
         if (name.substr(0, p.size()) == p) return digits(name.substr(p.size()));
@@ -126,7 +99,7 @@ bool is_signer_variable(std::string_view name) {
     return false;
 }
 
-const std::string* find_signer_variable(const SignerVars& vars, std::string_view name) {
+const std::string* find_signer_variable(const SignerVars& vars, std::string_view name) noexcept {
     for (const auto& [k, v] : vars)
         if (k == name) return &v;
     return nullptr;

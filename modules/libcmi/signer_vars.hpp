@@ -21,9 +21,9 @@ using SignerVars = std::vector<std::pair<std::string, std::string>>;
 SignerVars signer_variables(const x509_st* cert);
 
 // A name signer_variables() can produce for some certificate (for parse-time checks).
-bool is_signer_variable(std::string_view name);
+bool is_signer_variable(std::string_view name) noexcept;
 
 // The value of `name` in vars, or nullptr.
-const std::string* find_signer_variable(const SignerVars& vars, std::string_view name);
+const std::string* find_signer_variable(const SignerVars& vars, std::string_view name) noexcept;
 
 }  // namespace cmi

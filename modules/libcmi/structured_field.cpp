@@ -325,29 +325,23 @@ std::string key_out(const std::string& k) {
 
 }  // namespace
 
-Item parse_item(std::string_view input) {
+namespace {
+
+// The whole input as one `what`, spaces allowed before it (RFC 9651 §4.2).
+template <class T>
+T parse_whole(std::string_view input, T (Parser::*what)()) {
     Parser p(input);
     p.skip_sp();
-    Item it = p.item();
+    T out = (p.*what)();
     p.finish();
-    return it;
+    return out;
 }
 
-List parse_list(std::string_view input) {
-    Parser p(input);
-    p.skip_sp();
-    List l = p.list();
-    p.finish();
-    return l;
-}
+}  // namespace
 
-Dictionary parse_dictionary(std::string_view input) {
-    Parser p(input);
-    p.skip_sp();
-    Dictionary d = p.dictionary();
-    p.finish();
-    return d;
-}
+Item parse_item(std::string_view input) { return parse_whole(input, &Parser::item); }
+List parse_list(std::string_view input) { return parse_whole(input, &Parser::list); }
+Dictionary parse_dictionary(std::string_view input) { return parse_whole(input, &Parser::dictionary); }
 
 std::string serialize(const BareItem& v) {
     struct V {

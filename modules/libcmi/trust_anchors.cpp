@@ -10,26 +10,14 @@ namespace cmi {
 
 TrustAnchors::TrustAnchors(const std::string& pem_file) : store_(X509_STORE_new()), file_(pem_file) {
     if (!store_) throw std::runtime_error("out of memory");
-    BIO* bio = BIO_new_file(pem_file.c_str(), "r");
-    if (!bio) {
-        X509_STORE_free(store_);
-        ERR_clear_error();
-        throw std::runtime_error("cannot read '" + pem_file + "'");
-    }
+    const auto bio = ossl::readable_file_bio(pem_file);
     int n = 0;
-    while (X509* cert = PEM_read_bio_X509(bio, nullptr, nullptr, nullptr)) {
-        X509_STORE_add_cert(store_, cert);
-        X509_free(cert);
+    while (ossl::UniquePtr<X509> cert{PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr)}) {
+        X509_STORE_add_cert(store_.get(), cert.get());  // takes its own reference
         ++n;
     }
-    BIO_free(bio);
     ERR_clear_error();  // the PEM reader ends with "no start line"
-    if (n == 0) {
-        X509_STORE_free(store_);
-        throw std::runtime_error("'" + pem_file + "' holds no PEM certificate");
-    }
+    if (n == 0) throw std::runtime_error("'" + pem_file + "' holds no PEM certificate");
 }
-
-TrustAnchors::~TrustAnchors() { X509_STORE_free(store_); }
 
 }  // namespace cmi

@@ -1,8 +1,8 @@
 // A CA bundle that content signers must chain to (CMIContentTrustAnchors).
 #pragma once
-#include <string>
+#include "libcmi/ossl.hpp"
 
-struct x509_store_st;
+#include <string>
 
 namespace cmi {
 
@@ -11,15 +11,12 @@ public:
     // Loads every certificate of a PEM bundle; throws std::runtime_error when
     // the file is unreadable or holds no certificate.
     explicit TrustAnchors(const std::string& pem_file);
-    ~TrustAnchors();
-    TrustAnchors(const TrustAnchors&) = delete;
-    TrustAnchors& operator=(const TrustAnchors&) = delete;
 
-    x509_store_st* store() const { return store_; }
+    X509_STORE* store() const { return store_.get(); }
     const std::string& file() const { return file_; }
 
 private:
-    x509_store_st* store_;
+    ossl::UniquePtr<X509_STORE> store_;
     std::string file_;
 };
 

@@ -4,8 +4,9 @@
 #include "httpd/directive.hpp"
 #include "httpd/httpd_includes.hpp"
 
+// Every file of the module logs under its name (per-module LogLevel).
 extern "C" {
-extern module AP_MODULE_DECLARE_DATA cmi_audit_module;
+APLOG_USE_MODULE(cmi_audit);
 }
 
 namespace cmi {
@@ -39,10 +40,9 @@ struct ServerConfig {
     const EvidenceStore* evidence = nullptr;  // likewise
 };
 
-void* create_dir_config(apr_pool_t* p, char* dir);
-void* merge_dir_config(apr_pool_t* p, void* base, void* add);
-void* create_server_config(apr_pool_t* p, server_rec* s);
-void* merge_server_config(apr_pool_t* p, void* base, void* add);
+// Section merges (httpd::merge_config).
+void merge_into(DirConfig& out, const DirConfig& base, const DirConfig& add, apr_pool_t* p);
+void merge_into(ServerConfig& out, const ServerConfig& base, const ServerConfig& add, apr_pool_t* p);
 
 extern const command_rec directives[];
 

@@ -73,9 +73,10 @@ void AuditLog::set_process() {
     g_pid = getpid();
     g_process = ring_->register_process(g_pid);
     if (g_process == ~0u)
-        ap_log_error_(__FILE__, __LINE__, cmi_audit_module.module_index, APLOG_CRIT, 0, server_,
-                      "audit log %s: no free process slot in the log's ring: this process refuses audited "
-                      "operations (503)", path_);
+        ap_log_error(APLOG_MARK, APLOG_CRIT, 0, server_,
+                     CMILOGNO(40004) "audit log %s: no free process slot in the log's ring: this process refuses "
+                                     "audited operations (503)",
+                     path_);
 }
 
 AuditLog::AuditLog(apr_pool_t* pconf, server_rec* s, const ServerConfig& cfg, const char* path,
@@ -230,12 +231,11 @@ void AuditLog::start_up_checks(const std::string& head_path) {
     if (plan.kind == StartupPlan::refuse) throw std::runtime_error(plan.message);
     if (plan.kind == StartupPlan::discontinuity && !first) {
         plan.found.file_size = st.st_size;
+        plan.id = CMILOGNO(40005);
         plan.message = "audit log " + std::string(path_) + " (a new file) does not continue the chain (seq " +
                        std::to_string(chain_->seq) + "): not adopted, a discontinuity record follows";
     }
-    if (plan.level)
-        ap_log_error_(__FILE__, __LINE__, cmi_audit_module.module_index, plan.level, 0, server_, "%s",
-                      plan.message.c_str());
+    if (plan.level) ap_log_error(APLOG_MARK, plan.level, 0, server_, "%s%s", plan.id, plan.message.c_str());
     std::string torn_note;
     if (!plan.torn.empty()) {
         const off_t valid = st.st_size - static_cast<off_t>(plan.torn.size());
@@ -260,11 +260,11 @@ void AuditLog::start_up_checks(const std::string& head_path) {
     if (!plan.torn.empty()) {
         Record rec = recovered_record(default_node_, apr_time_now(), plan.torn);
         const std::uint64_t seq = write_own(std::move(rec), plan.head.size, plan.head.seq + 1, plan.head.hash);
-        ap_log_error_(__FILE__, __LINE__, cmi_audit_module.module_index, APLOG_WARNING, 0, server_,
-                      "audit log %s ended with a torn record (%zu bytes after seq %" APR_UINT64_T_FMT
-                      "); cut off and recorded as seq %" APR_UINT64_T_FMT " (ev recovered)",
-                      path_, plan.torn.size(), static_cast<apr_uint64_t>(plan.head.seq),
-                      static_cast<apr_uint64_t>(seq));
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, server_,
+                     CMILOGNO(40006) "audit log %s ended with a torn record (%zu bytes after seq %" APR_UINT64_T_FMT
+                                     "); cut off and recorded as seq %" APR_UINT64_T_FMT " (ev recovered)",
+                     path_, plan.torn.size(), static_cast<apr_uint64_t>(plan.head.seq),
+                     static_cast<apr_uint64_t>(seq));
     }
 }
 
@@ -289,10 +289,11 @@ void AuditLog::save_head(bool stopped) {
     if (key == saved_seq_) return;
     SavedHead saved{ChainHead{h.seq, h.hash}, h.size, stopped, false};
     if (const int err = write_head_file(head_path_, format_saved_head(saved, signer_))) {
-        ap_log_error_(__FILE__, __LINE__, cmi_audit_module.module_index, APLOG_WARNING, 0, server_,
-                      "audit log %s: cannot save the chain head to %s: %s (a log rotated while httpd is stopped "
-                      "would not continue the chain; a start-up would report the log as not matching)",
-                      path_, head_path_.c_str(), errno_text(err).c_str());
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, server_,
+                     CMILOGNO(40007) "audit log %s: cannot save the chain head to %s: %s (a log rotated while httpd "
+                                     "is stopped would not continue the chain; a start-up would report the log as "
+                                     "not matching)",
+                     path_, head_path_.c_str(), errno_text(err).c_str());
         return;
     }
     saved_seq_ = key;
@@ -329,8 +330,8 @@ void AuditLog::stop_logger(bool draining) {
 void AuditLog::monitor() {
     if (getpid() != parent_pid_) return;
     if (const std::uint32_t n = ring_->reclaim_dead_producers())
-        ap_log_error_(__FILE__, __LINE__, cmi_audit_module.module_index, APLOG_INFO, 0, server_,
-                      "audit log %s: %u operation(s) of children that died gave back their room", path_, n);
+        ap_log_error(APLOG_MARK, APLOG_INFO, 0, server_,
+                     "audit log %s: %u operation(s) of children that died gave back their room", path_, n);
     save_head(false);
 }
 

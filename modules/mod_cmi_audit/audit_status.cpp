@@ -3,11 +3,8 @@
 // refusals per problem code (counted by httpd::refuse).
 #include "mod_cmi_audit/audit_status.hpp"
 
-#include "httpd/barrier.hpp"
 #include "httpd/status_counters.hpp"
 #include "mod_cmi_audit/audit_config.hpp"
-
-#include <mod_status.h>
 
 namespace cmi::audit {
 namespace {
@@ -20,23 +17,14 @@ constexpr const char* kCounters[] = {
     "refused.audit-unavailable", "other",
 };
 
-extern "C" int cmi_audit_status(request_rec* r, int flags) {
-    return httpd::hook_barrier(r, cmi_audit_module, "status_hook", [r, flags] {
-        // The counters of records include everything queued before this page
-        // (the log writer counts what it has written).
-        if (AuditLog* log = server_config(r->server).log) log->settle(apr_time_from_msec(500));
-        httpd::report_status(r, flags, cmi_audit_module, "cmi_audit", "mod_cmi_audit (CMI operation log)");
-        return OK;
-    });
+// The counters of records include everything queued before the page (the
+// log writer counts what it has written).
+void settle(request_rec* r) {
+    if (AuditLog* log = server_config(r->server).log) log->settle(apr_time_from_msec(500));
 }
 
-extern "C" int cmi_audit_status_post_config(apr_pool_t* pconf, apr_pool_t*, apr_pool_t*, server_rec* s) {
-    try {
-        httpd::StatusCounters::create(pconf, s, cmi_audit_module, kCounters, std::size(kCounters));
-    } catch (...) {
-    }
-    return OK;
-}
+constexpr httpd::StatusTable kStatus{
+    &cmi_audit_module, "cmi_audit", "mod_cmi_audit (CMI operation log)", kCounters, std::size(kCounters), settle};
 
 }  // namespace
 
@@ -54,9 +42,6 @@ void count_begin(request_rec* r, const AuditLog::Begin& res, bool durable, apr_i
 
 void count_failed(request_rec* r) noexcept { httpd::count(r, cmi_audit_module, "records.failed"); }
 
-void register_status_hooks() {
-    APR_OPTIONAL_HOOK(ap, status_hook, cmi_audit_status, nullptr, nullptr, APR_HOOK_MIDDLE);
-    ap_hook_post_config(cmi_audit_status_post_config, nullptr, nullptr, APR_HOOK_MIDDLE);
-}
+void register_status_hooks() { httpd::register_status_table<kStatus>(); }
 
 }  // namespace cmi::audit

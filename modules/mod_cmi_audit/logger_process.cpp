@@ -45,8 +45,9 @@ void handle(int sig, void (*fn)(int)) {
     sigaction(sig, &sa, nullptr);
 }
 
-void log_error(server_rec* s, int level, int err, const std::string& text) {
-    ap_log_error_(__FILE__, __LINE__, cmi_audit_module.module_index, level, err, s, "%s", text.c_str());
+// `id`: the message's CMILOGNO.
+void log_error(server_rec* s, int level, const char* id, const std::string& text) {
+    ap_log_error(APLOG_MARK, level, 0, s, "%s%s", id, text.c_str());
 }
 
 bool wait_gone(pid_t pid, apr_interval_time_t max) {
@@ -80,7 +81,7 @@ void stop_writer_process(pid_t pid, bool draining, server_rec* s, const char* pa
     // A stop writes what is left (a few ms; a full ring and a slow disk
     // longer); a restart only finishes the batch in hand.
     if (wait_gone(pid, draining ? apr_time_from_sec(10) : apr_time_from_sec(3))) return;
-    log_error(s, APLOG_WARNING, 0,
+    log_error(s, APLOG_WARNING, CMILOGNO(40008),
               "audit log " + std::string(path) + ": the log writer (pid " + std::to_string(pid) +
                   ") did not stop; killed (records it had not written stay queued for the next writer)");
     kill(pid, SIGKILL);
@@ -99,33 +100,34 @@ void LoggerProcess::stop(bool draining) {
     stop_writer_process(detach(), draining, log_.server(), log_.path());
 }
 
-void LoggerProcess::maintenance(int reason, void* data, int status) {
+void LoggerProcess::maintenance(int reason, void* data, int status) noexcept {
     auto* self = static_cast<LoggerProcess*>(data);
+    httpd::server_barrier(self->log_.server(), cmi_audit_module, "log writer maintenance",
+                          [=] { self->on_event(reason, status); });
+}
+
+void LoggerProcess::on_event(int reason, int status) {
     switch (reason) {
         case APR_OC_REASON_DEATH:
         case APR_OC_REASON_LOST: {
-            if (self->registered_) apr_proc_other_child_unregister(data);  // never twice: apr would crash
-            const pid_t old = self->proc_.pid;
-            self->proc_.pid = 0;
+            if (registered_) apr_proc_other_child_unregister(this);  // never twice: apr would crash
+            const pid_t old = proc_.pid;
+            proc_.pid = 0;
             int mpm_state = AP_MPMQ_STOPPING;
             if (ap_mpm_query(AP_MPMQ_MPM_STATE, &mpm_state) != APR_SUCCESS || mpm_state == AP_MPMQ_STOPPING) return;
-            if (auto* c = httpd::StatusCounters::find(self->log_.server(), cmi_audit_module)) c->add("writer_restarts");
-            log_error(self->log_.server(), APLOG_ERR, 0,
-                      "audit log " + std::string(self->log_.path()) + ": the log writer (pid " + std::to_string(old) +
+            if (auto* c = httpd::StatusCounters::find(log_.server(), cmi_audit_module)) c->add("writer_restarts");
+            log_error(log_.server(), APLOG_ERR, CMILOGNO(40009),
+                      "audit log " + std::string(log_.path()) + ": the log writer (pid " + std::to_string(old) +
                           ") exited (status " + std::to_string(status) +
                           "); restarting it (the records it had not written are still queued)");
-            try {
-                self->start();
-            } catch (const std::exception& e) {
-                log_error(self->log_.server(), APLOG_CRIT, 0, e.what());
-            }
+            start();  // a failure is logged (the barrier)
             return;
         }
         case APR_OC_REASON_RESTART:  // httpd restarts or stops: the pconf cleanup stops it
-            if (self->registered_) apr_proc_other_child_unregister(data);
+            if (registered_) apr_proc_other_child_unregister(this);
             return;
         case APR_OC_REASON_UNREGISTER:  // pconf's cleanup of the registration (or our own unregister)
-            self->registered_ = false;
+            registered_ = false;
             return;
         default:
             return;
@@ -168,7 +170,8 @@ void LoggerProcess::run_child() {
         writer.run(g_stop);
         pthread_mutex_unlock(&log.chain_->writer_lock);
     } catch (const std::exception& e) {
-        log_error(s, APLOG_CRIT, 0, "audit log " + std::string(log.path()) + ": the log writer failed: " + e.what());
+        log_error(s, APLOG_CRIT, CMILOGNO(40010),
+                  "audit log " + std::string(log.path()) + ": the log writer failed: " + e.what());
         code = 1;
     } catch (...) {
         code = 1;

@@ -28,7 +28,8 @@ public:
     pid_t pid() const { return proc_.pid; }
 
 private:
-    static void maintenance(int reason, void* data, int status);
+    static void maintenance(int reason, void* data, int status) noexcept;
+    void on_event(int reason, int status);  // maintenance, behind the barrier
     [[noreturn]] void run_child();
 
     AuditLog& log_;

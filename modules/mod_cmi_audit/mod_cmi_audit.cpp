@@ -29,9 +29,9 @@ AuditLog* log_of(const request_rec* r) { return server_config(r->server).log; }
 bool audited_request(const request_rec* r) { return r->per_dir_config && audited(dir_config(r)); }
 
 void log_not_recorded(request_rec* r, const AuditLog& log, const Record& rec, const std::string& why) {
-    ap_log_rerror_(__FILE__, __LINE__, cmi_audit_module.module_index, APLOG_ERR, 0, r,
-                   "audit log %s: %s record NOT recorded (%s) [CMI-Transaction-ID %s]: %s", log.path(),
-                   rec.ev.c_str(), why.c_str(), rec.txid ? rec.txid->c_str() : "-", serialize(rec).c_str());
+    ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                  CMILOGNO(40001) "audit log %s: %s record NOT recorded (%s) [CMI-Transaction-ID %s]: %s", log.path(),
+                  rec.ev.c_str(), why.c_str(), rec.txid ? rec.txid->c_str() : "-", serialize(rec).c_str());
 }
 
 // header_parser runs once the location's configuration is known and before
@@ -112,10 +112,10 @@ int write_begin(request_rec* r) {
         log_not_recorded(r, *log, rec, res.error + "; the request proceeds (CMIAuditFailMode open)");
         return DECLINED;
     }
-    ap_log_rerror_(__FILE__, __LINE__, cmi_audit_module.module_index, APLOG_ERR, 0, r,
-                   "audit log %s: cannot make the begin record of %s %s durable: %s; refused "
-                   "(CMIAuditFailMode closed) [CMI-Transaction-ID %s]",
-                   log->path(), r->method, r->uri, res.error.c_str(), httpd::transaction_id(r));
+    ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                  CMILOGNO(40002) "audit log %s: cannot make the begin record of %s %s durable: %s; refused "
+                                  "(CMIAuditFailMode closed) [CMI-Transaction-ID %s]",
+                  log->path(), r->method, r->uri, res.error.c_str(), httpd::transaction_id(r));
     return httpd::refuse(r, cmi_audit_module, "audit-unavailable",
                          "The operation log cannot record this operation, so it was not performed. "
                          "Please try again later.");
@@ -193,7 +193,7 @@ extern "C" int log_transaction(request_rec* r) {
 extern "C" int post_config(apr_pool_t* pconf, apr_pool_t*, apr_pool_t* ptemp, server_rec* s) {
     // The first run only checks the configuration: open nothing yet.
     if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG) return OK;
-    try {
+    return httpd::server_barrier(s, cmi_audit_module, "post_config", [=] {
         const ServerConfig& main = server_config(s);
         if (!main.log_path) return OK;  // inert: ids only
         char host[APRMAXHOSTLEN + 1] = "";
@@ -206,33 +206,26 @@ extern "C" int post_config(apr_pool_t* pconf, apr_pool_t*, apr_pool_t* ptemp, se
             server_config(v).evidence = evidence;
         }
         return OK;
-    } catch (const std::exception& e) {
-        ap_log_error_(__FILE__, __LINE__, cmi_audit_module.module_index, APLOG_EMERG, 0, s, "%s", e.what());
-    } catch (...) {
-        ap_log_error_(__FILE__, __LINE__, cmi_audit_module.module_index, APLOG_EMERG, 0, s,
-                      "audit log: unknown error at start-up");
-    }
-    return HTTP_INTERNAL_SERVER_ERROR;
+    });
 }
 
 // The parent, about every ten seconds: gives back what children that died
 // mid-operation held in the ring; keeps <log>.head up to date. (Idle
 // checkpoints are the log writer's own.)
 extern "C" int monitor(apr_pool_t*, server_rec* s) {
-    try {
-        if (AuditLog* log = server_config(s).log) log->monitor();
-    } catch (const std::exception& e) {
-        ap_log_error_(__FILE__, __LINE__, cmi_audit_module.module_index, APLOG_ERR, 0, s, "audit log: %s", e.what());
-    } catch (...) {
-    }
-    return DECLINED;
+    return httpd::server_barrier(
+        s, cmi_audit_module, "monitor",
+        [s] {
+            if (AuditLog* log = server_config(s).log) log->monitor();
+            return DECLINED;
+        },
+        DECLINED);
 }
 
 extern "C" void child_init(apr_pool_t*, server_rec* s) {
-    try {
+    httpd::server_barrier(s, cmi_audit_module, "child_init", [s] {
         if (AuditLog* log = server_config(s).log) log->child_init();
-    } catch (...) {
-    }
+    });
 }
 
 void register_hooks(apr_pool_t*) {
@@ -255,17 +248,4 @@ void register_hooks(apr_pool_t*) {
 }  // namespace
 }  // namespace cmi::audit
 
-extern "C" {
-APLOG_USE_MODULE(cmi_audit);
-
-__attribute__((visibility("default"))) module AP_MODULE_DECLARE_DATA cmi_audit_module = {
-    STANDARD20_MODULE_STUFF,
-    cmi::audit::create_dir_config,
-    cmi::audit::merge_dir_config,
-    cmi::audit::create_server_config,
-    cmi::audit::merge_server_config,
-    cmi::audit::directives,
-    cmi::audit::register_hooks,
-    AP_MODULE_FLAG_NONE,
-};
-}
+CMI_MODULE(cmi_audit, cmi::audit)

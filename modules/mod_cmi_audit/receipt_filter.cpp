@@ -37,10 +37,10 @@ constexpr apr_interval_time_t kBeginWait = apr_time_from_sec(2);
 const char* make_receipt(request_rec* r, const Signer& signer) {
     const std::optional<BeginPosition> pos = begin_position(r, kBeginWait);
     if (!pos) {
-        ap_log_rerror_(__FILE__, __LINE__, cmi_audit_module.module_index, APLOG_ERR, 0, r,
-                       "no CMI-Receipt for %s %s: the place of its begin record in the audit log is not known "
-                       "[CMI-Transaction-ID %s]",
-                       r->method, r->uri, httpd::transaction_id(r));
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                      CMILOGNO(40011) "no CMI-Receipt for %s %s: the place of its begin record in the audit log "
+                                      "is not known [CMI-Transaction-ID %s]",
+                      r->method, r->uri, httpd::transaction_id(r));
         return nullptr;
     }
     request_rec* first = original(r);

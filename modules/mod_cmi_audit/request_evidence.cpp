@@ -1,5 +1,6 @@
 #include "mod_cmi_audit/request_evidence.hpp"
 
+#include "httpd/request_chain.hpp"
 #include "httpd/notes.hpp"
 #include "httpd/pool_object.hpp"
 #include "libcmi/base64.hpp"
@@ -20,12 +21,7 @@
 namespace cmi::audit {
 namespace {
 
-// A note set on r or on any request before it (internal redirects, subrequests).
-const char* note(const request_rec* r, const char* key) {
-    for (const request_rec* q = r; q; q = q->prev ? q->prev : q->main)
-        if (const char* v = apr_table_get(q->notes, key)) return v;
-    return nullptr;
-}
+const char* note(const request_rec* r, const char* key) { return httpd::chain_note(r, key); }
 
 std::string decoded(const request_rec* r, const char* key) {
     const char* v = note(r, key);
@@ -66,7 +62,7 @@ void keep_manifest_items(const request_rec* r, Keeper& keeper) {
     keeper.keep("manifest-items", format_items_index(index));
 }
 
-extern "C" apr_status_t close_fd(void* fd) {
+extern "C" apr_status_t close_fd(void* fd) noexcept {
     ::close(static_cast<int>(reinterpret_cast<intptr_t>(fd)));
     return APR_SUCCESS;
 }
@@ -92,10 +88,10 @@ const EvidenceStore* open_evidence_store(apr_pool_t* pconf, server_rec* s, const
     } else if (!S_ISDIR(st.st_mode)) {
         throw std::runtime_error("evidence store " + dir + " is not a directory (CMIAuditEvidenceStore)");
     } else if (geteuid() == 0 && st.st_uid != ap_unixd_config.user_id) {
-        ap_log_error_(__FILE__, __LINE__, cmi_audit_module.module_index, APLOG_WARNING, 0, s,
-                      "evidence store %s belongs to uid %ld, not to the httpd User (uid %ld): signed uploads "
-                      "fail if the children cannot write to it",
-                      dir.c_str(), static_cast<long>(st.st_uid), static_cast<long>(ap_unixd_config.user_id));
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,
+                     CMILOGNO(40012) "evidence store %s belongs to uid %ld, not to the httpd User (uid %ld): signed "
+                                     "uploads fail if the children cannot write to it",
+                     dir.c_str(), static_cast<long>(st.st_uid), static_cast<long>(ap_unixd_config.user_id));
     }
     // The children reach the store through this descriptor (see EvidenceStore).
     const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);

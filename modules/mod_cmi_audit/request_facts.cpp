@@ -1,5 +1,6 @@
 #include "mod_cmi_audit/request_facts.hpp"
 
+#include "httpd/request_chain.hpp"
 #include "httpd/notes.hpp"
 #include "httpd/transaction.hpp"
 #include "libcmi/cert_fingerprint.hpp"
@@ -18,12 +19,7 @@ std::optional<std::string> str(const char* v) {
     return std::string(v);
 }
 
-// A note set on r or on any request before it in the redirect chain.
-const char* note(const request_rec* r, const char* key) {
-    for (const request_rec* q = r; q; q = q->prev ? q->prev : q->main)
-        if (const char* v = apr_table_get(q->notes, key)) return v;
-    return nullptr;
-}
+const char* note(const request_rec* r, const char* key) { return httpd::chain_note(r, key); }
 
 std::optional<TlsFacts> tls_facts(request_rec* r) {
     if (!ap_ssl_conn_is_ssl(r->connection)) return std::nullopt;

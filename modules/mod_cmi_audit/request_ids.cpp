@@ -1,5 +1,6 @@
 #include "mod_cmi_audit/request_ids.hpp"
 
+#include "httpd/request_chain.hpp"
 #include "httpd/notes.hpp"
 #include "httpd/transaction.hpp"
 #include "libcmi/client_txid.hpp"
@@ -22,10 +23,10 @@ void check_client_txid(request_rec* r, const char* txid) {
         apr_table_setn(r->notes, kClientTxidNote, v);
         return;
     }
-    ap_log_rerror_(__FILE__, __LINE__, cmi_audit_module.module_index, APLOG_INFO, 0, r,
-                   "ignored an invalid %s header (%" APR_SIZE_T_FMT " bytes; allowed: 1 to 128 characters of "
-                   "[A-Za-z0-9._:-]) [CMI-Transaction-ID %s]",
-                   httpd::kClientTransactionIdHeader, strlen(v), txid);
+    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
+                  "ignored an invalid %s header (%" APR_SIZE_T_FMT " bytes; allowed: 1 to 128 characters of "
+                  "[A-Za-z0-9._:-]) [CMI-Transaction-ID %s]",
+                  httpd::kClientTransactionIdHeader, strlen(v), txid);
 }
 
 }  // namespace
@@ -42,10 +43,7 @@ void publish_request_ids(request_rec* r) {
 }
 
 const char* client_transaction_id(const request_rec* r) {
-    // Internal redirects start with fresh notes: look back along the chain.
-    for (const request_rec* q = r; q; q = q->prev ? q->prev : q->main)
-        if (const char* v = apr_table_get(q->notes, kClientTxidNote)) return v;
-    return nullptr;
+    return httpd::chain_note(r, kClientTxidNote);
 }
 
 }  // namespace cmi::audit

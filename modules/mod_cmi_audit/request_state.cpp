@@ -1,20 +1,12 @@
 #include "mod_cmi_audit/request_state.hpp"
 
+#include "httpd/request_chain.hpp"
 #include "httpd/pool_object.hpp"
 #include "mod_cmi_audit/audit_config.hpp"
 
 namespace cmi::audit {
-namespace {
 
-request_rec* first_request(request_rec* r) {
-    for (;;) {
-        if (r->main) r = r->main;
-        else if (r->prev) r = r->prev;
-        else return r;
-    }
-}
-
-}  // namespace
+using httpd::first_request;
 
 apr_pool_t* operation_pool(request_rec* r) { return first_request(r)->pool; }
 

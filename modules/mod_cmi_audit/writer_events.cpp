@@ -37,17 +37,16 @@ void ModuleEvents::synced(std::int64_t ns, std::uint32_t records) {
 }
 
 void ModuleEvents::not_recorded(SlotKind kind, const std::string& record, const std::string& why) {
-    ap_log_error_(__FILE__, __LINE__, cmi_audit_module.module_index, APLOG_ERR, 0, server_,
-                  "audit log %s: %s record NOT recorded (%s) [CMI-Transaction-ID %s]: %s", path_,
-                  kind == SlotKind::begin ? "begin" : "end", why.c_str(), txid_of_line(record).c_str(),
-                  record.c_str());
+    ap_log_error(APLOG_MARK, APLOG_ERR, 0, server_,
+                 CMILOGNO(40003) "audit log %s: %s record NOT recorded (%s) [CMI-Transaction-ID %s]: %s", path_,
+                 kind == SlotKind::begin ? "begin" : "end", why.c_str(), txid_of_line(record).c_str(), record.c_str());
 }
 
-void ModuleEvents::message(int level, const std::string& text) {
+// The writer's messages carry their ids (libcmi/audit_writer.cpp).
+void ModuleEvents::message(int level, const char* id, const std::string& text) {
     if (level == APLOG_ALERT)  // the writer's alerts are discontinuities
         if (auto* c = counters(server_)) c->add("discontinuities");
-    ap_log_error_(__FILE__, __LINE__, cmi_audit_module.module_index, level, 0, server_, "audit log %s: %s", path_,
-                  text.c_str());
+    ap_log_error(APLOG_MARK, level, 0, server_, "%saudit log %s: %s", id, path_, text.c_str());
 }
 
 }  // namespace cmi::audit

@@ -12,7 +12,7 @@ public:
     void failed(SlotKind, std::uint32_t count) override;
     void synced(std::int64_t ns, std::uint32_t records) override;
     void not_recorded(SlotKind kind, const std::string& record, const std::string& why) override;
-    void message(int level, const std::string& text) override;
+    void message(int level, const char* id, const std::string& text) override;
 
 private:
     server_rec* server_;

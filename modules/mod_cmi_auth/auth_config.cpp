@@ -15,7 +15,6 @@ namespace cmi::auth {
 namespace {
 
 using httpd::as_cmd;
-using httpd::directive_barrier;
 
 const char* const kMechNames[] = {"cert", "saml", "digest", "basic"};
 
@@ -25,54 +24,48 @@ const char* const kMechNames[] = {"cert", "saml", "digest", "basic"};
 // `Require cmi-*` authz providers go wherever Require goes: they only narrow access.)
 constexpr int kDirContext = ACCESS_CONF | RSRC_CONF;
 
-const char* set_mechanisms(cmd_parms* cmd, void* cfg, int argc, char* const argv[]) {
-    return directive_barrier(cmd, [&]() -> const char* {
-        if (argc < 1) throw std::invalid_argument("needs at least one of cert saml digest basic");
-        auto* arr = apr_array_make(cmd->pool, argc, sizeof(Mech));
-        for (int i = 0; i < argc; ++i) {
-            int found = -1;
-            for (int m = 0; m < 4; ++m)
-                if (!strcasecmp(argv[i], kMechNames[m])) found = m;
-            if (found < 0)
-                throw std::invalid_argument(std::string("'") + argv[i] +
-                                            "' is not a mechanism; use any of cert saml digest basic");
-            for (int j = 0; j < arr->nelts; ++j)
-                if (APR_ARRAY_IDX(arr, j, Mech) == static_cast<Mech>(found))
-                    throw std::invalid_argument(std::string("'") + argv[i] + "' is listed twice");
-            APR_ARRAY_PUSH(arr, Mech) = static_cast<Mech>(found);
-        }
-        static_cast<DirConfig*>(cfg)->mechanisms = arr;
-        return nullptr;
-    });
+const char* set_mechanisms(cmd_parms* cmd, DirConfig& c, int argc, char* const argv[]) {
+    if (argc < 1) throw std::invalid_argument("needs at least one of cert saml digest basic");
+    auto* arr = apr_array_make(cmd->pool, argc, sizeof(Mech));
+    for (int i = 0; i < argc; ++i) {
+        int found = -1;
+        for (int m = 0; m < 4; ++m)
+            if (!strcasecmp(argv[i], kMechNames[m])) found = m;
+        if (found < 0)
+            throw std::invalid_argument(std::string("'") + argv[i] +
+                                        "' is not a mechanism; use any of cert saml digest basic");
+        for (int j = 0; j < arr->nelts; ++j)
+            if (APR_ARRAY_IDX(arr, j, Mech) == static_cast<Mech>(found))
+                throw std::invalid_argument(std::string("'") + argv[i] + "' is listed twice");
+        APR_ARRAY_PUSH(arr, Mech) = static_cast<Mech>(found);
+    }
+    c.mechanisms = arr;
+    return nullptr;
 }
 
-const char* set_cert_user(cmd_parms* cmd, void* cfg, const char* expr) {
-    return directive_barrier(cmd, [&]() -> const char* {
-        const char* err = nullptr;
-        ap_expr_info_t* info = ap_expr_parse_cmd(cmd, expr, AP_EXPR_FLAG_STRING_RESULT, &err, nullptr);
-        if (err)
-            throw std::invalid_argument(std::string("'") + expr + "' is not a string expression (" + err +
-                                        "); use e.g. \"%{SSL_CLIENT_S_DN_CN}\" or \"%{SSL_CLIENT_SAN_Email_0}\"");
-        static_cast<DirConfig*>(cfg)->cert_user = info;
-        return nullptr;
-    });
+const char* set_cert_user(cmd_parms* cmd, DirConfig& c, const char* expr) {
+    const char* err = nullptr;
+    ap_expr_info_t* info = ap_expr_parse_cmd(cmd, expr, AP_EXPR_FLAG_STRING_RESULT, &err, nullptr);
+    if (err)
+        throw std::invalid_argument(std::string("'") + expr + "' is not a string expression (" + err +
+                                    "); use e.g. \"%{SSL_CLIENT_S_DN_CN}\" or \"%{SSL_CLIENT_SAN_Email_0}\"");
+    c.cert_user = info;
+    return nullptr;
 }
 
-const char* set_providers(cmd_parms* cmd, void* cfg, int argc, char* const argv[]) {
-    return directive_barrier(cmd, [&]() -> const char* {
-        if (argc < 1) throw std::invalid_argument("needs at least one authn provider, e.g. file");
-        auto* arr = apr_array_make(cmd->pool, argc, sizeof(const char*));
-        for (int i = 0; i < argc; ++i) {
-            if (!ap_lookup_provider(AUTHN_PROVIDER_GROUP, argv[i], AUTHN_PROVIDER_VERSION))
-                throw std::invalid_argument(std::string("'") + argv[i] +
-                                            "' is not a loaded authn provider; load its module first "
-                                            "(e.g. LoadModule authn_file_module for 'file') or define it "
-                                            "with <AuthnProviderAlias>");
-            APR_ARRAY_PUSH(arr, const char*) = apr_pstrdup(cmd->pool, argv[i]);
-        }
-        static_cast<DirConfig*>(cfg)->providers = arr;
-        return nullptr;
-    });
+const char* set_providers(cmd_parms* cmd, DirConfig& c, int argc, char* const argv[]) {
+    if (argc < 1) throw std::invalid_argument("needs at least one authn provider, e.g. file");
+    auto* arr = apr_array_make(cmd->pool, argc, sizeof(const char*));
+    for (int i = 0; i < argc; ++i) {
+        if (!ap_lookup_provider(AUTHN_PROVIDER_GROUP, argv[i], AUTHN_PROVIDER_VERSION))
+            throw std::invalid_argument(std::string("'") + argv[i] +
+                                        "' is not a loaded authn provider; load its module first "
+                                        "(e.g. LoadModule authn_file_module for 'file') or define it "
+                                        "with <AuthnProviderAlias>");
+        APR_ARRAY_PUSH(arr, const char*) = apr_pstrdup(cmd->pool, argv[i]);
+    }
+    c.providers = arr;
+    return nullptr;
 }
 
 // Where MD5 was listed, for the start-up notice (post_config: the error log is open then).
@@ -88,76 +81,53 @@ void note_md5_section(cmd_parms* cmd) {
         apr_psprintf(cmd->pool, "%s (%s:%d)", where, cmd->directive->filename, cmd->directive->line_num);
 }
 
-const char* set_digest_algorithms(cmd_parms* cmd, void* cfg, int argc, char* const argv[]) {
-    return directive_barrier(cmd, [&]() -> const char* {
-        if (argc < 1) throw std::invalid_argument("needs at least one of SHA-256 MD5");
-        auto* arr = apr_array_make(cmd->pool, argc, sizeof(digest::Algorithm));
-        for (int i = 0; i < argc; ++i) {
-            auto a = digest::parse_algorithm(argv[i]);
-            if (!a)
-                throw std::invalid_argument(std::string("'") + argv[i] +
-                                            "' is not supported; use SHA-256 and/or MD5");
-            for (int j = 0; j < arr->nelts; ++j)
-                if (APR_ARRAY_IDX(arr, j, digest::Algorithm) == *a)
-                    throw std::invalid_argument(std::string("'") + argv[i] + "' is listed twice");
-            APR_ARRAY_PUSH(arr, digest::Algorithm) = *a;
-            if (*a == digest::Algorithm::md5) note_md5_section(cmd);
-        }
-        static_cast<DirConfig*>(cfg)->digest_algorithms = arr;
-        return nullptr;
-    });
+const char* set_digest_algorithms(cmd_parms* cmd, DirConfig& c, int argc, char* const argv[]) {
+    if (argc < 1) throw std::invalid_argument("needs at least one of SHA-256 MD5");
+    auto* arr = apr_array_make(cmd->pool, argc, sizeof(digest::Algorithm));
+    for (int i = 0; i < argc; ++i) {
+        auto a = digest::parse_algorithm(argv[i]);
+        if (!a)
+            throw std::invalid_argument(std::string("'") + argv[i] +
+                                        "' is not supported; use SHA-256 and/or MD5");
+        for (int j = 0; j < arr->nelts; ++j)
+            if (APR_ARRAY_IDX(arr, j, digest::Algorithm) == *a)
+                throw std::invalid_argument(std::string("'") + argv[i] + "' is listed twice");
+        APR_ARRAY_PUSH(arr, digest::Algorithm) = *a;
+        if (*a == digest::Algorithm::md5) note_md5_section(cmd);
+    }
+    c.digest_algorithms = arr;
+    return nullptr;
 }
 
-const char* set_nonce_lifetime(cmd_parms* cmd, void* cfg, const char* arg) {
-    return directive_barrier(cmd, [&]() -> const char* {
-        char* end = nullptr;
-        const long v = std::strtol(arg, &end, 10);
-        if (!*arg || *end || v < 1 || v > 86400)
-            throw std::invalid_argument(std::string("'") + arg +
-                                        "' is not a lifetime; use a number of seconds from 1 to 86400");
-        static_cast<DirConfig*>(cfg)->nonce_lifetime = static_cast<int>(v);
-        return nullptr;
-    });
-}
-
-const char* set_replay_cache(cmd_parms* cmd, void*, const char* arg) {
-    return directive_barrier(cmd, [&]() -> const char* {
-        if (const char* err = ap_check_cmd_context(cmd, NOT_IN_DIR_CONTEXT)) return err;
-        server_config(cmd->server).replay_cache = httpd::ReplayCache::parse(cmd->pool, cmd->temp_pool, arg, cmi_auth_module);
-        return nullptr;
-    });
+const char* set_nonce_lifetime(cmd_parms*, DirConfig& c, const char* arg) {
+    c.nonce_lifetime =
+        static_cast<int>(httpd::number_arg(arg, 1, 86400, "a lifetime; use a number of seconds from 1 to 86400"));
+    return nullptr;
 }
 
 const char* set_replay_quota(cmd_parms* cmd, void*, const char* arg) {
-    return directive_barrier(cmd, [&]() -> const char* {
-        if (const char* err = ap_check_cmd_context(cmd, NOT_IN_DIR_CONTEXT)) return err;
-        char* end = nullptr;
-        const long v = std::strtol(arg, &end, 10);
-        if (!*arg || *end || v < 1 || v > 100000000)
-            throw std::invalid_argument(std::string("'") + arg +
-                                        "' is not a number of entries; use 1 to 100000000 (the default is 1/8 "
-                                        "of a shmcb cache, 10000 per node for redis/memcache)");
-        server_config(cmd->server).replay_quota = static_cast<unsigned>(v);
-        return nullptr;
-    });
+    if (const char* err = ap_check_cmd_context(cmd, NOT_IN_DIR_CONTEXT)) return err;
+    server_config(cmd->server).replay_quota = static_cast<unsigned>(
+        httpd::number_arg(arg, 1, 100000000,
+                          "a number of entries; use 1 to 100000000 (the default is 1/8 of a shmcb cache, "
+                          "10000 per node for redis/memcache)"));
+    return nullptr;
 }
 
 const char* set_nonce_secret(cmd_parms* cmd, void*, const char* arg) {
-    return directive_barrier(cmd, [&]() -> const char* {
-        if (const char* err = ap_check_cmd_context(cmd, NOT_IN_DIR_CONTEXT)) return err;
-        const char* path = ap_server_root_relative(cmd->pool, arg);
-        apr_finfo_t fi;
-        if (!path || apr_stat(&fi, path, APR_FINFO_SIZE | APR_FINFO_TYPE, cmd->temp_pool) != APR_SUCCESS ||
-            fi.filetype != APR_REG)
-            throw std::invalid_argument(std::string("'") + arg +
-                                        "' is not a readable file; create one with e.g. "
-                                        "`openssl rand -hex 32 > secret` and share it across the cluster");
-        if (fi.size < 16)
-            throw std::invalid_argument(std::string("'") + arg +
-                                        "' is too short; use at least 16 random bytes (openssl rand -hex 32)");
-        server_config(cmd->server).nonce_secret_file = path;
-        return nullptr;
-    });
+    if (const char* err = ap_check_cmd_context(cmd, NOT_IN_DIR_CONTEXT)) return err;
+    const char* path = ap_server_root_relative(cmd->pool, arg);
+    apr_finfo_t fi;
+    if (!path || apr_stat(&fi, path, APR_FINFO_SIZE | APR_FINFO_TYPE, cmd->temp_pool) != APR_SUCCESS ||
+        fi.filetype != APR_REG)
+        throw std::invalid_argument(std::string("'") + arg +
+                                    "' is not a readable file; create one with e.g. "
+                                    "`openssl rand -hex 32 > secret` and share it across the cluster");
+    if (fi.size < 16)
+        throw std::invalid_argument(std::string("'") + arg +
+                                    "' is too short; use at least 16 random bytes (openssl rand -hex 32)");
+    server_config(cmd->server).nonce_secret_file = path;
+    return nullptr;
 }
 
 }  // namespace
@@ -165,77 +135,57 @@ const char* set_nonce_secret(cmd_parms* cmd, void*, const char* arg) {
 const char* mech_name(Mech m) { return kMechNames[static_cast<int>(m)]; }
 
 const command_rec directives[] = {
-    AP_INIT_TAKE_ARGV("CMIAuthMechanisms", as_cmd(set_mechanisms), nullptr, kDirContext,
+    AP_INIT_TAKE_ARGV("CMIAuthMechanisms", httpd::handler<set_mechanisms>(), nullptr, kDirContext,
                       "AuthType CMI mechanisms in the order they are tried: cert saml digest basic "
                       "(default: cert saml)"),
-    AP_INIT_TAKE1("CMIAuthCertUser", as_cmd(set_cert_user), nullptr, kDirContext,
+    AP_INIT_TAKE1("CMIAuthCertUser", httpd::handler<set_cert_user>(), nullptr, kDirContext,
                   "expression giving the user name of a verified client certificate "
                   "(default %{SSL_CLIENT_S_DN_CN})"),
-    AP_INIT_TAKE_ARGV("CMIAuthProvider", as_cmd(set_providers), nullptr, kDirContext,
+    AP_INIT_TAKE_ARGV("CMIAuthProvider", httpd::handler<set_providers>(), nullptr, kDirContext,
                       "authn providers for digest and basic (default: file)"),
-    AP_INIT_TAKE_ARGV("CMIAuthDigestAlgorithms", as_cmd(set_digest_algorithms), nullptr, kDirContext,
+    AP_INIT_TAKE_ARGV("CMIAuthDigestAlgorithms", httpd::handler<set_digest_algorithms>(), nullptr, kDirContext,
                       "Digest algorithms offered, in order: SHA-256 and/or MD5 (default: SHA-256)"),
-    AP_INIT_TAKE1("CMIAuthDigestNonceLifetime", as_cmd(set_nonce_lifetime), nullptr, kDirContext,
+    AP_INIT_TAKE1("CMIAuthDigestNonceLifetime", httpd::handler<set_nonce_lifetime>(), nullptr, kDirContext,
                   "seconds a Digest nonce stays valid (default 300)"),
-    AP_INIT_TAKE1("CMIAuthReplayCache", as_cmd(set_replay_cache), nullptr, RSRC_CONF,
+    AP_INIT_TAKE1("CMIAuthReplayCache", as_cmd(httpd::set_replay_cache<cmi_auth_module, &ServerConfig::replay_cache>), nullptr, RSRC_CONF,
                   "socache provider[:args] for replay detection (default shmcb)"),
-    AP_INIT_TAKE1("CMIAuthReplayQuota", as_cmd(set_replay_quota), nullptr, RSRC_CONF,
+    AP_INIT_TAKE1("CMIAuthReplayQuota", httpd::handler<set_replay_quota>(), nullptr, RSRC_CONF,
                   "entries of the replay cache one user may hold at once (default: 1/8 of a shmcb cache; "
                   "10000 per node for redis/memcache)"),
-    AP_INIT_TAKE1("CMIAuthDigestNonceSecret", as_cmd(set_nonce_secret), nullptr, RSRC_CONF,
+    AP_INIT_TAKE1("CMIAuthDigestNonceSecret", httpd::handler<set_nonce_secret>(), nullptr, RSRC_CONF,
                   "file with the secret Digest nonces are keyed with; the same file on every node "
                   "of a cluster (default: random per start)"),
-    AP_INIT_TAKE12("CMISAMLIdPMetadata", as_cmd(add_saml_idp_metadata), nullptr, kDirContext,
+    AP_INIT_TAKE12("CMISAMLIdPMetadata", httpd::handler<add_saml_idp_metadata>(), nullptr, kDirContext,
                    "SAML 2.0 metadata file of a trusted IdP (repeatable), and an alias: its users become "
                    "name@alias"),
-    AP_INIT_TAKE1("CMISAMLSPEntityID", as_cmd(set_saml_sp_entity_id), nullptr, kDirContext,
+    AP_INIT_TAKE1("CMISAMLSPEntityID", httpd::handler<set_saml_sp_entity_id>(), nullptr, kDirContext,
                   "this service's SAML entity id: the Audience assertions must name"),
-    AP_INIT_TAKE_ARGV("CMISAMLRecipient", as_cmd(set_saml_recipients), nullptr, kDirContext,
+    AP_INIT_TAKE_ARGV("CMISAMLRecipient", httpd::handler<set_saml_recipients>(), nullptr, kDirContext,
                       "https URLs a SAML Recipient/Destination may name here; then a bearer assertion must name "
                       "one (default: this request's URL from ServerName, never the Host header)"),
-    AP_INIT_TAKE1("CMISAMLClockSkew", as_cmd(set_saml_clock_skew), nullptr, kDirContext,
+    AP_INIT_TAKE1("CMISAMLClockSkew", httpd::handler<set_saml_clock_skew>(), nullptr, kDirContext,
                   "seconds of clock difference tolerated in SAML validity times (default 60)"),
-    AP_INIT_TAKE1("CMISAMLUserAttribute", as_cmd(set_saml_user_attribute), nullptr, kDirContext,
+    AP_INIT_TAKE1("CMISAMLUserAttribute", httpd::handler<set_saml_user_attribute>(), nullptr, kDirContext,
                   "NameID (default) or the SAML attribute (Name or FriendlyName) that names the user"),
-    AP_INIT_FLAG("CMISAMLOneTimeUse", as_cmd(set_saml_one_time_use), nullptr, kDirContext,
+    AP_INIT_FLAG("CMISAMLOneTimeUse", as_cmd(httpd::set_flag<&DirConfig::saml_one_time_use>), nullptr, kDirContext,
                  "On: an assertion is accepted once; replays are refused (default Off)"),
-    AP_INIT_FLAG("CMISAMLHolderOfKey", as_cmd(set_saml_holder_of_key), nullptr, kDirContext,
+    AP_INIT_FLAG("CMISAMLHolderOfKey", as_cmd(httpd::set_flag<&DirConfig::saml_holder_of_key>), nullptr, kDirContext,
                  "On: assertions must be holder-of-key, bound to the TLS client certificate (default Off)"),
     {nullptr, {nullptr}, nullptr, 0, RAW_ARGS, nullptr},
 };
 
-void* create_dir_config(apr_pool_t* p, char*) { return httpd::pool_new<DirConfig>(p); }
-
-void* merge_dir_config(apr_pool_t* p, void* basev, void* addv) {
-    const auto* base = static_cast<const DirConfig*>(basev);
-    const auto* add = static_cast<const DirConfig*>(addv);
-    auto* c = httpd::pool_new<DirConfig>(p);
-    c->mechanisms = add->mechanisms ? add->mechanisms : base->mechanisms;
-    c->cert_user = add->cert_user ? add->cert_user : base->cert_user;
-    c->providers = add->providers ? add->providers : base->providers;
-    c->digest_algorithms = add->digest_algorithms ? add->digest_algorithms : base->digest_algorithms;
-    c->nonce_lifetime = add->nonce_lifetime ? add->nonce_lifetime : base->nonce_lifetime;
-    c->saml_idps = add->saml_idps ? add->saml_idps : base->saml_idps;
-    c->saml_sp_entity_id = add->saml_sp_entity_id ? add->saml_sp_entity_id : base->saml_sp_entity_id;
-    c->saml_recipients = add->saml_recipients ? add->saml_recipients : base->saml_recipients;
-    c->saml_skew = add->saml_skew >= 0 ? add->saml_skew : base->saml_skew;
-    c->saml_user_attribute = add->saml_user_attribute ? add->saml_user_attribute : base->saml_user_attribute;
-    c->saml_one_time_use = httpd::merge_tri(base->saml_one_time_use, add->saml_one_time_use);
-    c->saml_holder_of_key = httpd::merge_tri(base->saml_holder_of_key, add->saml_holder_of_key);
-    return c;
+void merge_into(DirConfig& c, const DirConfig& base, const DirConfig& add, apr_pool_t*) {
+    using D = DirConfig;
+    httpd::inherit_fields(c, base, add, &D::mechanisms, &D::cert_user, &D::providers, &D::digest_algorithms,
+                          &D::nonce_lifetime, &D::saml_idps, &D::saml_sp_entity_id, &D::saml_recipients,
+                          &D::saml_user_attribute, &D::saml_one_time_use, &D::saml_holder_of_key);
+    c.saml_skew = add.saml_skew >= 0 ? add.saml_skew : base.saml_skew;  // 0 is a skew
 }
 
-void* create_server_config(apr_pool_t* p, server_rec*) { return httpd::pool_new<ServerConfig>(p); }
-
-void* merge_server_config(apr_pool_t* p, void* basev, void* addv) {
-    const auto* base = static_cast<const ServerConfig*>(basev);
-    const auto* add = static_cast<const ServerConfig*>(addv);
-    auto* c = httpd::pool_new<ServerConfig>(p);
-    c->replay_cache = add->replay_cache ? add->replay_cache : base->replay_cache;
-    c->nonce_secret_file = add->nonce_secret_file ? add->nonce_secret_file : base->nonce_secret_file;
-    c->replay_quota = add->replay_quota ? add->replay_quota : base->replay_quota;
-    c->md5_sections = add->md5_sections;  // each server reports its own sections
-    return c;
+void merge_into(ServerConfig& c, const ServerConfig& base, const ServerConfig& add, apr_pool_t*) {
+    httpd::inherit_fields(c, base, add, &ServerConfig::replay_cache, &ServerConfig::nonce_secret_file,
+                          &ServerConfig::replay_quota);
+    c.md5_sections = add.md5_sections;  // each server reports its own sections
 }
 
 apr_array_header_t* mechanisms(const DirConfig& c, apr_pool_t* p) {

@@ -50,10 +50,9 @@ struct ServerConfig {
     apr_array_header_t* md5_sections = nullptr;  // of const char*: where CMIAuthDigestAlgorithms lists MD5
 };
 
-void* create_dir_config(apr_pool_t* p, char* dir);
-void* merge_dir_config(apr_pool_t* p, void* base, void* add);
-void* create_server_config(apr_pool_t* p, server_rec* s);
-void* merge_server_config(apr_pool_t* p, void* base, void* add);
+// Section merges (httpd::merge_config).
+void merge_into(DirConfig& out, const DirConfig& base, const DirConfig& add, apr_pool_t* p);
+void merge_into(ServerConfig& out, const ServerConfig& base, const ServerConfig& add, apr_pool_t* p);
 
 extern const command_rec directives[];
 

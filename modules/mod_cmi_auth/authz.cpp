@@ -82,22 +82,24 @@ const char* parse_saml_attribute(cmd_parms* cmd, const char* require_line, const
     return nullptr;
 }
 
-extern "C" authz_status mechanism_entry(request_rec* r, const char* line, const void* parsed) {
+// An authz provider's check through the barrier: an exception is a general error.
+authz_status authz_barrier(request_rec* r, const char* where,
+                           authz_status (*check)(request_rec*, const char*, const void*), const char* line,
+                           const void* parsed) noexcept {
     authz_status st = AUTHZ_GENERAL_ERROR;
-    httpd::hook_barrier(r, cmi_auth_module, "Require cmi-mechanism", [&] {
-        st = check_mechanism(r, line, parsed);
+    httpd::hook_barrier(r, cmi_auth_module, where, [&] {
+        st = check(r, line, parsed);
         return OK;
     });
     return st;
 }
 
-extern "C" authz_status saml_attribute_entry(request_rec* r, const char* line, const void* parsed) {
-    authz_status st = AUTHZ_GENERAL_ERROR;
-    httpd::hook_barrier(r, cmi_auth_module, "Require cmi-saml-attribute", [&] {
-        st = check_saml_attribute(r, line, parsed);
-        return OK;
-    });
-    return st;
+extern "C" authz_status mechanism_entry(request_rec* r, const char* line, const void* parsed) noexcept {
+    return authz_barrier(r, "Require cmi-mechanism", check_mechanism, line, parsed);
+}
+
+extern "C" authz_status saml_attribute_entry(request_rec* r, const char* line, const void* parsed) noexcept {
+    return authz_barrier(r, "Require cmi-saml-attribute", check_saml_attribute, line, parsed);
 }
 
 extern "C" const char* parse_mechanism_entry(cmd_parms* cmd, const char* line, const void** parsed) {

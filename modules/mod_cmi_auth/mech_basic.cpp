@@ -10,28 +10,14 @@
 #include <cstring>
 
 namespace cmi::auth {
-namespace {
-
-bool valid_base64(const char* s) {
-    std::size_t n = 0;
-    for (; s[n]; ++n)
-        if (!apr_isalnum(s[n]) && s[n] != '+' && s[n] != '/' && s[n] != '=') return false;
-    return n > 0 && n % 4 == 0;
-}
-
-}  // namespace
 
 Outcome basic_authenticate(request_rec* r, const DirConfig& dc) {
     Outcome out;
-    const char* b64 = authorization_params(r, "Basic");
+    const char* b64 = presented(r, "Basic", out, "Basic credentials");
     if (!b64) return out;
-    out.verdict = Verdict::denied;
-    if (!ap_ssl_conn_is_ssl(r->connection)) {
-        out.detail = "Basic credentials are only accepted over TLS.";
-        return out;
-    }
     while (*b64 == ' ') ++b64;
-    if (!valid_base64(b64)) {
+    std::size_t n = 0;
+    if (!valid_base64(b64, n)) {
         out.detail = "Malformed Basic credentials.";
         return out;
     }
@@ -48,17 +34,9 @@ Outcome basic_authenticate(request_rec* r, const DirConfig& dc) {
     const char* user = decoded;
     const char* password = colon + 1;
 
-    apr_array_header_t* names = providers(dc, r->pool);
-    authn_status result = AUTH_USER_NOT_FOUND;
-    for (int i = 0; i < names->nelts && result == AUTH_USER_NOT_FOUND; ++i) {
-        const char* name = APR_ARRAY_IDX(names, i, const char*);
-        const auto* p = static_cast<const authn_provider*>(
-            ap_lookup_provider(AUTHN_PROVIDER_GROUP, name, AUTHN_PROVIDER_VERSION));
-        if (!p || !p->check_password) continue;
-        apr_table_setn(r->notes, AUTHN_PROVIDER_NAME_NOTE, name);
-        result = p->check_password(r, user, password);
-        apr_table_unset(r->notes, AUTHN_PROVIDER_NAME_NOTE);
-    }
+    const authn_status result = ask_providers(r, dc, false, [&](const authn_provider& p) {
+        return p.check_password ? p.check_password(r, user, password) : AUTH_USER_NOT_FOUND;
+    });
     OPENSSL_cleanse(colon + 1, std::strlen(colon + 1));
     switch (result) {
     case AUTH_GRANTED:

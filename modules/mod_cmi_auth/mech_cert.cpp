@@ -58,7 +58,7 @@ Outcome cert_authenticate(request_rec* r, const DirConfig& dc) {
         const char* err = nullptr;
         user = ap_expr_str_exec(r, dc.cert_user, &err);
         if (err) {
-            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "CMIAuthCertUser: %s", err);
+            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, CMILOGNO(20001) "CMIAuthCertUser: %s", err);
             user = nullptr;
         }
     } else {

@@ -52,33 +52,23 @@ bool is_hex(const char* s) {
 // H(A1) from the first provider that has an entry of the algorithm's kind:
 // 32 hex digits for MD5 (htdigest), 64 for SHA-256 (cmi-htdigest).
 authn_status realm_hash(request_rec* r, const DirConfig& dc, const digest::Credentials& c, const char** hash) {
-    apr_array_header_t* names = providers(dc, r->pool);
-    bool error = false;
-    for (int i = 0; i < names->nelts; ++i) {
-        const char* name = APR_ARRAY_IDX(names, i, const char*);
-        const auto* p = static_cast<const authn_provider*>(
-            ap_lookup_provider(AUTHN_PROVIDER_GROUP, name, AUTHN_PROVIDER_VERSION));
-        if (!p || !p->get_realm_hash) continue;
+    return ask_providers(r, dc, true, [&](const authn_provider& p) {
         char* h = nullptr;
-        apr_table_setn(r->notes, AUTHN_PROVIDER_NAME_NOTE, name);
-        const authn_status st = p->get_realm_hash(r, c.username.c_str(), c.realm.c_str(), &h);
-        apr_table_unset(r->notes, AUTHN_PROVIDER_NAME_NOTE);
-        if (st == AUTH_GENERAL_ERROR) error = true;
-        if (st == AUTH_USER_FOUND && h && std::strlen(h) == digest::hex_length(c.algorithm) && is_hex(h)) {
-            *hash = h;
-            return AUTH_USER_FOUND;
-        }
-    }
-    return error ? AUTH_GENERAL_ERROR : AUTH_USER_NOT_FOUND;
+        const authn_status st =
+            p.get_realm_hash ? p.get_realm_hash(r, c.username.c_str(), c.realm.c_str(), &h) : AUTH_USER_NOT_FOUND;
+        if (st != AUTH_USER_FOUND) return st;
+        if (!h || std::strlen(h) != digest::hex_length(c.algorithm) || !is_hex(h)) return AUTH_USER_NOT_FOUND;
+        *hash = h;
+        return AUTH_USER_FOUND;
+    });
 }
 
 }  // namespace
 
 Outcome digest_authenticate(request_rec* r, const DirConfig& dc) {
     Outcome out;
-    const char* params = authorization_params(r, "Digest");
+    const char* params = presented(r, "Digest", out);
     if (!params) return out;
-    out.verdict = Verdict::denied;
     auto c = digest::parse_credentials(params);
     if (!c) {
         out.detail = "Malformed Digest credentials (qop=auth, algorithm SHA-256 or MD5 required).";

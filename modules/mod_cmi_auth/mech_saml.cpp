@@ -3,8 +3,10 @@
 #include "mod_cmi_auth/mechanism.hpp"
 
 #include "httpd/notes.hpp"
+#include "libcmi/ossl.hpp"
 #include "libcmi/saml_assertion.hpp"
 #include "libcmi/saml_cache.hpp"
+#include "libcmi/sha256.hpp"
 
 #include <apr_base64.h>
 #include <openssl/evp.h>
@@ -17,26 +19,13 @@
 namespace cmi::auth {
 namespace {
 
-bool valid_base64(const char* s, std::size_t& n) {
-    for (n = 0; s[n]; ++n)
-        if (!apr_isalnum(s[n]) && s[n] != '+' && s[n] != '/' && s[n] != '=') return false;
-    return n > 0 && n % 4 == 0;
-}
-
 // The DER of the TLS client certificate, or "" without one.
 std::string client_cert_der(request_rec* r) {
     const char* pem = ap_ssl_var_lookup(r->pool, r->server, r->connection, r, "SSL_CLIENT_CERT");
     if (!pem || !*pem) return {};
-    std::unique_ptr<BIO, decltype(&BIO_free)> bio(BIO_new_mem_buf(pem, -1), BIO_free);
-    std::unique_ptr<X509, decltype(&X509_free)> cert(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr),
-                                                    X509_free);
-    if (!cert) return {};
-    unsigned char* der = nullptr;
-    const int len = i2d_X509(cert.get(), &der);
-    if (len <= 0) return {};
-    std::string out(reinterpret_cast<char*>(der), static_cast<std::size_t>(len));
-    OPENSSL_free(der);
-    return out;
+    const auto bio = ossl::memory_bio(pem);
+    const ossl::UniquePtr<X509> cert(bio ? PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr) : nullptr);
+    return cert ? ossl::to_der(i2d_X509, cert.get()) : std::string();
 }
 
 std::string env_name(const std::string& attribute) {
@@ -59,35 +48,20 @@ std::string configured_url(request_rec* r) {
 
 // The one-time-use key: short and printable for every socache provider.
 std::string replay_key(const saml::Identity& id) {
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int len = 0;
-    const std::string s = id.issuer + '\n' + id.assertion_id;
-    EVP_Digest(s.data(), s.size(), md, &len, EVP_sha256(), nullptr);
-    static const char hex[] = "0123456789abcdef";
-    std::string key = "cmi-sa:";
-    for (unsigned i = 0; i < len; ++i) {
-        key += hex[md[i] >> 4];
-        key += hex[md[i] & 15];
-    }
-    return key;
+    return "cmi-sa:" + sha256_hex(id.issuer + '\n' + id.assertion_id);
 }
 
 }  // namespace
 
 Outcome saml_authenticate(request_rec* r, const DirConfig& dc) {
     Outcome out;
-    const char* b64 = authorization_params(r, "SAML");
-    if (!b64) return out;
-    out.verdict = Verdict::denied;
     // A bearer assertion is as good as a password to whoever sees it (cf. RFC 6750 §5.3).
-    if (!ap_ssl_conn_is_ssl(r->connection)) {
-        out.detail = "SAML assertions are only accepted over TLS.";
-        return out;
-    }
+    const char* b64 = presented(r, "SAML", out, "SAML assertions");
+    if (!b64) return out;
     if (!dc.saml_idps || dc.saml_idps->empty() || !dc.saml_sp_entity_id) {
         // A client can send this at will: a warning, not an error.
         ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
-                      "saml: no CMISAMLIdPMetadata or CMISAMLSPEntityID for %s: SAML assertions are refused",
+                      CMILOGNO(20004) "saml: no CMISAMLIdPMetadata or CMISAMLSPEntityID for %s: SAML assertions are refused",
                       r->uri);
         out.detail = "SAML assertions are not accepted here.";
         return out;

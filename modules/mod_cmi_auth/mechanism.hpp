@@ -3,6 +3,9 @@
 #include "httpd/httpd_includes.hpp"
 #include "mod_cmi_auth/auth_config.hpp"
 
+#include <mod_auth.h>
+
+#include <functional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -31,6 +34,24 @@ struct Outcome {
 // The credentials after "<scheme> " in Authorization, or nullptr if the
 // header is absent or has another scheme.
 const char* authorization_params(request_rec* r, const char* scheme);
+
+// The start of every mechanism: the `scheme` credentials of Authorization, or
+// nullptr when there are none (out stays `absent`: the next mechanism is asked).
+// Credentials decide: out becomes `denied` until the mechanism grants. With
+// `tls_only` (what they are, e.g. "Basic credentials": a secret to whoever sees
+// it) they are refused, nullptr with out.detail, over a connection without TLS.
+const char* presented(request_rec* r, const char* scheme, Outcome& out, const char* tls_only = nullptr);
+
+// Base64 characters only, a multiple of 4 of them (n: how many).
+bool valid_base64(const char* s, std::size_t& n);
+
+// Asks the providers of CMIAuthProvider in turn (AUTHN_PROVIDER_NAME_NOTE set
+// while one answers) until one answers other than AUTH_USER_NOT_FOUND, which
+// `ask` returns for a provider that cannot answer. With `past_errors` an
+// AUTH_GENERAL_ERROR does not end the search, and is the answer when no
+// provider finds the user.
+authn_status ask_providers(request_rec* r, const DirConfig& dc, bool past_errors,
+                           const std::function<authn_status(const authn_provider&)>& ask);
 
 // `realm` as an RFC 7230 quoted-string.
 std::string quoted(const char* s);

@@ -6,6 +6,7 @@
 #include "httpd/notes.hpp"
 #include "httpd/httpd_version.hpp"
 #include "httpd/problem_response.hpp"
+#include "httpd/request_chain.hpp"
 #include "httpd/reserved_headers.hpp"
 #include "mod_cmi_auth/auth_config.hpp"
 #include "mod_cmi_auth/auth_status.hpp"
@@ -26,95 +27,13 @@
 
 namespace cmi::auth {
 
-const char* authorization_params(request_rec* r, const char* scheme) {
-    const char* h = apr_table_get(r->headers_in, "Authorization");
-    if (!h) return nullptr;
-    const std::size_t n = std::strlen(scheme);
-    if (strncasecmp(h, scheme, n) || (h[n] != ' ' && h[n] != '\t')) return nullptr;
-    h += n;
-    while (*h == ' ' || *h == '\t') ++h;
-    return h;
-}
-
-std::string quoted(const char* s) {
-    std::string out = "\"";
-    for (; *s; ++s) {
-        if (*s == '"' || *s == '\\') out += '\\';
-        out += *s;
-    }
-    return out + "\"";
-}
-
-const char* realm(request_rec* r) {
-    const char* name = ap_auth_name(r);
-    return name && *name ? name : "CMI";
-}
-
 namespace {
 
-// Once per request: its subrequests and internal redirects are not replays of it.
-template <typename Record>
-httpd::ReplayCache::Result record(request_rec* r, const std::string& note_key, Record&& rec) {
-    request_rec* first = r;
-    while (first->main || first->prev) first = first->main ? first->main : first->prev;
-    const std::string note = "CMI_AUTH_RECORDED " + note_key;
-    if (apr_table_get(first->notes, note.c_str())) return httpd::ReplayCache::Result::fresh;
-    httpd::ReplayCache* cache = server_config(r->server).replay_cache;
-    if (!cache) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "no replay cache: set CMIAuthReplayCache");
-        return httpd::ReplayCache::Result::unavailable;
-    }
-    const auto res = rec(*cache);
-    if (res == httpd::ReplayCache::Result::fresh) apr_table_set(first->notes, note.c_str(), "1");
-    return res;
-}
-
-}  // namespace
-
-httpd::ReplayCache::Result record_once(request_rec* r, const std::string& key, apr_time_t expiry,
-                                       const httpd::ReplayUse& use) {
-    return record(r, key, [&](httpd::ReplayCache& c) { return c.check_and_store(r, key, expiry, use); });
-}
-
-httpd::ReplayCache::Result record_count(request_rec* r, const std::string& key, std::uint32_t count,
-                                        apr_time_t expiry, const httpd::ReplayUse& use) {
-    return record(r, key + ":" + std::to_string(count),
-                  [&](httpd::ReplayCache& c) { return c.check_and_count(r, key, count, expiry, use); });
-}
-
-bool replay_cache_refused(httpd::ReplayCache::Result res, apr_time_t free_at, Outcome& out) {
-    using R = httpd::ReplayCache::Result;
-    switch (res) {
-    case R::unavailable:
-        out.verdict = Verdict::unavailable;
-        out.detail = "The replay cache is unavailable.";
-        return true;
-    case R::full:
-        out.verdict = Verdict::unavailable;
-        out.detail = "The replay cache is full.";
-        return true;
-    case R::over_share:
-        out.verdict = Verdict::throttled;
-        out.retry_at = free_at;
-        out.detail = "This user holds its share of the replay cache (too many new logins within their "
-                     "lifetime); retry later.";
-        return true;
-    case R::fresh:
-    case R::replayed:
-    case R::before_start:
-    case R::behind_window:
-        break;
-    }
-    return false;
-}
-
-namespace {
-
-constexpr const char* kMutexType = "cmi-auth-replay";
+constexpr char kMutexType[] = "cmi-auth-replay";
 constexpr const char* kCacheName = "cmi-auth";
 constexpr std::size_t kSamlCacheEntries = 10000;
 
-bool is_cmi(const char* type) { return type && !strcasecmp(type, "CMI"); }
+bool is_cmi(const char* type) noexcept { return type && !strcasecmp(type, "CMI"); }
 
 // SAML without a trusted IdP (CMISAMLIdPMetadata) can never succeed: not offered.
 bool usable(Mech m, const DirConfig& dc) { return m != Mech::saml || dc.saml_idps; }
@@ -182,7 +101,8 @@ int authenticate(request_rec* r) {
             return httpd::refuse(r, cmi_auth_module, "authentication-required",
                                  std::string(mech_name(m)) + ": " + o.detail);
         case Verdict::unavailable:
-            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "%s: %s Requests that need it are refused (fail closed).",
+            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                          CMILOGNO(20003) "%s: %s Requests that need it are refused (fail closed).",
                           mech_name(m), o.detail.c_str());
             return httpd::refuse(r, cmi_auth_module, "authentication-unavailable",
                                  "Authentication cannot be checked right now; try again later.");
@@ -244,7 +164,7 @@ extern "C" int note_auth_failure(request_rec* r, const char* type) {
 // and authorization (the fixups phase comes after them).
 constexpr const char* kPastAuthzNote = "CMI_AUTH_PAST_AUTHZ";
 
-extern "C" int mark_past_authz(request_rec* r) {
+extern "C" int mark_past_authz(request_rec* r) noexcept {
     if (is_cmi(ap_auth_type(r))) apr_table_setn(r->notes, kPastAuthzNote, "1");
     return DECLINED;
 }
@@ -269,11 +189,6 @@ extern "C" void rewrite_forbidden_status(request_rec* r) {
             return OK;
         });
     }
-}
-
-extern "C" int pre_config(apr_pool_t* pconf, apr_pool_t*, apr_pool_t*) {
-    httpd::ReplayCache::register_mutex(pconf, kMutexType);
-    return OK;
 }
 
 // The random Digest nonce secret when none is configured: made once per
@@ -346,42 +261,27 @@ int post_config_body(apr_pool_t* pconf, apr_pool_t* ptemp, server_rec* main) {
                                        "(4194304)", nullptr);
         fallback = httpd::ReplayCache::parse(pconf, ptemp, spec, cmi_auth_module);
     }
-    for (server_rec* s = main; s; s = s->next) {
-        ServerConfig& sc = server_config(s);
-        if (!sc.replay_cache) sc.replay_cache = fallback;
-        if (!sc.replay_cache) continue;  // digest requests will fail closed, with a log line
-        if (sc.replay_quota) sc.replay_cache->set_quota(sc.replay_quota);
-        apr_status_t rv = sc.replay_cache->init(pconf, s, kCacheName, kMutexType);
-        if (rv != APR_SUCCESS) {
-            ap_log_error(APLOG_MARK, APLOG_EMERG, rv, s, "CMIAuthReplayCache %s: cannot initialise the cache",
-                         sc.replay_cache->spec());
-            return HTTP_INTERNAL_SERVER_ERROR;
-        }
-    }
-    return OK;
+    return httpd::init_replay_caches<cmi_auth_module, &ServerConfig::replay_cache, kMutexType>(
+        pconf, main, fallback, kCacheName, "CMIAuthReplayCache", [](server_rec* s, httpd::ReplayCache& c) {
+            if (const unsigned quota = server_config(s).replay_quota) c.set_quota(quota);
+        });
 }
 
 extern "C" int post_config(apr_pool_t* pconf, apr_pool_t*, apr_pool_t* ptemp, server_rec* s) {
-    try {
-        return post_config_body(pconf, ptemp, s);
-    } catch (const std::exception& e) {
-        ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, "mod_cmi_auth: %s", e.what());
-    }
-    return HTTP_INTERNAL_SERVER_ERROR;
+    return httpd::server_barrier(s, cmi_auth_module, "post_config",
+                                 [=] { return post_config_body(pconf, ptemp, s); });
 }
 
+// A failure is logged and the child serves on; lasso last, so that its failure
+// (it was initialised when the configuration was read, where a failure stops
+// httpd) leaves the assertion cache in place.
 extern "C" void child_init(apr_pool_t* p, server_rec* main) {
-    try {
+    httpd::server_barrier(main, cmi_auth_module, "child_init", [=] {
+        // One validated-assertion cache per process, in the child's pool.
+        auto* saml_cache = httpd::pool_new<saml::ValidatedCache>(p, kSamlCacheEntries);
+        for (server_rec* s = main; s; s = s->next) server_config(s).saml_cache = saml_cache;
         ensure_lasso();
-    } catch (const std::exception& e) {
-        ap_log_error(APLOG_MARK, APLOG_CRIT, 0, main, "mod_cmi_auth: %s", e.what());
-    }
-    // One validated-assertion cache per process, in the child's pool.
-    auto* saml_cache = httpd::pool_new<saml::ValidatedCache>(p, kSamlCacheEntries);
-    for (server_rec* s = main; s; s = s->next) {
-        server_config(s).saml_cache = saml_cache;
-        if (httpd::ReplayCache* c = server_config(s).replay_cache) c->child_init(p, s);
-    }
+    });
 }
 
 void register_hooks(apr_pool_t* p) {
@@ -392,7 +292,7 @@ void register_hooks(apr_pool_t* p) {
     httpd::register_reserved_header_guard();
     httpd::register_httpd_version_check();
     register_status_hooks();
-    ap_hook_pre_config(pre_config, nullptr, nullptr, APR_HOOK_MIDDLE);
+    httpd::register_replay_cache_hooks<cmi_auth_module, &ServerConfig::replay_cache, kMutexType>();
     ap_hook_post_config(post_config, nullptr, nullptr, APR_HOOK_MIDDLE);
     ap_hook_child_init(child_init, nullptr, nullptr, APR_HOOK_MIDDLE);
     ap_hook_check_authn(check_authn, nullptr, nullptr, APR_HOOK_MIDDLE, AP_AUTH_INTERNAL_PER_CONF);
@@ -405,15 +305,4 @@ void register_hooks(apr_pool_t* p) {
 }  // namespace
 }  // namespace cmi::auth
 
-extern "C" {
-__attribute__((visibility("default"))) module AP_MODULE_DECLARE_DATA cmi_auth_module = {
-    STANDARD20_MODULE_STUFF,
-    cmi::auth::create_dir_config,
-    cmi::auth::merge_dir_config,
-    cmi::auth::create_server_config,
-    cmi::auth::merge_server_config,
-    cmi::auth::directives,
-    cmi::auth::register_hooks,
-    AP_MODULE_FLAG_NONE,
-};
-}
+CMI_MODULE(cmi_auth, cmi::auth)

@@ -4,6 +4,7 @@
 #include "httpd/pool_object.hpp"
 #include "httpd/problem_response.hpp"
 #include "mod_cmi_content/body_guard.hpp"
+#include "mod_cmi_content/body_read.hpp"
 #include "mod_cmi_content/content_config.hpp"
 
 namespace cmi::content {
@@ -19,24 +20,6 @@ struct FilterCtx {
     bool concluded = false;
     bool failed = false;
 };
-
-// Hashes every data bucket of bb; true when bb holds EOS.
-apr_status_t hash_buckets(apr_bucket_brigade* bb, RequestState& st, bool& eos, apr_off_t& seen) {
-    for (apr_bucket* b = APR_BRIGADE_FIRST(bb); b != APR_BRIGADE_SENTINEL(bb); b = APR_BUCKET_NEXT(b)) {
-        if (APR_BUCKET_IS_EOS(b)) {
-            eos = true;
-            break;
-        }
-        if (APR_BUCKET_IS_METADATA(b)) continue;
-        const char* data = nullptr;
-        apr_size_t len = 0;
-        const apr_status_t rv = apr_bucket_read(b, &data, &len, APR_BLOCK_READ);
-        if (rv != APR_SUCCESS) return rv;
-        st.digest.update(data, len);
-        seen += static_cast<apr_off_t>(len);
-    }
-    return APR_SUCCESS;
-}
 
 // Moves the final data byte of bb into held (a split, never a copy of the rest).
 apr_status_t hold_back_last_byte(request_rec* r, apr_bucket_brigade* bb, apr_bucket_brigade* held) {
@@ -84,7 +67,10 @@ apr_status_t verify_filter_body(ap_filter_t* f, apr_bucket_brigade* bb, ap_input
     apr_status_t rv = ap_get_brigade(f->next, bb, mode, block, ask > 0 ? ask : 1);
     if (rv != APR_SUCCESS) return rv;  // client abort, LimitRequestBody (413 already sent), ...
     bool eos = false;
-    rv = hash_buckets(bb, *ctx->st, eos, ctx->seen);
+    rv = for_each_data(bb, eos, [ctx](const char* data, apr_size_t len) {
+        ctx->st->digest.update(data, len);
+        ctx->seen += static_cast<apr_off_t>(len);
+    });
     if (rv != APR_SUCCESS) return rv;
     APR_BRIGADE_PREPEND(bb, ctx->held);
     // With a Content-Length, data before the last byte cannot complete the

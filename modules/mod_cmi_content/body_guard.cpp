@@ -1,3 +1,4 @@
+#include "httpd/notes.hpp"
 #include "mod_cmi_content/body_guard.hpp"
 
 #include "httpd/barrier.hpp"
@@ -5,7 +6,6 @@
 #include "httpd/request_chain.hpp"
 #include "httpd/transaction.hpp"
 #include "mod_cmi_content/content_config.hpp"
-#include "mod_cmi_content/content_notes.hpp"
 
 namespace cmi::content {
 namespace {
@@ -55,10 +55,10 @@ apr_status_t sealed_filter_body(ap_filter_t* f, ap_input_mode_t mode) {
     if (!seal->logged) {
         seal->logged = true;
         request_rec* first = httpd::first_request(f->r);
-        ap_log_rerror_(__FILE__, __LINE__, cmi_content_module.module_index, APLOG_WARNING, 0, f->r,
-                       "refused to hand the body of %s %s to %s: it was never validated (the request was refused "
-                       "before or by validation) [CMI-Transaction-ID %s]",
-                       first->method, first->uri, f->r->uri, httpd::transaction_id(f->r));
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, f->r,
+                      CMILOGNO(30003) "refused to hand the body of %s %s to %s: it was never validated (the request "
+                                      "was refused before or by validation) [CMI-Transaction-ID %s]",
+                      first->method, first->uri, f->r->uri, httpd::transaction_id(f->r));
     }
     return APR_EACCES;
 }
@@ -90,7 +90,7 @@ void follow(request_rec* r, BodyGuard& g) {
 // What a handler learns about the body (notes and, for CGIs, the environment)
 // is the same after a redirect; subprocess_env otherwise carries it only as REDIRECT_*.
 void carry_results(const request_rec* from, request_rec* to) {
-    for (const char* key : {kValidationKey, kFormatKey, kDigestKey, kSignerKey, kItemsKey, kItemsFileKey}) {
+    for (const char* key : {httpd::kContentValidationKey, httpd::kContentFormatKey, httpd::kContentDigestKey, httpd::kContentSignerKey, httpd::kContentItemsKey, httpd::kContentItemsFileKey}) {
         if (const char* v = apr_table_get(from->notes, key)) apr_table_setn(to->notes, key, v);
         if (const char* v = apr_table_get(from->subprocess_env, key)) apr_table_setn(to->subprocess_env, key, v);
     }

@@ -8,6 +8,8 @@
 // means: some request under S is certain to fail closed.
 #include "mod_cmi_content/config_check.hpp"
 
+#include "httpd/barrier.hpp"
+
 #include "mod_cmi_content/content_config.hpp"
 
 #include <http_core.h>
@@ -89,6 +91,8 @@ struct StateDir {
     const char* directive;  // "CMIContentSpoolDir"
     const char* noun;       // "spool"
     const char* failing;    // "spooled requests"
+    const char* missing_id;   // CMILOGNO of "does not exist"
+    const char* writable_id;  // CMILOGNO of "does not look writable"
 };
 
 void check_state_dir(const StateDir& d, const std::string& where, const char* configured, const char* fallback,
@@ -98,13 +102,13 @@ void check_state_dir(const StateDir& d, const std::string& where, const char* co
     struct stat st;
     if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
         if (!configured)
-            problems.insert(applies + ", but no " + d.directive + " applies there and the default " + d.noun +
+            problems.insert(d.missing_id + applies + ", but no " + d.directive + " applies there and the default " + d.noun +
                             " directory " + dir + " does not exist: create it, writable by the httpd user only "
                             "(install -d -m 0700 -o www-data -g www-data " + dir + "), or set " + d.directive);
         return;
     }
     if (!looks_writable_by_httpd(dir, st))
-        warnings.insert(applies + ", but its " + d.noun + " directory " + dir +
+        warnings.insert(d.writable_id + applies + ", but its " + d.noun + " directory " + dir +
                         " does not look writable by the httpd user (by its owner, group and mode): " + d.failing +
                         " will fail with 500 until it is (chown www-data " + dir + ")");
 }
@@ -116,19 +120,20 @@ void check_manifest(const std::string& where, const Effective& chain, const Effe
     if (chain.decoupled != httpd::Tri::on) return;
     const char* snapshots = chain.snapshot_dir ? chain.snapshot_dir : kDefaultSnapshotDir;
     if (chain.staging_root && inside(snapshots, chain.staging_root))
-        problems.insert("CMIStagingSnapshotDir " + std::string(snapshots) + " applies to " + where +
+        problems.insert(CMILOGNO(30004) "CMIStagingSnapshotDir " + std::string(snapshots) + " applies to " + where +
                         " and is inside its CMIStagingRoot " + chain.staging_root +
                         ": staging writers could reach the snapshots handed to the handler; set "
                         "CMIStagingSnapshotDir to a directory outside every upload area");
     if (chain.snapshot_dir || !maybe.snapshot_dir)  // else another section may supply it
-        check_state_dir({"CMIDecoupledManifest On", "CMIStagingSnapshotDir", "snapshot", "manifests"}, where,
+        check_state_dir({"CMIDecoupledManifest On", "CMIStagingSnapshotDir", "snapshot", "manifests", CMILOGNO(30012),
+                         CMILOGNO(30013)}, where,
                         chain.snapshot_dir, kDefaultSnapshotDir, problems, warnings);
     if (!chain.staging && !maybe.staging)
-        problems.insert("CMIDecoupledManifest On applies to " + where +
+        problems.insert(CMILOGNO(30005) "CMIDecoupledManifest On applies to " + where +
                         ", but no CMIStagingRoot applies there, so no manifest item can be found: add "
                         "CMIStagingRoot /path/to/staging to that section or an enclosing one");
     if (!chain.anchors && !maybe.anchors)
-        problems.insert("CMIDecoupledManifest On applies to " + where +
+        problems.insert(CMILOGNO(30006) "CMIDecoupledManifest On applies to " + where +
                         ", but no CMIContentTrustAnchors applies there, so no manifest signature can be "
                         "verified: add CMIContentTrustAnchors /path/to/content-ca.pem to that section or an "
                         "enclosing one");
@@ -139,7 +144,8 @@ void check_spool(const std::string& where, const Effective& chain, const Effecti
                  std::set<std::string>& problems, std::set<std::string>& warnings) {
     if (chain.spool != httpd::Tri::on || maybe.spool != httpd::Tri::unset) return;
     if (!chain.spool_dir && maybe.spool_dir) return;  // another section may supply it
-    check_state_dir({"CMIContentSpool On", "CMIContentSpoolDir", "spool", "spooled requests"}, where, chain.spool_dir,
+    check_state_dir({"CMIContentSpool On", "CMIContentSpoolDir", "spool", "spooled requests", CMILOGNO(30007),
+                     CMILOGNO(30008)}, where, chain.spool_dir,
                     kDefaultSpoolDir, problems, warnings);
 }
 
@@ -172,7 +178,7 @@ void check(const std::string& where, const Effective& chain, const Effective& ma
     const bool anchors = chain.anchors || maybe.anchors, keys = chain.keys || maybe.keys;
     if (!chain.formats) {  // the default: every format whose keys are configured
         if (!anchors && !keys)
-            problems.insert("CMIContentValidation " + mode + " applies to " + where +
+            problems.insert(CMILOGNO(30009) "CMIContentValidation " + mode + " applies to " + where +
                             ", but neither CMIContentTrustAnchors nor CMIContentSignerKeys applies there, so no "
                             "signature can be verified: add CMIContentTrustAnchors /path/to/content-ca.pem (CMS "
                             "signers) and/or CMIContentSignerKeys /path/to/signer-keys (RFC 9421 signers) to that "
@@ -181,12 +187,12 @@ void check(const std::string& where, const Effective& chain, const Effective& ma
     }
     const unsigned fmts = chain.formats;
     if ((fmts & kFormatCms) && !anchors)
-        problems.insert("CMIContentValidation " + mode + " applies to " + where +
+        problems.insert(CMILOGNO(30010) "CMIContentValidation " + mode + " applies to " + where +
                         " and CMIContentFormats lists cms, but no CMIContentTrustAnchors applies there: add "
                         "CMIContentTrustAnchors /path/to/content-ca.pem to that section (or an enclosing one), "
                         "or accept only RFC 9421 signatures with CMIContentFormats http-signature");
     if ((fmts & kFormatHttpSignature) && !keys)
-        problems.insert("CMIContentValidation " + mode + " applies to " + where +
+        problems.insert(CMILOGNO(30011) "CMIContentValidation " + mode + " applies to " + where +
                         " and CMIContentFormats lists http-signature, but no CMIContentSignerKeys applies there: add "
                         "CMIContentSignerKeys /path/to/signer-keys to that section (or an enclosing one), "
                         "or accept only CMS signatures with CMIContentFormats cms");
@@ -238,19 +244,14 @@ void check_server(server_rec* s, std::set<std::string>& problems, std::set<std::
 }
 
 extern "C" int check_config(apr_pool_t*, apr_pool_t*, apr_pool_t*, server_rec* main) {
-    std::set<std::string> problems, warnings;
-    try {
+    return httpd::server_barrier(main, cmi_content_module, "check_config", [=] {
+        std::set<std::string> problems, warnings;
         for (server_rec* s = main; s; s = s->next) check_server(s, problems, warnings);
-    } catch (const std::exception& e) {
-        ap_log_error_(__FILE__, __LINE__, cmi_content_module.module_index, APLOG_CRIT, 0, main,
-                      "mod_cmi_content: configuration check failed: %s", e.what());
-        return HTTP_INTERNAL_SERVER_ERROR;
-    }
-    for (const auto& w : warnings)
-        ap_log_error_(__FILE__, __LINE__, cmi_content_module.module_index, APLOG_WARNING, 0, main, "%s", w.c_str());
-    for (const auto& p : problems)
-        ap_log_error_(__FILE__, __LINE__, cmi_content_module.module_index, APLOG_CRIT, 0, main, "%s", p.c_str());
-    return problems.empty() ? OK : HTTP_INTERNAL_SERVER_ERROR;
+        // Each message carries its own id (CMILOGNO above).
+        for (const auto& w : warnings) ap_log_error(APLOG_MARK, APLOG_WARNING, 0, main, "%s", w.c_str());
+        for (const auto& p : problems) ap_log_error(APLOG_MARK, APLOG_CRIT, 0, main, "%s", p.c_str());
+        return problems.empty() ? OK : HTTP_INTERNAL_SERVER_ERROR;
+    });
 }
 
 }  // namespace

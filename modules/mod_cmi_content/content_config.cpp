@@ -15,153 +15,85 @@ namespace cmi::content {
 namespace {
 
 using httpd::as_cmd;
-using httpd::directive_barrier;
 
-const char* set_validation(cmd_parms* cmd, void* cfg, const char* arg) {
-    return directive_barrier(cmd, [&]() -> const char* {
-        auto* c = static_cast<DirConfig*>(cfg);
-        if (!strcasecmp(arg, "Off")) c->validation = Validation::off;
-        else if (!strcasecmp(arg, "Optional")) c->validation = Validation::optional;
-        else if (!strcasecmp(arg, "Required")) c->validation = Validation::required;
-        else throw std::invalid_argument(std::string("'") + arg + "' is not a mode; use Off, Optional or Required");
-        c->validation_scope = cmd->path ? cmd->path : "";  // the section (server config: "")
-        return nullptr;
-    });
+const char* set_validation(cmd_parms* cmd, DirConfig& c, const char* arg) {
+    if (!strcasecmp(arg, "Off")) c.validation = Validation::off;
+    else if (!strcasecmp(arg, "Optional")) c.validation = Validation::optional;
+    else if (!strcasecmp(arg, "Required")) c.validation = Validation::required;
+    else throw std::invalid_argument(std::string("'") + arg + "' is not a mode; use Off, Optional or Required");
+    c.validation_scope = cmd->path ? cmd->path : "";  // the section (server config: "")
+    return nullptr;
 }
 
 // ITERATE handlers see one argument per call. The set named in a section
-// replaces the inherited one (see merge_dir_config).
-const char* add_format(cmd_parms* cmd, void* cfg, const char* arg) {
-    return directive_barrier(cmd, [&]() -> const char* {
-        auto* c = static_cast<DirConfig*>(cfg);
-        unsigned bit = 0;
-        if (!strcasecmp(arg, "cms")) bit = kFormatCms;
-        else if (!strcasecmp(arg, "http-signature")) bit = kFormatHttpSignature;
-        else throw std::invalid_argument(std::string("'") + arg + "' is not a format; use cms and/or http-signature");
-        c->formats |= bit;
-        return nullptr;
-    });
+// replaces the inherited one (see merge_into).
+const char* add_format(cmd_parms*, DirConfig& c, const char* arg) {
+    unsigned bit = 0;
+    if (!strcasecmp(arg, "cms")) bit = kFormatCms;
+    else if (!strcasecmp(arg, "http-signature")) bit = kFormatHttpSignature;
+    else throw std::invalid_argument(std::string("'") + arg + "' is not a format; use cms and/or http-signature");
+    c.formats |= bit;
+    return nullptr;
 }
 
-const char* add_digest_alg(cmd_parms* cmd, void* cfg, const char* arg) {
-    return directive_barrier(cmd, [&]() -> const char* {
-        auto* c = static_cast<DirConfig*>(cfg);
-        const auto alg = digest_alg_from_name(arg);
-        if (!alg)
-            throw std::invalid_argument(std::string("'") + arg +
-                                        "' is not accepted; use sha-256 and/or sha-512 (SHA-1 and MD5 are refused)");
-        c->digest_algs |= *alg == DigestAlg::sha256 ? kAlgSha256 : kAlgSha512;
-        return nullptr;
-    });
+const char* add_digest_alg(cmd_parms*, DirConfig& c, const char* arg) {
+    const auto alg = digest_alg_from_name(arg);
+    if (!alg)
+        throw std::invalid_argument(std::string("'") + arg +
+                                    "' is not accepted; use sha-256 and/or sha-512 (SHA-1 and MD5 are refused)");
+    c.digest_algs |= *alg == DigestAlg::sha256 ? kAlgSha256 : kAlgSha512;
+    return nullptr;
 }
 
-const char* set_trust_anchors(cmd_parms* cmd, void* cfg, const char* arg) {
-    return directive_barrier(cmd, [&]() -> const char* {
-        const char* path = ap_server_root_relative(cmd->pool, arg);
-        if (!path) throw std::invalid_argument(std::string("invalid path '") + arg + "'");
-        try {
-            static_cast<DirConfig*>(cfg)->anchors = httpd::pool_new<TrustAnchors>(cmd->pool, path);
-        } catch (const std::runtime_error& e) {
-            throw std::invalid_argument(std::string(e.what()) + "; give a readable PEM bundle of the CA certificates "
-                                                                "content signers must chain to");
-        }
-        return nullptr;
-    });
+const char* set_trust_anchors(cmd_parms* cmd, DirConfig& c, const char* arg) {
+    c.anchors = httpd::file_arg<TrustAnchors>(
+        cmd, arg, "give a readable PEM bundle of the CA certificates content signers must chain to");
+    return nullptr;
 }
 
-const char* set_signer_keys(cmd_parms* cmd, void* cfg, const char* arg) {
-    return directive_barrier(cmd, [&]() -> const char* {
-        static_cast<DirConfig*>(cfg)->signer_keys_dir =
-            directory_arg(cmd, arg, "holding <keyid>.pem public keys or certificates");
-        return nullptr;
-    });
+const char* set_signer_keys(cmd_parms* cmd, DirConfig& c, const char* arg) {
+    c.signer_keys_dir =
+        directory_arg(cmd, arg, "holding <keyid>.pem public keys or certificates");
+    return nullptr;
 }
 
-const char* set_spool_dir(cmd_parms* cmd, void* cfg, const char* arg) {
-    return directive_barrier(cmd, [&]() -> const char* {
-        static_cast<DirConfig*>(cfg)->spool_dir = directory_arg(cmd, arg, "writable by the httpd user");
-        return nullptr;
-    });
+const char* set_spool_dir(cmd_parms* cmd, DirConfig& c, const char* arg) {
+    c.spool_dir = directory_arg(cmd, arg, "writable by the httpd user");
+    return nullptr;
 }
 
-const char* set_replay_cache(cmd_parms* cmd, void*, const char* arg) {
-    return directive_barrier(cmd, [&]() -> const char* {
-        if (const char* err = ap_check_cmd_context(cmd, NOT_IN_DIR_CONTEXT)) return err;
-        server_config(cmd->server).replay_cache =
-            httpd::ReplayCache::parse(cmd->pool, cmd->temp_pool, arg, cmi_content_module);
-        return nullptr;
-    });
+const char* set_signature_max_age(cmd_parms*, DirConfig& c, const char* arg) {
+    c.signature_max_age =
+        static_cast<long>(httpd::number_arg(arg, 1, 86400, "an age; use a number of seconds from 1 to 86400"));
+    return nullptr;
 }
 
-const char* set_signature_max_age(cmd_parms* cmd, void* cfg, const char* arg) {
-    return directive_barrier(cmd, [&]() -> const char* {
-        char* end = nullptr;
-        const long v = std::strtol(arg, &end, 10);
-        if (!*arg || *end || v < 1 || v > 86400)
-            throw std::invalid_argument(std::string("'") + arg +
-                                        "' is not an age; use a number of seconds from 1 to 86400");
-        static_cast<DirConfig*>(cfg)->signature_max_age = v;
-        return nullptr;
-    });
-}
-
-const char* set_signer_identity(cmd_parms* cmd, void* cfg, const char* arg) {
-    return directive_barrier(cmd, [&]() -> const char* {
-        static_cast<DirConfig*>(cfg)->signer_identity = parse_signer_identity(cmd, arg);
-        return nullptr;
-    });
+const char* set_signer_identity(cmd_parms* cmd, DirConfig& c, const char* arg) {
+    c.signer_identity = parse_signer_identity(cmd, arg);
+    return nullptr;
 }
 
 // ITERATE: the list named in a section replaces the inherited one.
-const char* add_signer_eku(cmd_parms* cmd, void* cfg, const char* arg) {
-    return directive_barrier(cmd, [&]() -> const char* {
-        auto* c = static_cast<DirConfig*>(cfg);
-        auto* purposes = const_cast<KeyPurposes*>(c->signer_purposes);
-        if (!purposes) c->signer_purposes = purposes = httpd::pool_new<KeyPurposes>(cmd->pool);
-        purposes->add(arg);
-        return nullptr;
-    });
+const char* add_signer_eku(cmd_parms* cmd, DirConfig& c, const char* arg) {
+    auto* purposes = const_cast<KeyPurposes*>(c.signer_purposes);
+    if (!purposes) c.signer_purposes = purposes = httpd::pool_new<KeyPurposes>(cmd->pool);
+    purposes->add(arg);
+    return nullptr;
 }
 
-const char* set_crl(cmd_parms* cmd, void* cfg, const char* arg) {
-    return directive_barrier(cmd, [&]() -> const char* {
-        const char* path = ap_server_root_relative(cmd->pool, arg);
-        if (!path) throw std::invalid_argument(std::string("invalid path '") + arg + "'");
-        try {
-            static_cast<DirConfig*>(cfg)->crl = httpd::pool_new<RevocationList>(cmd->pool, path);
-        } catch (const std::runtime_error& e) {
-            throw std::invalid_argument(std::string(e.what()) + "; give a readable file of the CRLs (PEM) of the CAs "
-                                                                "that issue content signer certificates");
-        }
-        return nullptr;
-    });
+const char* set_crl(cmd_parms* cmd, DirConfig& c, const char* arg) {
+    c.crl = httpd::file_arg<RevocationList>(
+        cmd, arg, "give a readable file of the CRLs (PEM) of the CAs that issue content signer certificates");
+    return nullptr;
 }
 
 // Methods are case-sensitive tokens (RFC 9110 §9.1).
-const char* add_extension_method(cmd_parms* cmd, void* cfg, const char* arg) {
-    return directive_barrier(cmd, [&]() -> const char* {
-        if (!*arg || arg[strcspn(arg, "()<>@,;:\\\"/[]?={} \t")])
-            throw std::invalid_argument(std::string("'") + arg + "' is not a method name (e.g. PATCH)");
-        auto* c = static_cast<DirConfig*>(cfg);
-        auto* methods = const_cast<MethodNames*>(c->extension_methods);
-        if (!methods) c->extension_methods = methods = httpd::pool_new<MethodNames>(cmd->pool);
-        methods->names.emplace_back(arg);
-        return nullptr;
-    });
-}
-
-const char* set_copy_within(cmd_parms*, void* cfg, int on) {
-    static_cast<DirConfig*>(cfg)->copy_within = httpd::to_tri(on);
-    return nullptr;
-}
-
-const char* set_bind_signer(cmd_parms*, void* cfg, int on) {
-    static_cast<DirConfig*>(cfg)->bind_signer = httpd::to_tri(on);
-    return nullptr;
-}
-
-const char* set_spool(cmd_parms*, void* cfg, int on) {
-    static_cast<DirConfig*>(cfg)->spool = httpd::to_tri(on);
+const char* add_extension_method(cmd_parms* cmd, DirConfig& c, const char* arg) {
+    if (!*arg || arg[strcspn(arg, "()<>@,;:\\\"/[]?={} \t")])
+        throw std::invalid_argument(std::string("'") + arg + "' is not a method name (e.g. PATCH)");
+    auto* methods = const_cast<MethodNames*>(c.extension_methods);
+    if (!methods) c.extension_methods = methods = httpd::pool_new<MethodNames>(cmd->pool);
+    methods->names.emplace_back(arg);
     return nullptr;
 }
 
@@ -176,38 +108,38 @@ const char* directory_arg(cmd_parms* cmd, const char* arg, const char* what) {
 }
 
 const command_rec directives[] = {
-    AP_INIT_TAKE1("CMIContentValidation", as_cmd(set_validation), nullptr, RSRC_CONF | ACCESS_CONF,
+    AP_INIT_TAKE1("CMIContentValidation", httpd::handler<set_validation>(), nullptr, RSRC_CONF | ACCESS_CONF,
                   "Off (default), Optional or Required: validation of signed request bodies"),
-    AP_INIT_ITERATE("CMIContentFormats", as_cmd(add_format), nullptr, RSRC_CONF | ACCESS_CONF,
+    AP_INIT_ITERATE("CMIContentFormats", httpd::handler<add_format>(), nullptr, RSRC_CONF | ACCESS_CONF,
                     "cms and/or http-signature: the self-contained upload formats accepted (default both)"),
-    AP_INIT_ITERATE("CMIContentDigestAlgorithms", as_cmd(add_digest_alg), nullptr, RSRC_CONF | ACCESS_CONF,
+    AP_INIT_ITERATE("CMIContentDigestAlgorithms", httpd::handler<add_digest_alg>(), nullptr, RSRC_CONF | ACCESS_CONF,
                     "sha-256 and/or sha-512: the body digest algorithms accepted (default both)"),
-    AP_INIT_TAKE1("CMIContentTrustAnchors", as_cmd(set_trust_anchors), nullptr, RSRC_CONF | ACCESS_CONF,
+    AP_INIT_TAKE1("CMIContentTrustAnchors", httpd::handler<set_trust_anchors>(), nullptr, RSRC_CONF | ACCESS_CONF,
                   "PEM file of the CA certificates that CMS content signers must chain to"),
-    AP_INIT_TAKE1("CMIContentSignerKeys", as_cmd(set_signer_keys), nullptr, RSRC_CONF | ACCESS_CONF,
+    AP_INIT_TAKE1("CMIContentSignerKeys", httpd::handler<set_signer_keys>(), nullptr, RSRC_CONF | ACCESS_CONF,
                   "directory of RFC 9421 signer keys, one <keyid>.pem (public key or certificate) each"),
-    AP_INIT_FLAG("CMIContentBindSigner", as_cmd(set_bind_signer), nullptr, RSRC_CONF | ACCESS_CONF,
+    AP_INIT_FLAG("CMIContentBindSigner", as_cmd(httpd::set_flag<&DirConfig::bind_signer>), nullptr, RSRC_CONF | ACCESS_CONF,
                  "On: the signer identity must equal the authenticated CMI user (default Off)"),
-    AP_INIT_FLAG("CMIContentSpool", as_cmd(set_spool), nullptr, RSRC_CONF | ACCESS_CONF,
+    AP_INIT_FLAG("CMIContentSpool", as_cmd(httpd::set_flag<&DirConfig::spool>), nullptr, RSRC_CONF | ACCESS_CONF,
                  "On: spool and verify the whole body before the handler runs (default Off: stream)"),
-    AP_INIT_TAKE1("CMIContentSpoolDir", as_cmd(set_spool_dir), nullptr, RSRC_CONF | ACCESS_CONF,
+    AP_INIT_TAKE1("CMIContentSpoolDir", httpd::handler<set_spool_dir>(), nullptr, RSRC_CONF | ACCESS_CONF,
                   "directory for spooled bodies, writable by the httpd user (default: " CMI_DEFAULT_SPOOL_DIR ")"),
-    AP_INIT_TAKE1("CMIContentReplayCache", as_cmd(set_replay_cache), nullptr, RSRC_CONF,
+    AP_INIT_TAKE1("CMIContentReplayCache", as_cmd(httpd::set_replay_cache<cmi_content_module, &ServerConfig::replay_cache>), nullptr, RSRC_CONF,
                   "socache provider[:args] remembering RFC 9421 nonces (default shmcb)"),
-    AP_INIT_TAKE1("CMIContentSignerIdentity", as_cmd(set_signer_identity), nullptr, RSRC_CONF | ACCESS_CONF,
+    AP_INIT_TAKE1("CMIContentSignerIdentity", httpd::handler<set_signer_identity>(), nullptr, RSRC_CONF | ACCESS_CONF,
                   "ap_expr string giving a CMS signer's identity from its SIGNER_* variables "
                   "(default %{SIGNER_S_DN_CN}); RFC 9421 signers are their keyid"),
-    AP_INIT_TAKE1("CMIContentSignatureMaxAge", as_cmd(set_signature_max_age), nullptr, RSRC_CONF | ACCESS_CONF,
+    AP_INIT_TAKE1("CMIContentSignatureMaxAge", httpd::handler<set_signature_max_age>(), nullptr, RSRC_CONF | ACCESS_CONF,
                   "seconds a signature is accepted after its created time (RFC 9421) or signingTime (CMS), "
                   "and an accepted CMS signature is bound to its target (default 300)"),
-    AP_INIT_ITERATE("CMIContentSignerEKU", as_cmd(add_signer_eku), nullptr, RSRC_CONF | ACCESS_CONF,
+    AP_INIT_ITERATE("CMIContentSignerEKU", httpd::handler<add_signer_eku>(), nullptr, RSRC_CONF | ACCESS_CONF,
                     "extended key usages (OIDs or names such as clientAuth) that may sign content besides "
                     "emailProtection, codeSigning, documentSigning and anyExtendedKeyUsage"),
-    AP_INIT_TAKE1("CMIContentCRL", as_cmd(set_crl), nullptr, RSRC_CONF | ACCESS_CONF,
+    AP_INIT_TAKE1("CMIContentCRL", httpd::handler<set_crl>(), nullptr, RSRC_CONF | ACCESS_CONF,
                   "PEM file of CRLs: content signer certificates are checked against their issuer's CRL"),
-    AP_INIT_FLAG("CMIContentCopyWithin", as_cmd(set_copy_within), nullptr, RSRC_CONF | ACCESS_CONF,
+    AP_INIT_FLAG("CMIContentCopyWithin", as_cmd(httpd::set_flag<&DirConfig::copy_within>), nullptr, RSRC_CONF | ACCESS_CONF,
                  "On: WebDAV COPY/MOVE within this validated tree is allowed (default Off: refused)"),
-    AP_INIT_ITERATE("CMIContentExtensionMethods", as_cmd(add_extension_method), nullptr, RSRC_CONF | ACCESS_CONF,
+    AP_INIT_ITERATE("CMIContentExtensionMethods", httpd::handler<add_extension_method>(), nullptr, RSRC_CONF | ACCESS_CONF,
                     "methods beyond HTTP/WebDAV's (e.g. PATCH) let into a validated location, bodies validated "
                     "(default none: refused with 405)"),
     CMI_MANIFEST_DIRECTIVES,
@@ -222,41 +154,19 @@ std::vector<DigestAlg> digest_algs(const DirConfig& c) {
     return out;
 }
 
-void* create_dir_config(apr_pool_t* p, char*) { return httpd::pool_new<DirConfig>(p); }
-
-void* merge_dir_config(apr_pool_t* p, void* basev, void* addv) {
-    const auto* base = static_cast<const DirConfig*>(basev);
-    const auto* add = static_cast<const DirConfig*>(addv);
-    auto* c = httpd::pool_new<DirConfig>(p);
-    c->validation = add->validation != Validation::unset ? add->validation : base->validation;
-    c->formats = add->formats ? add->formats : base->formats;
-    c->digest_algs = add->digest_algs ? add->digest_algs : base->digest_algs;
-    c->anchors = httpd::merge_ptr(base->anchors, add->anchors);
-    c->signer_keys_dir = httpd::merge_ptr(base->signer_keys_dir, add->signer_keys_dir);
-    c->bind_signer = httpd::merge_tri(base->bind_signer, add->bind_signer);
-    c->spool = httpd::merge_tri(base->spool, add->spool);
-    c->spool_dir = httpd::merge_ptr(base->spool_dir, add->spool_dir);
-    c->manifest = merge_manifest_config(base->manifest, add->manifest);
-    c->signature_max_age = add->signature_max_age >= 0 ? add->signature_max_age : base->signature_max_age;
-    c->signer_identity = httpd::merge_ptr(base->signer_identity, add->signer_identity);
-    c->signer_purposes = httpd::merge_ptr(base->signer_purposes, add->signer_purposes);
-    c->crl = httpd::merge_ptr(base->crl, add->crl);
-    c->validation_scope = add->validation != Validation::unset ? add->validation_scope : base->validation_scope;
-    c->copy_within = httpd::merge_tri(base->copy_within, add->copy_within);
-    c->extension_methods = httpd::merge_ptr(base->extension_methods, add->extension_methods);
-    return c;
+void merge_into(DirConfig& c, const DirConfig& base, const DirConfig& add, apr_pool_t*) {
+    using D = DirConfig;
+    httpd::inherit_fields(c, base, add, &D::validation, &D::formats, &D::digest_algs, &D::anchors,
+                          &D::signer_keys_dir, &D::bind_signer, &D::spool, &D::spool_dir, &D::signature_max_age,
+                          &D::signer_identity, &D::signer_purposes, &D::crl, &D::copy_within, &D::extension_methods);
+    c.manifest = merge_manifest_config(base.manifest, add.manifest);
+    c.validation_scope = add.validation != Validation::unset ? add.validation_scope : base.validation_scope;
 }
 
-void* create_server_config(apr_pool_t* p, server_rec*) { return httpd::pool_new<ServerConfig>(p); }
-
-void* merge_server_config(apr_pool_t* p, void* basev, void* addv) {
-    const auto* base = static_cast<const ServerConfig*>(basev);
-    const auto* add = static_cast<const ServerConfig*>(addv);
-    auto* c = httpd::pool_new<ServerConfig>(p);
-    c->replay_cache = add->replay_cache ? add->replay_cache : base->replay_cache;
-    if (base->snapshot_dirs && add->snapshot_dirs) c->snapshot_dirs = apr_array_append(p, base->snapshot_dirs, add->snapshot_dirs);
-    else c->snapshot_dirs = add->snapshot_dirs ? add->snapshot_dirs : base->snapshot_dirs;
-    return c;
+void merge_into(ServerConfig& c, const ServerConfig& base, const ServerConfig& add, apr_pool_t* p) {
+    c.replay_cache = httpd::inherit(base.replay_cache, add.replay_cache);
+    if (base.snapshot_dirs && add.snapshot_dirs) c.snapshot_dirs = apr_array_append(p, base.snapshot_dirs, add.snapshot_dirs);
+    else c.snapshot_dirs = httpd::inherit(base.snapshot_dirs, add.snapshot_dirs);
 }
 
 void note_snapshot_dir(server_rec* s, apr_pool_t* pconf, const char* dir) {

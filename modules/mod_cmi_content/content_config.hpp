@@ -13,8 +13,9 @@
 #include <string>
 #include <vector>
 
+// Every file of the module logs under its name (per-module LogLevel).
 extern "C" {
-extern module AP_MODULE_DECLARE_DATA cmi_content_module;
+APLOG_USE_MODULE(cmi_content);
 }
 
 namespace cmi::content {
@@ -65,10 +66,9 @@ struct ServerConfig {
 // Records a CMIStagingSnapshotDir of server s (each child sweeps them at start).
 void note_snapshot_dir(server_rec* s, apr_pool_t* pconf, const char* dir);
 
-void* create_dir_config(apr_pool_t* p, char* dir);
-void* merge_dir_config(apr_pool_t* p, void* base, void* add);
-void* create_server_config(apr_pool_t* p, server_rec* s);
-void* merge_server_config(apr_pool_t* p, void* base, void* add);
+// Section merges (httpd::merge_config).
+void merge_into(DirConfig& out, const DirConfig& base, const DirConfig& add, apr_pool_t* p);
+void merge_into(ServerConfig& out, const ServerConfig& base, const ServerConfig& add, apr_pool_t* p);
 
 inline ServerConfig& server_config(server_rec* s) {
     return *static_cast<ServerConfig*>(ap_get_module_config(s->module_config, &cmi_content_module));

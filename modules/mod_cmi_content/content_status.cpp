@@ -3,12 +3,9 @@
 // from CMI_CONTENT_VALIDATION / CMI_CONTENT_FORMAT), replay-cache hits and misses.
 #include "mod_cmi_content/content_status.hpp"
 
-#include "httpd/barrier.hpp"
 #include "httpd/notes.hpp"
 #include "httpd/status_counters.hpp"
 #include "mod_cmi_content/content_config.hpp"
-
-#include <mod_status.h>
 
 #include <string>
 
@@ -28,47 +25,25 @@ constexpr const char* kCounters[] = {
     "replay_cache.hits", "replay_cache.misses", "replay_cache.errors", "replay_cache.full", "other",
 };
 
-extern "C" int cmi_content_status(request_rec* r, int flags) {
-    return httpd::hook_barrier(r, cmi_content_module, "status_hook", [r, flags] {
-        httpd::report_status(r, flags, cmi_content_module, "cmi_content", "mod_cmi_content (CMI content validation)");
-        return OK;
-    });
+void count_validation(request_rec* r) {
+    // After an internal redirect the verdict may be known only to the last request.
+    const request_rec* last = r;
+    while (last->next) last = last->next;
+    const char* result = apr_table_get(last->notes, httpd::kContentValidationKey);
+    if (!result) return;
+    const std::string res(result);
+    if (res == "absent") return httpd::count(r, cmi_content_module, "validations.absent");
+    const char* format = apr_table_get(last->notes, httpd::kContentFormatKey);
+    httpd::count(r, cmi_content_module,
+                 std::string("validations.") + (format && *format ? format : "unknown") + "." + res);
 }
 
-extern "C" int cmi_content_status_log(request_rec* r) {
-    return httpd::hook_barrier(r, cmi_content_module, "log_transaction", [r] {
-        if (r->main) return DECLINED;
-        // After an internal redirect the verdict may be known only to the last request.
-        const request_rec* last = r;
-        while (last->next) last = last->next;
-        const char* result = apr_table_get(last->notes, httpd::kContentValidationKey);
-        if (!result) return DECLINED;
-        const std::string res(result);
-        if (res == "absent") {
-            httpd::count(r, cmi_content_module, "validations.absent");
-        } else {
-            const char* format = apr_table_get(last->notes, httpd::kContentFormatKey);
-            httpd::count(r, cmi_content_module,
-                         std::string("validations.") + (format && *format ? format : "unknown") + "." + res);
-        }
-        return DECLINED;
-    });
-}
-
-extern "C" int cmi_content_status_post_config(apr_pool_t* pconf, apr_pool_t*, apr_pool_t*, server_rec* s) {
-    try {
-        httpd::StatusCounters::create(pconf, s, cmi_content_module, kCounters, std::size(kCounters));
-    } catch (...) {
-    }
-    return OK;
-}
+constexpr httpd::StatusTable kStatus{
+    &cmi_content_module, "cmi_content", "mod_cmi_content (CMI content validation)", kCounters, std::size(kCounters),
+    nullptr,             count_validation};
 
 }  // namespace
 
-void register_status_hooks() {
-    APR_OPTIONAL_HOOK(ap, status_hook, cmi_content_status, nullptr, nullptr, APR_HOOK_MIDDLE);
-    ap_hook_post_config(cmi_content_status_post_config, nullptr, nullptr, APR_HOOK_MIDDLE);
-    ap_hook_log_transaction(cmi_content_status_log, nullptr, nullptr, APR_HOOK_MIDDLE);
-}
+void register_status_hooks() { httpd::register_status_table<kStatus>(); }
 
 }  // namespace cmi::content

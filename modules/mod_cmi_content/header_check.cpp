@@ -1,10 +1,10 @@
+#include "httpd/notes.hpp"
 #include "mod_cmi_content/header_check.hpp"
 
 #include "httpd/pool_object.hpp"
 #include "httpd/problem_response.hpp"
 #include "libcmi/base64.hpp"
 #include "libcmi/cms_signature.hpp"
-#include "mod_cmi_content/content_notes.hpp"
 #include "mod_cmi_content/evidence_notes.hpp"
 #include "mod_cmi_content/http_signature_check.hpp"
 #include "mod_cmi_content/replay_check.hpp"
@@ -40,7 +40,7 @@ Expectation check_cms(request_rec* r, const DirConfig& dc, const char* header) {
 }
 
 const char* cmi_user(request_rec* r) {
-    const char* u = apr_table_get(r->notes, kUserKey);
+    const char* u = apr_table_get(r->notes, httpd::kUserKey);
     return u ? u : r->user;
 }
 
@@ -60,7 +60,7 @@ HeaderVerdict check_headers(request_rec* r, const DirConfig& dc) {
                 nullptr};
     if (!cms && !http) {
         if (validation(dc) == Validation::required) {
-            publish(r, kValidationKey, "absent");
+            publish(r, httpd::kContentValidationKey, "absent");
             std::string how;
             if (accepted & kFormatCms) how = "a CMI-Content-Signature header (format cms)";
             if (accepted & kFormatHttpSignature)
@@ -70,15 +70,15 @@ HeaderVerdict check_headers(request_rec* r, const DirConfig& dc) {
                                   "This CMI interface requires signed content: send " + how + "."),
                     nullptr};
         }
-        publish(r, kValidationKey, "absent");
+        publish(r, httpd::kContentValidationKey, "absent");
         return {};
     }
 
     // The format is known from the headers: a refusal is counted and recorded under it.
-    publish(r, kFormatKey, cms ? "cms" : "http-signature");
+    publish(r, httpd::kContentFormatKey, cms ? "cms" : "http-signature");
     try {
         Expectation e = cms ? check_cms(r, dc, cms) : check_http_signature(r, dc);
-        publish(r, kSignerKey, e.signer);  // verified; recorded even if not bound to the user
+        publish(r, httpd::kContentSignerKey, e.signer);  // verified; recorded even if not bound to the user
         if (binds_signer(dc)) {
             const char* user = cmi_user(r);
             if (!user || e.signer.empty() || e.signer != user)
@@ -90,7 +90,7 @@ HeaderVerdict check_headers(request_rec* r, const DirConfig& dc) {
         if (!e.signature_id.empty()) bind_signature_to_target(r, e.signature_id, e.signature_until);
         return {DECLINED, httpd::pool_new<RequestState>(r->pool, std::move(e))};
     } catch (const ValidationError& ve) {
-        publish(r, kValidationKey, "invalid");
+        publish(r, httpd::kContentValidationKey, "invalid");
         return {httpd::refuse(r, cmi_content_module, ve.code, ve.what()), nullptr};
     }
 }

@@ -2,6 +2,7 @@
 
 #include "libcmi/content_digest.hpp"
 #include "libcmi/http_signature.hpp"
+#include "libcmi/http_signature_crypto.hpp"
 #include "libcmi/validation_error.hpp"
 #include "mod_cmi_content/evidence_notes.hpp"
 
@@ -72,7 +73,7 @@ Expectation check_http_signature(request_rec* r, const DirConfig& dc) {
 
     const std::string key_file = std::string(dc.signer_keys_dir) + "/" + sig.params.keyid + ".pem";
     const std::string pem = httpsig::read_key_file(key_file);
-    httpsig::Pkey key = httpsig::public_key_from_pem(pem);
+    ossl::Pkey key = httpsig::public_key_from_pem(pem);
     if (!key) throw ValidationError("signer-untrusted", "keyid '" + sig.params.keyid + "' is not a known content signer");
     httpsig::check_signer_key(pem, key.get(), apr_time_sec(r->request_time), sig.params.keyid, dc.signer_purposes,
                               dc.crl);

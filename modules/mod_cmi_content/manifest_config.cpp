@@ -17,7 +17,6 @@ struct NsBinding {
     const char* uri;
 };
 
-ManifestConfig& manifest_of(void* cfg) { return static_cast<DirConfig*>(cfg)->manifest; }
 
 bool is_ncname(const char* s) {
     if (!*s || !(apr_isalpha(*s) || *s == '_')) return false;
@@ -29,23 +28,12 @@ bool is_ncname(const char* s) {
 }  // namespace
 
 ManifestConfig merge_manifest_config(const ManifestConfig& base, const ManifestConfig& add) {
+    using M = ManifestConfig;
     ManifestConfig c;
-    c.enabled = httpd::merge_tri(base.enabled, add.enabled);
-    c.staging_root = httpd::merge_ptr(base.staging_root, add.staging_root);
-    c.per_user = httpd::merge_tri(base.per_user, add.per_user);
-    c.max_size = add.max_size > 0 ? add.max_size : base.max_size;
-    c.namespaces = add.namespaces ? add.namespaces : base.namespaces;
-    c.item_path = httpd::merge_ptr(base.item_path, add.item_path);
-    c.id_path = httpd::merge_ptr(base.id_path, add.id_path);
-    c.location_path = httpd::merge_ptr(base.location_path, add.location_path);
-    c.digest_path = httpd::merge_ptr(base.digest_path, add.digest_path);
-    c.signed_hash_path = httpd::merge_ptr(base.signed_hash_path, add.signed_hash_path);
-    c.metadata = add.metadata ? add.metadata : base.metadata;
-    c.snapshot = add.snapshot >= 0 ? add.snapshot : base.snapshot;
-    c.snapshot_dir = httpd::merge_ptr(base.snapshot_dir, add.snapshot_dir);
-    c.max_items = add.max_items > 0 ? add.max_items : base.max_items;
-    c.max_bytes = add.max_bytes > 0 ? add.max_bytes : base.max_bytes;
-    c.max_keyinfo_certificates = add.max_keyinfo_certificates > 0 ? add.max_keyinfo_certificates : base.max_keyinfo_certificates;
+    httpd::inherit_fields(c, base, add, &M::enabled, &M::staging_root, &M::per_user, &M::max_size, &M::namespaces,
+                          &M::item_path, &M::id_path, &M::location_path, &M::digest_path, &M::signed_hash_path,
+                          &M::metadata, &M::snapshot_dir, &M::max_items, &M::max_bytes, &M::max_keyinfo_certificates);
+    c.snapshot = add.snapshot >= 0 ? add.snapshot : base.snapshot;  // 0 is a mode (move)
     return c;
 }
 
@@ -73,114 +61,85 @@ ManifestPaths manifest_paths(const ManifestConfig& c) {
     return p;
 }
 
-const char* set_decoupled_manifest(cmd_parms*, void* cfg, int on) {
-    manifest_of(cfg).enabled = httpd::to_tri(on);
+const char* set_staging_root(cmd_parms* cmd, DirConfig& d, const char* arg) {
+    d.manifest.staging_root = directory_arg(cmd, arg, "under which content is staged");
     return nullptr;
 }
 
-const char* set_staging_per_user(cmd_parms*, void* cfg, int on) {
-    manifest_of(cfg).per_user = httpd::to_tri(on);
+const char* set_manifest_max_size(cmd_parms*, DirConfig& d, const char* arg) {
+    d.manifest.max_size =
+        static_cast<apr_off_t>(httpd::number_arg(arg, 1, 64 * 1048576, "a size; give bytes between 1 and 67108864"));
     return nullptr;
 }
 
-const char* set_staging_root(cmd_parms* cmd, void* cfg, const char* arg) {
-    return httpd::directive_barrier(cmd, [&]() -> const char* {
-        manifest_of(cfg).staging_root = directory_arg(cmd, arg, "under which content is staged");
-        return nullptr;
-    });
+const char* add_manifest_namespace(cmd_parms* cmd, DirConfig& d, const char* prefix, const char* uri) {
+    if (!is_ncname(prefix)) throw std::invalid_argument(std::string("'") + prefix + "' is not a namespace prefix");
+    if (!*uri) throw std::invalid_argument("the namespace URI is empty");
+    ManifestConfig& c = d.manifest;
+    if (!c.namespaces) c.namespaces = apr_array_make(cmd->pool, 2, sizeof(NsBinding));
+    *static_cast<NsBinding*>(apr_array_push(c.namespaces)) = {apr_pstrdup(cmd->pool, prefix),
+                                                              apr_pstrdup(cmd->pool, uri)};
+    return nullptr;
 }
 
-const char* set_manifest_max_size(cmd_parms* cmd, void* cfg, const char* arg) {
-    return httpd::directive_barrier(cmd, [&]() -> const char* {
-        char* end = nullptr;
-        const apr_int64_t n = apr_strtoi64(arg, &end, 10);
-        if (!*arg || *end || n < 1 || n > 64 * 1048576)
-            throw std::invalid_argument(std::string("'") + arg + "' is not a size; give bytes between 1 and 67108864");
-        manifest_of(cfg).max_size = static_cast<apr_off_t>(n);
-        return nullptr;
-    });
+const char* set_manifest_path(cmd_parms* cmd, DirConfig& d, const char* arg) {
+    if (const std::string err = xpath_syntax_error(arg); !err.empty()) throw std::invalid_argument(err);
+    ManifestConfig& c = d.manifest;
+    const std::string which = static_cast<const char*>(cmd->info);
+    const char* v = apr_pstrdup(cmd->pool, arg);
+    if (which == "item") c.item_path = v;
+    else if (which == "id") c.id_path = v;
+    else if (which == "location") c.location_path = v;
+    else if (which == "digest") c.digest_path = v;
+    else c.signed_hash_path = v;
+    return nullptr;
 }
 
-const char* add_manifest_namespace(cmd_parms* cmd, void* cfg, const char* prefix, const char* uri) {
-    return httpd::directive_barrier(cmd, [&]() -> const char* {
-        if (!is_ncname(prefix)) throw std::invalid_argument(std::string("'") + prefix + "' is not a namespace prefix");
-        if (!*uri) throw std::invalid_argument("the namespace URI is empty");
-        ManifestConfig& c = manifest_of(cfg);
-        if (!c.namespaces) c.namespaces = apr_array_make(cmd->pool, 2, sizeof(NsBinding));
-        *static_cast<NsBinding*>(apr_array_push(c.namespaces)) = {apr_pstrdup(cmd->pool, prefix),
-                                                                  apr_pstrdup(cmd->pool, uri)};
-        return nullptr;
-    });
+const char* add_manifest_metadata(cmd_parms* cmd, DirConfig& d, const char* arg) {
+    if (const std::string err = xpath_syntax_error(arg); !err.empty()) throw std::invalid_argument(err);
+    ManifestConfig& c = d.manifest;
+    if (!c.metadata) c.metadata = apr_array_make(cmd->pool, 2, sizeof(const char*));
+    APR_ARRAY_PUSH(c.metadata, const char*) = apr_pstrdup(cmd->pool, arg);
+    return nullptr;
 }
 
-const char* set_manifest_path(cmd_parms* cmd, void* cfg, const char* arg) {
-    return httpd::directive_barrier(cmd, [&]() -> const char* {
-        if (const std::string err = xpath_syntax_error(arg); !err.empty()) throw std::invalid_argument(err);
-        ManifestConfig& c = manifest_of(cfg);
-        const std::string which = static_cast<const char*>(cmd->info);
-        const char* v = apr_pstrdup(cmd->pool, arg);
-        if (which == "item") c.item_path = v;
-        else if (which == "id") c.id_path = v;
-        else if (which == "location") c.location_path = v;
-        else if (which == "digest") c.digest_path = v;
-        else c.signed_hash_path = v;
-        return nullptr;
-    });
+const char* set_snapshot_mode(cmd_parms*, DirConfig& d, const char* arg) {
+    if (!strcasecmp(arg, "Move")) d.manifest.snapshot = static_cast<signed char>(SnapshotMode::move);
+    else if (!strcasecmp(arg, "Copy")) d.manifest.snapshot = static_cast<signed char>(SnapshotMode::copy);
+    else throw std::invalid_argument(std::string("'") + arg + "' is not a snapshot mode; use Move or Copy");
+    return nullptr;
 }
 
-const char* add_manifest_metadata(cmd_parms* cmd, void* cfg, const char* arg) {
-    return httpd::directive_barrier(cmd, [&]() -> const char* {
-        if (const std::string err = xpath_syntax_error(arg); !err.empty()) throw std::invalid_argument(err);
-        ManifestConfig& c = manifest_of(cfg);
-        if (!c.metadata) c.metadata = apr_array_make(cmd->pool, 2, sizeof(const char*));
-        APR_ARRAY_PUSH(c.metadata, const char*) = apr_pstrdup(cmd->pool, arg);
-        return nullptr;
-    });
-}
-
-const char* set_snapshot_mode(cmd_parms* cmd, void* cfg, const char* arg) {
-    return httpd::directive_barrier(cmd, [&]() -> const char* {
-        if (!strcasecmp(arg, "Move")) manifest_of(cfg).snapshot = static_cast<signed char>(SnapshotMode::move);
-        else if (!strcasecmp(arg, "Copy")) manifest_of(cfg).snapshot = static_cast<signed char>(SnapshotMode::copy);
-        else throw std::invalid_argument(std::string("'") + arg + "' is not a snapshot mode; use Move or Copy");
-        return nullptr;
-    });
-}
-
-const char* set_snapshot_dir(cmd_parms* cmd, void* cfg, const char* arg) {
-    return httpd::directive_barrier(cmd, [&]() -> const char* {
-        const char* path =
-            directory_arg(cmd, arg, "writable by the httpd user and reachable through no upload location");
-        manifest_of(cfg).snapshot_dir = path;
-        note_snapshot_dir(cmd->server, cmd->pool, path);
-        return nullptr;
-    });
+const char* set_snapshot_dir(cmd_parms* cmd, DirConfig& d, const char* arg) {
+    const char* path =
+        directory_arg(cmd, arg, "writable by the httpd user and reachable through no upload location");
+    d.manifest.snapshot_dir = path;
+    note_snapshot_dir(cmd->server, cmd->pool, path);
+    return nullptr;
 }
 
 // CMIManifestMaxItems, CMIManifestMaxBytes (K/M/G/T: binary multiples), CMIManifestMaxKeyInfoCertificates.
-const char* set_manifest_limit(cmd_parms* cmd, void* cfg, const char* arg) {
-    return httpd::directive_barrier(cmd, [&]() -> const char* {
-        const std::string which = static_cast<const char*>(cmd->info);
-        char* end = nullptr;
-        apr_int64_t n = apr_strtoi64(arg, &end, 10);
-        if (which == "bytes" && *arg && end && *end && !end[1]) {
-            const char* units = "KMGT";
-            if (const char* u = std::strchr(units, apr_toupper(*end))) {
-                for (const char* x = units; x <= u; ++x) n = n > (APR_INT64_MAX >> 10) ? -1 : n * 1024;
-                ++end;
-            }
+const char* set_manifest_limit(cmd_parms* cmd, DirConfig& d, const char* arg) {
+    const std::string which = static_cast<const char*>(cmd->info);
+    char* end = nullptr;
+    apr_int64_t n = apr_strtoi64(arg, &end, 10);
+    if (which == "bytes" && *arg && end && *end && !end[1]) {
+        const char* units = "KMGT";
+        if (const char* u = std::strchr(units, apr_toupper(*end))) {
+            for (const char* x = units; x <= u; ++x) n = n > (APR_INT64_MAX >> 10) ? -1 : n * 1024;
+            ++end;
         }
-        const apr_int64_t most = which == "items" ? 10000000 : which == "certificates" ? 64 : APR_INT64_MAX;
-        if (!*arg || *end || n < 1 || n > most)
-            throw std::invalid_argument(std::string("'") + arg + "' is not a limit; give a number from 1 to " +
-                                        std::to_string(static_cast<long long>(most)) +
-                                        (which == "bytes" ? " (bytes, or with a K, M, G or T suffix)" : ""));
-        ManifestConfig& c = manifest_of(cfg);
-        if (which == "items") c.max_items = static_cast<long>(n);
-        else if (which == "bytes") c.max_bytes = static_cast<apr_off_t>(n);
-        else c.max_keyinfo_certificates = static_cast<int>(n);
-        return nullptr;
-    });
+    }
+    const apr_int64_t most = which == "items" ? 10000000 : which == "certificates" ? 64 : APR_INT64_MAX;
+    if (!*arg || *end || n < 1 || n > most)
+        throw std::invalid_argument(std::string("'") + arg + "' is not a limit; give a number from 1 to " +
+                                    std::to_string(static_cast<long long>(most)) +
+                                    (which == "bytes" ? " (bytes, or with a K, M, G or T suffix)" : ""));
+    ManifestConfig& c = d.manifest;
+    if (which == "items") c.max_items = static_cast<long>(n);
+    else if (which == "bytes") c.max_bytes = static_cast<apr_off_t>(n);
+    else c.max_keyinfo_certificates = static_cast<int>(n);
+    return nullptr;
 }
 
 }  // namespace cmi::content

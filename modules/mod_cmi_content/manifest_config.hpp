@@ -8,6 +8,8 @@
 
 namespace cmi::content {
 
+struct DirConfig;
+
 struct ManifestConfig {
     httpd::Tri enabled = httpd::Tri::unset;   // CMIDecoupledManifest
     const char* staging_root = nullptr;       // CMIStagingRoot
@@ -61,50 +63,48 @@ inline int max_keyinfo_certificates(const ManifestConfig& c) {
 // unless CMIManifestNamespace rebinds it).
 ManifestPaths manifest_paths(const ManifestConfig& c);
 
-const char* set_decoupled_manifest(cmd_parms* cmd, void* cfg, int on);
-const char* set_staging_root(cmd_parms* cmd, void* cfg, const char* arg);
-const char* set_staging_per_user(cmd_parms* cmd, void* cfg, int on);
-const char* set_manifest_max_size(cmd_parms* cmd, void* cfg, const char* arg);
-const char* add_manifest_namespace(cmd_parms* cmd, void* cfg, const char* prefix, const char* uri);
-const char* set_manifest_path(cmd_parms* cmd, void* cfg, const char* arg);
-const char* add_manifest_metadata(cmd_parms* cmd, void* cfg, const char* arg);
-const char* set_snapshot_mode(cmd_parms* cmd, void* cfg, const char* arg);
-const char* set_snapshot_dir(cmd_parms* cmd, void* cfg, const char* arg);
-const char* set_manifest_limit(cmd_parms* cmd, void* cfg, const char* arg);
+const char* set_staging_root(cmd_parms* cmd, DirConfig& d, const char* arg);
+const char* set_manifest_max_size(cmd_parms* cmd, DirConfig& d, const char* arg);
+const char* add_manifest_namespace(cmd_parms* cmd, DirConfig& d, const char* prefix, const char* uri);
+const char* set_manifest_path(cmd_parms* cmd, DirConfig& d, const char* arg);
+const char* add_manifest_metadata(cmd_parms* cmd, DirConfig& d, const char* arg);
+const char* set_snapshot_mode(cmd_parms* cmd, DirConfig& d, const char* arg);
+const char* set_snapshot_dir(cmd_parms* cmd, DirConfig& d, const char* arg);
+const char* set_manifest_limit(cmd_parms* cmd, DirConfig& d, const char* arg);
 
 }  // namespace cmi::content
 
 // Spliced into mod_cmi_content's directive table.
 #define CMI_MANIFEST_DIRECTIVES                                                                                       \
-    AP_INIT_FLAG("CMIDecoupledManifest", httpd::as_cmd(set_decoupled_manifest), nullptr, RSRC_CONF | ACCESS_CONF,    \
+    AP_INIT_FLAG("CMIDecoupledManifest", httpd::as_cmd(httpd::set_flag<&DirConfig::manifest, &ManifestConfig::enabled>), nullptr, RSRC_CONF | ACCESS_CONF,    \
                  "On: request bodies here are Decoupled Upload manifests of content staged under CMIStagingRoot"),  \
-    AP_INIT_TAKE1("CMIStagingRoot", httpd::as_cmd(set_staging_root), nullptr, RSRC_CONF | ACCESS_CONF,               \
+    AP_INIT_TAKE1("CMIStagingRoot", httpd::handler<set_staging_root>(), nullptr, RSRC_CONF | ACCESS_CONF,               \
                   "directory under which manifest locations resolve (no symlinks, no '..')"),                        \
-    AP_INIT_FLAG("CMIStagingPerUser", httpd::as_cmd(set_staging_per_user), nullptr, RSRC_CONF | ACCESS_CONF,         \
+    AP_INIT_FLAG("CMIStagingPerUser", httpd::as_cmd(httpd::set_flag<&DirConfig::manifest, &ManifestConfig::per_user>), nullptr, RSRC_CONF | ACCESS_CONF,         \
                  "On: a user's manifest locations resolve under CMIStagingRoot/<CMI user>/ (default Off)"),          \
-    AP_INIT_TAKE1("CMIManifestMaxSize", httpd::as_cmd(set_manifest_max_size), nullptr, RSRC_CONF | ACCESS_CONF,      \
+    AP_INIT_TAKE1("CMIManifestMaxSize", httpd::handler<set_manifest_max_size>(), nullptr, RSRC_CONF | ACCESS_CONF,      \
                   "largest manifest accepted, in bytes (default 1048576)"),                                          \
-    AP_INIT_TAKE2("CMIManifestNamespace", httpd::as_cmd(add_manifest_namespace), nullptr, RSRC_CONF | ACCESS_CONF,   \
+    AP_INIT_TAKE2("CMIManifestNamespace", httpd::handler<add_manifest_namespace>(), nullptr, RSRC_CONF | ACCESS_CONF,   \
                   "prefix URI: a namespace binding for the manifest XPath settings (repeatable)"),                   \
-    AP_INIT_TAKE1("CMIManifestItemPath", httpd::as_cmd(set_manifest_path), (void*)"item", RSRC_CONF | ACCESS_CONF,  \
+    AP_INIT_TAKE1("CMIManifestItemPath", httpd::handler<set_manifest_path>(), (void*)"item", RSRC_CONF | ACCESS_CONF,  \
                   "XPath selecting the content items (default /m:Manifest/m:ContentItem)"),                          \
-    AP_INIT_TAKE1("CMIManifestIdPath", httpd::as_cmd(set_manifest_path), (void*)"id", RSRC_CONF | ACCESS_CONF,      \
+    AP_INIT_TAKE1("CMIManifestIdPath", httpd::handler<set_manifest_path>(), (void*)"id", RSRC_CONF | ACCESS_CONF,      \
                   "XPath of an item's id, relative to the item (default @id)"),                                      \
-    AP_INIT_TAKE1("CMIManifestLocationPath", httpd::as_cmd(set_manifest_path), (void*)"location",                    \
+    AP_INIT_TAKE1("CMIManifestLocationPath", httpd::handler<set_manifest_path>(), (void*)"location",                    \
                   RSRC_CONF | ACCESS_CONF, "XPath of an item's staged location, relative to the item (default m:Location)"), \
-    AP_INIT_TAKE1("CMIManifestDigestPath", httpd::as_cmd(set_manifest_path), (void*)"digest", RSRC_CONF | ACCESS_CONF, \
+    AP_INIT_TAKE1("CMIManifestDigestPath", httpd::handler<set_manifest_path>(), (void*)"digest", RSRC_CONF | ACCESS_CONF, \
                   "XPath of an item's digest, relative to the item (default m:Digest)"),                             \
-    AP_INIT_TAKE1("CMIManifestSignedHashPath", httpd::as_cmd(set_manifest_path), (void*)"signed-hash",              \
+    AP_INIT_TAKE1("CMIManifestSignedHashPath", httpd::handler<set_manifest_path>(), (void*)"signed-hash",              \
                   RSRC_CONF | ACCESS_CONF, "XPath of an item's CMS signed hash, relative to the item (default m:SignedHash)"), \
-    AP_INIT_TAKE1("CMIManifestMetadataPath", httpd::as_cmd(add_manifest_metadata), nullptr, RSRC_CONF | ACCESS_CONF, \
+    AP_INIT_TAKE1("CMIManifestMetadataPath", httpd::handler<add_manifest_metadata>(), nullptr, RSRC_CONF | ACCESS_CONF, \
                   "absolute XPath of manifest elements the handler may read unvalidated (repeatable)"),               \
-    AP_INIT_TAKE1("CMIStagingSnapshot", httpd::as_cmd(set_snapshot_mode), nullptr, RSRC_CONF | ACCESS_CONF,          \
+    AP_INIT_TAKE1("CMIStagingSnapshot", httpd::handler<set_snapshot_mode>(), nullptr, RSRC_CONF | ACCESS_CONF,          \
                   "Move (default) or Copy: how verified staged items become the handler's snapshots"),               \
-    AP_INIT_TAKE1("CMIStagingSnapshotDir", httpd::as_cmd(set_snapshot_dir), nullptr, RSRC_CONF | ACCESS_CONF,        \
+    AP_INIT_TAKE1("CMIStagingSnapshotDir", httpd::handler<set_snapshot_dir>(), nullptr, RSRC_CONF | ACCESS_CONF,        \
                   "directory for per-transaction snapshot directories (default: " CMI_DEFAULT_SNAPSHOT_DIR ")"),  \
-    AP_INIT_TAKE1("CMIManifestMaxItems", httpd::as_cmd(set_manifest_limit), (void*)"items", RSRC_CONF | ACCESS_CONF, \
+    AP_INIT_TAKE1("CMIManifestMaxItems", httpd::handler<set_manifest_limit>(), (void*)"items", RSRC_CONF | ACCESS_CONF, \
                   "most items one manifest may name (default 10000)"),                                              \
-    AP_INIT_TAKE1("CMIManifestMaxBytes", httpd::as_cmd(set_manifest_limit), (void*)"bytes", RSRC_CONF | ACCESS_CONF, \
+    AP_INIT_TAKE1("CMIManifestMaxBytes", httpd::handler<set_manifest_limit>(), (void*)"bytes", RSRC_CONF | ACCESS_CONF, \
                   "most bytes of staged content one manifest may have read, K/M/G/T suffix allowed (default 32G)"),  \
-    AP_INIT_TAKE1("CMIManifestMaxKeyInfoCertificates", httpd::as_cmd(set_manifest_limit), (void*)"certificates",    \
+    AP_INIT_TAKE1("CMIManifestMaxKeyInfoCertificates", httpd::handler<set_manifest_limit>(), (void*)"certificates",    \
                   RSRC_CONF | ACCESS_CONF, "most certificates a manifest signature's KeyInfo may carry (default 4)")

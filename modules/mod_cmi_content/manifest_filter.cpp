@@ -8,8 +8,8 @@
 #include "libcmi/manifest_verify.hpp"
 #include "libcmi/manifest_xmldsig.hpp"
 #include "mod_cmi_content/body_guard.hpp"
+#include "mod_cmi_content/body_read.hpp"
 #include "mod_cmi_content/body_replay.hpp"
-#include "mod_cmi_content/content_notes.hpp"
 #include "mod_cmi_content/evidence_notes.hpp"
 #include "mod_cmi_content/request_state.hpp"
 #include "mod_cmi_content/signer_identity.hpp"
@@ -25,34 +25,10 @@ namespace cmi::content {
 namespace {
 
 constexpr const char* kReplayFilterName = "CMI_CONTENT_MANIFEST";
-constexpr apr_off_t kReadBlock = 64 * 1024;
 
 struct ManifestBody {
     std::string data;
-    apr_bucket_brigade* pending = nullptr;
 };
-
-apr_status_t replay_body(ap_filter_t* f, apr_bucket_brigade* bb, ap_input_mode_t mode, apr_off_t readbytes) {
-    auto* ctx = static_cast<ManifestBody*>(f->ctx);
-    request_rec* r = f->r;
-    if (mode == AP_MODE_INIT) return APR_SUCCESS;
-    if (mode == AP_MODE_SPECULATIVE) return APR_ENOTIMPL;
-    if (!ctx->pending) {
-        ctx->pending = apr_brigade_create(r->pool, r->connection->bucket_alloc);
-        // The string lives in the request pool, as long as any bucket made from it.
-        if (!ctx->data.empty())
-            APR_BRIGADE_INSERT_TAIL(ctx->pending, apr_bucket_immortal_create(ctx->data.data(), ctx->data.size(),
-                                                                             r->connection->bucket_alloc));
-        APR_BRIGADE_INSERT_TAIL(ctx->pending, apr_bucket_eos_create(r->connection->bucket_alloc));
-    }
-    return hand_out(ctx->pending, bb, mode, readbytes);
-}
-
-extern "C" apr_status_t manifest_replay_filter(ap_filter_t* f, apr_bucket_brigade* bb, ap_input_mode_t mode, apr_read_type_e,
-                                      apr_off_t readbytes) {
-    return httpd::filter_barrier(f, cmi_content_module, "manifest replay filter",
-                                 [&] { return replay_body(f, bb, mode, readbytes); });
-}
 
 const char* cmi_user(request_rec* r) {
     const char* u = apr_table_get(r->notes, httpd::kUserKey);
@@ -60,39 +36,18 @@ const char* cmi_user(request_rec* r) {
 }
 
 int refuse_invalid(request_rec* r, const char* code, const std::string& detail, const std::string& ext = {}) {
-    publish(r, kValidationKey, "invalid");
+    publish(r, httpd::kContentValidationKey, "invalid");
     return httpd::refuse(r, cmi_content_module, code, detail, ext);
 }
 
 // Reads the whole manifest through the parser, keeping its bytes for the
 // handler. A refusal status, or OK with the parsed document.
 int read_manifest(request_rec* r, ManifestReader& reader, ManifestBody& body, StreamingDigest& digest) {
-    apr_bucket_brigade* bb = apr_brigade_create(r->pool, r->connection->bucket_alloc);
-    for (bool eos = false; !eos;) {
-        const apr_status_t rv = ap_get_brigade(r->input_filters, bb, AP_MODE_READBYTES, APR_BLOCK_READ, kReadBlock);
-        if (rv != APR_SUCCESS) {
-            apr_brigade_cleanup(bb);
-            return ap_map_http_request_error(rv, HTTP_BAD_REQUEST);
-        }
-        for (apr_bucket* b = APR_BRIGADE_FIRST(bb); b != APR_BRIGADE_SENTINEL(bb); b = APR_BUCKET_NEXT(b)) {
-            if (APR_BUCKET_IS_EOS(b)) {
-                eos = true;
-                break;
-            }
-            if (APR_BUCKET_IS_METADATA(b)) continue;
-            const char* data = nullptr;
-            apr_size_t len = 0;
-            if (apr_bucket_read(b, &data, &len, APR_BLOCK_READ) != APR_SUCCESS) {
-                apr_brigade_cleanup(bb);
-                return HTTP_BAD_REQUEST;
-            }
-            reader.feed(data, len);  // throws at the limit, before the copy grows
-            body.data.append(data, len);
-            digest.update(data, len);
-        }
-        apr_brigade_cleanup(bb);
-    }
-    return OK;
+    return read_body(r, [&](const char* data, apr_size_t len) {
+        reader.feed(data, len);  // throws at the limit, before the copy grows
+        body.data.append(data, len);
+        digest.update(data, len);
+    });
 }
 
 std::string signers_of(const ManifestVerdict& v) {
@@ -112,18 +67,18 @@ constexpr size_t kEnvItemsMax = 64 * 1024;
 void publish_items(request_rec* r, const ManifestVerdict& v, TransactionDir* tx) {
     const std::string full = items_structured_field(v);
     const char* value = apr_pstrmemdup(r->pool, full.data(), full.size());
-    apr_table_setn(r->notes, kItemsKey, value);
+    apr_table_setn(r->notes, httpd::kContentItemsKey, value);
     // The whole list, whatever its size, for the handler that may read it.
-    if (tx) publish(r, kItemsFileKey, tx->write("items", full + "\n"));
+    if (tx) publish(r, httpd::kContentItemsFileKey, tx->write("items", full + "\n"));
     if (full.size() <= kEnvItemsMax) {
-        apr_table_setn(r->subprocess_env, kItemsKey, value);
+        apr_table_setn(r->subprocess_env, httpd::kContentItemsKey, value);
         return;
     }
     const std::string compact = items_structured_field(v, true);
     if (compact.size() <= kEnvItemsMax)
-        apr_table_setn(r->subprocess_env, kItemsKey, apr_pstrmemdup(r->pool, compact.data(), compact.size()));
+        apr_table_setn(r->subprocess_env, httpd::kContentItemsKey, apr_pstrmemdup(r->pool, compact.data(), compact.size()));
     else
-        apr_table_unset(r->subprocess_env, kItemsKey);
+        apr_table_unset(r->subprocess_env, httpd::kContentItemsKey);
 }
 
 // The per-transaction directory of snapshots. What the handler did not take is
@@ -137,28 +92,32 @@ TransactionDir* open_transaction_dir(request_rec* r, const ManifestConfig& mc) {
 
 // Transaction directories left by a child that died (its lock is free): every
 // child sweeps the snapshot directories it may use when it starts.
-extern "C" void sweep_snapshots(apr_pool_t*, server_rec* main) {
+void sweep_snapshot_dirs(apr_pool_t*, server_rec* main) {
     std::set<std::string> bases{kDefaultSnapshotDir};
     for (server_rec* s = main; s; s = s->next)
         if (const apr_array_header_t* dirs = server_config(s).snapshot_dirs)
             for (int i = 0; i < dirs->nelts; ++i) bases.insert(APR_ARRAY_IDX(dirs, i, const char*));
     for (const std::string& base : bases) {
-        try {
+        try {  // one unreadable directory does not keep the others from being swept
             if (const unsigned n = sweep_transaction_dirs(base, 60))
-                ap_log_error_(__FILE__, __LINE__, cmi_content_module.module_index, APLOG_NOTICE, 0, main,
-                              "removed %u snapshot director%s left in %s by an ended process", n, n == 1 ? "y" : "ies",
-                              base.c_str());
+                ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, main,
+                             "removed %u snapshot director%s left in %s by an ended process", n, n == 1 ? "y" : "ies",
+                             base.c_str());
         } catch (const std::exception& e) {
-            ap_log_error_(__FILE__, __LINE__, cmi_content_module.module_index, APLOG_WARNING, 0, main,
-                          "cannot sweep snapshot directories in %s: %s", base.c_str(), e.what());
+            ap_log_error(APLOG_MARK, APLOG_WARNING, 0, main,
+                         CMILOGNO(30001) "cannot sweep snapshot directories in %s: %s", base.c_str(), e.what());
         }
     }
+}
+
+extern "C" void sweep_snapshots(apr_pool_t* p, server_rec* main) {
+    httpd::server_barrier(main, cmi_content_module, "child_init", [=] { sweep_snapshot_dirs(p, main); });
 }
 
 }  // namespace
 
 void register_manifest_filter() {
-    ap_register_input_filter(kReplayFilterName, manifest_replay_filter, nullptr, AP_FTYPE_CONTENT_SET);
+    register_read_ahead_filter(kReplayFilterName);
     ap_hook_child_init(sweep_snapshots, nullptr, nullptr, APR_HOOK_MIDDLE);
     register_snapshot_release();
 }
@@ -172,7 +131,7 @@ int validate_manifest(request_rec* r, const DirConfig& dc) {
     const ManifestConfig& mc = dc.manifest;
     if (!mc.staging_root)
         throw std::logic_error("CMIDecoupledManifest On needs CMIStagingRoot for this location");
-    publish(r, kFormatKey, "manifest");
+    publish(r, httpd::kContentFormatKey, "manifest");
     const apr_off_t max = manifest_max_size(mc);
     apr_off_t declared = 0;
     const char* length = apr_table_get(r->headers_in, "Content-Length");
@@ -191,7 +150,7 @@ int validate_manifest(request_rec* r, const DirConfig& dc) {
         ManifestReader reader(limits);
         if (const int st = read_manifest(r, reader, *body, digest); st != OK) return st;
         std::unique_ptr<ManifestDoc> doc = reader.finish();
-        publish(r, kDigestKey, content_digest_member(DigestAlg::sha256, digest.finish()));
+        publish(r, httpd::kContentDigestKey, content_digest_member(DigestAlg::sha256, digest.finish()));
 
         ManifestPolicy policy;
         policy.max_items = static_cast<size_t>(manifest_max_items(mc));
@@ -221,12 +180,12 @@ int validate_manifest(request_rec* r, const DirConfig& dc) {
     const std::string read = "manifest of " + std::to_string(verdict.items.size()) + " items: " +
                              std::to_string(verdict.files_read) + " distinct staged files read, " +
                              std::to_string(verdict.bytes_read) + " bytes, snapshots in " + tx->path();
-    ap_log_rerror_(__FILE__, __LINE__, cmi_content_module.module_index, APLOG_INFO, 0, r, "%s", read.c_str());
+    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "%s", read.c_str());
     const ItemResult* failed = verdict.first_failure();
     if (failed) tx->restore_moved();  // the staged files stay where they were for a corrected manifest
     publish_items(r, verdict, failed ? nullptr : tx);
     const std::string signer = signers_of(verdict);
-    if (!signer.empty()) publish(r, kSignerKey, signer);
+    if (!signer.empty()) publish(r, httpd::kContentSignerKey, signer);
     if (const ItemResult* bad = failed) {
         size_t failed = 0;
         for (const auto& i : verdict.items) failed += i.code ? 1 : 0;
@@ -235,13 +194,17 @@ int validate_manifest(request_rec* r, const DirConfig& dc) {
                                   " content items failed validation; first: " + bad->detail,
                               items_problem_extension(verdict));
     }
-    publish(r, kValidationKey, "valid");
+    publish(r, httpd::kContentValidationKey, "valid");
     publish_manifest_evidence(r, verdict.signed_manifest ? std::string_view(body->data) : std::string_view(), verdict);
 
-    // The handler sees the manifest as it was sent, with a known length.
-    apr_table_unset(r->headers_in, "Transfer-Encoding");
-    apr_table_setn(r->headers_in, "Content-Length", apr_off_t_toa(r->pool, static_cast<apr_off_t>(body->data.size())));
-    guard_body(r, ap_add_input_filter(kReplayFilterName, body, r, r->connection));
+    // The handler sees the manifest as it was sent. The string lives in the request
+    // pool, as long as any bucket made from it.
+    apr_bucket_brigade* replay = apr_brigade_create(r->pool, r->connection->bucket_alloc);
+    if (!body->data.empty())
+        APR_BRIGADE_INSERT_TAIL(replay, apr_bucket_immortal_create(body->data.data(), body->data.size(),
+                                                                   r->connection->bucket_alloc));
+    APR_BRIGADE_INSERT_TAIL(replay, apr_bucket_eos_create(r->connection->bucket_alloc));
+    replay_to_handler(r, kReplayFilterName, replay, static_cast<apr_off_t>(body->data.size()));
     return DECLINED;
 }
 

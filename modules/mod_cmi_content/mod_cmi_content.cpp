@@ -72,11 +72,7 @@ extern "C" int late_fixups(request_rec* r) {
 }
 
 extern "C" void manifest_child_init(apr_pool_t*, server_rec* s) {
-    try {
-        init_manifest_libraries();
-    } catch (const std::exception& e) {
-        ap_log_error_(__FILE__, __LINE__, cmi_content_module.module_index, APLOG_CRIT, 0, s, "mod_cmi_content: %s; manifests will be refused", e.what());
-    }
+    httpd::server_barrier(s, cmi_content_module, "child_init", init_manifest_libraries);
 }
 
 void register_hooks(apr_pool_t*) {
@@ -108,17 +104,4 @@ bool validates_body(request_rec* r) {
 
 }  // namespace cmi::content
 
-extern "C" {
-APLOG_USE_MODULE(cmi_content);
-
-__attribute__((visibility("default"))) module AP_MODULE_DECLARE_DATA cmi_content_module = {
-    STANDARD20_MODULE_STUFF,
-    cmi::content::create_dir_config,
-    cmi::content::merge_dir_config,
-    cmi::content::create_server_config,
-    cmi::content::merge_server_config,
-    cmi::content::directives,
-    cmi::content::register_hooks,
-    AP_MODULE_FLAG_NONE,
-};
-}
+CMI_MODULE(cmi_content, cmi::content)

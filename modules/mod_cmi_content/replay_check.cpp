@@ -1,5 +1,6 @@
 #include "mod_cmi_content/replay_check.hpp"
 
+#include "httpd/barrier.hpp"
 #include "httpd/replay_cache.hpp"
 #include "httpd/request_chain.hpp"
 #include "libcmi/sha256.hpp"
@@ -15,7 +16,7 @@
 namespace cmi::content {
 namespace {
 
-constexpr const char* kMutexType = "cmi-content-replay";
+constexpr char kMutexType[] = "cmi-content-replay";
 constexpr const char* kCacheName = "cmi-content";
 
 // A fixed-size key whatever the lengths (memcache keys are bounded), distinct
@@ -43,46 +44,19 @@ void remember_in_this_request(request_rec* r, const std::string& key) {
     apr_table_set(httpd::first_request(r)->notes, note_of(key).c_str(), "1");
 }
 
-extern "C" int pre_config(apr_pool_t* pconf, apr_pool_t*, apr_pool_t*) {
-    httpd::ReplayCache::register_mutex(pconf, kMutexType);
-    return OK;
-}
-
-int post_config_body(apr_pool_t* pconf, apr_pool_t* ptemp, server_rec* main) {
-    httpd::ReplayCache* fallback = server_config(main).replay_cache;
-    if (!fallback) fallback = httpd::ReplayCache::parse(pconf, ptemp, "shmcb", cmi_content_module);
-    for (server_rec* s = main; s; s = s->next) {
-        ServerConfig& sc = server_config(s);
-        if (!sc.replay_cache) sc.replay_cache = fallback;
-        if (!sc.replay_cache) continue;  // requests with a nonce fail closed, with a log line
-        const apr_status_t rv = sc.replay_cache->init(pconf, s, kCacheName, kMutexType);
-        if (rv != APR_SUCCESS) {
-            ap_log_error_(__FILE__, __LINE__, cmi_content_module.module_index, APLOG_EMERG, rv, s, "CMIContentReplayCache %s: cannot initialise the cache",
-                         sc.replay_cache->spec());
-            return HTTP_INTERNAL_SERVER_ERROR;
-        }
-    }
-    return OK;
-}
-
-extern "C" int post_config(apr_pool_t* pconf, apr_pool_t*, apr_pool_t* ptemp, server_rec* s) {
-    try {
-        return post_config_body(pconf, ptemp, s);
-    } catch (const std::exception& e) {
-        ap_log_error_(__FILE__, __LINE__, cmi_content_module.module_index, APLOG_EMERG, 0, s, "mod_cmi_content: %s", e.what());
-    }
-    return HTTP_INTERNAL_SERVER_ERROR;
-}
-
-extern "C" void child_init(apr_pool_t* p, server_rec* main) {
-    for (server_rec* s = main; s; s = s->next)
-        if (httpd::ReplayCache* c = server_config(s).replay_cache) c->child_init(p, s);
+extern "C" int post_config(apr_pool_t* pconf, apr_pool_t*, apr_pool_t* ptemp, server_rec* main) {
+    return httpd::server_barrier(main, cmi_content_module, "post_config", [=] {
+        httpd::ReplayCache* fallback = server_config(main).replay_cache;
+        if (!fallback) fallback = httpd::ReplayCache::parse(pconf, ptemp, "shmcb", cmi_content_module);
+        return httpd::init_replay_caches<cmi_content_module, &ServerConfig::replay_cache, kMutexType>(
+            pconf, main, fallback, kCacheName, "CMIContentReplayCache");
+    });
 }
 
 [[noreturn]] void unavailable(request_rec* r, const char* why, const char* what = "RFC 9421 nonces",
                               const char* whose = "The signature's nonce") {
-    ap_log_rerror_(__FILE__, __LINE__, cmi_content_module.module_index, APLOG_ERR, 0, r,
-                  "%s: %s cannot be checked; the request is refused (fail closed).", why, what);
+    ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                  CMILOGNO(30002) "%s: %s cannot be checked; the request is refused (fail closed).", why, what);
     throw ValidationError("validation-unavailable",
                           std::string(whose) + " cannot be checked for replay right now; try again later.");
 }
@@ -113,9 +87,8 @@ httpd::ReplayCache::Result answered(request_rec* r, httpd::ReplayCache& cache, h
 }  // namespace
 
 void register_replay_hooks() {
-    ap_hook_pre_config(pre_config, nullptr, nullptr, APR_HOOK_MIDDLE);
+    httpd::register_replay_cache_hooks<cmi_content_module, &ServerConfig::replay_cache, kMutexType>();
     ap_hook_post_config(post_config, nullptr, nullptr, APR_HOOK_MIDDLE);
-    ap_hook_child_init(child_init, nullptr, nullptr, APR_HOOK_MIDDLE);
 }
 
 void record_nonce(request_rec* r, const std::string& keyid, const std::string& nonce, apr_time_t until,

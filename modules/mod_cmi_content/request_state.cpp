@@ -1,6 +1,6 @@
+#include "httpd/notes.hpp"
 #include "mod_cmi_content/request_state.hpp"
 
-#include "mod_cmi_content/content_notes.hpp"
 
 namespace cmi::content {
 
@@ -12,15 +12,15 @@ void publish(request_rec* r, const char* key, const std::string& value) {
 
 const char* conclude(request_rec* r, RequestState& st, std::string& detail) {
     const std::string streamed = st.digest.finish();
-    publish(r, kDigestKey, content_digest_member(st.expect.alg, streamed));
+    publish(r, httpd::kContentDigestKey, content_digest_member(st.expect.alg, streamed));
     if (!digest_equal(streamed, st.expect.digest)) {
-        publish(r, kValidationKey, "invalid");
+        publish(r, httpd::kContentValidationKey, "invalid");
         detail = std::string("The request body does not match the ") +
                  (std::string(st.expect.format) == "cms" ? "signed messageDigest of CMI-Content-Signature."
                                                          : "signed Content-Digest.");
         return "digest-mismatch";
     }
-    publish(r, kValidationKey, "valid");
+    publish(r, httpd::kContentValidationKey, "valid");
     return nullptr;
 }
 

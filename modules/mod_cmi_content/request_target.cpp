@@ -1,5 +1,6 @@
 #include "mod_cmi_content/request_target.hpp"
 
+#include "httpd/barrier.hpp"
 #include "httpd/request_chain.hpp"
 #include "mod_cmi_content/content_config.hpp"
 
@@ -28,9 +29,11 @@ bool several_host_names(server_rec* main) {
 }
 
 extern "C" int host_names_post_config(apr_pool_t*, apr_pool_t*, apr_pool_t*, server_rec* main) {
-    const bool several = several_host_names(main);
-    for (server_rec* s = main; s; s = s->next) server_config(s).several_hosts = several;
-    return OK;
+    return httpd::server_barrier(main, cmi_content_module, "post_config", [main] {
+        const bool several = several_host_names(main);
+        for (server_rec* s = main; s; s = s->next) server_config(s).several_hosts = several;
+        return OK;
+    });
 }
 
 }  // namespace

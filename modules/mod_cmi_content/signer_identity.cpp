@@ -7,23 +7,16 @@
 namespace cmi::content {
 namespace {
 
-// ap_expr calls these two through C function pointers: nothing may throw.
-extern "C" const char* signer_var(ap_expr_eval_ctx_t* ctx, const void* data) {
+// ap_expr calls these two through C function pointers; nothing in them can throw.
+extern "C" const char* signer_var(ap_expr_eval_ctx_t* ctx, const void* data) noexcept {
     const auto* vars = static_cast<const SignerVars*>(ctx->data);
     if (!vars) return "";  // SIGNER_* outside CMIContentSignerIdentity is empty
     const std::string* v = find_signer_variable(*vars, static_cast<const char*>(data));
     return v ? apr_pstrmemdup(ctx->p, v->data(), v->size()) : "";
 }
 
-extern "C" int lookup_signer_vars(ap_expr_lookup_parms* parms) {
-    bool ours = false;
-    try {
-        ours = parms->type == AP_EXPR_FUNC_VAR && is_signer_variable(parms->name);
-    } catch (...) {
-        *parms->err = "out of memory";
-        return !OK;
-    }
-    if (!ours) return ap_expr_lookup_default(parms);
+extern "C" int lookup_signer_vars(ap_expr_lookup_parms* parms) noexcept {
+    if (parms->type != AP_EXPR_FUNC_VAR || !is_signer_variable(parms->name)) return ap_expr_lookup_default(parms);
     *parms->func = reinterpret_cast<const void*>(&signer_var);
     *parms->data = parms->name;
     return OK;

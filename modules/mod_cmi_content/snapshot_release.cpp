@@ -98,8 +98,8 @@ apr_status_t release_at_eos(ap_filter_t* f, apr_bucket_brigade* bb) {
             // (a CGI's too), and the client has not got all of it yet.
             ctx.tx->release();
             ctx.done = true;
-            ap_log_rerror_(__FILE__, __LINE__, cmi_content_module.module_index, APLOG_DEBUG, 0, f->r,
-                           "snapshots not taken by the handler released before the end of its response");
+            ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, f->r,
+                          "snapshots not taken by the handler released before the end of its response");
             return ap_pass_brigade(f->next, bb);
         }
         if (APR_BUCKET_IS_METADATA(b)) {

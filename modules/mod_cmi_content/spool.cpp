@@ -4,6 +4,7 @@
 #include "httpd/pool_object.hpp"
 #include "httpd/problem_response.hpp"
 #include "mod_cmi_content/body_guard.hpp"
+#include "mod_cmi_content/body_read.hpp"
 #include "mod_cmi_content/body_replay.hpp"
 
 #include <apr_file_io.h>
@@ -15,33 +16,6 @@ namespace cmi::content {
 namespace {
 
 constexpr const char* kReplayFilterName = "CMI_CONTENT_SPOOLED";
-constexpr apr_off_t kReadBlock = 64 * 1024;
-
-struct ReplayCtx {
-    apr_file_t* file;
-    apr_off_t size;
-    apr_bucket_brigade* pending = nullptr;
-};
-
-apr_status_t replay_filter_body(ap_filter_t* f, apr_bucket_brigade* bb, ap_input_mode_t mode, apr_read_type_e,
-                                apr_off_t readbytes) {
-    auto* ctx = static_cast<ReplayCtx*>(f->ctx);
-    request_rec* r = f->r;
-    if (mode == AP_MODE_INIT) return APR_SUCCESS;
-    if (mode == AP_MODE_SPECULATIVE) return APR_ENOTIMPL;
-    if (!ctx->pending) {
-        ctx->pending = apr_brigade_create(r->pool, r->connection->bucket_alloc);
-        if (ctx->size > 0) apr_brigade_insert_file(ctx->pending, ctx->file, 0, ctx->size, r->pool);
-        APR_BRIGADE_INSERT_TAIL(ctx->pending, apr_bucket_eos_create(r->connection->bucket_alloc));
-    }
-    return hand_out(ctx->pending, bb, mode, readbytes);
-}
-
-extern "C" apr_status_t replay_filter(ap_filter_t* f, apr_bucket_brigade* bb, ap_input_mode_t mode,
-                                      apr_read_type_e block, apr_off_t readbytes) {
-    return httpd::filter_barrier(f, cmi_content_module, "spool replay filter",
-                                 [&] { return replay_filter_body(f, bb, mode, block, readbytes); });
-}
 
 // An unlinked temporary file: nothing is left behind by any exit path, not
 // even a crash; the descriptor is closed by the request pool's cleanup.
@@ -63,51 +37,29 @@ apr_file_t* open_spool(request_rec* r, const DirConfig& dc) {
 }  // namespace
 
 void register_spool_filter() {
-    ap_register_input_filter(kReplayFilterName, replay_filter, nullptr, AP_FTYPE_CONTENT_SET);
+    register_read_ahead_filter(kReplayFilterName);
 }
 
 int spool_and_verify(request_rec* r, const DirConfig& dc, RequestState& st) {
     apr_file_t* file = open_spool(r, dc);
-    apr_bucket_brigade* bb = apr_brigade_create(r->pool, r->connection->bucket_alloc);
     apr_off_t size = 0;
-    for (bool eos = false; !eos;) {
-        const apr_status_t rv = ap_get_brigade(r->input_filters, bb, AP_MODE_READBYTES, APR_BLOCK_READ, kReadBlock);
-        if (rv != APR_SUCCESS) {
-            // AP_FILTER_ERROR: HTTP_IN already answered (e.g. 413); otherwise the client went away.
-            apr_brigade_cleanup(bb);
-            return ap_map_http_request_error(rv, HTTP_BAD_REQUEST);
-        }
-        for (apr_bucket* b = APR_BRIGADE_FIRST(bb); b != APR_BRIGADE_SENTINEL(bb); b = APR_BUCKET_NEXT(b)) {
-            if (APR_BUCKET_IS_EOS(b)) {
-                eos = true;
-                break;
-            }
-            if (APR_BUCKET_IS_METADATA(b)) continue;
-            const char* data = nullptr;
-            apr_size_t len = 0;
-            if (apr_bucket_read(b, &data, &len, APR_BLOCK_READ) != APR_SUCCESS) {
-                apr_brigade_cleanup(bb);
-                return HTTP_BAD_REQUEST;
-            }
+    if (const int status = read_body(r, [&](const char* data, apr_size_t len) {
             st.digest.update(data, len);
             if (apr_file_write_full(file, data, len, nullptr) != APR_SUCCESS)
                 throw std::runtime_error("cannot write the spool file");
             size += static_cast<apr_off_t>(len);
-        }
-        apr_brigade_cleanup(bb);
-    }
+        });
+        status != OK)
+        return status;
     std::string detail;
     if (const char* code = conclude(r, st, detail)) return httpd::refuse(r, cmi_content_module, code, detail);
 
     apr_off_t start = 0;
     if (apr_file_seek(file, APR_SET, &start) != APR_SUCCESS) throw std::runtime_error("cannot rewind the spool file");
-    // The handler sees a body of known length, whatever the client's framing was.
-    apr_table_unset(r->headers_in, "Transfer-Encoding");
-    apr_table_setn(r->headers_in, "Content-Length", apr_off_t_toa(r->pool, size));
-    auto* ctx = httpd::pool_new<ReplayCtx>(r->pool);
-    ctx->file = file;
-    ctx->size = size;
-    guard_body(r, ap_add_input_filter(kReplayFilterName, ctx, r, r->connection));
+    apr_bucket_brigade* body = apr_brigade_create(r->pool, r->connection->bucket_alloc);
+    if (size > 0) apr_brigade_insert_file(body, file, 0, size, r->pool);
+    APR_BRIGADE_INSERT_TAIL(body, apr_bucket_eos_create(r->connection->bucket_alloc));
+    replay_to_handler(r, kReplayFilterName, body, size);
     return DECLINED;
 }
 

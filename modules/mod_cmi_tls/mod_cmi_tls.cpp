@@ -5,7 +5,7 @@
 #include "httpd/httpd_version.hpp"
 #include "httpd/problem_response.hpp"
 #include "httpd/reserved_headers.hpp"
-#include "mod_cmi_tls/tls_status.hpp"
+#include "httpd/status_counters.hpp"
 #include "httpd/transaction.hpp"
 #include "mod_cmi_tls/tls_config.hpp"
 #include "mod_cmi_tls/tls_policy.hpp"
@@ -14,6 +14,11 @@
 
 namespace cmi::tls {
 namespace {
+
+// server-status: refusals per problem code (counted by httpd::refuse).
+constexpr const char* kCounters[] = {"refused.tls-required", "refused.tls-too-weak", "other"};
+constexpr httpd::StatusTable kStatus{&cmi_tls_module, "cmi_tls", "mod_cmi_tls (CMI connection security)", kCounters,
+                                     std::size(kCounters)};
 
 const DirConfig& dir_config(request_rec* r) {
     return *static_cast<const DirConfig*>(ap_get_module_config(r->per_dir_config, &cmi_tls_module));
@@ -99,7 +104,7 @@ void register_hooks(apr_pool_t*) {
     httpd::register_problem_response();
     httpd::register_reserved_header_guard();
     httpd::register_httpd_version_check();
-    register_status_hooks();
+    httpd::register_status_table<kStatus>();
     ap_hook_access_checker(access_checker, nullptr, nullptr, APR_HOOK_FIRST);
     ap_hook_fixups(fixups, nullptr, nullptr, APR_HOOK_REALLY_FIRST);
     ap_hook_insert_error_filter(insert_error_filter, nullptr, nullptr, APR_HOOK_MIDDLE);
@@ -108,17 +113,4 @@ void register_hooks(apr_pool_t*) {
 }  // namespace
 }  // namespace cmi::tls
 
-extern "C" {
-APLOG_USE_MODULE(cmi_tls);
-
-__attribute__((visibility("default"))) module AP_MODULE_DECLARE_DATA cmi_tls_module = {
-    STANDARD20_MODULE_STUFF,
-    cmi::tls::create_dir_config,
-    cmi::tls::merge_dir_config,
-    cmi::tls::create_server_config,
-    cmi::tls::merge_server_config,
-    cmi::tls::directives,
-    cmi::tls::register_hooks,
-    AP_MODULE_FLAG_NONE,
-};
-}
+CMI_MODULE(cmi_tls, cmi::tls)

@@ -29,6 +29,12 @@ def httpd(pki):
         server.cleanup()
 
 
+@pytest.fixture
+def tmp(tmp_path):
+    """A test's own scratch directory (signatures, uploads)."""
+    return tmp_path
+
+
 @pytest.fixture(autouse=True)
 def error_log_guard(request, httpd):
     """Fails a test whose run put unexpected error-level lines in the error log."""

@@ -128,8 +128,6 @@ def test_unusable_signing_key_fails_configtest_naming_the_directive(httpd, tmp_p
                         "-out", str(key)], check=True, capture_output=True)
     else:
         key.write_text("hello\n")
-    result = httpd.configtest(server_snippet=f'CMIAuditLog "{httpd.root}/logs/audit-badkey.log"\n'
-                                             f'CMIAuditSigningKey "{key}"\n')
-    out = result.stdout + result.stderr
-    assert result.returncode != 0, out
-    assert "CMIAuditSigningKey" in out and str(key) in out and "Ed25519 or ECDSA P-256" in out, out
+    httpd.configtest_refuses("CMIAuditSigningKey", str(key), "Ed25519 or ECDSA P-256",
+                             server_snippet=f'CMIAuditLog "{httpd.root}/logs/audit-badkey.log"\n'
+                                            f'CMIAuditSigningKey "{key}"\n')

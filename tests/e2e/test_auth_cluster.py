@@ -4,59 +4,36 @@ import time
 import pytest
 
 from cmi_e2e import digest, saml
-from cmi_e2e.httpd import Httpd
 from cmi_e2e.problems import assert_problem
-from cmi_e2e.stores import Store
-from conftest import BUILD_DIR, HTTPD_BIN
+from cmi_e2e.stores import Store, second_node
 
 REALM = "CMI cluster"
 PASSWORD = "shared secret"
 
 SP = "https://cmc.example/cluster"
 
-LOCATION = """
-<Location /cluster>
-    AuthType CMI
-    AuthName "{realm}"
-    CMIAuthMechanisms digest
-    AuthUserFile "{users}"
-    Require valid-user
-</Location>
-"""
-
 
 @pytest.fixture(scope="module", params=["redis", "memcache"])
-def cluster(request, httpd, pki, tmp_path_factory):
+def cluster(request, httpd, tmp_path_factory):
     work = tmp_path_factory.mktemp(request.param)
     store = Store(request.param, work)
-    store.start()
     secret = work / "nonce.secret"
     secret.write_text("cluster-nonce-secret-0123456789abcdef\n")
-    users = httpd.root / "conf" / f"cluster-{request.param}.digest"  # readable by the children
-    import hashlib
-    ha1 = hashlib.sha256(f"dora:{REALM}:{PASSWORD}".encode()).hexdigest()
-    users.write_text(f"dora:{REALM}:{ha1}\n")
-    users.chmod(0o644)
-    # Short idle TTLs: connections that went stale during a store restart are dropped soon.
-    ttl = "RedisConnPoolTTL 1" if request.param == "redis" else "MemcacheConnTTL 1"
+    users = digest.users_file(httpd, f"cluster-{request.param}", REALM, "dora", PASSWORD)
+    ttl = store.short_ttl
     server_snippet = f'CMIAuthReplayCache {store.spec}\nCMIAuthDigestNonceSecret "{secret}"\n{ttl}\n'
     idp = saml.Idp(httpd.root / "conf", "https://idp.example/cluster", "cluster-idp")
     snippet = (saml.one_time_location("/cluster-saml", idp.metadata_path, SP)
-               + LOCATION.format(realm=REALM, users=users))
-    node_b = Httpd(pki, BUILD_DIR, HTTPD_BIN)
-    try:
+               + digest.location("/cluster", REALM, users))
+    with second_node(httpd, store) as node_b:
         for node in (httpd, node_b):
             for d in ("cluster", "cluster-saml"):
                 (node.docroot / d).mkdir(exist_ok=True)
                 (node.docroot / d / "hello.txt").write_text("cluster secret\n")
-        vhost = "LimitRequestFieldSize 65536"  # in the TLS vhost, where it applies
-        httpd.configure(snippet, server_snippet=server_snippet, vhost_snippet=vhost)
-        node_b.configure(snippet, server_snippet=server_snippet, vhost_snippet=vhost)
+            vhost = "LimitRequestFieldSize 65536"  # in the TLS vhost, where it applies
+            node.configure(snippet, server_snippet=server_snippet, vhost_snippet=vhost)
         httpd.cluster_idp = idp
         yield httpd, node_b, store
-    finally:
-        node_b.cleanup()
-        store.stop()
 
 
 def url(node):

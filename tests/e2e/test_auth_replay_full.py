@@ -5,7 +5,6 @@ entry: a store that finds both of its key's buckets full of live entries is
 refused with 503 `authentication-unavailable`, and every nonce-count accepted
 before stays refused. Here the share one user may hold is raised to the whole
 cache (CMIAuthReplayQuota), so one user can fill it."""
-import hashlib
 import re
 
 import pytest
@@ -17,31 +16,16 @@ from cmi_e2e.problems import assert_problem
 REALM = "CMI full"
 PASSWORD = "full secret"
 
-SNIPPET = """
-<Location /full>
-    AuthType CMI
-    AuthName "{realm}"
-    CMIAuthMechanisms digest
-    AuthUserFile "{users}"
-    Require valid-user
-</Location>
-"""
-
 
 @pytest.fixture(scope="module")
 def server(httpd):
-    users = httpd.root / "conf" / "full.digest"
-    ha1 = hashlib.sha256(f"fred:{REALM}:{PASSWORD}".encode()).hexdigest()
-    users.write_text(f"fred:{REALM}:{ha1}\n")
-    users.chmod(0o644)
-    (httpd.docroot / "full").mkdir(exist_ok=True)
-    (httpd.docroot / "full" / "hello.txt").write_text("full secret page\n")
+    users = digest.users_file(httpd, "full", REALM, "fred", PASSWORD, page="full secret page\n")
     # The smallest cache there is (8 KiB): room for about 150 entries.
     server_snippet = (f'CMIAuthReplayCache "shmcb:{httpd.root}/run/cmi-full.cache(8192)"\n'
                       "CMIAuthReplayQuota 100000\n"
                       "LogLevel warn cmi_auth:info\n")
     offset = httpd.log_size()
-    httpd.configure(SNIPPET.format(realm=REALM, users=users), server_snippet=server_snippet)
+    httpd.configure(digest.location("/full", REALM, users), server_snippet=server_snippet)
     httpd.startup_log = httpd.log_since(offset)
     yield httpd
     httpd.configure("")  # a fresh cache for the modules after this one

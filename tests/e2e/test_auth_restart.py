@@ -9,7 +9,6 @@ stop and start without it, older nonces are "not issued here". A table that
 had to be made anew (its file was damaged) has another generation: nonces of
 the old one are answered stale=true. A cache shared by the cluster (redis)
 keeps its entries itself."""
-import hashlib
 
 import pytest
 import requests
@@ -21,26 +20,10 @@ from cmi_e2e.stores import Store
 REALM = "CMI restart"
 PASSWORD = "restart secret"
 
-LOCATION = """
-<Location /restart>
-    AuthType CMI
-    AuthName "{realm}"
-    CMIAuthMechanisms digest
-    AuthUserFile "{users}"
-    Require valid-user
-</Location>
-"""
-
 
 @pytest.fixture(scope="module")
 def users(httpd):
-    path = httpd.root / "conf" / "restart.digest"
-    ha1 = hashlib.sha256(f"erin:{REALM}:{PASSWORD}".encode()).hexdigest()
-    path.write_text(f"erin:{REALM}:{ha1}\n")
-    path.chmod(0o644)
-    (httpd.docroot / "restart").mkdir(exist_ok=True)
-    (httpd.docroot / "restart" / "hello.txt").write_text("restart secret page\n")
-    return path
+    return digest.users_file(httpd, "restart", REALM, "erin", PASSWORD, page="restart secret page\n")
 
 
 @pytest.fixture
@@ -81,7 +64,7 @@ def assert_stale(r, old_nonce):
 
 
 def configure(httpd, users, server_snippet=""):
-    httpd.configure(LOCATION.format(realm=REALM, users=users), server_snippet=server_snippet)
+    httpd.configure(digest.location("/restart", REALM, users), server_snippet=server_snippet)
 
 
 @pytest.mark.parametrize("graceful", [True, False], ids=["graceful", "restart"])

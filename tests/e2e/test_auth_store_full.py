@@ -5,7 +5,6 @@ they have no room for with an error rather than dropping other keys; mod_cmi_aut
 then refuses the request with 503 `authentication-unavailable` (fail closed) and
 serves again once there is room. (With an evicting policy, a store would forget
 used nonce-counts and one-time assertion ids: docs/authentication.md.)"""
-import hashlib
 import os
 import socket
 import subprocess
@@ -21,15 +20,6 @@ from cmi_e2e.stores import Store
 REALM = "CMI store full"
 PASSWORD = "store full secret"
 
-SNIPPET = """
-<Location /storefull>
-    AuthType CMI
-    AuthName "{realm}"
-    CMIAuthMechanisms digest
-    AuthUserFile "{users}"
-    Require valid-user
-</Location>
-"""
 
 LIMITS = {
     "redis": ["--maxmemory", "4mb", "--maxmemory-policy", "noeviction"],
@@ -74,15 +64,12 @@ def server(request, httpd, tmp_path_factory):
     work = tmp_path_factory.mktemp(f"full-{request.param}")
     store = Store(request.param, work, LIMITS[request.param])
     store.start()
-    users = httpd.root / "conf" / f"storefull-{request.param}.digest"
-    ha1 = hashlib.sha256(f"gina:{REALM}:{PASSWORD}".encode()).hexdigest()
-    users.write_text(f"gina:{REALM}:{ha1}\n")
-    users.chmod(0o644)
+    users = digest.users_file(httpd, f"storefull-{request.param}", REALM, "gina", PASSWORD)
     (httpd.docroot / "storefull").mkdir(exist_ok=True)
     (httpd.docroot / "storefull" / "hello.txt").write_text("store full page\n")
-    ttl = "RedisConnPoolTTL 1" if request.param == "redis" else "MemcacheConnTTL 1"
+    ttl = store.short_ttl
     try:
-        httpd.configure(SNIPPET.format(realm=REALM, users=users),
+        httpd.configure(digest.location("/storefull", REALM, users),
                         server_snippet=f"CMIAuthReplayCache {store.spec}\n{ttl}\n")
         yield httpd, store
     finally:

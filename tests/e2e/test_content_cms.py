@@ -11,7 +11,7 @@ import pytest
 import requests
 
 from cmi_e2e.clients import curl
-from cmi_e2e.content import (cmi_sign, cms_sign, flip_last_byte, raw_tls_request, tamper_signature,
+from cmi_e2e.content import (bound_location, cmi_sign, cms_sign, flip_last_byte, raw_tls_request, tamper_signature,
                              write_cgi, www_owned_dir)
 from cmi_e2e.problems import assert_problem
 
@@ -25,14 +25,6 @@ CONFIG = """
 </Location>
 <Location /dav/limited/>
     LimitRequestBody 1000
-</Location>
-<Location /dav/bound/>
-    AuthType Basic
-    AuthName "cmi"
-    AuthBasicProvider file
-    AuthUserFile "{htpasswd}"
-    Require valid-user
-    CMIContentBindSigner On
 </Location>
 <Location /dav/sha256only/>
     CMIContentDigestAlgorithms sha-256
@@ -88,20 +80,12 @@ def server(httpd, tmp_path_factory):
     markers = www_owned_dir(root / "var" / "markers")
     write_cgi(cgi / "env.sh", ENV_CGI)
     write_cgi(cgi / "marker.sh", MARKER_CGI.format(marker=markers / "ran"))
-    htpasswd = root / "conf" / "htpasswd"
-    sha = base64.b64encode(hashlib.sha1(b"secret").digest()).decode()
-    htpasswd.write_text(f"provider-a:{{SHA}}{sha}\nprovider-b:{{SHA}}{sha}\n")
-    for d in ("limited", "bound", "sha256only"):
+    for d in ("limited", "sha256only"):
         www_owned_dir(httpd.dav_dir / d)
-    httpd.configure(CONFIG.format(ca=httpd.pki.ca_cert, htpasswd=htpasswd, cgi=cgi, spool=spool,
-                                  dav=httpd.dav_dir))
+    httpd.configure(CONFIG.format(ca=httpd.pki.ca_cert, cgi=cgi, spool=spool, dav=httpd.dav_dir)
+                    + bound_location(httpd, "htpasswd"))
     httpd.spool_dir, httpd.marker = spool, markers / "ran"
     return httpd
-
-
-@pytest.fixture
-def tmp(tmp_path):
-    return tmp_path
 
 
 def put(server, path, data, headers=None, auth=None):
@@ -115,6 +99,14 @@ def signed(server, tmp, data, cred=None, md=None):
 
 def no_file(server, name):
     return not (server.dav_dir / name).exists() and not list(server.dav_dir.glob(f"*{name}*"))
+
+
+def refused_upload(server, tmp, name, status, code, cred=None, md=None):
+    """A PUT of /dav/<name> signed with `cred`/`md` is refused with `code` and leaves no file."""
+    data = b"content"
+    doc = assert_problem(put(server, f"/dav/{name}", data, signed(server, tmp, data, cred, md)), status, code)
+    assert no_file(server, name)
+    return doc
 
 
 # --- success --------------------------------------------------------------------
@@ -277,27 +269,18 @@ def test_tampered_signature_is_signature_invalid(server, tmp):
 
 
 def test_untrusted_ca_is_signer_untrusted(server, tmp):
-    data = b"content"
-    r = put(server, "/dav/rogue.bin", data, signed(server, tmp, data, server.pki.untrusted_client))
-    doc = assert_problem(r, 403, "signer-untrusted")
+    doc = refused_upload(server, tmp, "rogue.bin", 403, "signer-untrusted", cred=server.pki.untrusted_client)
     assert "not trusted" in doc["detail"]
-    assert no_file(server, "rogue.bin")
 
 
 def test_expired_signer_is_refused(server, tmp):
-    data = b"content"
-    r = put(server, "/dav/expired.bin", data, signed(server, tmp, data, server.pki.expired_client))
-    doc = assert_problem(r, 403, "signer-untrusted")
+    doc = refused_upload(server, tmp, "expired.bin", 403, "signer-untrusted", cred=server.pki.expired_client)
     assert "expired" in doc["detail"]
-    assert no_file(server, "expired.bin")
 
 
 def test_sha1_is_refused(server, tmp):
-    data = b"content"
-    r = put(server, "/dav/sha1.bin", data, signed(server, tmp, data, md="sha1"))
-    doc = assert_problem(r, 400, "signature-malformed")
+    doc = refused_upload(server, tmp, "sha1.bin", 400, "signature-malformed", md="sha1")
     assert "SHA1" in doc["detail"].upper()
-    assert no_file(server, "sha1.bin")
 
 
 def test_sha512_refused_where_only_sha256_is_configured(server, tmp):
@@ -383,11 +366,8 @@ def test_location_without_trust_anchors_fails_configtest(server):
     CMIContentFormats cms
 </Location>
 """.format(ca=server.pki.ca_cert)
-    result = server.configtest(snippet=snippet)
-    out = result.stdout + result.stderr
-    assert result.returncode != 0, out
-    assert "<Location /misconfigured/>" in out and "CMIContentTrustAnchors /path/to/content-ca.pem" in out, out
-    assert "CMIContentFormats http-signature" in out
+    out = server.configtest_refuses("<Location /misconfigured/>", "CMIContentTrustAnchors /path/to/content-ca.pem",
+                                    "CMIContentFormats http-signature", snippet=snippet)
     assert "<Location /dav/>" not in out
     # The fix it names works: restricting the formats with keys in place passes.
     result = server.configtest(snippet=snippet.replace(
@@ -582,10 +562,7 @@ def test_chunked_100_mib_upload_aborted_half_way_leaves_nothing(server, tmp):
     ("CMIContentSignerKeys /etc/hostname", "CMIContentSignerKeys", "not a directory"),
 ])
 def test_bad_directive_fails_configtest(httpd, snippet, directive, fragment):
-    result = httpd.configtest(snippet=f"<Location /x>\n    {snippet}\n</Location>\n")
-    out = result.stdout + result.stderr
-    assert result.returncode != 0, out
-    assert directive in out and fragment in out, out
+    httpd.configtest_refuses(directive, fragment, snippet=f"<Location /x>\n    {snippet}\n</Location>\n")
 
 
 def test_good_configuration_passes(httpd):

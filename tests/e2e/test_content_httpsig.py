@@ -1,6 +1,4 @@
 """mod_cmi_content (CMI §6.4), format `http-signature`: RFC 9421 over RFC 9530 Content-Digest."""
-import base64
-import hashlib
 import os
 import re
 import subprocess
@@ -12,7 +10,7 @@ import requests
 from cryptography.hazmat.primitives import serialization
 
 from cmi_e2e.clients import curl
-from cmi_e2e.content import cmi_sign, write_cgi, www_owned_dir
+from cmi_e2e.content import bound_location, cmi_sign, write_cgi, www_owned_dir
 from cmi_e2e.httpsig import content_digest, new_key, public_pem, sign_request
 from cmi_e2e.problems import assert_problem
 
@@ -24,14 +22,6 @@ CONFIG = """
     CMIContentValidation Required
     CMIContentFormats http-signature
     CMIContentSignerKeys "{keys}"
-</Location>
-<Location /dav/bound/>
-    AuthType Basic
-    AuthName "cmi"
-    AuthBasicProvider file
-    AuthUserFile "{htpasswd}"
-    Require valid-user
-    CMIContentBindSigner On
 </Location>
 ScriptAlias /cgi-hs/ "{cgi}/"
 <Directory "{cgi}">
@@ -74,11 +64,7 @@ def server(httpd):
     cgi = root / "cgi-bin-hs"
     write_cgi(cgi / "env.sh", ENV_CGI)
     spool = www_owned_dir(root / "var" / "spool-hs")
-    htpasswd = root / "conf" / "htpasswd-hs"
-    sha = base64.b64encode(hashlib.sha1(b"secret").digest()).decode()
-    htpasswd.write_text(f"provider-a:{{SHA}}{sha}\nprovider-b:{{SHA}}{sha}\n")
-    www_owned_dir(httpd.dav_dir / "bound")
-    httpd.configure(CONFIG.format(keys=keys_dir, htpasswd=htpasswd, cgi=cgi, spool=spool))
+    httpd.configure(CONFIG.format(keys=keys_dir, cgi=cgi, spool=spool) + bound_location(httpd, "htpasswd-hs"))
     httpd.signer_keys = keys
     httpd.private_keys = {}
     for alg, key in keys.items():

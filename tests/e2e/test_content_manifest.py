@@ -153,11 +153,6 @@ def refused(server, r, status, code):
     return doc
 
 
-@pytest.fixture
-def tmp(tmp_path):
-    return tmp_path
-
-
 # --- accepted ------------------------------------------------------------------------
 
 def test_cms_manifest_for_dav_staged_files_reaches_the_cgi(server, tmp):
@@ -224,13 +219,17 @@ def test_per_user_staging_directory(server, tmp):
                          auth=("provider-b", "secret")), 400, "manifest-malformed")
 
 
+def assert_bound(server, tmp, path, data, name, signer_user, other_user):
+    """A manifest item signed by provider-a's certificate is accepted at `path` from
+    `signer_user` and refused (signer-not-bound) from `other_user`."""
+    stage(server, f"provider-a/{name}", data, tmp)
+    body = manifest(item("b", f"provider-a/{name}", data, cms_b64(data, server.pki.client, tmp)))
+    assert post(server, path, body, auth=(signer_user, "secret")).status_code == 200
+    refused(server, post(server, path, body, auth=(other_user, "secret")), 403, "signer-not-bound")
+
+
 def test_bound_signer(server, tmp):
-    data = os.urandom(1000)
-    stage(server, "provider-a/bound.bin", data, tmp)
-    body = manifest(item("b", "provider-a/bound.bin", data, cms_b64(data, server.pki.client, tmp)))
-    assert post(server, "/ingest-bound/ingest.sh", body, auth=("provider-a", "secret")).status_code == 200
-    refused(server, post(server, "/ingest-bound/ingest.sh", body, auth=("provider-b", "secret")),
-            403, "signer-not-bound")
+    assert_bound(server, tmp, "/ingest-bound/ingest.sh", os.urandom(1000), "bound.bin", "provider-a", "provider-b")
 
 
 # --- refused: the staged content ----------------------------------------------------------
@@ -349,12 +348,8 @@ def test_symlinks_are_refused(server, tmp):
 
 def test_bound_signer_uses_the_signer_identity_expression(server, tmp):
     # CMIContentSignerIdentity applies to manifest signers as to self-contained ones.
-    data = b"bound by expression"
-    stage(server, "provider-a/bound-expr.bin", data, tmp)
-    body = manifest(item("b", "provider-a/bound-expr.bin", data, cms_b64(data, server.pki.client, tmp)))
-    assert post(server, "/ingest-bound-expr/ingest.sh", body, auth=("cmi-provider-a", "secret")).status_code == 200
-    refused(server, post(server, "/ingest-bound-expr/ingest.sh", body, auth=("provider-a", "secret")),
-            403, "signer-not-bound")
+    assert_bound(server, tmp, "/ingest-bound-expr/ingest.sh", b"bound by expression", "bound-expr.bin",
+                 "cmi-provider-a", "provider-a")
 
 
 def test_untrusted_signers(server, tmp):

@@ -141,11 +141,6 @@ def server(httpd):
     return httpd
 
 
-@pytest.fixture
-def tmp(tmp_path):
-    return tmp_path
-
-
 def sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 

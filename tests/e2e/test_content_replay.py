@@ -8,23 +8,21 @@ import uuid
 import pytest
 import requests
 
+from cmi_e2e import httpsig
 from cmi_e2e.content import www_owned_dir
-from cmi_e2e.httpd import Httpd
 from cmi_e2e.httpsig import new_key, public_pem, sign_request
 from cmi_e2e.problems import assert_problem
-from cmi_e2e.stores import Store
-from conftest import BUILD_DIR, HTTPD_BIN
+from cmi_e2e.stores import Store, second_node
 
-LOCATION = """
-<Location /dav/replay/>
-    CMIContentValidation Required
-    CMIContentFormats http-signature
-    CMIContentSignerKeys "{keys}"
-</Location>
+LONG = """
 <Location /dav/replay/long/>
     CMIContentSignatureMaxAge 3600
 </Location>
 """
+
+
+def locations(keys):
+    return httpsig.location("/dav/replay/", keys) + LONG
 
 # The store's own modules and ours log the outage at error level.
 OUTAGE = r"replay cache|cmi_content:error|socache_(redis|memcache)|AH\d+"
@@ -60,7 +58,7 @@ def put_as(node, path, body, headers):
 def single(httpd):
     keys = {"signer-1": new_key("ed25519"), "signer-2": new_key("ed25519")}
     d = setup_keys(httpd, keys)
-    httpd.configure(LOCATION.format(keys=d))
+    httpd.configure(locations(d))
     httpd.replay_keys = keys
     return httpd
 
@@ -123,32 +121,24 @@ def test_signature_older_than_max_age_is_invalid(single):
     ("<Location /x>\n    CMIContentSignatureMaxAge soon\n</Location>", "seconds from 1 to 86400"),
 ])
 def test_bad_replay_settings_fail_configtest(httpd, snippet, fragment):
-    result = httpd.configtest(snippet=snippet)
-    out = result.stdout + result.stderr
-    assert result.returncode != 0, out
-    assert "CMIContent" in out and fragment in out, out
+    httpd.configtest_refuses("CMIContent", fragment, snippet=snippet)
 
 
 # --- two nodes sharing redis or memcached ---------------------------------------------
 
 @pytest.fixture(scope="module", params=["redis", "memcache"])
-def cluster(request, httpd, pki, tmp_path_factory):
+def cluster(request, httpd, tmp_path_factory):
     work = tmp_path_factory.mktemp(f"content-{request.param}")
     store = Store(request.param, work)
-    store.start()
-    ttl = "RedisConnPoolTTL 1" if request.param == "redis" else "MemcacheConnTTL 1"
+    ttl = store.short_ttl
     server_snippet = f"CMIContentReplayCache {store.spec}\n{ttl}\n"
     keys = {"signer-1": new_key("ed25519")}
-    node_b = Httpd(pki, BUILD_DIR, HTTPD_BIN)
-    try:
+    with second_node(httpd, store) as node_b:
         for node in (httpd, node_b):
             d = setup_keys(node, keys)
-            node.configure(LOCATION.format(keys=d), server_snippet=server_snippet)
+            node.configure(locations(d), server_snippet=server_snippet)
             node.replay_keys = keys
         yield httpd, node_b, store
-    finally:
-        node_b.cleanup()
-        store.stop()
 
 
 def test_nonce_used_on_one_node_is_refused_on_the_other(cluster):

@@ -47,11 +47,6 @@ def server(httpd):
     return rig
 
 
-@pytest.fixture
-def tmp(tmp_path):
-    return tmp_path
-
-
 def test_300_items_naming_one_20_mb_file_read_it_once(server, tmp):
     # The amplification of the issue: today each item hashed the whole file again.
     data = os.urandom(20 << 20)

@@ -48,11 +48,6 @@ def server(httpd):
     return rig
 
 
-@pytest.fixture
-def tmp(tmp_path):
-    return tmp_path
-
-
 def env(r) -> dict:
     return dict(line.split("=", 1) for line in r.content.decode().splitlines() if "=" in line)
 

@@ -14,18 +14,13 @@ import uuid
 import pytest
 import requests
 
-from cmi_e2e import saml
+from cmi_e2e import httpsig, saml
 from cmi_e2e.httpsig import new_key, public_pem, sign_request
 from cmi_e2e.problems import assert_problem
 
 SP = "https://cmc.example/restarts"
 
-UPLOADS = """
-<Location /dav/once/>
-    CMIContentValidation Required
-    CMIContentFormats http-signature
-    CMIContentSignerKeys "{keys}"
-</Location>
+NOSKEW = """
 <Location /saml-once/noskew>
     CMISAMLClockSkew 0
 </Location>
@@ -47,7 +42,7 @@ def server(httpd):
     for d in ("saml-once", "saml-once/noskew"):
         (httpd.docroot / d).mkdir(parents=True, exist_ok=True)
         (httpd.docroot / d / "hello.txt").write_text("one-time page\n")
-    httpd.configure(saml.one_time_location("/saml-once", idp.metadata_path, SP) + UPLOADS.format(keys=keys))
+    httpd.configure(saml.one_time_location("/saml-once", idp.metadata_path, SP) + httpsig.location("/dav/once/", keys) + NOSKEW)
     httpd.signer_key, httpd.idp = key, idp
     yield httpd
     httpd.configure("")

@@ -5,8 +5,9 @@
 // first byte's low bit asks for signed checkpoints with a throw-away key.
 // Properties: a log the verifier accepts as one file ends where read_tail
 // says it ends, with the same chain head.
-// fuzz-sources: libcmi/audit_verify.cpp libcmi/audit_chain.cpp libcmi/sha256.cpp libcmi/signer.cpp libcmi/receipt.cpp libcmi/base64.cpp
+// fuzz-sources: libcmi/audit_verify.cpp libcmi/audit_chain.cpp libcmi/sha256.cpp libcmi/signer.cpp libcmi/receipt.cpp libcmi/base64.cpp libcmi/ossl.cpp
 #include "libcmi/audit_verify.hpp"
+#include "libcmi/ossl.hpp"
 #include "libcmi/receipt.hpp"
 #include "libcmi/signer.hpp"
 
@@ -37,14 +38,10 @@ void check(bool ok) {
 }  // namespace
 
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
-    EVP_PKEY* k = EVP_PKEY_Q_keygen(nullptr, nullptr, "ED25519");
-    BIO* b = BIO_new(BIO_s_mem());
-    PEM_write_bio_PUBKEY(b, k);
-    char* p = nullptr;
-    const long n = BIO_get_mem_data(b, &p);
-    key = cmi::SignatureVerifier::from_pem(std::string_view(p, static_cast<std::size_t>(n)));
-    BIO_free(b);
-    EVP_PKEY_free(k);
+    const cmi::ossl::Pkey k(EVP_PKEY_Q_keygen(nullptr, nullptr, "ED25519"));
+    const cmi::ossl::UniquePtr<BIO> b(BIO_new(BIO_s_mem()));
+    PEM_write_bio_PUBKEY(b.get(), k.get());
+    key = cmi::SignatureVerifier::from_pem(cmi::ossl::bio_text(b.get()));
     tail_fd = memfd_create("fuzz-audit-log", 0);
     return tail_fd >= 0 ? 0 : 1;
 }

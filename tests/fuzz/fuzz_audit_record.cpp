@@ -3,7 +3,7 @@
 // its line is one line of printable ASCII that parses back to the same values
 // (invalid UTF-8 replaced), that the chain verifier accepts, and the receipt
 // writers' canonical form and header value parse back the same way.
-// fuzz-sources: libcmi/audit_record.cpp libcmi/audit_verify.cpp libcmi/audit_chain.cpp libcmi/sha256.cpp libcmi/signer.cpp libcmi/receipt.cpp libcmi/structured_field.cpp libcmi/base64.cpp
+// fuzz-sources: libcmi/audit_record.cpp libcmi/audit_verify.cpp libcmi/audit_chain.cpp libcmi/sha256.cpp libcmi/signer.cpp libcmi/receipt.cpp libcmi/structured_field.cpp libcmi/base64.cpp libcmi/ossl.cpp
 #include "libcmi/audit_chain.hpp"
 #include "libcmi/audit_record.hpp"
 #include "libcmi/audit_verify.hpp"

@@ -1,8 +1,9 @@
 // CMI-Content-Signature carries attacker-chosen DER: every outcome is a
 // verified expectation or a ValidationError, nothing else.
-// fuzz-sources: libcmi/cms_signature.cpp libcmi/signer_policy.cpp libcmi/sha256.cpp libcmi/cms_der.cpp libcmi/signer_vars.cpp libcmi/signer_chain.cpp libcmi/trust_anchors.cpp libcmi/x509_name.cpp libcmi/digest.cpp libcmi/base64.cpp
+// fuzz-sources: libcmi/cms_signature.cpp libcmi/cms_der.cpp libcmi/signer_vars.cpp libcmi/signer_chain.cpp libcmi/trust_anchors.cpp libcmi/x509_name.cpp libcmi/digest.cpp libcmi/base64.cpp libcmi/ossl.cpp libcmi/sha256.cpp libcmi/signer_policy.cpp
 #include "libcmi/cms_der.hpp"
 #include "libcmi/cms_signature.hpp"
+#include "libcmi/ossl.hpp"
 
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -19,8 +20,10 @@ static std::unique_ptr<cmi::TrustAnchors> anchors;
 
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
     // A throw-away self-signed CA as the only anchor.
-    EVP_PKEY* key = EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-256");
-    X509* ca = X509_new();
+    const cmi::ossl::Pkey owned_key(EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-256"));
+    const cmi::ossl::UniquePtr<X509> owned_ca(X509_new());
+    EVP_PKEY* key = owned_key.get();
+    X509* ca = owned_ca.get();
     X509_set_version(ca, 2);
     X509_gmtime_adj(X509_getm_notBefore(ca), 0);
     X509_gmtime_adj(X509_getm_notAfter(ca), 86400);
@@ -35,8 +38,6 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
     std::fclose(f);
     anchors = std::make_unique<cmi::TrustAnchors>(path);
     std::remove(path.c_str());
-    X509_free(ca);
-    EVP_PKEY_free(key);
     return 0;
 }
 

@@ -1,7 +1,7 @@
 // Content-Digest (RFC 9530) straight from the client: a claimed digest of an
 // accepted algorithm with the right length, or a ContentDigestError. The first
 // byte chooses the accepted set, the rest is the field value.
-// fuzz-sources: libcmi/content_digest.cpp libcmi/structured_field.cpp libcmi/base64.cpp libcmi/digest.cpp
+// fuzz-sources: libcmi/content_digest.cpp libcmi/structured_field.cpp libcmi/base64.cpp libcmi/digest.cpp libcmi/ossl.cpp
 #include "libcmi/content_digest.hpp"
 
 #include <algorithm>

@@ -2,7 +2,7 @@
 // outcome is a parsed signature or a ValidationError, never anything else; a
 // parsed signature covers each component once. Seeds include hundreds of
 // components and labels (the duplicate check and the label lookup are indexed).
-// fuzz-sources: libcmi/http_signature.cpp libcmi/signer_policy.cpp libcmi/structured_field.cpp libcmi/base64.cpp libcmi/content_digest.cpp libcmi/digest.cpp
+// fuzz-sources: libcmi/http_signature.cpp libcmi/http_signature_crypto.cpp libcmi/signer_policy.cpp libcmi/structured_field.cpp libcmi/base64.cpp libcmi/content_digest.cpp libcmi/digest.cpp libcmi/ossl.cpp
 // fuzz-options: -max_len=16384
 #include "libcmi/content_digest.hpp"
 #include "libcmi/http_signature.hpp"

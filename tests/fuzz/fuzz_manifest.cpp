@@ -3,7 +3,7 @@
 // limits (small ones here, so depth and node bounds are reached), and every
 // location the items yield is either refused by the staging rules or a plain
 // relative path.
-// fuzz-sources: libcmi/manifest.cpp libcmi/staging_path.cpp libcmi/digest.cpp libcmi/base64.cpp pkg:libxml-2.0
+// fuzz-sources: libcmi/manifest.cpp libcmi/staging_path.cpp libcmi/digest.cpp libcmi/base64.cpp libcmi/ossl.cpp pkg:libxml-2.0
 #include "libcmi/manifest.hpp"
 #include "libcmi/staging_path.hpp"
 

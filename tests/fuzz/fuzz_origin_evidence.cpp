@@ -5,7 +5,7 @@
 // (authorization, proxy-authorization, cookie) or a query, and is idempotent
 // in what it keeps; the item note and index round-trip and their parsers
 // never crash on any bytes.
-// fuzz-sources: libcmi/origin_evidence.cpp libcmi/base64.cpp libcmi/sha256.cpp
+// fuzz-sources: libcmi/origin_evidence.cpp libcmi/base64.cpp libcmi/sha256.cpp libcmi/ossl.cpp
 #include "libcmi/origin_evidence.hpp"
 #include "fuzzed_input.hpp"
 

@@ -6,7 +6,7 @@
 // first, as the Authorization: SAML header carries it.
 // Properties: nothing validates when no IdP is trusted; what validates names
 // the trusted issuer and a user.
-// fuzz-sources: libcmi/saml_*.cpp libcmi/base64.cpp pkg:lasso pkg:gobject-2.0 pkg:xmlsec1-openssl pkg:libxml-2.0
+// fuzz-sources: libcmi/saml_*.cpp libcmi/base64.cpp libcmi/sha256.cpp libcmi/ossl.cpp pkg:lasso pkg:gobject-2.0 pkg:xmlsec1-openssl pkg:libxml-2.0
 // fuzz-options: -max_len=65536
 #include "libcmi/base64.hpp"
 #include "libcmi/lasso_includes.hpp"

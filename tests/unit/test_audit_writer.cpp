@@ -10,6 +10,7 @@
 #include "libcmi/futex.hpp"
 #include "libcmi/sha256.hpp"
 #include "libcmi/signer.hpp"
+#include "test_pki.hpp"
 
 #include <cppunit/extensions/HelperMacros.h>
 #include <openssl/evp.h>
@@ -87,7 +88,7 @@ struct Counting : WriterEvents {
     void written(SlotKind, std::uint32_t n) override { written_n += n; }
     void failed(SlotKind, std::uint32_t n) override { failed_n += n; }
     void synced(std::int64_t, std::uint32_t) override { ++syncs; }
-    void message(int level, const std::string& text) override {
+    void message(int level, const char*, const std::string& text) override {
         messages.push_back(std::to_string(level) + " " + text);
     }
 };
@@ -145,16 +146,33 @@ std::optional<VerifyError> verify(const std::string& text, const cmi::SignatureV
 
 nlohmann::json record(const std::string& line) { return nlohmann::json::parse(line); }
 
-std::string ed25519_pem() {
-    EVP_PKEY* key = EVP_PKEY_Q_keygen(nullptr, nullptr, "ED25519");
-    BIO* bio = BIO_new(BIO_s_mem());
-    PEM_write_bio_PrivateKey(bio, key, nullptr, nullptr, 0, nullptr, nullptr);
-    char* data = nullptr;
-    const long n = BIO_get_mem_data(bio, &data);
-    std::string pem(data, static_cast<std::size_t>(n));
-    BIO_free(bio);
-    EVP_PKEY_free(key);
-    return pem;
+std::string ed25519_pem() { return testpki::private_key_pem(testpki::ed25519_key().get()); }
+
+// The writers' configuration here: node "unit", syncing or not.
+WriterConfig unit_config(bool sync) {
+    WriterConfig cfg;
+    cfg.node = "unit";
+    cfg.sync = sync;
+    return cfg;
+}
+
+// The log writer in a child process; with `take_lock`, as a restarted one
+// (it takes the writer lock a killed predecessor may hold, checks the file).
+pid_t start_writer(Rig& rig, WriterEvents& ev, const WriterConfig& cfg, bool take_lock = false) {
+    return fork_run([&rig, &ev, cfg, take_lock] {
+        if (take_lock && pthread_mutex_lock(&rig.chain->writer_lock) == EOWNERDEAD)
+            pthread_mutex_consistent(&rig.chain->writer_lock);
+        LogWriter w(rig.ring, *rig.chain, rig.fd, cfg, ev);
+        if (take_lock) w.check_file();
+        w.run(rig.shared->stop);
+    });
+}
+
+// Stops a writer once it has written everything: its exit status.
+int stop_writer(Rig& rig, pid_t writer) {
+    rig.shared->stop = 2;
+    rig.ring.nudge_writer();
+    return wait_exit(writer);
 }
 
 }  // namespace
@@ -190,14 +208,9 @@ public:
         Rig rig;
         rig.shared->stop = 0;
         Counting ev;
-        const pid_t writer = fork_run([&] {
-            WriterConfig cfg;
-            cfg.node = "unit";
-            cfg.sync = false;
-            cfg.poll_ns = 200000;
-            LogWriter w(rig.ring, *rig.chain, rig.fd, cfg, ev);
-            w.run(rig.shared->stop);
-        });
+        WriterConfig cfg = unit_config(false);
+        cfg.poll_ns = 200000;
+        const pid_t writer = start_writer(rig, ev, cfg);
         constexpr int kProducers = 4, kOps = 500;
         std::vector<pid_t> producers;
         for (int p = 0; p < kProducers; ++p) {
@@ -214,9 +227,7 @@ public:
             }));
         }
         for (const pid_t pid : producers) CPPUNIT_ASSERT_EQUAL(0, wait_exit(pid));
-        rig.shared->stop = 2;  // write everything, then stop
-        rig.ring.nudge_writer();
-        CPPUNIT_ASSERT_EQUAL(0, wait_exit(writer));
+        CPPUNIT_ASSERT_EQUAL(0, stop_writer(rig, writer));
         const auto lines = rig.lines();
         CPPUNIT_ASSERT_EQUAL(static_cast<std::size_t>(2 * kProducers * kOps), lines.size());
         CPPUNIT_ASSERT(!verify(rig.content()));
@@ -239,14 +250,9 @@ public:
         Rig rig;
         rig.shared->stop = 0;
         Counting ev;
-        const pid_t writer = fork_run([&] {
-            WriterConfig cfg;
-            cfg.node = "unit";
-            cfg.sync = true;
-            cfg.commit_delay_ns = 500000;
-            LogWriter w(rig.ring, *rig.chain, rig.fd, cfg, ev);
-            w.run(rig.shared->stop);
-        });
+        WriterConfig cfg = unit_config(true);
+        cfg.commit_delay_ns = 500000;
+        const pid_t writer = start_writer(rig, ev, cfg);
         // Each producer reports seq and hash of its begin lines through a pipe.
         int pipefd[2];
         CPPUNIT_ASSERT_EQUAL(0, pipe(pipefd));
@@ -271,9 +277,7 @@ public:
         }
         close(pipefd[1]);
         for (const pid_t pid : producers) CPPUNIT_ASSERT_EQUAL(0, wait_exit(pid));
-        rig.shared->stop = 2;
-        rig.ring.nudge_writer();
-        CPPUNIT_ASSERT_EQUAL(0, wait_exit(writer));
+        CPPUNIT_ASSERT_EQUAL(0, stop_writer(rig, writer));
         std::string reported;
         char buf[4096];
         for (ssize_t n; (n = read(pipefd[0], buf, sizeof buf)) > 0;) reported.append(buf, static_cast<std::size_t>(n));
@@ -297,9 +301,7 @@ public:
         // In one process: three begins queued, one write, one sync, all durable.
         Rig rig;
         Counting ev;
-        WriterConfig cfg;
-        cfg.node = "unit";
-        cfg.sync = true;
+        const WriterConfig cfg = unit_config(true);
         LogWriter w(rig.ring, *rig.chain, rig.fd, cfg, ev);
         std::uint32_t e[3];
         for (int i = 0; i < 3; ++i)
@@ -321,9 +323,7 @@ public:
     void torn_write_is_cut_and_recorded() {
         Rig rig;
         Counting ev;
-        WriterConfig cfg;
-        cfg.node = "unit";
-        cfg.sync = false;
+        const WriterConfig cfg = unit_config(false);
         LogWriter w(rig.ring, *rig.chain, rig.fd, cfg, ev);
         std::uint32_t e = 0;
         rig.ring.publish_begin(fields("begin", "a"), getpid(), e);
@@ -345,9 +345,7 @@ public:
     void lines_appended_by_someone_else_are_not_adopted() {
         Rig rig;
         Counting ev;
-        WriterConfig cfg;
-        cfg.node = "unit";
-        cfg.sync = false;
+        const WriterConfig cfg = unit_config(false);
         LogWriter w(rig.ring, *rig.chain, rig.fd, cfg, ev);
         std::uint32_t e = 0;
         for (int i = 0; i < 3; ++i) rig.ring.publish_begin(fields("begin", std::to_string(i)), getpid(), e);
@@ -383,9 +381,7 @@ public:
     void file_cut_back_is_not_adopted() {
         Rig rig;
         Counting ev;
-        WriterConfig cfg;
-        cfg.node = "unit";
-        cfg.sync = false;
+        const WriterConfig cfg = unit_config(false);
         LogWriter w(rig.ring, *rig.chain, rig.fd, cfg, ev);
         std::uint32_t e = 0;
         for (int i = 0; i < 6; ++i) rig.ring.publish_begin(fields("begin", std::to_string(i)), getpid(), e);
@@ -411,21 +407,11 @@ public:
         Reaper reaper;
         Rig rig({128 * 1024, 512});
         rig.shared->stop = 0;
-        auto start_writer = [&rig] {
-            return fork_run([&rig] {
-                Counting ev;
-                WriterConfig cfg;
-                cfg.node = "unit";
-                cfg.sync = false;
-                cfg.poll_ns = 100000;
-                if (pthread_mutex_lock(&rig.chain->writer_lock) == EOWNERDEAD)
-                    pthread_mutex_consistent(&rig.chain->writer_lock);
-                LogWriter w(rig.ring, *rig.chain, rig.fd, cfg, ev);
-                w.check_file();
-                w.run(rig.shared->stop);
-            });
-        };
-        pid_t writer = start_writer();
+        Counting ev;
+        WriterConfig cfg = unit_config(false);
+        cfg.poll_ns = 100000;
+        auto restart = [&] { return start_writer(rig, ev, cfg, true); };
+        pid_t writer = restart();
         constexpr int kOps = 3000;
         const pid_t producer = fork_run([&rig] {
             for (int i = 0; i < kOps; ++i) {
@@ -440,12 +426,10 @@ public:
             usleep(20000);
             kill(writer, SIGKILL);
             wait_exit(writer);
-            writer = start_writer();
+            writer = restart();
         }
         CPPUNIT_ASSERT_EQUAL(0, wait_exit(producer));
-        rig.shared->stop = 2;
-        rig.ring.nudge_writer();
-        CPPUNIT_ASSERT_EQUAL(0, wait_exit(writer));
+        CPPUNIT_ASSERT_EQUAL(0, stop_writer(rig, writer));
         const auto lines = rig.lines();
         std::vector<int> seen(kOps, 0);
         for (const auto& l : lines) {
@@ -464,20 +448,9 @@ public:
         // the next writer finishes them (resume), none waits in vain.
         Rig rig({128 * 1024, 512});
         rig.shared->stop = 0;
-        auto start_writer = [&rig] {
-            return fork_run([&rig] {
-                Counting ev;
-                WriterConfig cfg;
-                cfg.node = "unit";
-                cfg.sync = true;
-                if (pthread_mutex_lock(&rig.chain->writer_lock) == EOWNERDEAD)
-                    pthread_mutex_consistent(&rig.chain->writer_lock);
-                LogWriter w(rig.ring, *rig.chain, rig.fd, cfg, ev);
-                w.check_file();
-                w.run(rig.shared->stop);
-            });
-        };
-        pid_t writer = start_writer();
+        Counting ev;
+        auto restart = [&] { return start_writer(rig, ev, unit_config(true), true); };
+        pid_t writer = restart();
         std::vector<pid_t> producers;
         for (int p = 0; p < 4; ++p) {
             producers.push_back(fork_run([&rig, p] {
@@ -497,12 +470,10 @@ public:
             usleep(static_cast<useconds_t>(3000 + (kill_no * 7919) % 9000));
             kill(writer, SIGKILL);
             wait_exit(writer);
-            writer = start_writer();
+            writer = restart();
         }
         for (const pid_t pid : producers) CPPUNIT_ASSERT_EQUAL(0, wait_exit(pid));
-        rig.shared->stop = 2;
-        rig.ring.nudge_writer();
-        CPPUNIT_ASSERT_EQUAL(0, wait_exit(writer));
+        CPPUNIT_ASSERT_EQUAL(0, stop_writer(rig, writer));
         std::map<std::string, std::vector<std::string>> by;
         for (const auto& l : rig.lines()) {
             const auto j = record(l);
@@ -519,9 +490,7 @@ public:
         Counting ev;
         const auto signer = cmi::Signer::from_pem(ed25519_pem());
         const auto key = cmi::SignatureVerifier::from_pem(signer.public_pem());
-        WriterConfig cfg;
-        cfg.node = "unit";
-        cfg.sync = false;
+        WriterConfig cfg = unit_config(false);
         cfg.signer = &signer;
         cfg.checkpoint_records = 4;
         rig.chain->checkpoint_time_us = static_cast<std::int64_t>(time(nullptr)) * 1000000;  // by count only
@@ -570,9 +539,7 @@ public:
         const auto key = cmi::SignatureVerifier::from_pem(signer.public_pem());
         Rig rig;
         Counting ev;
-        WriterConfig cfg;
-        cfg.node = "unit";
-        cfg.sync = false;
+        const WriterConfig cfg = unit_config(false);
         LogWriter w(rig.ring, *rig.chain, rig.fd, cfg, ev);
         std::uint32_t e = 0;
         for (int i = 0; i < 5; ++i) rig.ring.publish_begin(fields("begin", std::to_string(i)), getpid(), e);
@@ -626,9 +593,7 @@ public:
         // log is printable ASCII with no line feed inside.
         Rig rig;
         Counting ev;
-        WriterConfig cfg;
-        cfg.node = "unit";
-        cfg.sync = false;
+        const WriterConfig cfg = unit_config(false);
         LogWriter w(rig.ring, *rig.chain, rig.fd, cfg, ev);
         const std::string ok = fields("begin", "ok");
         std::uint32_t e = 0;

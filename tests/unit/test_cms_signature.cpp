@@ -6,6 +6,7 @@
 #include <cppunit/extensions/HelperMacros.h>
 
 #include <cstdio>
+#include <optional>
 #include <openssl/cms.h>
 
 using namespace cmi;
@@ -111,21 +112,27 @@ public:
                              code_of(testpki::cms_sign(body_, signer_, EVP_sha512()), 0, {DigestAlg::sha256}));
     }
 
-    void tampered_signature_is_invalid() {
+    // The signature value is the last OCTET STRING of the structure: its final byte flipped.
+    std::string tampered() const {
         std::string der = testpki::cms_sign(body_, signer_);
-        // The signature value is the last OCTET STRING of the structure: flip its final byte.
         der[der.size() - 1] ^= 0x01;
-        const std::string code = code_of(der);
-        CPPUNIT_ASSERT_MESSAGE(code, code == "signature-invalid" || code == "signature-malformed");
-        // A signature by another key than the certificate's.
-        testpki::Cred wrong{testpki::ec_key(), signer_.cert};
-        std::string der2;
+        return der;
+    }
+
+    // A signature by another key than the certificate's; nullopt when OpenSSL
+    // refuses to sign with a key that does not match (nothing to verify then).
+    std::optional<std::string> forged() const {
         try {
-            der2 = testpki::cms_sign(body_, wrong);
+            return testpki::cms_sign(body_, testpki::Cred{testpki::ec_key(), signer_.cert});
         } catch (const std::exception&) {
-            return;  // OpenSSL refuses to sign with a key that does not match: nothing to verify
+            return std::nullopt;
         }
-        CPPUNIT_ASSERT_EQUAL(std::string("signature-invalid"), code_of(der2));
+    }
+
+    void tampered_signature_is_invalid() {
+        const std::string code = code_of(tampered());
+        CPPUNIT_ASSERT_MESSAGE(code, code == "signature-invalid" || code == "signature-malformed");
+        if (const auto der = forged()) CPPUNIT_ASSERT_EQUAL(std::string("signature-invalid"), code_of(*der));
     }
 
     void malformed_blobs() {
@@ -174,15 +181,13 @@ public:
         CPPUNIT_ASSERT(split->der.size() < der.size());
         // What is left parses as the same SignedData, without certificates.
         const auto* p = reinterpret_cast<const unsigned char*>(split->der.data());
-        CMS_ContentInfo* cms = d2i_CMS_ContentInfo(nullptr, &p, static_cast<long>(split->der.size()));
+        const ossl::UniquePtr<CMS_ContentInfo> cms(d2i_CMS_ContentInfo(nullptr, &p, static_cast<long>(split->der.size())));
         CPPUNIT_ASSERT(cms);
         CPPUNIT_ASSERT_EQUAL(static_cast<const unsigned char*>(
                                  reinterpret_cast<const unsigned char*>(split->der.data()) + split->der.size()), p);
-        STACK_OF(X509)* certs = CMS_get1_certs(cms);
-        CPPUNIT_ASSERT(!certs || sk_X509_num(certs) == 0);
-        sk_X509_pop_free(certs, X509_free);
-        CPPUNIT_ASSERT_EQUAL(1, sk_CMS_SignerInfo_num(CMS_get0_SignerInfos(cms)));
-        CMS_ContentInfo_free(cms);
+        const ossl::UniquePtr<STACK_OF(X509)> certs(CMS_get1_certs(cms.get()));
+        CPPUNIT_ASSERT(!certs || sk_X509_num(certs.get()) == 0);
+        CPPUNIT_ASSERT_EQUAL(1, sk_CMS_SignerInfo_num(CMS_get0_SignerInfos(cms.get())));
         // Nothing to cut, or not DER: the caller parses the original.
         CPPUNIT_ASSERT(!without_certificates(testpki::cms_sign(body_, signer_, EVP_sha256(), true, false)));
         CPPUNIT_ASSERT(!without_certificates(der.substr(0, der.size() - 1)));
@@ -231,19 +236,12 @@ public:
     void signer_cache_still_verifies_every_signature() {
         CmsSignerCache cache;
         CPPUNIT_ASSERT_EQUAL(std::string("ok"), code_of(testpki::cms_sign(body_, signer_), 0, {}, &cache));
-        std::string der = testpki::cms_sign(body_, signer_);
-        der[der.size() - 1] ^= 0x01;
-        const std::string code = code_of(der, 0, {}, &cache);
+        const std::string code = code_of(tampered(), 0, {}, &cache);
         CPPUNIT_ASSERT_MESSAGE(code, code == "signature-invalid" || code == "signature-malformed");
-        testpki::Cred wrong{testpki::ec_key(), signer_.cert};
-        std::string forged;
-        try {
-            forged = testpki::cms_sign(body_, wrong);
-        } catch (const std::exception&) {
-            return;  // OpenSSL refuses to sign with a key that does not match
-        }
-        CPPUNIT_ASSERT_EQUAL(std::string("signature-invalid"), code_of(forged, 0, {}, &cache));
-        CPPUNIT_ASSERT(cache.find(without_certificates(forged)->certificates));  // the cached path was taken
+        const auto der = forged();
+        if (!der) return;
+        CPPUNIT_ASSERT_EQUAL(std::string("signature-invalid"), code_of(*der, 0, {}, &cache));
+        CPPUNIT_ASSERT(cache.find(without_certificates(*der)->certificates));  // the cached path was taken
     }
 };
 

@@ -1,6 +1,7 @@
 #include "libcmi/base64.hpp"
 #include "libcmi/content_digest.hpp"
 #include "libcmi/http_signature.hpp"
+#include "libcmi/http_signature_crypto.hpp"
 
 #include "test_pki.hpp"
 
@@ -12,6 +13,7 @@
 
 using namespace cmi;
 using namespace cmi::httpsig;
+using testpki::code_of;
 
 namespace {
 
@@ -66,7 +68,8 @@ std::string sign_base(Alg alg, EVP_PKEY* key, const std::string& base) {
     if (alg == Alg::ecdsa_p256_sha256 || alg == Alg::rsa_v1_5_sha256) md = EVP_sha256();
     if (alg == Alg::ecdsa_p384_sha384) md = EVP_sha384();
     if (alg == Alg::rsa_pss_sha512) md = EVP_sha512();
-    EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+    const ossl::UniquePtr<EVP_MD_CTX> owned_ctx(EVP_MD_CTX_new());
+    EVP_MD_CTX* ctx = owned_ctx.get();
     EVP_PKEY_CTX* pctx = nullptr;
     EVP_DigestSignInit(ctx, &pctx, md, nullptr, key);
     if (alg == Alg::rsa_pss_sha512) {
@@ -79,28 +82,18 @@ std::string sign_base(Alg alg, EVP_PKEY* key, const std::string& base) {
     EVP_DigestSign(ctx, reinterpret_cast<unsigned char*>(sig.data()), &n,
                    reinterpret_cast<const unsigned char*>(base.data()), base.size());
     sig.resize(n);
-    EVP_MD_CTX_free(ctx);
     if (alg == Alg::ecdsa_p256_sha256 || alg == Alg::ecdsa_p384_sha384) {
         const size_t half = alg == Alg::ecdsa_p256_sha256 ? 32 : 48;
         const unsigned char* p = reinterpret_cast<const unsigned char*>(sig.data());
-        ECDSA_SIG* es = d2i_ECDSA_SIG(nullptr, &p, static_cast<long>(sig.size()));
+        const ossl::UniquePtr<ECDSA_SIG> es(d2i_ECDSA_SIG(nullptr, &p, static_cast<long>(sig.size())));
         std::string raw(2 * half, '\0');
-        BN_bn2binpad(ECDSA_SIG_get0_r(es), reinterpret_cast<unsigned char*>(raw.data()), static_cast<int>(half));
-        BN_bn2binpad(ECDSA_SIG_get0_s(es), reinterpret_cast<unsigned char*>(raw.data() + half), static_cast<int>(half));
-        ECDSA_SIG_free(es);
+        BN_bn2binpad(ECDSA_SIG_get0_r(es.get()), reinterpret_cast<unsigned char*>(raw.data()), static_cast<int>(half));
+        BN_bn2binpad(ECDSA_SIG_get0_s(es.get()), reinterpret_cast<unsigned char*>(raw.data() + half), static_cast<int>(half));
         return raw;
     }
     return sig;
 }
 
-std::string code_of(const std::function<void()>& f) {
-    try {
-        f();
-    } catch (const ValidationError& e) {
-        return e.code;
-    }
-    return "ok";
-}
 
 }  // namespace
 
@@ -145,7 +138,7 @@ public:
                                          "\"@signature-params\": (\"date\" \"@method\" \"@path\" \"@authority\" "
                                          "\"content-type\" \"content-length\");created=1618884473;keyid=\"test-key-ed25519\""),
                              base);
-        Pkey key = public_key_from_pem(kEd25519Pub);
+        ossl::Pkey key = public_key_from_pem(kEd25519Pub);
         CPPUNIT_ASSERT(key);
         const Alg alg = resolve_alg(s.params.alg, key.get());
         CPPUNIT_ASSERT(alg == Alg::ed25519);
@@ -154,7 +147,7 @@ public:
 
     void rfc9421_b26_one_changed_byte_fails() {
         const Signature s = parse_signature_fields(b26_input, b26_sig);
-        Pkey key = public_key_from_pem(kEd25519Pub);
+        ossl::Pkey key = public_key_from_pem(kEd25519Pub);
         auto fields = std::map<std::string, std::string>{
             {"date", "Tue, 20 Apr 2021 02:07:56 GMT"}, {"content-type", "application/json"}, {"content-length", "18"}};
         CPPUNIT_ASSERT(!verify_base(Alg::ed25519, key.get(), signature_base(s.params, rfc_request(fields)), s.value));
@@ -170,7 +163,7 @@ public:
                                  "\n\"content-length\": 23\n\"@signature-params\": (\"@status\" \"content-type\" "
                                  "\"content-digest\" \"content-length\");created=1618884473;keyid=\"test-key-ecc-p256\"";
         const std::string sig = *base64_decode("wNmSUAhwb5LxtOtOpNa6W5xj067m5hFrj0XQ4fvpaCLx0NKocgPquLgyahnzDnDAUy5eCdlYUEkLIj+32oiasw==");
-        Pkey key = public_key_from_pem(kEccP256Pub);
+        ossl::Pkey key = public_key_from_pem(kEccP256Pub);
         CPPUNIT_ASSERT(resolve_alg(std::nullopt, key.get()) == Alg::ecdsa_p256_sha256);
         CPPUNIT_ASSERT(verify_base(Alg::ecdsa_p256_sha256, key.get(), base, sig));
         std::string changed = base;
@@ -201,7 +194,7 @@ public:
             "\"@signature-params\": (\"@authority\" \"content-digest\" \"@query-param\";name=\"Pet\")"
             ";created=1618884473;keyid=\"test-key-rsa-pss\";tag=\"header-example\"";
         const std::string sig = *base64_decode(sig_field.substr(9, sig_field.size() - 10));
-        Pkey key = public_key_from_pem(kRsaPssPub);
+        ossl::Pkey key = public_key_from_pem(kRsaPssPub);
         CPPUNIT_ASSERT(verify_base(Alg::rsa_pss_sha512, key.get(), base, sig));
         std::string changed = base;
         changed[changed.find(": dog") + 2] = 'c';  // Pet=cog
@@ -225,7 +218,7 @@ public:
         CPPUNIT_ASSERT_EQUAL(std::string("\"@signature-params\": ();created=1618884473;keyid=\"test-key-rsa-pss\";"
                                          "nonce=\"b3k2pp5k7z-50gnwp.yemd\""),
                              base);
-        Pkey key = public_key_from_pem(kRsaPssPub);
+        ossl::Pkey key = public_key_from_pem(kRsaPssPub);
         CPPUNIT_ASSERT(key);
         CPPUNIT_ASSERT(verify_base(Alg::rsa_pss_sha512, key.get(), base, s.value));
         CPPUNIT_ASSERT(!verify_base(Alg::rsa_v1_5_sha256, key.get(), base, s.value));
@@ -244,7 +237,7 @@ public:
             "ZrCUb38K0fUxN0O0iC59DzYx8DFll5GmydPxSmme9v6ULbMFkl+V5B1TP/yPViV7KsLNmvKiLJH1pFkh/aYA2HXXZzNBXmIkoQoLd7YfW91kE9o"
             "/CCoC1xMy7JA1ipwvKvfrs65ldmlu9bpG6A9BmzhuzF8Eim5f8ui9eH8LZH896+QIF61ka39VBrohr9iyMUJpvRX2Zbhl5ZJzSRxpJyoEZAFL2F"
             "Uo5fTIztsDZKEgM4cUA==:");
-        Pkey key = public_key_from_pem(kRsaPssPub);
+        ossl::Pkey key = public_key_from_pem(kRsaPssPub);
         CPPUNIT_ASSERT(verify_base(Alg::rsa_pss_sha512, key.get(), signature_base(s.params, rfc_request()), s.value));
         // One byte of the covered Content-Digest changed: the signature fails.
         auto fields = std::map<std::string, std::string>{
@@ -401,7 +394,7 @@ public:
         const auto ca = testpki::make_ca("ca");
         const auto leaf = testpki::issue(ca, "provider-a");
         const std::string path = testpki::write_pem("sigkey", leaf.cert.get());
-        Pkey key = load_public_key(path);
+        ossl::Pkey key = load_public_key(path);
         CPPUNIT_ASSERT(key);
         CPPUNIT_ASSERT(resolve_alg(std::nullopt, key.get()) == Alg::ecdsa_p256_sha256);
         std::remove(path.c_str());

@@ -1,5 +1,7 @@
 #include "test_pki.hpp"
 
+#include "libcmi/ossl.hpp"
+
 #include <openssl/bio.h>
 #include <openssl/cms.h>
 #include <openssl/pem.h>
@@ -18,13 +20,13 @@ void add_ext(X509* cert, X509* issuer, int nid, const char* value) {
     X509V3_CTX ctx;
     X509V3_set_ctx_nodb(&ctx);
     X509V3_set_ctx(&ctx, issuer, cert, nullptr, nullptr, 0);
-    X509_EXTENSION* ext = X509V3_EXT_conf_nid(nullptr, &ctx, nid, value);
+    const std::unique_ptr<X509_EXTENSION, void (*)(X509_EXTENSION*)> ext(
+        X509V3_EXT_conf_nid(nullptr, &ctx, nid, value), X509_EXTENSION_free);
     check(ext != nullptr, "X509V3_EXT_conf_nid");
-    X509_add_ext(cert, ext, -1);
-    X509_EXTENSION_free(ext);
+    X509_add_ext(cert, ext.get(), -1);
 }
 std::shared_ptr<X509> new_cert(const std::string& cn, EVP_PKEY* key, int nb_days, int na_days) {
-    std::shared_ptr<X509> cert(X509_new(), X509_free);
+    std::shared_ptr<X509> cert{cmi::ossl::UniquePtr<X509>(X509_new())};
     X509_set_version(cert.get(), 2);
     static long serial = 1;
     ASN1_INTEGER_set(X509_get_serialNumber(cert.get()), serial++ + getpid());
@@ -36,17 +38,32 @@ std::shared_ptr<X509> new_cert(const std::string& cn, EVP_PKEY* key, int nb_days
     X509_set_pubkey(cert.get(), key);
     return cert;
 }
+// DER of a CMS SignedData over data, signed with `flags`, carrying `extra` certificates too.
+std::string cms_with_flags(const std::string& data, const Cred& signer, const EVP_MD* md, unsigned flags,
+                           const std::vector<X509*>& extra) {
+    const auto in = cmi::ossl::memory_bio(data);
+    const cmi::ossl::UniquePtr<CMS_ContentInfo> cms(CMS_sign(nullptr, nullptr, nullptr, nullptr, flags));
+    check(cms != nullptr, "CMS_sign");
+    check(CMS_add1_signer(cms.get(), signer.cert.get(), signer.key.get(), md, flags) != nullptr, "CMS_add1_signer");
+    for (X509* x : extra) check(CMS_add1_cert(cms.get(), x) == 1, "CMS_add1_cert");
+    check(CMS_final(cms.get(), in.get(), nullptr, flags) == 1, "CMS_final");
+    return cmi::ossl::to_der(i2d_CMS_ContentInfo, cms.get());
+}
+
+std::shared_ptr<EVP_PKEY> owned(EVP_PKEY* key) { return std::shared_ptr<EVP_PKEY>(cmi::ossl::Pkey(key)); }
 }  // namespace
 
-std::shared_ptr<EVP_PKEY> ec_key(const char* curve) {
-    return std::shared_ptr<EVP_PKEY>(EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", curve), EVP_PKEY_free);
-}
-std::shared_ptr<EVP_PKEY> ed25519_key() {
-    return std::shared_ptr<EVP_PKEY>(EVP_PKEY_Q_keygen(nullptr, nullptr, "ED25519"), EVP_PKEY_free);
-}
+std::shared_ptr<EVP_PKEY> ec_key(const char* curve) { return owned(EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", curve)); }
+std::shared_ptr<EVP_PKEY> ed25519_key() { return owned(EVP_PKEY_Q_keygen(nullptr, nullptr, "ED25519")); }
 std::shared_ptr<EVP_PKEY> rsa_key(int bits) {
-    return std::shared_ptr<EVP_PKEY>(EVP_PKEY_Q_keygen(nullptr, nullptr, "RSA", static_cast<size_t>(bits)),
-                                     EVP_PKEY_free);
+    return owned(EVP_PKEY_Q_keygen(nullptr, nullptr, "RSA", static_cast<size_t>(bits)));
+}
+
+std::string private_key_pem(EVP_PKEY* key) {
+    const cmi::ossl::UniquePtr<BIO> bio(BIO_new(BIO_s_mem()));
+    check(bio && PEM_write_bio_PrivateKey(bio.get(), key, nullptr, nullptr, 0, nullptr, nullptr) == 1,
+          "PEM_write_bio_PrivateKey");
+    return cmi::ossl::bio_text(bio.get());
 }
 
 Cred make_ca(const std::string& cn, int nb) {
@@ -87,43 +104,21 @@ Cred issue_ca(const Cred& parent, const std::string& cn) {
 }
 
 std::string cms_sign_with(const std::string& data, const Cred& signer, const std::vector<X509*>& extra) {
-    std::unique_ptr<BIO, decltype(&BIO_free)> in(BIO_new_mem_buf(data.data(), static_cast<int>(data.size())), BIO_free);
-    const unsigned flags = CMS_BINARY | CMS_PARTIAL | CMS_DETACHED;
-    std::unique_ptr<CMS_ContentInfo, decltype(&CMS_ContentInfo_free)> cms(
-        CMS_sign(nullptr, nullptr, nullptr, nullptr, flags), CMS_ContentInfo_free);
-    check(cms && CMS_add1_signer(cms.get(), signer.cert.get(), signer.key.get(), EVP_sha256(), flags), "signer");
-    for (X509* x : extra) check(CMS_add1_cert(cms.get(), x) == 1, "CMS_add1_cert");
-    check(CMS_final(cms.get(), in.get(), nullptr, flags) == 1, "CMS_final");
-    std::unique_ptr<BIO, decltype(&BIO_free)> out(BIO_new(BIO_s_mem()), BIO_free);
-    i2d_CMS_bio(out.get(), cms.get());
-    char* p = nullptr;
-    const long n = BIO_get_mem_data(out.get(), &p);
-    return std::string(p, static_cast<size_t>(n));
+    return cms_with_flags(data, signer, EVP_sha256(), CMS_BINARY | CMS_PARTIAL | CMS_DETACHED, extra);
 }
 
 std::string write_pem(const std::string& stem, const X509* cert) {
     const char* tmp = std::getenv("TMPDIR");
     std::string path = std::string(tmp ? tmp : "/tmp") + "/cmi-unit-" + stem + "-" + std::to_string(getpid()) + ".pem";
-    BIO* bio = BIO_new_file(path.c_str(), "w");
+    const cmi::ossl::UniquePtr<BIO> bio(BIO_new_file(path.c_str(), "w"));
     check(bio != nullptr, "BIO_new_file");
-    PEM_write_bio_X509(bio, cert);
-    BIO_free(bio);
+    PEM_write_bio_X509(bio.get(), cert);
     return path;
 }
 
 std::string cms_sign(const std::string& data, const Cred& signer, const EVP_MD* md, bool detached, bool include_cert) {
-    std::unique_ptr<BIO, decltype(&BIO_free)> in(BIO_new_mem_buf(data.data(), static_cast<int>(data.size())), BIO_free);
-    unsigned flags = CMS_BINARY | CMS_PARTIAL | (detached ? CMS_DETACHED : 0) | (include_cert ? 0 : CMS_NOCERTS);
-    std::unique_ptr<CMS_ContentInfo, decltype(&CMS_ContentInfo_free)> cms(
-        CMS_sign(nullptr, nullptr, nullptr, nullptr, flags), CMS_ContentInfo_free);
-    check(cms != nullptr, "CMS_sign");
-    check(CMS_add1_signer(cms.get(), signer.cert.get(), signer.key.get(), md, flags) != nullptr, "CMS_add1_signer");
-    check(CMS_final(cms.get(), in.get(), nullptr, flags) == 1, "CMS_final");
-    std::unique_ptr<BIO, decltype(&BIO_free)> out(BIO_new(BIO_s_mem()), BIO_free);
-    i2d_CMS_bio(out.get(), cms.get());
-    char* p = nullptr;
-    const long n = BIO_get_mem_data(out.get(), &p);
-    return std::string(p, static_cast<size_t>(n));
+    const unsigned flags = CMS_BINARY | CMS_PARTIAL | (detached ? CMS_DETACHED : 0) | (include_cert ? 0 : CMS_NOCERTS);
+    return cms_with_flags(data, signer, md, flags, {});
 }
 
 }  // namespace testpki

@@ -1,6 +1,7 @@
 #include "libcmi/audit_chain.hpp"
 #include "libcmi/base64.hpp"
 #include "libcmi/signer.hpp"
+#include "test_pki.hpp"
 
 #include <cppunit/extensions/HelperMacros.h>
 #include <openssl/evp.h>
@@ -13,16 +14,9 @@
 namespace {
 
 std::string generate_pem(const char* type, const char* curve = nullptr) {
-    EVP_PKEY* key = curve ? EVP_PKEY_Q_keygen(nullptr, nullptr, type, curve) : EVP_PKEY_Q_keygen(nullptr, nullptr, type);
-    if (!key) throw std::runtime_error("keygen");
-    BIO* bio = BIO_new(BIO_s_mem());
-    PEM_write_bio_PrivateKey(bio, key, nullptr, nullptr, 0, nullptr, nullptr);
-    char* data = nullptr;
-    const long n = BIO_get_mem_data(bio, &data);
-    std::string pem(data, static_cast<std::size_t>(n));
-    BIO_free(bio);
-    EVP_PKEY_free(key);
-    return pem;
+    const auto key = curve ? testpki::ec_key(curve) : testpki::ed25519_key();
+    if (!key || !EVP_PKEY_is_a(key.get(), type)) throw std::runtime_error("keygen");
+    return testpki::private_key_pem(key.get());
 }
 
 }  // namespace

@@ -3,6 +3,7 @@
 // and which RFC 9421 components name a request's target.
 #include "libcmi/cms_signature.hpp"
 #include "libcmi/http_signature.hpp"
+#include "libcmi/http_signature_crypto.hpp"
 #include "libcmi/signer_policy.hpp"
 
 #include "test_pki.hpp"
@@ -20,27 +21,19 @@
 #include <unistd.h>
 
 using namespace cmi;
+using testpki::code_of;
 
 namespace {
 
-std::string code_of(const std::function<void()>& f) {
-    try {
-        f();
-    } catch (const ValidationError& e) {
-        return e.code;
-    }
-    return "ok";
-}
 
 // A PEM CRL of `ca` revoking `revoked`, valid until now + next_days; returns its path.
 std::string write_crl(const std::string& stem, const testpki::Cred& ca, std::vector<const X509*> revoked,
                       int next_days = 7) {
-    std::unique_ptr<X509_CRL, decltype(&X509_CRL_free)> crl(X509_CRL_new(), X509_CRL_free);
+    const ossl::UniquePtr<X509_CRL> crl(X509_CRL_new());
     X509_CRL_set_version(crl.get(), 1);
     X509_CRL_set_issuer_name(crl.get(), X509_get_subject_name(ca.cert.get()));
-    std::unique_ptr<ASN1_TIME, decltype(&ASN1_TIME_free)> last(X509_gmtime_adj(nullptr, -3600), ASN1_TIME_free);
-    std::unique_ptr<ASN1_TIME, decltype(&ASN1_TIME_free)> next(X509_gmtime_adj(nullptr, long(next_days) * 86400),
-                                                               ASN1_TIME_free);
+    const ossl::UniquePtr<ASN1_TIME> last(X509_gmtime_adj(nullptr, -3600));
+    const ossl::UniquePtr<ASN1_TIME> next(X509_gmtime_adj(nullptr, long(next_days) * 86400));
     X509_CRL_set1_lastUpdate(crl.get(), last.get());
     X509_CRL_set1_nextUpdate(crl.get(), next.get());
     for (const X509* x : revoked) {
@@ -52,20 +45,15 @@ std::string write_crl(const std::string& stem, const testpki::Cred& ca, std::vec
     X509_CRL_sort(crl.get());
     X509_CRL_sign(crl.get(), ca.key.get(), EVP_sha256());
     const std::string path = "/tmp/cmi-unit-" + stem + "-" + std::to_string(getpid()) + ".crl.pem";
-    BIO* bio = BIO_new_file(path.c_str(), "w");
-    PEM_write_bio_X509_CRL(bio, crl.get());
-    BIO_free(bio);
+    const ossl::UniquePtr<BIO> bio(BIO_new_file(path.c_str(), "w"));
+    PEM_write_bio_X509_CRL(bio.get(), crl.get());
     return path;
 }
 
 std::string pem_of(const X509* cert) {
-    BIO* bio = BIO_new(BIO_s_mem());
-    PEM_write_bio_X509(bio, cert);
-    char* p = nullptr;
-    const long n = BIO_get_mem_data(bio, &p);
-    std::string out(p, static_cast<size_t>(n));
-    BIO_free(bio);
-    return out;
+    const ossl::UniquePtr<BIO> bio(BIO_new(BIO_s_mem()));
+    PEM_write_bio_X509(bio.get(), cert);
+    return ossl::bio_text(bio.get());
 }
 
 }  // namespace
@@ -185,16 +173,9 @@ public:
         {
             const std::string inter_crl = write_crl("inter", inter, {});
             std::string text;
-            for (const auto& p : {path, inter_crl}) {
-                BIO* b = BIO_new_file(p.c_str(), "r");
-                char buf[4096];
-                int n;
-                while ((n = BIO_read(b, buf, sizeof buf)) > 0) text.append(buf, static_cast<size_t>(n));
-                BIO_free(b);
-            }
-            BIO* out = BIO_new_file(both.c_str(), "w");
-            BIO_write(out, text.data(), static_cast<int>(text.size()));
-            BIO_free(out);
+            for (const auto& p : {path, inter_crl}) text += httpsig::read_key_file(p);  // any small file
+            const ossl::UniquePtr<BIO> out(BIO_new_file(both.c_str(), "w"));
+            BIO_write(out.get(), text.data(), static_cast<int>(text.size()));
             std::remove(inter_crl.c_str());
         }
         const RevocationList two(both);
@@ -241,16 +222,9 @@ public:
 
     // A captured CMS changed by `change` and encoded again: what an attacker can do.
     static std::string reencoded(const std::string& der, const std::function<void(CMS_ContentInfo*)>& change) {
-        BIO* in = BIO_new_mem_buf(der.data(), static_cast<int>(der.size()));
-        CMS_ContentInfo* cms = d2i_CMS_bio(in, nullptr);
-        BIO_free(in);
-        change(cms);
-        unsigned char* out = nullptr;
-        const int n = i2d_CMS_ContentInfo(cms, &out);
-        std::string res(reinterpret_cast<char*>(out), static_cast<size_t>(n));
-        OPENSSL_free(out);
-        CMS_ContentInfo_free(cms);
-        return res;
+        const ossl::UniquePtr<CMS_ContentInfo> cms(d2i_CMS_bio(ossl::memory_bio(der).get(), nullptr));
+        change(cms.get());
+        return ossl::to_der(i2d_CMS_ContentInfo, cms.get());
     }
 
     // One more certificate.
@@ -264,18 +238,14 @@ public:
             CMS_SignerInfo* si = sk_CMS_SignerInfo_value(CMS_get0_SignerInfos(cms), 0);
             ASN1_OCTET_STRING* sig = CMS_SignerInfo_get0_signature(si);
             const unsigned char* p = ASN1_STRING_get0_data(sig);
-            ECDSA_SIG* es = d2i_ECDSA_SIG(nullptr, &p, ASN1_STRING_length(sig));
-            EC_GROUP* g = EC_GROUP_new_by_curve_name(NID_X9_62_prime256v1);
-            BIGNUM* r = BN_dup(ECDSA_SIG_get0_r(es));
+            const ossl::UniquePtr<ECDSA_SIG> es(d2i_ECDSA_SIG(nullptr, &p, ASN1_STRING_length(sig)));
+            const ossl::UniquePtr<EC_GROUP> g(EC_GROUP_new_by_curve_name(NID_X9_62_prime256v1));
+            BIGNUM* r = BN_dup(ECDSA_SIG_get0_r(es.get()));
             BIGNUM* s2 = BN_new();
-            BN_sub(s2, EC_GROUP_get0_order(g), ECDSA_SIG_get0_s(es));
-            ECDSA_SIG_set0(es, r, s2);
-            unsigned char* enc = nullptr;
-            const int n = i2d_ECDSA_SIG(es, &enc);
-            ASN1_STRING_set(sig, enc, n);
-            OPENSSL_free(enc);
-            ECDSA_SIG_free(es);
-            EC_GROUP_free(g);
+            BN_sub(s2, EC_GROUP_get0_order(g.get()), ECDSA_SIG_get0_s(es.get()));
+            ECDSA_SIG_set0(es.get(), r, s2);  // takes r and s2
+            const std::string enc = ossl::to_der(i2d_ECDSA_SIG, es.get());
+            ASN1_STRING_set(sig, enc.data(), static_cast<int>(enc.size()));
         });
     }
 

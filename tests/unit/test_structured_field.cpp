@@ -7,6 +7,18 @@ using namespace cmi::sf;
 namespace {
 const Item& item_of(const Member& m) { return std::get<Item>(m); }
 const InnerList& inner_of(const Member& m) { return std::get<InnerList>(m); }
+
+// Each of `inputs` must make `parse` throw ParseError.
+template <std::size_t N, class Parse>
+void refused(const char* const (&inputs)[N], Parse parse, const char* what) {
+    for (const char* s : inputs) {
+        try {
+            parse(s);
+            CPPUNIT_FAIL(std::string(what) + " accepted: " + s);
+        } catch (const ParseError&) {
+        }
+    }
+}
 }  // namespace
 
 class StructuredFieldTest : public CppUnit::TestFixture {
@@ -216,33 +228,15 @@ public:
             "a;b=c;",              // dangling ';'
             "(1 2)",               // inner list is not an item
         };
-        for (const char* s : bad_items) {
-            try {
-                parse_item(s);
-                CPPUNIT_FAIL(std::string("item accepted: ") + s);
-            } catch (const ParseError&) {
-            }
-        }
+        refused(bad_items, parse_item, "item");
         const char* bad_lists[] = {
             "a,", "a,,b", ",a", "(1 2", "(1\t2)", "(1,2)", "(1)(2)", "a b", "(1 2)x",
         };
-        for (const char* s : bad_lists) {
-            try {
-                parse_list(s);
-                CPPUNIT_FAIL(std::string("list accepted: ") + s);
-            } catch (const ParseError&) {
-            }
-        }
+        refused(bad_lists, parse_list, "list");
         const char* bad_dicts[] = {
             "a=1,", "A=1", "a=1;", "a==1", "1=a", "a=1 b=2", "a=(1", "a=1,,b=2", "=1",
         };
-        for (const char* s : bad_dicts) {
-            try {
-                parse_dictionary(s);
-                CPPUNIT_FAIL(std::string("dictionary accepted: ") + s);
-            } catch (const ParseError&) {
-            }
-        }
+        refused(bad_dicts, parse_dictionary, "dictionary");
     }
 
     void serialisation_round_trip() {

@@ -1,6 +1,7 @@
 #include "evidence_export.hpp"
 
-#include "libcmi/http_signature.hpp"
+#include "libcmi/http_signature_crypto.hpp"
+#include "libcmi/ossl.hpp"
 #include "libcmi/origin_evidence.hpp"
 
 #include <nlohmann/json.hpp>
@@ -54,20 +55,19 @@ struct HttpSignature {
     bool has_base = false, has_sig = false, has_key = false;
 };
 
-std::string key_pem(const std::string& der) {
+ossl::Pkey evidence_key(const std::string& der) {
     const auto* p = reinterpret_cast<const unsigned char*>(der.data());
-    httpsig::Pkey key(d2i_PUBKEY(nullptr, &p, static_cast<long>(der.size())));
+    ossl::Pkey key(d2i_PUBKEY(nullptr, &p, static_cast<long>(der.size())));
     if (!key) throw std::runtime_error("the http-signature-key evidence is not a DER public key");
-    BIO* bio = BIO_new(BIO_s_mem());
-    if (!bio || PEM_write_bio_PUBKEY(bio, key.get()) != 1) {
-        BIO_free(bio);
+    return key;
+}
+
+std::string key_pem(const std::string& der) {
+    const ossl::Pkey key = evidence_key(der);
+    const ossl::UniquePtr<BIO> bio(BIO_new(BIO_s_mem()));
+    if (!bio || PEM_write_bio_PUBKEY(bio.get(), key.get()) != 1)
         throw std::runtime_error("cannot write the public key as PEM");
-    }
-    char* data = nullptr;
-    const long n = BIO_get_mem_data(bio, &data);
-    std::string pem(data, static_cast<std::size_t>(n));
-    BIO_free(bio);
-    return pem;
+    return ossl::bio_text(bio.get());
 }
 
 // The algorithm: the alg parameter of @signature-params, else the key's only one.
@@ -79,10 +79,7 @@ httpsig::Alg signature_alg(const std::string& base, const std::string& key_der) 
         const auto end = base.find('"', at + 6);
         declared = httpsig::alg_from_name(base.substr(at + 6, end - at - 6));
     }
-    const auto* p = reinterpret_cast<const unsigned char*>(key_der.data());
-    httpsig::Pkey key(d2i_PUBKEY(nullptr, &p, static_cast<long>(key_der.size())));
-    if (!key) throw std::runtime_error("the http-signature-key evidence is not a DER public key");
-    return httpsig::resolve_alg(declared, key.get());
+    return httpsig::resolve_alg(declared, evidence_key(key_der).get());
 }
 
 void export_http_signature(const HttpSignature& h, const EvidenceContext& ctx, std::ostream& how) {

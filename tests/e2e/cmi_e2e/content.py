@@ -1,5 +1,6 @@
 """Helpers for mod_cmi_content tests: signing with real tools, CGI scripts, raw requests."""
 import base64
+import hashlib
 import os
 import shutil
 import socket
@@ -42,6 +43,28 @@ def www_owned_dir(path: Path) -> Path:
         cfg = harness_config()
         shutil.chown(path, cfg.httpd_user, cfg.httpd_group)
     return path
+
+
+_BOUND_LOCATION = """
+<Location /dav/bound/>
+    AuthType Basic
+    AuthName "cmi"
+    AuthBasicProvider file
+    AuthUserFile "{htpasswd}"
+    Require valid-user
+    CMIContentBindSigner On
+</Location>
+"""
+
+
+def bound_location(httpd, htpasswd_name: str) -> str:
+    """/dav/bound/ (a WebDAV directory made here): Basic users provider-a and provider-b
+    (password "secret") whose uploads must be signed by themselves. The configuration text."""
+    htpasswd = httpd.root / "conf" / htpasswd_name
+    sha = base64.b64encode(hashlib.sha1(b"secret").digest()).decode()
+    htpasswd.write_text(f"provider-a:{{SHA}}{sha}\nprovider-b:{{SHA}}{sha}\n")
+    www_owned_dir(httpd.dav_dir / "bound")
+    return _BOUND_LOCATION.format(htpasswd=htpasswd)
 
 
 def write_cgi(path: Path, body: str) -> Path:

@@ -47,6 +47,35 @@ def authorization(chal: dict, user: str, password: str, method: str, uri: str, n
             f'algorithm={algorithm}, qop=auth, nc={ncs}, cnonce="{cnonce}", response="{response}"')
 
 
+_LOCATION = """
+<Location {path}>
+    AuthType CMI
+    AuthName "{realm}"
+    CMIAuthMechanisms digest
+    AuthUserFile "{users}"
+    Require valid-user
+</Location>
+"""
+
+
+def location(path: str, realm: str, users) -> str:
+    """A location that takes Digest credentials of the users file `users`, nothing else."""
+    return _LOCATION.format(path=path, realm=realm, users=users)
+
+
+def users_file(httpd, name: str, realm: str, user: str, password: str, page: str | None = None):
+    """conf/<name>.digest with one SHA-256 entry (what cmi-htdigest writes), readable by the
+    children; with `page`, the document /<name>/hello.txt holding it."""
+    if page is not None:
+        (httpd.docroot / name).mkdir(exist_ok=True)
+        (httpd.docroot / name / "hello.txt").write_text(page)
+    path = httpd.root / "conf" / f"{name}.digest"
+    ha1 = _h("SHA-256", f"{user}:{realm}:{password}")
+    path.write_text(f"{user}:{realm}:{ha1}\n")
+    path.chmod(0o644)
+    return path
+
+
 def get(url: str, header: str | None, ca) -> requests.Response:
     headers = {"Authorization": header} if header else {}
     return requests.get(url, headers=headers, verify=str(ca), timeout=30, stream=False)

@@ -25,6 +25,18 @@ SANITIZER = re.compile(r"(AddressSanitizer|UndefinedBehaviorSanitizer|LeakSaniti
 ERROR_LEVELS = re.compile(r"\] \[[a-z0-9_]+:(error|crit|alert|emerg)\] ")
 
 
+def terminate(proc: subprocess.Popen, timeout: float, kill=None) -> None:
+    """SIGTERM, and after `timeout` seconds `kill()` (default: SIGKILL to proc) if it has not exited."""
+    if proc.poll() is not None:
+        return
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        (kill or proc.kill)()
+        proc.wait(timeout=10)
+
+
 def wait_for_port(port: int, proc: subprocess.Popen, timeout: float = 20) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -164,6 +176,19 @@ Alias /dav/ "{self.dav_dir}/"
         return subprocess.run([self.httpd_bin, "-t", "-d", str(self.root), "-f", str(path)],
                               capture_output=True, text=True, timeout=60, env=self.environment())
 
+    def sibling(self) -> "Httpd":
+        """Another httpd of the same build, with its own root and ports."""
+        return Httpd(self.pki, self.build_dir, self.httpd_bin)
+
+    def configtest_refuses(self, *fragments, snippet="", server_snippet="") -> str:
+        """`httpd -t` fails on the configuration, naming each of `fragments`; its output."""
+        result = self.configtest(snippet=snippet, server_snippet=server_snippet)
+        out = result.stdout + result.stderr
+        assert result.returncode != 0, out
+        for f in fragments:
+            assert f in out, (f, out)
+        return out
+
     # --- process -------------------------------------------------------------
     def start(self):
         text = self.config_text()
@@ -199,13 +224,7 @@ Alias /dav/ "{self.dav_dir}/"
     def stop(self):
         if self.proc is None:
             return
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=self.stop_timeout)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(timeout=10)
+        terminate(self.proc, self.stop_timeout, kill=lambda: os.killpg(self.proc.pid, signal.SIGKILL))
         self.proc = None
         self.running_config = None
         self.stderr_file.close()

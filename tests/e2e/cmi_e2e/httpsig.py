@@ -25,6 +25,12 @@ def public_pem(key) -> bytes:
                                          serialization.PublicFormat.SubjectPublicKeyInfo)
 
 
+def location(path: str, keys) -> str:
+    """A location that requires RFC 9421 signatures by the keys in the directory `keys`."""
+    return (f"<Location {path}>\n    CMIContentValidation Required\n    CMIContentFormats http-signature\n"
+            f'    CMIContentSignerKeys "{keys}"\n</Location>\n')
+
+
 def content_digest(body: bytes, alg: str = "sha-256") -> str:
     h = {"sha-256": hashlib.sha256, "sha-512": hashlib.sha512, "sha": hashlib.sha1}[alg](body).digest()
     return f"{alg}=:{base64.b64encode(h).decode()}:"

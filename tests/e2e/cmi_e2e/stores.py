@@ -1,9 +1,9 @@
 """Real redis-server and memcached for cluster tests, on free 127.0.0.1 ports."""
 import os
-import signal
 import subprocess
+from contextlib import contextmanager
 
-from cmi_e2e.httpd import wait_for_port
+from cmi_e2e.httpd import terminate, wait_for_port
 from cmi_e2e.ports import free_port
 
 
@@ -20,6 +20,12 @@ class Store:
     @property
     def spec(self) -> str:
         return f"{self.kind}:127.0.0.1:{self.port}"
+
+    @property
+    def short_ttl(self) -> str:
+        """httpd's setting that drops idle pooled connections to this store after 1 s (the
+        connections a store restart left stale are soon replaced)."""
+        return "RedisConnPoolTTL 1" if self.kind == "redis" else "MemcacheConnTTL 1"
 
     def command(self) -> list[str]:
         if self.kind == "redis":
@@ -40,12 +46,19 @@ class Store:
     def stop(self):
         if self.proc is None:
             return
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=5)
+        terminate(self.proc, 10)
         self.proc = None
         self.log.close()
+
+
+@contextmanager
+def second_node(httpd, store: Store):
+    """A second httpd beside `httpd`, the nodes of a cluster sharing `store` (started
+    here): stopped, with the store, when done. The caller configures both nodes."""
+    store.start()
+    node = httpd.sibling()
+    try:
+        yield node
+    finally:
+        node.cleanup()
+        store.stop()
