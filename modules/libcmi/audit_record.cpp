@@ -70,6 +70,10 @@ public:
         if (v) string(*v);
         else null();
     }
+    void string(const std::optional<std::string_view>& v) {
+        if (v) string(*v);
+        else null();
+    }
     template <class T>
     void number(T v) {
         char buf[24];
@@ -93,7 +97,7 @@ public:
 
     // [{…},…] with f(Writer&, element) writing each object's members, or null.
     template <class T, class F>
-    void array(const std::optional<std::vector<T>>& v, F f) {
+    void array(const std::vector<T>* v, F f) {
         if (!v) return null();
         out_.put('[');
         bool first = true;
@@ -144,13 +148,29 @@ private:
 
     static bool plain(unsigned char b) { return b >= 0x20 && b < 0x7f && b != '"' && b != '\\'; }
 
+    // Whether eight bytes are all plain: none below 0x20, none from 0x7f, no
+    // '"' nor '\\' (word-at-a-time tests for "some byte less than" and
+    // "some byte zero"; each is exact about whether one exists).
+    static bool plain8(const unsigned char* p) {
+        constexpr std::uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
+        std::uint64_t w;
+        std::memcpy(&w, p, 8);
+        const std::uint64_t below = (w - ones * 0x20) & ~w;
+        const std::uint64_t above = (w + ones) | w;
+        const std::uint64_t q = w ^ (ones * '"'), b = w ^ (ones * '\\');
+        const std::uint64_t quote = (q - ones) & ~q, backslash = (b - ones) & ~b;
+        return ((below | above | quote | backslash) & highs) == 0;
+    }
+
     void escape(std::string_view v) {
         const auto* p = reinterpret_cast<const unsigned char*>(v.data());
         const std::size_t n = v.size();
         std::size_t i = 0;
         while (i < n) {
-            // Most of a record is printable ASCII: copy such runs whole.
+            // Most of a record is printable ASCII: copy such runs whole,
+            // found eight bytes at a time.
             std::size_t run = i;
+            while (run + 8 <= n && plain8(p + run)) run += 8;
             while (run < n && plain(p[run])) ++run;
             if (run > i) {
                 out_.put(v.data() + i, run - i);
@@ -217,16 +237,21 @@ std::string assemble_line(std::uint64_t seq, const std::string& fields, const st
     return line;
 }
 
-std::string serialize_fields(const Record& rec) {
-    std::string out;
-    Out buffer(out);
-    Writer w(buffer);
+namespace {
+
+const std::vector<EvidenceFile>* evidence_of(const Record& rec) { return rec.evidence ? &*rec.evidence : nullptr; }
+const std::vector<EvidenceFile>* evidence_of(const RecordView& rec) { return rec.evidence; }
+
+// The fields every begin and end record has, from a Record or a RecordView.
+template <class R>
+void write_fields(Writer& w, const R& rec) {
     w.key("node"); w.string(rec.node);
     w.key("ev"); w.string(rec.ev);
     w.key("txid"); w.string(rec.txid);
     w.key("client_txid"); w.string(rec.client_txid);
     w.key("op"); w.string(rec.op);
-    w.key("time"); w.string(rfc3339_us(rec.time_us));
+    char time[40];
+    w.key("time"); w.string(std::string_view(time, rfc3339_us(rec.time_us, time)));
     w.key("peer"); w.string(rec.peer);
     w.key("tls");
     w.object(rec.tls.has_value(), [&](Writer& o) {
@@ -263,12 +288,21 @@ std::string serialize_fields(const Record& rec) {
     w.key("duration_us"); w.number(rec.duration_us);
     w.key("receipt"); w.string(rec.receipt);
     w.key("evidence");
-    w.array(rec.evidence, [](Writer& o, const EvidenceFile& e) {
+    w.array(evidence_of(rec), [](Writer& o, const EvidenceFile& e) {
         o.key("kind"); o.string(e.kind);
         o.key("name"); o.string(e.name);
         o.key("sha256"); o.string(e.sha256);
         o.key("bytes"); o.number(e.bytes);
     });
+}
+
+}  // namespace
+
+std::string serialize_fields(const Record& rec) {
+    std::string out;
+    Out buffer(out);
+    Writer w(buffer);
+    write_fields(w, rec);
     if (rec.checkpoint) {
         w.key("checkpoint");
         w.object(true, [&](Writer& o) {
@@ -306,10 +340,22 @@ std::string serialize_fields(const Record& rec) {
     return out;
 }
 
+void serialize_fields(const RecordView& rec, std::string& out) {
+    Out buffer(out);
+    Writer w(buffer);
+    write_fields(w, rec);
+    buffer.finish();
+}
+
+std::string rfc3339_us(std::int64_t unix_us) {
+    char buf[40];
+    return std::string(buf, rfc3339_us(unix_us, buf));
+}
+
 // Calendar arithmetic rather than gmtime_r: glibc's gmtime_r takes the
 // process-wide tz lock, which every worker thread contends for twice a request.
 // Days since 1970-01-01 to a proleptic Gregorian date (H. Hinnant's civil_from_days).
-std::string rfc3339_us(std::int64_t unix_us) {
+std::size_t rfc3339_us(std::int64_t unix_us, char (&out)[40]) {
     std::int64_t secs = unix_us / 1000000;
     std::int64_t micros = unix_us % 1000000;
     if (micros < 0) {
@@ -332,15 +378,15 @@ std::string rfc3339_us(std::int64_t unix_us) {
     const std::int64_t month = mp < 10 ? mp + 3 : mp - 9;
     const std::int64_t year = yoe + era * 400 + (month <= 2 ? 1 : 0);
     if (year < 0 || year > 9999) {  // outside what four digits say: as printf would
-        char buf[80];
-        std::snprintf(buf, sizeof buf, "%04lld-%02d-%02dT%02d:%02d:%02d.%06dZ", static_cast<long long>(year),
-                      static_cast<int>(month), static_cast<int>(day), static_cast<int>(sod / 3600),
-                      static_cast<int>(sod / 60 % 60), static_cast<int>(sod % 60), static_cast<int>(micros));
-        return buf;
+        const int n = std::snprintf(out, sizeof out, "%04lld-%02d-%02dT%02d:%02d:%02d.%06dZ",
+                                    static_cast<long long>(year), static_cast<int>(month), static_cast<int>(day),
+                                    static_cast<int>(sod / 3600), static_cast<int>(sod / 60 % 60),
+                                    static_cast<int>(sod % 60), static_cast<int>(micros));
+        return n < 0 ? 0 : std::min<std::size_t>(static_cast<std::size_t>(n), sizeof out - 1);
     }
     // YYYY-MM-DDTHH:MM:SS.uuuuuuZ by hand (snprintf was a third of a record's cost).
-    char buf[27];
-    auto put = [&buf](int at, std::int64_t v, int digits) {
+    char* buf = out;
+    auto put = [buf](int at, std::int64_t v, int digits) {
         for (int i = digits - 1; i >= 0; --i, v /= 10) buf[at + i] = static_cast<char>('0' + v % 10);
     };
     put(0, year, 4);
@@ -357,7 +403,7 @@ std::string rfc3339_us(std::int64_t unix_us) {
     buf[19] = '.';
     put(20, micros, 6);
     buf[26] = 'Z';
-    return std::string(buf, sizeof buf);
+    return 27;
 }
 
 }  // namespace cmi::audit

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace cmi::audit {
@@ -84,6 +85,41 @@ struct Record {
     std::string prev;  // hex SHA-256 of the previous line (see audit_chain.hpp)
 };
 
+// A begin or end record whose strings belong to someone else (a request's
+// pool): what mod_cmi_audit makes for every request without copying a byte.
+// Serialized exactly as a Record with the same values.
+struct RecordView {
+    using Str = std::optional<std::string_view>;
+    struct Tls {
+        Str protocol, cipher, client_cert_sha256, client_dn;
+    };
+    struct Auth {
+        Str mech, user, issuer;
+    };
+    struct Body {
+        std::uint64_t bytes = 0;
+        Str digest;
+    };
+    struct Validation {
+        Str result, format, signer, items;
+    };
+    std::string_view node, ev;
+    Str txid, client_txid, op;
+    std::int64_t time_us = 0;
+    Str peer;
+    std::optional<Tls> tls;
+    std::optional<Auth> auth;
+    Str method, uri, destination, content_type;
+    std::optional<Body> request;
+    std::optional<Validation> validation;
+    std::optional<int> status;
+    Str refusal;
+    std::optional<std::uint64_t> response_bytes;
+    std::optional<std::int64_t> duration_us;
+    Str receipt;
+    const std::vector<EvidenceFile>* evidence = nullptr;  // null: none
+};
+
 // The record as one line of JSON, without the line feed. Strings that are not
 // valid UTF-8 get U+FFFD for the bad bytes; everything outside printable ASCII
 // is \u-escaped, so a hostile URI or DN cannot break a line or a terminal.
@@ -93,9 +129,14 @@ std::string serialize(const Record& rec);
 // takes the log's lock: every field but seq and prev, then the line.
 // assemble_line(r.seq, serialize_fields(r), r.prev) == serialize(r).
 std::string serialize_fields(const Record& rec);
+// The fields of a view, appended to `out` (which keeps its capacity: a
+// buffer used again costs no allocation).
+void serialize_fields(const RecordView& rec, std::string& out);
 std::string assemble_line(std::uint64_t seq, const std::string& fields, const std::string& prev);
 
 // RFC 3339 UTC with microseconds: 2026-11-28T11:09:16.123456Z.
 std::string rfc3339_us(std::int64_t unix_us);
+// The same into `buf` (no allocation); returns its length (27 for years 0-9999).
+std::size_t rfc3339_us(std::int64_t unix_us, char (&buf)[40]);
 
 }  // namespace cmi::audit

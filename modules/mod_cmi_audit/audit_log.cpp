@@ -345,7 +345,7 @@ void AuditLog::child_init() {
 
 // --- request threads ------------------------------------------------------------------
 
-AuditLog::Begin AuditLog::begin(const Record& rec, bool durable) {
+AuditLog::Begin AuditLog::begin(std::string_view fields, bool durable) {
     Begin b;
     Ring& ring = *ring_;
     if (!durable && (writes_failing(ring) || writer_stuck(ring, timeout_ns_))) {
@@ -353,7 +353,6 @@ AuditLog::Begin AuditLog::begin(const Record& rec, bool durable) {
         b.error = writes_failing(ring) ? "the log's last write failed" : "the log writer is not running";
         return b;
     }
-    const std::string fields = serialize_fields(rec);
     switch (admit_begin(ring, fields, g_pid, timeout_ns_, b.entry, durable, g_process)) {
         case Ring::Admit::ok:
             break;
@@ -394,8 +393,7 @@ AuditLog::Begin AuditLog::begin(const Record& rec, bool durable) {
     return b;
 }
 
-std::string AuditLog::end(std::uint32_t entry, const Record& rec) {
-    const std::string fields = serialize_fields(rec);
+std::string AuditLog::end(std::uint32_t entry, std::string_view fields) {
     const Ring::Admit a = admit_end(*ring_, fields, entry, g_pid, timeout_ns_, g_process);
     ring_->release_entry(entry, a == Ring::Admit::ok);
     if (a == Ring::Admit::ok) return std::string();

@@ -54,10 +54,11 @@ public:
     };
     // A begin record. With `durable` (CMIAuditSync On) it waits until the
     // record is on stable storage (at most CMIAuditTimeout).
-    Begin begin(const Record& rec, bool durable);
+    // `fields`: the record serialized (serialize_fields).
+    Begin begin(std::string_view fields, bool durable);
     // The end record of the operation whose begin took `entry`; lets go of
     // the entry. Returns an error text, or empty.
-    std::string end(std::uint32_t entry, const Record& rec);
+    std::string end(std::uint32_t entry, std::string_view fields);
     // Lets go of an entry whose operation gets no end record.
     void abandon(std::uint32_t entry);
     // The begin record's place in the chain, waiting up to `max_wait` for it.

@@ -29,6 +29,7 @@ constexpr httpd::StatusTable kStatus{
 }  // namespace
 
 void count_begin(request_rec* r, const AuditLog::Begin& res, bool durable, apr_interval_time_t took) noexcept {
+    if (res.queued && !durable) return;  // nothing to count (the writer counts what it writes)
     httpd::StatusCounters* c = httpd::StatusCounters::find(r->server, cmi_audit_module);
     if (!c) return;
     if (!res.queued) c->add("records.failed");

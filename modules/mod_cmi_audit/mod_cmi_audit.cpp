@@ -28,10 +28,25 @@ AuditLog* log_of(const request_rec* r) { return server_config(r->server).log; }
 
 bool audited_request(const request_rec* r) { return r->per_dir_config && audited(dir_config(r)); }
 
-void log_not_recorded(request_rec* r, const AuditLog& log, const Record& rec, const std::string& why) {
+// A record serialized: its fields (seq and prev are the log writer's).
+struct Fields {
+    std::string text;
+    std::string_view ev;
+    const char* txid;
+};
+
+Fields serialized(const RecordView& rec, request_rec* r) {
+    Fields f{std::string(), rec.ev, httpd::transaction_id(r)};
+    f.text.reserve(1024);
+    serialize_fields(rec, f.text);
+    return f;
+}
+
+void log_not_recorded(request_rec* r, const AuditLog& log, const Fields& rec, const std::string& why) {
     ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
-                  CMILOGNO(40001) "audit log %s: %s record NOT recorded (%s) [CMI-Transaction-ID %s]: %s", log.path(),
-                  rec.ev.c_str(), why.c_str(), rec.txid ? rec.txid->c_str() : "-", serialize(rec).c_str());
+                  CMILOGNO(40001) "audit log %s: %.*s record NOT recorded (%s) [CMI-Transaction-ID %s]: %s", log.path(),
+                  static_cast<int>(rec.ev.size()), rec.ev.data(), why.c_str(), rec.txid,
+                  assemble_line(0, rec.text, std::string()).c_str());
 }
 
 // header_parser runs once the location's configuration is known and before
@@ -68,10 +83,10 @@ apr_status_t release_entry(void* data) {
 
 // Queues the begin record of r's operation (waiting for durability when
 // `durable`); the outcome is kept in the operation's state.
-AuditLog::Begin queue_begin(request_rec* r, AuditLog& log, RequestState& st, const Record& rec, bool durable) {
-    const apr_time_t start = apr_time_now();
-    AuditLog::Begin res = log.begin(rec, durable);
-    count_begin(r, res, durable, apr_time_now() - start);
+AuditLog::Begin queue_begin(request_rec* r, AuditLog& log, RequestState& st, const Fields& rec, bool durable) {
+    const apr_time_t start = durable ? apr_time_now() : 0;
+    AuditLog::Begin res = log.begin(rec.text, durable);
+    count_begin(r, res, durable, durable ? apr_time_now() - start : 0);
     st.begun = res.queued && !res.failed;
     st.begin_failed = !st.begun;
     if (res.queued) {
@@ -86,8 +101,12 @@ AuditLog::Begin queue_begin(request_rec* r, AuditLog& log, RequestState& st, con
 
 // queue_begin, once the evidence of origin the record names is in the store
 // (request_evidence.hpp); evidence that cannot be kept fails the begin.
-AuditLog::Begin begin_with_evidence(request_rec* r, AuditLog& log, RequestState& st, Record& rec, bool durable) {
-    if (std::string why = keep_evidence(r, rec); !why.empty()) {
+// `fields`: the record as serialized (for the error log).
+AuditLog::Begin begin_with_evidence(request_rec* r, AuditLog& log, RequestState& st, RecordView& rec, bool durable,
+                                    Fields& fields) {
+    const std::string why = keep_evidence(r, rec);
+    fields = serialized(rec, r);
+    if (!why.empty()) {
         AuditLog::Begin res;
         res.failed = true;
         res.error = "cannot keep the evidence of origin: " + why;
@@ -95,7 +114,7 @@ AuditLog::Begin begin_with_evidence(request_rec* r, AuditLog& log, RequestState&
         st.begin_failed = true;
         return res;
     }
-    return queue_begin(r, log, st, rec, durable);
+    return queue_begin(r, log, st, fields, durable);
 }
 
 int write_begin(request_rec* r) {
@@ -105,11 +124,12 @@ int write_begin(request_rec* r) {
     RequestState& st = state(r);
     if (st.begun || st.begin_failed) return DECLINED;  // an internal redirect: one begin per operation
 
-    Record rec = begin_record(r);
-    const AuditLog::Begin res = begin_with_evidence(r, *log, st, rec, syncs(server_config(r->server)));
+    RecordView rec = begin_record(r);
+    Fields fields;
+    const AuditLog::Begin res = begin_with_evidence(r, *log, st, rec, syncs(server_config(r->server)), fields);
     if (res.ok()) return DECLINED;
     if (fails_open(dir_config(r))) {
-        log_not_recorded(r, *log, rec, res.error + "; the request proceeds (CMIAuditFailMode open)");
+        log_not_recorded(r, *log, fields, res.error + "; the request proceeds (CMIAuditFailMode open)");
         return DECLINED;
     }
     ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
@@ -166,22 +186,24 @@ int write_end(request_rec* r) {
         // Its begin and end go together; nothing waits for them (the response is out).
         if (!audited_request(r) && !audited_request(last)) return DECLINED;
         st = &state(r);
-        Record begin = begin_record(r);
-        const AuditLog::Begin res = begin_with_evidence(r, *log, *st, begin, false);
-        if (!res.ok()) log_not_recorded(r, *log, begin, res.error);
+        RecordView begin = begin_record(r);
+        Fields fields;
+        const AuditLog::Begin res = begin_with_evidence(r, *log, *st, begin, false, fields);
+        if (!res.ok()) log_not_recorded(r, *log, fields, res.error);
     }
-    Record end = end_record(r, last);
-    if (st->body) end.request = body_facts(*st->body);
-    if (st->receipt) end.receipt = st->receipt;
+    RecordView end = end_record(r, last);
+    if (st->body) end.request = body_view(*st->body);
+    if (st->receipt) end.receipt = std::string_view(st->receipt);
+    const Fields fields = serialized(end, r);
     if (!st->begun || !st->has_entry || st->entry_released) {
-        log_not_recorded(r, *log, end, "its begin record is missing");
+        log_not_recorded(r, *log, fields, "its begin record is missing");
         return DECLINED;
     }
     st->entry_released = true;
-    const std::string err = log->end(st->entry, end);  // written (and counted) by the log writer
+    const std::string err = log->end(st->entry, fields.text);  // written (and counted) by the log writer
     if (!err.empty()) {
         count_failed(r);
-        log_not_recorded(r, *log, end, err);
+        log_not_recorded(r, *log, fields, err);
     }
     return DECLINED;
 }

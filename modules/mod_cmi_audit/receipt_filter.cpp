@@ -51,7 +51,7 @@ const char* make_receipt(request_rec* r, const Signer& signer) {
     const char* user = apr_table_get(r->notes, httpd::kUserKey);
     facts.user = str(user ? user : r->user);
     facts.method = str(first->method);
-    facts.uri = recorded_uri(first);
+    if (const auto uri = recorded_uri(first)) facts.uri = std::string(*uri);
     if (st.body) facts.digest = body_facts(*st.body).digest;
     facts.status = r->status;
     const auto hash = receipt_hash(facts);

@@ -50,15 +50,32 @@ BodyTally* add_body_filter(request_rec* r) {
 
 void keep_body_filter(request_rec* r, BodyTally* tally) { httpd::keep_input_filter(r, tally->frec, tally); }
 
+namespace {
+
+// SHA-256 of nothing (most requests): no hash context, no string made for it.
+constexpr std::string_view kEmptyDigest = "sha-256=:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=:";
+
+// The digest once EOS went through (computed once), else nullopt.
+std::optional<std::string_view> digest_of(BodyTally& tally) {
+    if (!tally.eos) return std::nullopt;
+    if (!tally.hash) return kEmptyDigest;
+    if (!tally.digest) tally.digest = rfc9530_sha256(tally.hash->finish());
+    return std::string_view(*tally.digest);
+}
+
+}  // namespace
+
 RequestBody body_facts(BodyTally& tally) {
     RequestBody body;
     body.bytes = tally.bytes;
-    if (tally.eos && !tally.digest) {
-        // SHA-256 of nothing (most requests): no hash context for it.
-        tally.digest = tally.hash ? rfc9530_sha256(tally.hash->finish())
-                                  : std::string("sha-256=:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=:");
-    }
-    body.digest = tally.digest;
+    if (const auto d = digest_of(tally)) body.digest = std::string(*d);
+    return body;
+}
+
+RecordView::Body body_view(BodyTally& tally) {
+    RecordView::Body body;
+    body.bytes = tally.bytes;
+    body.digest = digest_of(tally);
     return body;
 }
 

@@ -29,5 +29,7 @@ void keep_body_filter(request_rec* r, BodyTally* tally);
 // The `request` facts of the end record: bytes, and the RFC 9530 digest when
 // the whole body went through (EOS seen).
 RequestBody body_facts(BodyTally& tally);
+// The same as a view into the tally (which lives as long as the request).
+RecordView::Body body_view(BodyTally& tally);
 
 }  // namespace cmi::audit

@@ -13,6 +13,7 @@
 #include <cerrno>
 #include <cstdint>
 #include <cstring>
+#include <strings.h>
 #include <fcntl.h>
 #include <stdexcept>
 #include <sys/stat.h>
@@ -100,9 +101,27 @@ const EvidenceStore* open_evidence_store(apr_pool_t* pconf, server_rec* s, const
     return httpd::pool_new<EvidenceStore>(pconf, dir, fd);
 }
 
-std::string keep_evidence(request_rec* r, Record& rec) {
+namespace {
+
+// Whether r's notes (or those of a request before it) hold anything under
+// the evidence prefix: most requests have none, and one pass over the notes
+// is cheaper than looking each key up.
+bool has_evidence_notes(const request_rec* r) {
+    constexpr std::string_view prefix = "CMI_EVIDENCE_";
+    for (const request_rec* q = r; q; q = q->prev ? q->prev : q->main) {
+        const apr_array_header_t* arr = apr_table_elts(q->notes);
+        const auto* e = reinterpret_cast<const apr_table_entry_t*>(arr->elts);
+        for (int i = 0; i < arr->nelts; ++i)
+            if (e[i].key && !strncasecmp(e[i].key, prefix.data(), prefix.size())) return true;
+    }
+    return false;
+}
+
+}  // namespace
+
+std::string keep_evidence(request_rec* r, RecordView& rec) {
     const ServerConfig& sc = server_config(r->server);
-    if (!sc.evidence) return std::string();
+    if (!sc.evidence || !has_evidence_notes(r)) return std::string();
     try {
         std::vector<EvidenceFile> files;
         Keeper keeper(*sc.evidence, syncs(sc), files);
@@ -113,7 +132,7 @@ std::string keep_evidence(request_rec* r, Record& rec) {
         keeper.keep("http-signature-key", decoded(r, httpd::kEvidenceHttpSigPublicKeyKey), keyid);
         keeper.keep("manifest", decoded(r, httpd::kEvidenceManifestKey));
         keep_manifest_items(r, keeper);
-        if (!files.empty()) rec.evidence = std::move(files);
+        if (!files.empty()) rec.evidence = httpd::pool_new<std::vector<EvidenceFile>>(r->pool, std::move(files));
         return std::string();
     } catch (const std::exception& e) {
         return e.what();

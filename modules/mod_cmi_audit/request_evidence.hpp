@@ -22,8 +22,8 @@ struct ServerConfig;
 const EvidenceStore* open_evidence_store(apr_pool_t* pconf, server_rec* s, const ServerConfig& main);
 
 // Keeps the evidence of r's operation, if any, and lists it in rec.evidence
-// (made durable first with CMIAuditSync On). Returns why it could not be
-// kept, or "" (also when there is none).
-std::string keep_evidence(request_rec* r, Record& rec);
+// (a list in r's pool; made durable first with CMIAuditSync On). Returns why
+// it could not be kept, or "" (also when there is none).
+std::string keep_evidence(request_rec* r, RecordView& rec);
 
 }  // namespace cmi::audit

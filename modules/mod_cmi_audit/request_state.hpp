@@ -21,7 +21,7 @@ struct RequestState {
     // The connection's TLS facts, looked up once for both records (mod_ssl's
     // variable lookups are not free).
     bool tls_known = false;
-    std::optional<TlsFacts> tls;
+    std::optional<RecordView::Tls> tls;  // views into the connection's (or request's) pool
 };
 
 // The state of r's operation, or nullptr if none was made yet.
