@@ -50,6 +50,20 @@ std::vector<SlotView> drain(Ring& ring, std::uint64_t& pos, std::vector<std::str
     return out;
 }
 
+// What a producer has written of a slot header at `pos` when it is
+// descheduled just before publishing it: every field but the tag.
+void write_header_fields_only(SharedRing& s, std::uint64_t pos, std::uint32_t size, std::uint32_t payload_len) {
+    char* data = static_cast<char*>(s.mem) + s.bytes - s.ring.capacity();
+    auto* h = reinterpret_cast<SlotHeader*>(data + (pos & (s.ring.capacity() - 1)));
+    h->size = size;
+    h->payload = payload_len;
+    h->entry = 0;
+    h->kind = static_cast<std::uint16_t>(SlotKind::end);
+    h->flags = 0;
+    h->pid = getpid();
+    h->reserve = 0;
+}
+
 pid_t fork_run(const std::function<void()>& f) {
     const pid_t pid = fork();
     if (pid == 0) {
@@ -79,6 +93,7 @@ class AuditRingTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(dead_producer_before_publishing_is_skipped);
     CPPUNIT_TEST(hole_of_a_producer_killed_before_its_header);
     CPPUNIT_TEST(slow_producer_is_never_overtaken);
+    CPPUNIT_TEST(producer_stalled_inside_its_header_over_an_old_lap);
     CPPUNIT_TEST(reclaim_gives_back_a_dead_operation);
     CPPUNIT_TEST_SUITE_END();
 
@@ -312,6 +327,52 @@ public:
         CPPUNIT_ASSERT(!s.ring.peek(pos2, t0, w2, lost));
         const auto v2 = s.ring.peek(pos2, t0 + 2 * kHoleTimeoutNs, w2, lost);
         CPPUNIT_ASSERT(v2 && payload(*v2) == "after a dead one");
+    }
+
+    void producer_stalled_inside_its_header_over_an_old_lap() {
+        // A live producer descheduled while it writes its slot header, where
+        // the ring's previous lap left a published header at the same offset:
+        // the writer must neither take the old lap's bytes for the new record
+        // nor count the record lost (the bug behind "1 record(s) lost in the
+        // ring" with no child killed).
+        SharedRing s({64 * 1024, 8});
+        RingControl& c = s.ring.control();
+        const std::uint32_t me = s.ring.register_process(getpid());
+        std::uint64_t pos = 0;
+        std::vector<std::string> texts;
+        while (pos < s.ring.capacity()) {  // one whole lap of 1 KB slots, written and released
+            std::uint32_t e = 0;
+            CPPUNIT_ASSERT(s.ring.publish_begin(std::string(1024 - 32, 'o'), getpid(), e, false, me) == Ring::Admit::ok);
+            drain(s.ring, pos, texts);
+            s.ring.finish_entry(e, kEntryWritten);
+            s.ring.release_entry(e, false);
+        }
+        CPPUNIT_ASSERT_EQUAL(s.ring.capacity(), pos);
+        // The stalled producer: reserved the slot at offset 0 of the next lap
+        // and wrote its header's fields, but not yet the word that publishes them.
+        s.ring.process(me).reserving.fetch_add(1);
+        c.committed.fetch_add(512);
+        const std::uint64_t at = c.head.fetch_add(512);
+        CPPUNIT_ASSERT_EQUAL(pos, at);
+        write_header_fields_only(s, at, 512, 100);
+        HoleWatch watch;
+        std::uint64_t lost = 0, p = pos;
+        const std::int64_t t0 = cmi::monotonic_ns();
+        for (int i = 0; i < 3; ++i) {
+            const auto v = s.ring.peek(p, t0 + i * 100 * kHoleTimeoutNs, watch, lost);
+            CPPUNIT_ASSERT_MESSAGE(v ? "took the old lap's bytes: " + payload(*v).substr(0, 40) : "", !v);
+            CPPUNIT_ASSERT_EQUAL(pos, p);
+            CPPUNIT_ASSERT_EQUAL(std::uint64_t{0}, lost);
+        }
+        // It goes on: payload, tag; the writer takes exactly its record.
+        char* data = static_cast<char*>(s.mem) + s.bytes - s.ring.capacity();
+        std::memset(data + kSlotAlign, 'n', 100);
+        reinterpret_cast<SlotHeader*>(data)->tag.store((at / kSlotAlign) << 32 | kSlotReady);
+        s.ring.process(me).reserving.fetch_sub(1);
+        const auto v = s.ring.peek(p, t0 + 400 * kHoleTimeoutNs, watch, lost);
+        CPPUNIT_ASSERT(v);
+        CPPUNIT_ASSERT_EQUAL(std::string(100, 'n'), payload(*v));
+        CPPUNIT_ASSERT_EQUAL(std::uint64_t{0}, lost);
     }
 
     void reclaim_gives_back_a_dead_operation() {
