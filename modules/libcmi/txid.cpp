@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cstring>
+#include <pthread.h>
 #include <unistd.h>
 #include <stdexcept>
 
@@ -15,20 +16,29 @@ namespace {
 // per-thread buffer of 64 ids' worth. The buffer is plain data (nothing to
 // destroy when the module is unloaded) and is tied to the process that filled
 // it: a fork()ed child never reuses its parent's bytes. OpenSSL 3's DRBG
-// reseeds after fork() as well.
+// reseeds after fork() as well. Which process is told by a count of forks
+// kept by a pthread_atfork handler (getpid() is a system call, once per id).
 struct RandomBuffer {
-    pid_t pid;
+    unsigned fork_count;
     unsigned used;
     unsigned char bytes[640];
 };
 thread_local RandomBuffer tls_random{0, sizeof(RandomBuffer::bytes), {}};
 
+std::atomic<unsigned> g_forks{1};  // never 0: a buffer never filled has fork_count 0
+void count_fork() { g_forks.fetch_add(1, std::memory_order_relaxed); }
+const bool g_fork_counted = pthread_atfork(nullptr, nullptr, count_fork) == 0;
+
 void random_bytes(unsigned char* out, int n) {
+    if (!g_fork_counted) {  // no handler (never seen): no buffer either
+        if (RAND_bytes(out, n) != 1) throw std::runtime_error("RAND_bytes failed");
+        return;
+    }
     RandomBuffer& b = tls_random;
-    const pid_t pid = getpid();
-    if (b.pid != pid || b.used + static_cast<unsigned>(n) > sizeof b.bytes) {
+    const unsigned forks = g_forks.load(std::memory_order_relaxed);
+    if (b.fork_count != forks || b.used + static_cast<unsigned>(n) > sizeof b.bytes) {
         if (RAND_bytes(b.bytes, sizeof b.bytes) != 1) throw std::runtime_error("RAND_bytes failed");
-        b.pid = pid;
+        b.fork_count = forks;
         b.used = 0;
     }
     std::memcpy(out, b.bytes + b.used, static_cast<std::size_t>(n));
