@@ -144,6 +144,37 @@ def test_logger_killed_under_load_loses_nothing(server):
     assert counters(server).get("cmi_audit.writer_restarts") == 3
 
 
+def test_children_recycled_gracefully_under_load_lose_nothing(server):
+    """Children that exit on their own (MaxConnectionsPerChild) while others
+    queue records: every operation has both records, nothing is counted lost,
+    one chain (a writer that took a slot of an earlier lap for a new record
+    reported "record(s) lost in the ring" with no child killed)."""
+    configure(server, server.audit_log, "MaxConnectionsPerChild 8\nMaxKeepAliveRequests 4\nCMIAuditTimeout 5")
+    first = {pid for pid, name, _ in processes(server.proc.pid) if name != "cmi-audit-log"}
+    stop = threading.Event()
+    answered, threads = load(server, 8, stop)
+    seen = set(first)
+    while len(answered) < 1500:
+        seen |= {pid for pid, name, _ in processes(server.proc.pid) if name != "cmi-audit-log"}
+        time.sleep(0.05)
+    stop.set()
+    for t in threads:
+        t.join()
+    assert len(seen - first) >= 3, "no child was recycled"
+    assert all(code == 200 for code, _ in answered)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        by = {}
+        for x in read_records(server.audit_log):
+            by.setdefault(x.get("txid"), []).append(x["ev"])
+        if all(sorted(by.get(t, [])) == ["begin", "end"] for _, t in answered):
+            break
+        time.sleep(0.1)
+    assert all(sorted(by.get(t, [])) == ["begin", "end"] for _, t in answered)
+    assert cmi_audit(server.build_dir, "verify", server.audit_log).returncode == 0
+    assert "lost in the ring" not in server.log_since(0)
+
+
 @pytest.mark.parametrize("sync", ["On", "Off"])
 def test_stopped_logger_fails_closed_after_the_timeout(server, sync):
     configure(server, server.audit_log, f"CMIAuditTimeout 1\nCMIAuditSync {sync}")
