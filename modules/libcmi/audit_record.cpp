@@ -28,6 +28,7 @@ public:
     ~Out() { finish(); }
     Out(const Out&) = delete;
     Out& operator=(const Out&) = delete;
+    std::size_t size() const { return len_; }
     char* room(std::size_t n) {
         if (len_ + n > s_.size()) s_.resize(std::max(s_.size() * 2, len_ + n));
         char* p = &s_[len_];
@@ -46,6 +47,13 @@ private:
 class Writer {
 public:
     explicit Writer(Out& out) : out_(out) {}
+
+    std::size_t size() const { return out_.size(); }
+    // Members serialized before (each piece starts with its comma).
+    void raw(std::string_view members) {
+        out_.put(members.data(), members.size());
+        first_ = false;
+    }
 
     // Our own keys, string literals: nothing to escape, length known.
     template <std::size_t N>
@@ -242,23 +250,40 @@ namespace {
 const std::vector<EvidenceFile>* evidence_of(const Record& rec) { return rec.evidence ? &*rec.evidence : nullptr; }
 const std::vector<EvidenceFile>* evidence_of(const RecordView& rec) { return rec.evidence; }
 
+const RecordView::Pieces* pieces_of(const Record&) { return nullptr; }
+const RecordView::Pieces* pieces_of(const RecordView& rec) { return rec.pieces; }
+
+// Writes one group of members (or copies it from `piece`), noting where it went.
+template <class F>
+void group(Writer& w, const std::string_view* piece, std::size_t (&span)[2], F f) {
+    span[0] = w.size();
+    if (piece) w.raw(*piece);
+    else f();
+    span[1] = w.size();
+}
+
 // The fields every begin and end record has, from a Record or a RecordView.
 template <class R>
-void write_fields(Writer& w, const R& rec) {
+void write_fields(Writer& w, const R& rec, PieceSpans& spans) {
+    const RecordView::Pieces* p = pieces_of(rec);
     w.key("node"); w.string(rec.node);
     w.key("ev"); w.string(rec.ev);
-    w.key("txid"); w.string(rec.txid);
-    w.key("client_txid"); w.string(rec.client_txid);
-    w.key("op"); w.string(rec.op);
+    group(w, p ? &p->ids : nullptr, spans.ids, [&] {
+        w.key("txid"); w.string(rec.txid);
+        w.key("client_txid"); w.string(rec.client_txid);
+        w.key("op"); w.string(rec.op);
+    });
     char time[40];
     w.key("time"); w.string(std::string_view(time, rfc3339_us(rec.time_us, time)));
-    w.key("peer"); w.string(rec.peer);
-    w.key("tls");
-    w.object(rec.tls.has_value(), [&](Writer& o) {
-        o.key("protocol"); o.string(rec.tls->protocol);
-        o.key("cipher"); o.string(rec.tls->cipher);
-        o.key("client_cert_sha256"); o.string(rec.tls->client_cert_sha256);
-        o.key("client_dn"); o.string(rec.tls->client_dn);
+    group(w, p ? &p->connection : nullptr, spans.connection, [&] {
+        w.key("peer"); w.string(rec.peer);
+        w.key("tls");
+        w.object(rec.tls.has_value(), [&](Writer& o) {
+            o.key("protocol"); o.string(rec.tls->protocol);
+            o.key("cipher"); o.string(rec.tls->cipher);
+            o.key("client_cert_sha256"); o.string(rec.tls->client_cert_sha256);
+            o.key("client_dn"); o.string(rec.tls->client_dn);
+        });
     });
     w.key("auth");
     w.object(rec.auth.has_value(), [&](Writer& o) {
@@ -266,10 +291,12 @@ void write_fields(Writer& w, const R& rec) {
         o.key("user"); o.string(rec.auth->user);
         o.key("issuer"); o.string(rec.auth->issuer);
     });
-    w.key("method"); w.string(rec.method);
-    w.key("uri"); w.string(rec.uri);
-    w.key("destination"); w.string(rec.destination);
-    w.key("content_type"); w.string(rec.content_type);
+    group(w, p ? &p->request_line : nullptr, spans.request_line, [&] {
+        w.key("method"); w.string(rec.method);
+        w.key("uri"); w.string(rec.uri);
+        w.key("destination"); w.string(rec.destination);
+        w.key("content_type"); w.string(rec.content_type);
+    });
     w.key("request");
     w.object(rec.request.has_value(), [&](Writer& o) {
         o.key("bytes"); o.number(rec.request->bytes);
@@ -302,7 +329,8 @@ std::string serialize_fields(const Record& rec) {
     std::string out;
     Out buffer(out);
     Writer w(buffer);
-    write_fields(w, rec);
+    PieceSpans spans;
+    write_fields(w, rec, spans);
     if (rec.checkpoint) {
         w.key("checkpoint");
         w.object(true, [&](Writer& o) {
@@ -340,10 +368,11 @@ std::string serialize_fields(const Record& rec) {
     return out;
 }
 
-void serialize_fields(const RecordView& rec, std::string& out) {
+void serialize_fields(const RecordView& rec, std::string& out, PieceSpans* spans) {
     Out buffer(out);
     Writer w(buffer);
-    write_fields(w, rec);
+    PieceSpans mine;
+    write_fields(w, rec, spans ? *spans : mine);
     buffer.finish();
 }
 

@@ -118,6 +118,25 @@ struct RecordView {
     std::optional<std::int64_t> duration_us;
     Str receipt;
     const std::vector<EvidenceFile>* evidence = nullptr;  // null: none
+
+    // The request's description — ids (txid, client_txid, op), connection
+    // (peer, tls) and request line (method, uri, destination, content_type) —
+    // as an earlier record of the same request serialized it: copied as it is
+    // (those fields of this view are not read). An end record takes them from
+    // its begin record: the same bytes, without building them twice.
+    struct Pieces {
+        std::string_view ids, connection, request_line;  // each with its leading comma
+    };
+    const Pieces* pieces = nullptr;
+};
+
+// Where serialize_fields put a record's Pieces in its output (offsets).
+struct PieceSpans {
+    std::size_t ids[2] = {0, 0}, connection[2] = {0, 0}, request_line[2] = {0, 0};
+    RecordView::Pieces in(std::string_view out) const {
+        return {out.substr(ids[0], ids[1] - ids[0]), out.substr(connection[0], connection[1] - connection[0]),
+                out.substr(request_line[0], request_line[1] - request_line[0])};
+    }
 };
 
 // The record as one line of JSON, without the line feed. Strings that are not
@@ -130,8 +149,8 @@ std::string serialize(const Record& rec);
 // assemble_line(r.seq, serialize_fields(r), r.prev) == serialize(r).
 std::string serialize_fields(const Record& rec);
 // The fields of a view, appended to `out` (which keeps its capacity: a
-// buffer used again costs no allocation).
-void serialize_fields(const RecordView& rec, std::string& out);
+// buffer used again costs no allocation). `spans`: where its Pieces went.
+void serialize_fields(const RecordView& rec, std::string& out, PieceSpans* spans = nullptr);
 std::string assemble_line(std::uint64_t seq, const std::string& fields, const std::string& prev);
 
 // RFC 3339 UTC with microseconds: 2026-11-28T11:09:16.123456Z.

@@ -33,13 +33,22 @@ struct Fields {
     std::string text;
     std::string_view ev;
     const char* txid;
+    PieceSpans spans;  // where the request's description is in `text`
 };
 
 Fields serialized(const RecordView& rec, request_rec* r) {
-    Fields f{std::string(), rec.ev, httpd::transaction_id(r)};
+    Fields f{std::string(), rec.ev, httpd::transaction_id(r), PieceSpans()};
     f.text.reserve(1024);
-    serialize_fields(rec, f.text);
+    serialize_fields(rec, f.text, &f.spans);
     return f;
+}
+
+// Keeps the begin record's description of r for its end record (the same
+// request: the same bytes; see RecordView::Pieces).
+void keep_description(request_rec* r, RequestState& st, const Fields& begin) {
+    const char* copy = static_cast<const char*>(apr_pmemdup(operation_pool(r), begin.text.data(), begin.text.size()));
+    st.description = begin.spans.in(std::string_view(copy, begin.text.size()));
+    st.described = r;
 }
 
 void log_not_recorded(request_rec* r, const AuditLog& log, const Fields& rec, const std::string& why) {
@@ -114,7 +123,9 @@ AuditLog::Begin begin_with_evidence(request_rec* r, AuditLog& log, RequestState&
         st.begin_failed = true;
         return res;
     }
-    return queue_begin(r, log, st, fields, durable);
+    AuditLog::Begin res = queue_begin(r, log, st, fields, durable);
+    if (st.begun) keep_description(r, st, fields);
+    return res;
 }
 
 int write_begin(request_rec* r) {
@@ -191,7 +202,7 @@ int write_end(request_rec* r) {
         const AuditLog::Begin res = begin_with_evidence(r, *log, *st, begin, false, fields);
         if (!res.ok()) log_not_recorded(r, *log, fields, res.error);
     }
-    RecordView end = end_record(r, last);
+    RecordView end = end_record(r, last, st->described == r ? &st->description : nullptr);
     if (st->body) end.request = body_view(*st->body);
     if (st->receipt) end.receipt = std::string_view(st->receipt);
     const Fields fields = serialized(end, r);

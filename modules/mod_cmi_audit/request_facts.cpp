@@ -92,8 +92,16 @@ RecordView begin_record(request_rec* r) {
     return rec;
 }
 
-RecordView end_record(request_rec* first, request_rec* last) {
-    RecordView rec = common(first, "end");
+RecordView end_record(request_rec* first, request_rec* last, const RecordView::Pieces* described) {
+    RecordView rec;
+    if (described) {  // the begin record's description of `first`: only what is not in it
+        const ServerConfig& sc = server_config(first->server);
+        rec.node = sc.node ? sc.node : (sc.log ? sc.log->default_node() : "");
+        rec.ev = "end";
+        rec.pieces = described;
+    } else {
+        rec = common(first, "end");
+    }
     const apr_time_t now = apr_time_now();
     rec.time_us = now;
     rec.auth = auth_facts(last);

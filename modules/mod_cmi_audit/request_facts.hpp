@@ -20,6 +20,8 @@ RecordView begin_record(request_rec* r);
 
 // The end record: `first` is the request as received, `last` the one that
 // produced the response (they differ after internal redirects).
-RecordView end_record(request_rec* first, request_rec* last);
+// `described`: the begin record's description of `first`, if it made one
+// (RecordView::Pieces), else it is made again.
+RecordView end_record(request_rec* first, request_rec* last, const RecordView::Pieces* described = nullptr);
 
 }  // namespace cmi::audit

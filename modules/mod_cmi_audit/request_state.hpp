@@ -22,6 +22,11 @@ struct RequestState {
     // variable lookups are not free).
     bool tls_known = false;
     std::optional<RecordView::Tls> tls;  // views into the connection's (or request's) pool
+    // The begin record's description of the request (ids, connection,
+    // request line), serialized, in the operation's pool; the end record of
+    // the same request_rec (`described`) copies it.
+    RecordView::Pieces description;
+    const request_rec* described = nullptr;
 };
 
 // The state of r's operation, or nullptr if none was made yet.

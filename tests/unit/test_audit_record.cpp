@@ -27,6 +27,57 @@ Record sample() {
     return r;
 }
 
+using cmi::audit::RecordView;
+
+// A view of every field of `r` (whose strings it points into).
+RecordView view_of(const Record& r) {
+    auto sv = [](const std::optional<std::string>& v) -> RecordView::Str {
+        if (!v) return std::nullopt;
+        return std::string_view(*v);
+    };
+    RecordView v;
+    v.node = r.node;
+    v.ev = r.ev;
+    v.txid = sv(r.txid);
+    v.client_txid = sv(r.client_txid);
+    v.op = sv(r.op);
+    v.time_us = r.time_us;
+    v.peer = sv(r.peer);
+    if (r.tls) v.tls = RecordView::Tls{sv(r.tls->protocol), sv(r.tls->cipher), sv(r.tls->client_cert_sha256),
+                                       sv(r.tls->client_dn)};
+    if (r.auth) v.auth = RecordView::Auth{sv(r.auth->mech), sv(r.auth->user), sv(r.auth->issuer)};
+    v.method = sv(r.method);
+    v.uri = sv(r.uri);
+    v.destination = sv(r.destination);
+    v.content_type = sv(r.content_type);
+    if (r.request) v.request = RecordView::Body{r.request->bytes, sv(r.request->digest)};
+    if (r.validation) v.validation = RecordView::Validation{sv(r.validation->result), sv(r.validation->format),
+                                                            sv(r.validation->signer), sv(r.validation->items)};
+    v.status = r.status;
+    v.refusal = sv(r.refusal);
+    v.response_bytes = r.response_bytes;
+    v.duration_us = r.duration_us;
+    v.receipt = sv(r.receipt);
+    if (r.evidence) v.evidence = &*r.evidence;
+    return v;
+}
+
+// A begin record with every field of the request's description set, some hostile.
+Record full_begin() {
+    Record r = sample();
+    r.client_txid = "client-1";
+    r.op = "ContentUpload";
+    r.peer = "127.0.0.1";
+    r.tls = cmi::audit::TlsFacts{std::string("TLSv1.3"), std::string("TLS_AES_256_GCM_SHA384"),
+                                 std::string(64, 'f'), std::string("CN=\"quoted\",O=\xc3\xa9t\xff\n")};
+    r.auth = cmi::audit::AuthFacts{std::string("cert"), std::string("provider-a"), std::nullopt};
+    r.uri = "/dav/\x01\"x\"\\y";
+    r.destination = "/dav/z";
+    r.content_type = "application/octet-stream";
+    r.evidence = std::vector<cmi::audit::EvidenceFile>{{"cms", std::nullopt, std::string(64, 'e'), 42}};
+    return r;
+}
+
 bool printable_ascii(const std::string& s) {
     for (unsigned char c : s)
         if (c < 0x20 || c > 0x7e) return false;
@@ -45,6 +96,8 @@ class AuditRecordTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(evidence_files);
     CPPUNIT_TEST(rfc9530_digest);
     CPPUNIT_TEST(escaping_matches_nlohmann_on_random_bytes);
+    CPPUNIT_TEST(a_view_serializes_as_its_record);
+    CPPUNIT_TEST(end_record_with_the_begin_records_pieces);
     CPPUNIT_TEST_SUITE_END();
 
 public:
@@ -163,6 +216,59 @@ public:
         CPPUNIT_ASSERT(j["validation"]["signer"].is_null());
         CPPUNIT_ASSERT_EQUAL(201, j["status"].get<int>());
         CPPUNIT_ASSERT_EQUAL(1234, j["duration_us"].get<int>());
+    }
+
+    void a_view_serializes_as_its_record() {
+        Record r = full_begin();
+        r.request = cmi::audit::RequestBody{5, std::string("sha-256=:abc=:")};
+        r.status = 201;
+        r.refusal = "x";
+        r.response_bytes = 7;
+        r.duration_us = 9;
+        r.receipt = "rcpt";
+        std::string out = "kept|";  // appended to
+        cmi::audit::serialize_fields(view_of(r), out);
+        CPPUNIT_ASSERT_EQUAL("kept|" + cmi::audit::serialize_fields(r), out);
+        CPPUNIT_ASSERT_EQUAL(cmi::audit::serialize_fields(sample()), [] {
+            std::string o;
+            cmi::audit::serialize_fields(view_of(sample()), o);
+            return o;
+        }());
+    }
+
+    // The end record made with its begin record's serialized description is
+    // byte for byte the one made from the same values.
+    void end_record_with_the_begin_records_pieces() {
+        const Record begin = full_begin();
+        std::string begin_text = "prefix";
+        cmi::audit::PieceSpans spans;
+        cmi::audit::serialize_fields(view_of(begin), begin_text, &spans);
+        CPPUNIT_ASSERT_EQUAL("prefix" + cmi::audit::serialize_fields(begin), begin_text);
+        Record end = begin;
+        end.ev = "end";
+        end.time_us += 1500;
+        end.auth = cmi::audit::AuthFacts{std::string("saml"), std::string("other"), std::string("idp")};
+        end.status = 200;
+        end.response_bytes = 1024;
+        end.duration_us = 1500;
+        end.evidence.reset();
+        const RecordView::Pieces pieces = spans.in(begin_text);
+        RecordView v;  // only what the description does not hold
+        v.node = end.node;
+        v.ev = end.ev;
+        v.time_us = end.time_us;
+        v.auth = RecordView::Auth{std::string_view(*end.auth->mech), std::string_view(*end.auth->user),
+                                  std::string_view(*end.auth->issuer)};
+        v.status = end.status;
+        v.response_bytes = end.response_bytes;
+        v.duration_us = end.duration_us;
+        v.pieces = &pieces;
+        std::string out;
+        cmi::audit::serialize_fields(v, out);
+        CPPUNIT_ASSERT_EQUAL(cmi::audit::serialize_fields(end), out);
+        CPPUNIT_ASSERT(pieces.ids.substr(0, 8) == ",\"txid\":");
+        CPPUNIT_ASSERT(pieces.connection.substr(0, 8) == ",\"peer\":");
+        CPPUNIT_ASSERT(pieces.request_line.substr(0, 10) == ",\"method\":");
     }
 
     void rfc9530_digest() {
