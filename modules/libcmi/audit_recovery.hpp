@@ -87,6 +87,9 @@ struct StartupPlan {
     std::optional<ChainHead> expected;  // discontinuity: the head it should have been
     TailCheck found;                 // discontinuity: what the file ends with
     std::string torn;                // bytes after the last complete line (cut, recorded)
+    // continue_log after httpd was killed: records after the last signed
+    // head (<log>.head or a checkpoint), to be named by an `unconfirmed` record.
+    std::optional<Record::Unconfirmed> unconfirmed;
     std::string message;             // for the error log
     int level = 0;                   // 0: none, else an APLOG level (1 alert, 3 error, 4 warning, 5 notice)
     const char* id = "";             // the message's log id (libcmi/log_id.hpp), at warn or above

@@ -269,7 +269,7 @@ bool LogWriter::write_own(Record& rec, off_t at, std::uint64_t seq, const std::s
     rec.seq = seq;
     rec.prev = prev;
     std::string line = serialize(rec) + "\n";
-    const bool cp_after = rec.ev == "discontinuity" && cfg_.signer;
+    const bool cp_after = (rec.ev == "discontinuity" || rec.ev == "unconfirmed") && cfg_.signer;
     FileHead next{seq, line_hash(line), at + static_cast<off_t>(line.size()), static_cast<std::uint32_t>(line.size())};
     std::int64_t cp_time = cp_time_us_;
     if (cp_after) {

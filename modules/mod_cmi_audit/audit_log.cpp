@@ -266,6 +266,15 @@ void AuditLog::start_up_checks(const std::string& head_path) {
                      path_, plan.torn.size(), static_cast<apr_uint64_t>(plan.head.seq),
                      static_cast<apr_uint64_t>(seq));
     }
+    if (plan.unconfirmed) {  // httpd was killed: name the records no signature confirms, before a checkpoint follows
+        Record rec;
+        rec.node = default_node_;
+        rec.ev = "unconfirmed";
+        rec.time_us = apr_time_now();
+        rec.unconfirmed = plan.unconfirmed;
+        const FileHead h = read_head(*chain_);
+        write_own(std::move(rec), h.size, h.seq + 1, h.hash);
+    }
 }
 
 AuditLog::~AuditLog() {
