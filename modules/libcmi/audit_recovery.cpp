@@ -134,8 +134,14 @@ std::uint32_t last_line_length(int fd, off_t valid_size) {
 
 TailCheck check_tail(int fd, const FileHead& head, off_t inflight_end, const std::string* last_line) {
     TailCheck c;
-    const off_t size = file_size(fd);
-    if (size < 0) return c;  // a device: nothing to compare
+    struct stat st {};
+    if (fstat(fd, &st) != 0) throw std::system_error(errno, std::generic_category(), "fstat");
+    if (!S_ISREG(st.st_mode)) return c;  // a device: nothing to compare
+    if (st.st_nlink == 0) {
+        c.kind = TailCheck::deleted;
+        return c;
+    }
+    const off_t size = st.st_size;
     c.file_size = size;
     auto head_line_matches = [&] {
         if (head.last_len == 0) return true;  // the head is in an earlier file

@@ -37,6 +37,7 @@ struct TailCheck {
         foreign,  // the head, then complete lines the server did not write
         shorter,  // cut back before the head
         changed,  // the line at the head is not the head's line
+        deleted,  // the file has no name left (removed while open): what is written to it is lost
     } kind = same;
     off_t file_size = 0;
     std::string cut;             // torn: the bytes after the head

@@ -282,3 +282,29 @@ def test_a_forged_unconfirmed_record_must_name_the_records_before_it(server, tmp
     copy.write_bytes(b"".join(lines) + (json.dumps(fake, separators=(",", ":")) + "\n").encode())
     out = cmi_audit(server.build_dir, "verify", copy)
     assert out.returncode == 1 and "not the records just before it" in out.stdout, out.stdout
+
+
+def test_log_deleted_while_httpd_runs_loses_no_record_after_it(server):
+    """`rm` of the live log: the writer still holds the file, and whatever it wrote
+    there would vanish when the file is closed. It writes nothing more to it
+    (alert), operations are refused meanwhile (fail closed), and the graceful
+    restart that opens a new file writes every queued record there, continuing
+    the chain."""
+    server.expect_error(r"cmi_audit:alert.*the log file was deleted while httpd runs")
+    server.expect_error(r"cmi_audit:error.*cannot make the begin record of GET /audit/hello.txt durable")
+    requests_logged(server, 3)
+    lines = read_lines(server.audit_log)
+    offset = server.log_size()
+    os.unlink(server.audit_log)
+    r = requests.get(server.url("/audit/hello.txt"), verify=str(server.pki.ca_cert), timeout=60,
+                     headers={"Connection": "close"})
+    assert r.status_code == 503 and "audit-unavailable" in r.text, (r.status_code, r.text)
+    assert "the log file was deleted while httpd runs" in server.log_since(offset)
+    server.signal_restart(graceful=True)
+    recs = records_of(server.audit_log, r.headers["CMI-Transaction-ID"])
+    assert [x["ev"] for x in recs] == ["begin", "end"] and recs[1]["status"] == 503, recs
+    first = read_records(server.audit_log)[0]
+    assert first["seq"] == json.loads(lines[-1])["seq"] + 1 and first["prev"] == line_hash(lines[-1])
+    requests_logged(server, 3)  # and a checkpoint after them
+    out = verify_key(server)
+    assert out.returncode == 0 and f"the chain starts at seq {first['seq']}" in out.stdout, out.stdout
