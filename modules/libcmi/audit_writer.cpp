@@ -222,7 +222,7 @@ bool LogWriter::check_file() {
         // opens a new file, which continues the chain with them.
         if (!deleted_reported_)
             events_.message(1, CMILOGNO(40111),
-                            "the log file was deleted while httpd runs (the chain it holds ends with seq " +
+                            "the log file was deleted (or replaced, by a rename over it) while httpd runs (the chain it holds ends with seq " +
                                 std::to_string(head_.seq) + "): nothing more is written to it; operations are "
                                 "refused (audit-unavailable) until a graceful restart opens a new file, which "
                                 "continues the chain with every record queued");
