@@ -257,23 +257,25 @@ void AuditLog::start_up_checks(const std::string& head_path) {
         return;
     }
     set_head(plan.head);
-    if (!plan.torn.empty()) {
-        Record rec = recovered_record(default_node_, apr_time_now(), plan.torn);
-        const std::uint64_t seq = write_own(std::move(rec), plan.head.size, plan.head.seq + 1, plan.head.hash);
-        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, server_,
-                     CMILOGNO(40006) "audit log %s ended with a torn record (%zu bytes after seq %" APR_UINT64_T_FMT
-                                     "); cut off and recorded as seq %" APR_UINT64_T_FMT " (ev recovered)",
-                     path_, plan.torn.size(), static_cast<apr_uint64_t>(plan.head.seq),
-                     static_cast<apr_uint64_t>(seq));
-    }
-    if (plan.unconfirmed) {  // httpd was killed: name the records no signature confirms, before a checkpoint follows
+    if (plan.unconfirmed) {
+        // httpd was killed: name the records no signature confirms (they end
+        // the chain as found) before a checkpoint follows; a torn tail was cut.
         Record rec;
         rec.node = default_node_;
         rec.ev = "unconfirmed";
         rec.time_us = apr_time_now();
         rec.unconfirmed = plan.unconfirmed;
+        write_own(std::move(rec), plan.head.size, plan.head.seq + 1, plan.head.hash);
+    }
+    if (!plan.torn.empty()) {
+        Record rec = recovered_record(default_node_, apr_time_now(), plan.torn);
         const FileHead h = read_head(*chain_);
-        write_own(std::move(rec), h.size, h.seq + 1, h.hash);
+        const std::uint64_t seq = write_own(std::move(rec), h.size, h.seq + 1, h.hash);
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, server_,
+                     CMILOGNO(40006) "audit log %s ended with a torn record (%zu bytes after seq %" APR_UINT64_T_FMT
+                                     "); cut off and recorded as seq %" APR_UINT64_T_FMT " (ev recovered)",
+                     path_, plan.torn.size(), static_cast<apr_uint64_t>(plan.head.seq),
+                     static_cast<apr_uint64_t>(seq));
     }
 }
 
