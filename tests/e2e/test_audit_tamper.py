@@ -38,15 +38,19 @@ def server(httpd, tmp_path_factory):
             p.unlink()
 
 
-def requests_logged(server, n):
+def requests_logged_in(server, log, n):
     ids = []
     for _ in range(n):
         r = requests.get(server.url("/audit/hello.txt"), verify=str(server.pki.ca_cert), timeout=30,
                          headers={"Connection": "close"})
         assert r.status_code == 200
         ids.append(r.headers["CMI-Transaction-ID"])
-        assert len(records_of(server.audit_log, ids[-1])) == 2
+        assert len(records_of(log, ids[-1])) == 2
     return ids
+
+
+def requests_logged(server, n):
+    return requests_logged_in(server, server.audit_log, n)
 
 
 def verify_key(server):
@@ -309,3 +313,26 @@ def test_log_deleted_while_httpd_runs_loses_no_record_after_it(server):
     requests_logged(server, 3)  # and a checkpoint after them
     out = verify_key(server)
     assert out.returncode == 0 and f"the chain starts at seq {first['seq']}" in out.stdout, out.stdout
+
+
+def test_log_renamed_away_and_replaced_is_named_at_once(server):
+    """The live log moved aside (the writer goes on with it) and a forged copy put at
+    its path: `verify` over the path alone sees only the forgery after its last
+    checkpoint, so the parent says so at once (alert), and the graceful restart
+    that opens the path does not adopt it."""
+    server.expect_error(r"cmi_audit:alert.*(the path names another file|does not continue the chain)")
+    requests_logged(server, 6)
+    lines = read_lines(server.audit_log)
+    aside = server.audit_log.with_name(server.audit_log.name + ".aside")
+    offset = server.log_size()
+    os.rename(server.audit_log, aside)
+    kept = lines[:7]
+    server.audit_log.write_bytes(b"".join(kept) + forged_after(kept))
+    assert server.wait_for_log("the path names another file", offset, 10), server.log_since(offset)
+    ids = requests_logged_in(server, aside, 2)  # the genuine records go on, to the renamed file
+    server.signal_restart(graceful=True)
+    assert len(discontinuities(server)) == 1
+    assert verify_key(server).returncode == 1
+    out = cmi_audit(server.build_dir, "verify", "--key", server.audit_pub, aside)
+    assert out.returncode == 0 and ids, out.stdout
+    aside.unlink()
