@@ -364,6 +364,13 @@ std::string serialize_fields(const Record& rec) {
             });
         });
     }
+    if (rec.unconfirmed) {
+        w.key("unconfirmed");
+        w.object(true, [&](Writer& o) {
+            o.key("after"); o.number(rec.unconfirmed->after);
+            o.key("through"); o.number(rec.unconfirmed->through);
+        });
+    }
     buffer.finish();
     return out;
 }

@@ -42,7 +42,7 @@ struct EvidenceFile {
 struct Record {
     std::uint64_t seq = 0;
     std::string node;
-    std::string ev;  // begin | end | recovered | checkpoint | discontinuity
+    std::string ev;  // begin | end | recovered | checkpoint | discontinuity | unconfirmed
     std::optional<std::string> txid, client_txid, op;
     std::int64_t time_us = 0;  // microseconds since the Unix epoch
     std::optional<std::string> peer;
@@ -82,6 +82,15 @@ struct Record {
         std::uint64_t found_size = 0;              // bytes of the file as found
     };
     std::optional<Discontinuity> discontinuity;  // serialized only when set
+    // ev "unconfirmed" only: written at start-up after httpd was killed. The
+    // records after..through were found after the last head the node signed
+    // (<log>.head or a checkpoint): nothing but the file vouches for them, so
+    // the checkpoint that follows must not be read as the node vouching for them.
+    struct Unconfirmed {
+        std::uint64_t after = 0;    // the last record a signature of the node confirms (0: none)
+        std::uint64_t through = 0;  // the last record found in the file
+    };
+    std::optional<Unconfirmed> unconfirmed;  // serialized only when set
     std::string prev;  // hex SHA-256 of the previous line (see audit_chain.hpp)
 };
 

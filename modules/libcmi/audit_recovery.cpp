@@ -83,8 +83,11 @@ std::optional<std::uint64_t> seq_of(const std::string& line) {
 }
 
 // Whether the log (complete lines up to `valid_size`) holds the saved head's
-// line and a whole chain from it to its end.
-bool extends(int fd, off_t valid_size, const SavedHead& saved, std::uint64_t& after) {
+// line and a whole chain from it to its end. `after`: the records after the
+// head; `confirmed`: the last record a signature of `key` confirms (the saved
+// head, or a later checkpoint that verifies; a forged one fails the chain).
+bool extends(int fd, off_t valid_size, const SavedHead& saved, const SignatureVerifier* key, std::uint64_t& after,
+             std::uint64_t& confirmed) {
     for (off_t window = 1 << 20;; window *= 2) {
         bool from_start = false;
         const auto lines = lines_before(fd, valid_size, window, from_start);
@@ -104,6 +107,7 @@ bool extends(int fd, off_t valid_size, const SavedHead& saved, std::uint64_t& af
         if (first < lines.size() || from_start || window >= kMaxScanBack) {
             if (first >= lines.size()) return false;
             ChainVerifier v;
+            v.require_checkpoints(key);
             if (saved.head.seq > 0 && line_hash(lines[first]) != saved.head.hash) return false;
             for (std::size_t i = first; i < lines.size(); ++i) {
                 const std::string_view body(lines[i].data(), lines[i].size() - 1);
@@ -111,6 +115,7 @@ bool extends(int fd, off_t valid_size, const SavedHead& saved, std::uint64_t& af
             }
             if (saved.head.seq == 0 && (lines.empty() || seq_of(lines.front()) != std::uint64_t{1})) return false;
             after = v.head().seq - saved.head.seq;
+            confirmed = key && v.checkpoints() > 0 ? v.last_checkpoint_seq() : saved.head.seq;
             return true;
         }
     }
@@ -129,8 +134,14 @@ std::uint32_t last_line_length(int fd, off_t valid_size) {
 
 TailCheck check_tail(int fd, const FileHead& head, off_t inflight_end, const std::string* last_line) {
     TailCheck c;
-    const off_t size = file_size(fd);
-    if (size < 0) return c;  // a device: nothing to compare
+    struct stat st {};
+    if (fstat(fd, &st) != 0) throw std::system_error(errno, std::generic_category(), "fstat");
+    if (!S_ISREG(st.st_mode)) return c;  // a device: nothing to compare
+    if (st.st_nlink == 0) {
+        c.kind = TailCheck::deleted;
+        return c;
+    }
+    const off_t size = st.st_size;
     c.file_size = size;
     auto head_line_matches = [&] {
         if (head.last_len == 0) return true;  // the head is in an earlier file
@@ -387,8 +398,8 @@ StartupPlan plan_startup(int fd, const std::optional<std::string>& saved_text, c
         return plan;
     }
     if (saved->head.seq == tail.head.seq && saved->head.hash == tail.head.hash) return plan;
-    std::uint64_t after = 0;
-    if (tail.head.seq > saved->head.seq && extends(fd, tail.valid_size, *saved, after)) {
+    std::uint64_t after = 0, confirmed = 0;
+    if (tail.head.seq > saved->head.seq && extends(fd, tail.valid_size, *saved, key, after, confirmed)) {
         if (saved->stopped) {
             discontinuity(saved->head, std::to_string(after) + " records follow the head saved when httpd stopped (seq " +
                                            std::to_string(saved->head.seq) + "): nothing writes to the log while httpd is stopped");
@@ -398,7 +409,16 @@ StartupPlan plan_startup(int fd, const std::optional<std::string>& saved_text, c
         plan.id = CMILOGNO(40202);
         plan.message = "audit log " + log_path + ": httpd did not stop cleanly; " + std::to_string(after) +
                        " records after the head last saved in " + head_path + " (seq " +
-                       std::to_string(saved->head.seq) + ") are continued, and are only as trustworthy as the file";
+                       std::to_string(saved->head.seq) + ") are continued";
+        // Records no signature of the node confirms (after the saved head and
+        // the last checkpoint) could have been written by anyone while httpd
+        // was down: say so in the chain, before a new checkpoint covers them.
+        if (confirmed < tail.head.seq) {
+            plan.unconfirmed = Record::Unconfirmed{confirmed, tail.head.seq};
+            plan.message += "; seq " + std::to_string(confirmed + 1) + " to " + std::to_string(tail.head.seq) +
+                            " are confirmed by no signature of the node (only as trustworthy as the file): "
+                            "an unconfirmed record says so, and cmi-audit verify reports them";
+        }
         return plan;
     }
     discontinuity(saved->head, "the saved head is seq " + std::to_string(saved->head.seq) + " (line sha256 " +

@@ -37,6 +37,7 @@ struct TailCheck {
         foreign,  // the head, then complete lines the server did not write
         shorter,  // cut back before the head
         changed,  // the line at the head is not the head's line
+        deleted,  // the file has no name left (removed while open): what is written to it is lost
     } kind = same;
     off_t file_size = 0;
     std::string cut;             // torn: the bytes after the head
@@ -87,6 +88,9 @@ struct StartupPlan {
     std::optional<ChainHead> expected;  // discontinuity: the head it should have been
     TailCheck found;                 // discontinuity: what the file ends with
     std::string torn;                // bytes after the last complete line (cut, recorded)
+    // continue_log after httpd was killed: records after the last signed
+    // head (<log>.head or a checkpoint), to be named by an `unconfirmed` record.
+    std::optional<Record::Unconfirmed> unconfirmed;
     std::string message;             // for the error log
     int level = 0;                   // 0: none, else an APLOG level (1 alert, 3 error, 4 warning, 5 notice)
     const char* id = "";             // the message's log id (libcmi/log_id.hpp), at warn or above

@@ -3,7 +3,6 @@
 #include "libcmi/futex.hpp"
 
 #include <cerrno>
-#include <cstddef>
 #include <cstring>
 #include <new>
 #include <signal.h>
@@ -11,26 +10,33 @@
 
 namespace cmi::audit {
 
+// A slot starts with this header, at a kAlign-aligned position (so it never
+// wraps around the end of the ring). Its first word holds the state and the
+// slot's position together and is stored last (release): a slot's place on a
+// later lap still holds an earlier lap's header that said "ready", and a
+// reader must never take that word with fields a producer is rewriting — it
+// sees the old word (another position: not this slot yet) or the new one,
+// and then every field and byte written before it.
+struct SlotHeader {
+    std::atomic<std::uint64_t> tag;    // (position / kAlign) << 32 | kSlotPending or kSlotReady
+    std::uint32_t size;                // bytes, header included, a multiple of kAlign
+    std::uint32_t payload;             // bytes of fields
+    std::uint32_t entry;               // entry index + 1, 0: none
+    std::uint16_t kind;
+    std::uint16_t flags;               // kSlotDurable
+    std::int32_t pid;
+    std::uint32_t reserve;             // an end record: the reserve of its begin it uses
+};
+
 namespace {
 
 constexpr std::uint64_t kMagic = 0x434d4952494e4731ULL;  // "CMIRING1"
-constexpr std::uint64_t kAlign = kSlotAlign;
+constexpr std::uint64_t kAlign = 32;
 static_assert(sizeof(SlotHeader) == kAlign, "a slot header is one alignment unit");
-static_assert(offsetof(SlotHeader, tag) == 0, "the tag is the header's first (8-aligned) word");
+// Every byte >= 0x80: never found in a payload (printable ASCII).
+constexpr std::uint32_t kSlotPending = 0xC3A5D1E5u;
+constexpr std::uint32_t kSlotReady = 0xE5D1A5C3u;
 constexpr std::uint16_t kSlotDurable = 1;
-
-// The header's tag is one word: the state and the slot's position together.
-// A producer writes every other field first and then the tag (release), so a
-// tag naming this slot's position guarantees the fields are this slot's. (With
-// the state and the position as two words, a producer descheduled between
-// them let the writer pair an earlier lap's "ready" with the new position and
-// take the earlier lap's bytes for a record.)
-std::uint64_t make_tag(std::uint64_t pos, std::uint32_t state) { return (pos / kAlign) << 32 | state; }
-std::uint32_t tag_state(std::uint64_t tag) { return static_cast<std::uint32_t>(tag); }
-bool tag_names(std::uint64_t tag, std::uint64_t pos) {
-    const std::uint32_t st = tag_state(tag);
-    return (st == kSlotReady || st == kSlotPending) && (tag >> 32) == (pos / kAlign & 0xffffffffULL);
-}
 
 std::uint64_t round_up(std::uint64_t v, std::uint64_t to) { return (v + to - 1) / to * to; }
 
@@ -41,6 +47,18 @@ std::uint64_t pow2_at_least(std::uint64_t v) {
 }
 
 std::size_t control_bytes() { return round_up(sizeof(RingControl), 64); }
+
+std::uint64_t tag_of(std::uint64_t pos, std::uint32_t state) {
+    return static_cast<std::uint64_t>(static_cast<std::uint32_t>(pos / kAlign)) << 32 | state;
+}
+
+// The state of the header at `pos` if it is this slot's (kSlotPending or
+// kSlotReady), else 0 (no header yet, or an earlier lap's).
+std::uint32_t state_at(std::uint64_t tag, std::uint64_t pos) {
+    const auto state = static_cast<std::uint32_t>(tag);
+    if ((tag >> 32) != static_cast<std::uint32_t>(pos / kAlign)) return 0;
+    return state == kSlotPending || state == kSlotReady ? state : 0;
+}
 
 bool alive(std::int32_t pid) { return pid > 0 && (kill(pid, 0) == 0 || errno != ESRCH); }
 
@@ -208,7 +226,7 @@ std::uint64_t Ring::reserve_slot(std::uint32_t size, SlotKind kind, std::uint32_
     h->flags = durable ? kSlotDurable : 0;
     h->pid = pid;
     h->reserve = static_cast<std::uint32_t>(reserve);
-    h->tag.store(make_tag(pos, kSlotPending), std::memory_order_release);
+    h->tag.store(tag_of(pos, kSlotPending), std::memory_order_release);
     return pos;
 }
 
@@ -260,7 +278,7 @@ Ring::Admit Ring::publish_begin(std::string_view fields, std::int32_t pid, std::
         const std::uint64_t pos =
             reserve_slot(static_cast<std::uint32_t>(size), SlotKind::begin, index + 1, 0, pid, fields.size(), durable);
         copy_in(pos, fields);
-        header(pos)->tag.store(make_tag(pos, kSlotReady), std::memory_order_seq_cst);
+        header(pos)->tag.store(tag_of(pos, kSlotReady), std::memory_order_seq_cst);
     }
     nudge_writer();
     entry_out = index;
@@ -281,7 +299,7 @@ Ring::Admit Ring::publish_end(std::string_view fields, std::uint32_t entry, std:
         const std::uint64_t pos = reserve_slot(static_cast<std::uint32_t>(size), SlotKind::end, 0, kEndReserve, pid,
                                                fields.size());
         copy_in(pos, fields);
-        header(pos)->tag.store(make_tag(pos, kSlotReady), std::memory_order_seq_cst);
+        header(pos)->tag.store(tag_of(pos, kSlotReady), std::memory_order_seq_cst);
     }
     nudge_writer();
     return Admit::ok;
@@ -317,9 +335,8 @@ std::uint32_t Ring::reclaim_dead_producers() {
 
 bool Ring::view_at(std::uint64_t pos, SlotView& v) const {
     const SlotHeader* h = header(pos);
-    const std::uint64_t tag = h->tag.load(std::memory_order_acquire);
-    const std::uint32_t state = tag_state(tag);
-    if (!tag_names(tag, pos) || h->size < kAlign || h->size % kAlign != 0 || h->size > cap_ / 4 || h->payload > h->size - kAlign)
+    const std::uint32_t state = state_at(h->tag.load(std::memory_order_acquire), pos);
+    if (!state || h->size < kAlign || h->size % kAlign != 0 || h->size > cap_ / 4 || h->payload > h->size - kAlign)
         return false;
     v.pos = pos;
     v.size = h->size;
@@ -337,9 +354,8 @@ std::optional<SlotView> Ring::peek(std::uint64_t& pos, std::int64_t now_ns, Hole
         const std::uint64_t head = c_->head.load(std::memory_order_acquire);
         if (pos >= head) return std::nullopt;
         SlotHeader* h = header(pos);
-        const std::uint64_t tag = h->tag.load(std::memory_order_acquire);
-        const std::uint32_t state = tag_state(tag);
-        const bool mine = tag_names(tag, pos) && h->size >= kAlign &&
+        const std::uint32_t state = state_at(h->tag.load(std::memory_order_acquire), pos);
+        const bool mine = state && h->size >= kAlign &&
                           h->size % kAlign == 0 && h->size <= cap_ / 4 && h->payload <= h->size - kAlign;
         if (mine && state == kSlotReady) {
             SlotView v;
@@ -376,7 +392,7 @@ std::optional<SlotView> Ring::peek(std::uint64_t& pos, std::int64_t now_ns, Hole
         std::uint64_t next = pos;
         for (; next < head; next += kAlign) {
             const SlotHeader* n = header(next);
-            if (tag_names(n->tag.load(std::memory_order_acquire), next)) break;
+            if (state_at(n->tag.load(std::memory_order_acquire), next)) break;
         }
         if (next == pos) continue;  // it got its header meanwhile
         if (next >= head) return std::nullopt;  // nothing after it yet: keep waiting

@@ -20,8 +20,7 @@
 // the two lets go last.
 //
 // Robustness: a slot header is written (with the producer's pid) before its
-// payload and published after it (one tag word holding position and state,
-// stored last, so an earlier lap's header is never taken for a new one); a slot whose producer died before
+// payload and published after it; a slot whose producer died before
 // publishing is skipped. Headers carry magic words with every byte >= 0x80 and
 // their own position, and payloads are printable ASCII, so a header is never
 // confused with payload or with a stale header of an earlier lap. A producer
@@ -68,24 +67,7 @@ inline constexpr std::int64_t kEndReserve = 4096;      // per begin: room for it
 inline constexpr std::int64_t kLineOverhead = 128;     // a line is its fields + at most this
 inline constexpr std::int64_t kHoleTimeoutNs = 100000000;  // a hole is looked into after this
 
-// A slot starts with this header, at a kSlotAlign-aligned position (so it
-// never wraps around the end of the ring). Shared-memory layout.
-inline constexpr std::uint64_t kSlotAlign = 32;
-// Slot states (the tag's low word); every byte >= 0x80: never in a payload.
-inline constexpr std::uint32_t kSlotPending = 0xC3A5D1E5u;
-inline constexpr std::uint32_t kSlotReady = 0xE5D1A5C3u;
-struct SlotHeader {
-    // (position / kSlotAlign) << 32 | state, written last (release): a tag
-    // naming the slot's position vouches for every other field.
-    std::atomic<std::uint64_t> tag;
-    std::uint32_t size;     // bytes, header included, a multiple of kSlotAlign
-    std::uint32_t payload;  // bytes of fields
-    std::uint32_t entry;    // entry index + 1, 0: none
-    std::uint16_t kind;
-    std::uint16_t flags;    // kSlotDurable
-    std::int32_t pid;
-    std::uint32_t reserve;  // an end record: the reserve of its begin it uses
-};
+struct SlotHeader;
 
 // A result entry (two cache lines).
 struct alignas(64) Entry {

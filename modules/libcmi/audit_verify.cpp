@@ -21,6 +21,7 @@ struct Parsed {
     std::string ev;
     nlohmann::json checkpoint;  // null unless present
     std::optional<std::string> discontinuity;  // its reason, for ev "discontinuity"
+    std::optional<std::pair<std::uint64_t, std::uint64_t>> unconfirmed;  // after, through, for ev "unconfirmed"
 };
 
 // The chain fields of one line, or the reason it is not a record.
@@ -54,12 +55,21 @@ std::optional<Parsed> parse_record(std::string_view line, std::string& why) {
         why = "missing \"ev\"";
         return std::nullopt;
     }
-    Parsed p{seq->get<std::uint64_t>(), prev->get<std::string>(), ev->get<std::string>(), nullptr, std::nullopt};
+    Parsed p{seq->get<std::uint64_t>(), prev->get<std::string>(), ev->get<std::string>(), nullptr, std::nullopt, std::nullopt};
     if (const auto cp = j.find("checkpoint"); cp != j.end()) p.checkpoint = *cp;
     if (p.ev == "discontinuity") {
         const auto d = j.find("discontinuity");
         const bool has_reason = d != j.end() && d->is_object() && d->contains("reason") && (*d)["reason"].is_string();
         p.discontinuity = has_reason ? (*d)["reason"].get<std::string>() : std::string("no reason given");
+    }
+    if (p.ev == "unconfirmed") {
+        const auto u = j.find("unconfirmed");
+        if (u == j.end() || !u->is_object() || !u->contains("after") || !(*u)["after"].is_number_unsigned() ||
+            !u->contains("through") || !(*u)["through"].is_number_unsigned()) {
+            why = "an unconfirmed record without \"unconfirmed\": {\"after\", \"through\"}";
+            return std::nullopt;
+        }
+        p.unconfirmed = std::make_pair((*u)["after"].get<std::uint64_t>(), (*u)["through"].get<std::uint64_t>());
     }
     return p;
 }
@@ -105,6 +115,14 @@ bool ChainVerifier::feed(std::string_view line, bool complete, const std::string
                         " is not the hash of the line of seq " + std::to_string(head_.seq) + " (seq " +
                         std::to_string(head_.seq) + " or seq " + std::to_string(rec->seq) + " was altered)");
     }
+    if (rec->unconfirmed) {
+        // It names the records just before it; the chain itself was checked above.
+        const auto [after, through] = *rec->unconfirmed;
+        if (through + 1 != rec->seq || after > through)
+            return fail(rec->seq, where, "unconfirmed record names seq " + std::to_string(after + 1) + " to " +
+                                             std::to_string(through) + ", not the records just before it");
+        if (after < through) unconfirmed_.emplace_back(after + 1, through);
+    }
     if (rec->ev == "checkpoint") {
         if (key_) {
             const auto& cp = rec->checkpoint;
@@ -129,6 +147,7 @@ bool ChainVerifier::feed(std::string_view line, bool complete, const std::string
     std::string bytes(line);
     bytes.push_back('\n');
     head_ = ChainHead{rec->seq, line_hash(bytes)};
+    if (!started_) first_seq_ = rec->seq;
     started_ = true;
     ++records_;
     if (observer_) observer_(rec->seq, line, where);

@@ -54,6 +54,11 @@ public:
     const std::optional<VerifyError>& error() const { return error_; }
     const ChainHead& head() const { return head_; }
     std::uint64_t records() const { return records_; }
+    // The first record fed (0: none): above 1, the chain continues files not given.
+    std::uint64_t first_seq() const { return first_seq_; }
+    // Ranges [from, to] of records that `unconfirmed` records name: found
+    // after httpd was killed, confirmed by no signature of the node.
+    const std::vector<std::pair<std::uint64_t, std::uint64_t>>& unconfirmed() const { return unconfirmed_; }
 
 private:
     bool fail(std::optional<std::uint64_t> seq, const std::string& where, std::string reason);
@@ -63,7 +68,8 @@ private:
     std::uint64_t records_ = 0;
     std::optional<VerifyError> error_;
     const SignatureVerifier* key_ = nullptr;
-    std::uint64_t checkpoints_ = 0, last_checkpoint_ = 0;
+    std::uint64_t checkpoints_ = 0, last_checkpoint_ = 0, first_seq_ = 0;
+    std::vector<std::pair<std::uint64_t, std::uint64_t>> unconfirmed_;
     LineObserver observer_;
 };
 

@@ -216,6 +216,19 @@ bool LogWriter::check_file() {
         events_.message(3, CMILOGNO(40101), std::string("cannot look at the log: ") + e.what());
         return false;
     }
+    if (t.kind == TailCheck::deleted) {
+        // Records written now would be gone when the file is closed: keep them
+        // queued (requests wait, then fail closed) until a graceful restart
+        // opens a new file, which continues the chain with them.
+        if (!deleted_reported_)
+            events_.message(1, CMILOGNO(40111),
+                            "the log file was deleted (or replaced, by a rename over it) while httpd runs (the chain it holds ends with seq " +
+                                std::to_string(head_.seq) + "): nothing more is written to it; operations are "
+                                "refused (audit-unavailable) until a graceful restart opens a new file, which "
+                                "continues the chain with every record queued");
+        deleted_reported_ = true;
+        return false;
+    }
     chain_.inflight_base.store(0);
     chain_.inflight_end.store(0);
     if (t.kind == TailCheck::same) return true;
@@ -269,7 +282,7 @@ bool LogWriter::write_own(Record& rec, off_t at, std::uint64_t seq, const std::s
     rec.seq = seq;
     rec.prev = prev;
     std::string line = serialize(rec) + "\n";
-    const bool cp_after = rec.ev == "discontinuity" && cfg_.signer;
+    const bool cp_after = (rec.ev == "discontinuity" || rec.ev == "unconfirmed") && cfg_.signer;
     FileHead next{seq, line_hash(line), at + static_cast<off_t>(line.size()), static_cast<std::uint32_t>(line.size())};
     std::int64_t cp_time = cp_time_us_;
     if (cp_after) {

@@ -93,7 +93,8 @@ public:
 
     // Compares the file with the head: repairs a torn write (recovered
     // record) or records a discontinuity. Returns false if the file could not
-    // be looked at (the caller tries again later).
+    // be looked at, or was deleted (the caller tries again later; records
+    // stay queued until a graceful restart opens a new file).
     bool check_file();
     // One batch: every record published in the ring (up to 1 MiB), chained
     // and written with one pwrite. Returns the number of ring records written.
@@ -147,6 +148,7 @@ private:
     ChainState& chain_;
     int fd_;
     bool regular_ = true;
+    bool deleted_reported_ = false;  // the alert for a deleted log, once per writer
     WriterConfig cfg_;
     WriterEvents& events_;
     ossl::UniquePtr<EVP_MD> md_;

@@ -257,9 +257,20 @@ void AuditLog::start_up_checks(const std::string& head_path) {
         return;
     }
     set_head(plan.head);
+    if (plan.unconfirmed) {
+        // httpd was killed: name the records no signature confirms (they end
+        // the chain as found) before a checkpoint follows; a torn tail was cut.
+        Record rec;
+        rec.node = default_node_;
+        rec.ev = "unconfirmed";
+        rec.time_us = apr_time_now();
+        rec.unconfirmed = plan.unconfirmed;
+        write_own(std::move(rec), plan.head.size, plan.head.seq + 1, plan.head.hash);
+    }
     if (!plan.torn.empty()) {
         Record rec = recovered_record(default_node_, apr_time_now(), plan.torn);
-        const std::uint64_t seq = write_own(std::move(rec), plan.head.size, plan.head.seq + 1, plan.head.hash);
+        const FileHead h = read_head(*chain_);
+        const std::uint64_t seq = write_own(std::move(rec), h.size, h.seq + 1, h.hash);
         ap_log_error(APLOG_MARK, APLOG_WARNING, 0, server_,
                      CMILOGNO(40006) "audit log %s ended with a torn record (%zu bytes after seq %" APR_UINT64_T_FMT
                                      "); cut off and recorded as seq %" APR_UINT64_T_FMT " (ev recovered)",
@@ -333,6 +344,27 @@ void AuditLog::monitor() {
         ap_log_error(APLOG_MARK, APLOG_INFO, 0, server_,
                      "audit log %s: %u operation(s) of children that died gave back their room", path_, n);
     save_head(false);
+    check_path();
+}
+
+// The log's path naming a file with records that is not the one being written:
+// someone renamed the log away and put another there (a rotation leaves the
+// path empty, or an empty new file, until its graceful restart). The writer
+// goes on with the renamed file; the next restart does not adopt the other
+// one (a discontinuity); say so now.
+void AuditLog::check_path() {
+    if (!regular_ || fd_ < 0) return;
+    struct stat mine {}, named {};
+    if (fstat(fd_, &mine) != 0 || stat(path_, &named) != 0) return;
+    if ((named.st_dev == mine.st_dev && named.st_ino == mine.st_ino) || named.st_size == 0) return;
+    if (reported_ino_ == static_cast<std::uint64_t>(named.st_ino)) return;
+    reported_ino_ = static_cast<std::uint64_t>(named.st_ino);
+    ap_log_error(APLOG_MARK, APLOG_ALERT, 0, server_,
+                 CMILOGNO(40013) "audit log %s: the path names another file (%" APR_OFF_T_FMT
+                                 " bytes) than the one the log writer appends to: the log was renamed away and "
+                                 "another file put in its place. Records go on to the renamed file; the other "
+                                 "file is not the chain and will not be continued",
+                 path_, static_cast<apr_off_t>(named.st_size));
 }
 
 void AuditLog::child_init() {

@@ -87,6 +87,7 @@ private:
     void set_process();
     void start_up_checks(const std::string& head_path);
     void save_head(bool stopped);
+    void check_path();
     WriterConfig writer_config() const;
 
     server_rec* server_;
@@ -106,6 +107,7 @@ private:
     ChainState* chain_ = nullptr;
     std::optional<Ring> ring_;
     std::uint64_t saved_seq_ = ~0ULL;
+    std::uint64_t reported_ino_ = 0;  // check_path: the other file at the log's path already reported
     class LoggerProcess* logger_ = nullptr;
 };
 

@@ -172,6 +172,30 @@ def test_altered_or_missing_evidence_is_reported(server, tmp_path):
     assert out.returncode == 0 and " evidence files as recorded" in out.stdout, out.stdout
 
 
+def test_a_client_txid_naming_several_operations_is_refused(server, tmp_path):
+    """`cmi-audit evidence` also takes a CMI-Client-Transaction-ID, which clients
+    choose: a provider who sends another's (here first) must not have its own
+    signature handed out as the evidence of the other's upload."""
+    cid = "order-" + os.urandom(6).hex()
+    ids, ders = [], []
+    for n in range(2):
+        body = os.urandom(500)
+        sig = cms_sign(body, server.pki.client, tmp_path)
+        r = requests.put(server.url(f"/dav/ev-cms/cid-{n}.bin"), data=body, verify=str(server.pki.ca_cert),
+                         headers={"CMI-Content-Signature": sig, "CMI-Client-Transaction-ID": cid}, timeout=30)
+        assert r.status_code == 201, r.text
+        ids.append(r.headers["CMI-Transaction-ID"])
+        ders.append(base64.b64decode(sig))
+        records_of(server.ev_log, ids[-1])
+    res = evidence(server, cid, tmp_path / "any")
+    assert res.returncode == 1, res.stdout
+    assert "2 operations carry" in res.stdout and ids[0] in res.stdout and ids[1] in res.stdout, res.stdout
+    assert not (tmp_path / "any").exists()
+    res = evidence(server, ids[1], tmp_path / "second")  # by its txid: exactly that upload
+    assert res.returncode == 0, res.stdout
+    assert (tmp_path / "second" / f"{ids[1]}.p7s").read_bytes() == ders[1]
+
+
 def test_the_chain_covers_the_evidence_hash(server, tmp_path):
     r, _ = cms_upload(server, tmp_path, "chained.bin", os.urandom(1000))
     txid = r.headers["CMI-Transaction-ID"]

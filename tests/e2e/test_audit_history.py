@@ -101,3 +101,25 @@ def test_other_compressions_are_named(history):
     os.rename(log.with_name(log.name + ".xz"), xz)
     out = shell(f'"{tool(server)}" verify "{log.parent}"/cmi-audit.log*', log.parent)
     assert out.returncode == 2 and f"{xz} is compressed with xz" in out.stderr, out.stderr
+
+
+def test_the_newest_file_replaced_by_a_head_is_not_skipped(history):
+    """The head file is left out of a glob by its first line: a log file whose
+    content an insider replaced with a head's text must not be left out too
+    (the rotated files alone would verify)."""
+    server, log, pub = history
+    make_history(server, log)
+    log.write_bytes(log.with_name(log.name + ".head").read_bytes())
+    out = shell(f'"{tool(server)}" verify --key "{pub}" "{log.parent}"/cmi-audit.log*', log.parent)
+    assert out.returncode != 0 and not out.stdout.startswith("OK"), out.stdout + out.stderr
+    assert f"{log} holds a chain head, not log records" in out.stderr, out.stderr
+
+
+def test_the_chain_starting_after_seq_1_is_said(history):
+    """The oldest files left out (or deleted): what remains verifies, and the OK
+    line says where the chain starts."""
+    server, log, pub = history
+    make_history(server, log)
+    first = json.loads(read_lines(log.with_name(log.name + ".1"))[0])["seq"]
+    out = shell(f'"{tool(server)}" verify --key "{pub}" "{log.parent}"/cmi-audit.log.1 "{log}"', log.parent)
+    assert out.returncode == 0 and f"the chain starts at seq {first}: records before it" in out.stdout, out.stdout

@@ -38,15 +38,19 @@ def server(httpd, tmp_path_factory):
             p.unlink()
 
 
-def requests_logged(server, n):
+def requests_logged_in(server, log, n):
     ids = []
     for _ in range(n):
         r = requests.get(server.url("/audit/hello.txt"), verify=str(server.pki.ca_cert), timeout=30,
                          headers={"Connection": "close"})
         assert r.status_code == 200
         ids.append(r.headers["CMI-Transaction-ID"])
-        assert len(records_of(server.audit_log, ids[-1])) == 2
+        assert len(records_of(log, ids[-1])) == 2
     return ids
+
+
+def requests_logged(server, n):
+    return requests_logged_in(server, server.audit_log, n)
 
 
 def verify_key(server):
@@ -209,17 +213,22 @@ def test_log_rewritten_while_stopped_is_reported_at_start_up(server, head):
     assert out.returncode == 1, out.stdout
 
 
+def killed(server):
+    """The whole process tree killed at once (no cleanup: a crash, the OOM killer)."""
+    os.killpg(server.proc.pid, signal.SIGKILL)
+    server.proc.wait(timeout=10)
+    server.proc = None
+    server.running_config = None
+    server.stderr_file.close()
+
+
 def test_unclean_stop_continues_with_a_warning(server):
     """httpd killed outright: the head saved while running is behind the log.
     The records after it are continued (nothing else could have written them
     while httpd ran), with a warning, not a discontinuity."""
     server.expect_error(r"cmi_audit:warn.*did not stop cleanly")
     requests_logged(server, 3)
-    os.killpg(server.proc.pid, signal.SIGKILL)
-    server.proc.wait(timeout=10)
-    server.proc = None
-    server.running_config = None
-    server.stderr_file.close()
+    killed(server)
     assert "state running" in head_file(server).read_text()
     offset = server.log_size()
     server.start()
@@ -227,3 +236,103 @@ def test_unclean_stop_continues_with_a_warning(server):
     assert "did not stop cleanly" in server.log_since(offset)
     assert not discontinuities(server)
     assert verify_key(server).returncode == 0
+
+
+def test_records_forged_after_a_crash_are_never_vouched_for(server):
+    """httpd killed, then a forged record chained to the last line while it is
+    down: nothing tells it from the records the writer made just before the kill
+    (the head file is saved every ~10 s), so the server continues the file — but
+    it must not sign over the forgery as if it had written it. An `unconfirmed`
+    record names every record after the last signed head, a checkpoint signs that
+    statement, and verify reports the range."""
+    server.expect_error(r"cmi_audit:warn.*(did not stop cleanly|torn record)")
+    requests_logged(server, 3)
+    killed(server)
+    lines = read_lines(server.audit_log)
+    forged = forged_after(lines)
+    with open(server.audit_log, "ab") as f:
+        f.write(forged + b'{"v":1,"seq":')  # and a torn write, as a kill mid-write leaves
+    offset = server.log_size()
+    server.start()
+    requests_logged(server, 2)
+    forged_seq = json.loads(forged)["seq"]
+    recs = read_records(server.audit_log)
+    marks = [r for r in recs if r["ev"] == "unconfirmed"]
+    assert len(marks) == 1, marks
+    u = marks[0]
+    assert u["seq"] == forged_seq + 1 and u["prev"] == line_hash(forged)
+    assert u["unconfirmed"]["through"] == forged_seq
+    after = u["unconfirmed"]["after"]
+    assert after < forged_seq
+    # Confirmed means signed: the saved head, or a checkpoint, at `after`; none after it.
+    cps = [r["seq"] for r in recs if r["ev"] == "checkpoint" and r["seq"] < u["seq"]]
+    assert after == (cps[-1] if cps else 0) or f"seq {after}\n" in head_file(server).read_text()
+    assert recs[recs.index(u) + 1]["ev"] == "checkpoint"  # the statement is signed at once
+    assert recs[recs.index(u) + 2]["ev"] == "recovered"  # then the torn bytes, cut off
+    assert f"seq {after + 1} to {forged_seq} are confirmed by no signature" in server.log_since(offset)
+    out = verify_key(server)
+    assert out.returncode == 0, out.stdout  # the log now tells the truth about those records
+    assert f"seq {after + 1} to {forged_seq} are confirmed by no signature of the node" in out.stdout, out.stdout
+
+
+def test_a_forged_unconfirmed_record_must_name_the_records_before_it(server, tmp_path):
+    """An `unconfirmed` record is only read as what it says about the records just
+    before it: one that names anything else fails verification."""
+    requests_logged(server, 2)
+    lines = read_lines(server.audit_log)
+    last = json.loads(lines[-1])
+    fake = {"v": 1, "seq": last["seq"] + 1, "node": "x", "ev": "unconfirmed",
+            "unconfirmed": {"after": 0, "through": last["seq"] + 5}, "prev": line_hash(lines[-1])}
+    copy = tmp_path / "copy.log"
+    copy.write_bytes(b"".join(lines) + (json.dumps(fake, separators=(",", ":")) + "\n").encode())
+    out = cmi_audit(server.build_dir, "verify", copy)
+    assert out.returncode == 1 and "not the records just before it" in out.stdout, out.stdout
+
+
+def test_log_deleted_while_httpd_runs_loses_no_record_after_it(server):
+    """`rm` of the live log: the writer still holds the file, and whatever it wrote
+    there would vanish when the file is closed. It writes nothing more to it
+    (alert), operations are refused meanwhile (fail closed), and the graceful
+    restart that opens a new file writes every queued record there, continuing
+    the chain."""
+    server.expect_error(r"cmi_audit:alert.*the log file was deleted \(or replaced, by a rename over it\) while httpd runs")
+    server.expect_error(r"cmi_audit:error.*cannot make the begin record of GET /audit/hello.txt durable")
+    requests_logged(server, 3)
+    lines = read_lines(server.audit_log)
+    offset = server.log_size()
+    os.unlink(server.audit_log)
+    r = requests.get(server.url("/audit/hello.txt"), verify=str(server.pki.ca_cert), timeout=60,
+                     headers={"Connection": "close"})
+    assert r.status_code == 503 and "audit-unavailable" in r.text, (r.status_code, r.text)
+    assert "the log file was deleted (or replaced, by a rename over it) while httpd runs" in server.log_since(offset)
+    server.signal_restart(graceful=True)
+    recs = records_of(server.audit_log, r.headers["CMI-Transaction-ID"])
+    assert [x["ev"] for x in recs] == ["begin", "end"] and recs[1]["status"] == 503, recs
+    first = read_records(server.audit_log)[0]
+    assert first["seq"] == json.loads(lines[-1])["seq"] + 1 and first["prev"] == line_hash(lines[-1])
+    requests_logged(server, 3)  # and a checkpoint after them
+    out = verify_key(server)
+    assert out.returncode == 0 and f"the chain starts at seq {first['seq']}" in out.stdout, out.stdout
+
+
+def test_log_renamed_away_and_replaced_is_named_at_once(server):
+    """The live log moved aside (the writer goes on with it) and a forged copy put at
+    its path: `verify` over the path alone sees only the forgery after its last
+    checkpoint, so the parent says so at once (alert), and the graceful restart
+    that opens the path does not adopt it."""
+    server.expect_error(r"cmi_audit:alert.*(the path names another file|does not continue the chain)")
+    requests_logged(server, 6)
+    lines = read_lines(server.audit_log)
+    aside = server.audit_log.with_name(server.audit_log.name + ".aside")
+    offset = server.log_size()
+    os.rename(server.audit_log, aside)
+    kept = lines[:7]
+    server.audit_log.write_bytes(b"".join(kept) + forged_after(kept))
+    assert server.wait_for_log("the path names another file", offset, 10), server.log_since(offset)
+    ids = requests_logged_in(server, aside, 2)  # the genuine records go on, to the renamed file
+    server.signal_restart(graceful=True)
+    assert len(discontinuities(server)) == 1
+    assert verify_key(server).returncode == 1
+    out = cmi_audit(server.build_dir, "verify", "--key", server.audit_pub, aside)
+    assert out.returncode == 0 and ids, out.stdout
+    aside.unlink()

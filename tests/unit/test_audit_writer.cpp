@@ -502,6 +502,20 @@ public:
         CPPUNIT_ASSERT_EQUAL(std::size_t{12}, lines.size());  // a checkpoint after 4 and after 8 more... records
         CPPUNIT_ASSERT_EQUAL(std::string("checkpoint"), record(lines[4])["ev"].get<std::string>());
         CPPUNIT_ASSERT(!verify(rig.content(), &key));
+        // httpd killed with the head saved at seq 1: the checkpoints after it
+        // confirm the records up to the last one; only those after are unconfirmed.
+        {
+            std::uint64_t last_cp = 0;
+            for (const auto& l : lines)
+                if (record(l)["ev"] == "checkpoint") last_cp = record(l)["seq"].get<std::uint64_t>();
+            SavedHead s;
+            s.head = ChainHead{1, line_hash(lines[0])};
+            s.size = static_cast<off_t>(lines[0].size());
+            const auto plan = plan_startup(rig.fd, format_saved_head(s, &signer), &key, rig.path);
+            CPPUNIT_ASSERT(plan.kind == StartupPlan::continue_log && plan.unconfirmed);
+            CPPUNIT_ASSERT_EQUAL(last_cp, plan.unconfirmed->after);
+            CPPUNIT_ASSERT_EQUAL(std::uint64_t{lines.size()}, plan.unconfirmed->through);
+        }
         // A discontinuity is followed by a signed checkpoint at once.
         CPPUNIT_ASSERT_EQUAL(0, ftruncate(rig.fd, static_cast<off_t>(lines[0].size())));
         CPPUNIT_ASSERT(w.check_file());
@@ -559,6 +573,10 @@ public:
         // More records than a head saved while running: httpd died; a warning.
         auto plan = plan_startup(rig.fd, saved_at(3, false), &key, p);
         CPPUNIT_ASSERT(plan.kind == StartupPlan::continue_log && plan.level == 4);
+        // Records 4 and 5 are confirmed by no signature (no checkpoint after the
+        // head): an unconfirmed record must name them before anything signs over them.
+        CPPUNIT_ASSERT(plan.unconfirmed && plan.unconfirmed->after == 3 && plan.unconfirmed->through == 5);
+        CPPUNIT_ASSERT(!plan_startup(rig.fd, saved_at(5, false), &key, p).unconfirmed);
         // ... but after a clean stop nothing may follow the head.
         CPPUNIT_ASSERT(plan_startup(rig.fd, saved_at(3, true), &key, p).kind == StartupPlan::discontinuity);
         // The log cut back below the head.

@@ -126,6 +126,12 @@ int verify(const std::vector<std::string>& files, const VerifyOptions& o) {
     if (o.key)
         std::cout << "; " << v.checkpoints() << " checkpoints verified, last at seq " << v.last_checkpoint_seq() << ", "
                   << (v.head().seq - v.last_checkpoint_seq()) << " records after it not covered";
+    if (v.first_seq() > 1)
+        std::cout << "; the chain starts at seq " << v.first_seq() << ": records before it are in files not given";
+    for (const auto& [from, to] : v.unconfirmed())
+        std::cout << "; seq " << from << " to " << to
+                  << " are confirmed by no signature of the node (found after httpd was killed: only as "
+                     "trustworthy as the file)";
     if (o.evidence) std::cout << "; " << extra.evidence_files() << " evidence files as recorded";
     if (!o.shipped.empty()) std::cout << "; " << extra.shipped_seen() << " shipped lines found as shipped";
     std::cout << "\n";

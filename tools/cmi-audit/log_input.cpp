@@ -78,6 +78,20 @@ const char* other_compression(std::string_view magic) {
     return nullptr;
 }
 
+// `<log>.head`, or the temporary name it is written under (`<log>.head.XXXXXX`).
+bool head_file_name(const std::string& f) {
+    const std::string_view name(f);
+    const auto ends = [&](std::string_view tail) {
+        return name.size() >= tail.size() && name.substr(name.size() - tail.size()) == tail;
+    };
+    if (ends(".head")) return true;
+    const std::size_t at = name.rfind(".head.");
+    if (at == std::string_view::npos || name.size() - at != 12) return false;
+    for (const char c : name.substr(at + 6))
+        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'))) return false;
+    return true;
+}
+
 }  // namespace
 
 OpenedLogs open_logs(const std::vector<std::string>& files) {
@@ -95,6 +109,11 @@ OpenedLogs open_logs(const std::vector<std::string>& files) {
         const std::string_view magic(head.data(), static_cast<std::size_t>(n));
         if (magic.substr(0, kHeadPrefix.size()) == kHeadPrefix) {
             ::close(fd);
+            // Only under a head file's name: a log replaced by a head's text
+            // must not be passed over as if it were not among the files.
+            if (!head_file_name(f))
+                throw std::runtime_error(f + " holds a chain head, not log records, but is not named like " +
+                                         "<log>.head: a log file replaced?");
             out.skipped.push_back(f);
             continue;
         }

@@ -1,8 +1,9 @@
 // The files cmi-audit is given, as streams of log lines: plain or
 // gzip-compressed (logrotate's `compress`), told apart by their first bytes,
 // not their names. The chain head file the httpd parent keeps next to the log
-// (`<log>.head`, `<log>.head.tmp`) is recognised by its first line and left
-// out, so a shell glob such as `cmi-audit.log*` can be given as it is.
+// (`<log>.head`, and `<log>.head.XXXXXX` while it is written) is recognised by
+// its first line and its name and left out, so a shell glob such as
+// `cmi-audit.log*` can be given as it is; a head's text under another name is refused.
 #pragma once
 #include <istream>
 #include <memory>
