@@ -1,5 +1,6 @@
 // The keys modules share through r->notes / r->subprocess_env (docs/architecture.md §Notes contract).
 #pragma once
+#include <string_view>
 
 namespace cmi::httpd {
 
@@ -43,5 +44,6 @@ inline constexpr const char* kEvidenceHttpSigKeyIdKey = "CMI_EVIDENCE_HTTPSIG_KE
 inline constexpr const char* kEvidenceHttpSigPublicKeyKey = "CMI_EVIDENCE_HTTPSIG_PUBLIC_KEY";  // base64 DER SPKI
 inline constexpr const char* kEvidenceManifestKey = "CMI_EVIDENCE_MANIFEST";  // base64 XML-DSig-signed manifest as received
 inline constexpr const char* kEvidenceItemsKey = "CMI_EVIDENCE_ITEMS";  // JSON, libcmi/origin_evidence.hpp
+inline constexpr std::string_view kEvidencePrefix = "CMI_EVIDENCE_";  // every kEvidence*Key starts with it
 
 }  // namespace cmi::httpd

@@ -107,7 +107,7 @@ namespace {
 // the evidence prefix: most requests have none, and one pass over the notes
 // is cheaper than looking each key up.
 bool has_evidence_notes(const request_rec* r) {
-    constexpr std::string_view prefix = "CMI_EVIDENCE_";
+    constexpr std::string_view prefix = httpd::kEvidencePrefix;
     for (const request_rec* q = r; q; q = q->prev ? q->prev : q->main) {
         const apr_array_header_t* arr = apr_table_elts(q->notes);
         const auto* e = reinterpret_cast<const apr_table_entry_t*>(arr->elts);
