@@ -1,11 +1,10 @@
 // mod_cmi_audit — CMI non-repudiation (OMA CMI §6.3): transaction ids and a
 // durable, hash-chained operation log of every audited request.
 #include "httpd/barrier.hpp"
+#include "httpd/common_hooks.hpp"
 #include "httpd/httpd_includes.hpp"
 #include "httpd/pool_object.hpp"
-#include "httpd/httpd_version.hpp"
 #include "httpd/problem_response.hpp"
-#include "httpd/reserved_headers.hpp"
 #include "httpd/transaction.hpp"
 #include "mod_cmi_audit/audit_config.hpp"
 #include "mod_cmi_audit/audit_log.hpp"
@@ -229,9 +228,7 @@ extern "C" void child_init(apr_pool_t*, server_rec* s) {
 }
 
 void register_hooks(apr_pool_t*) {
-    httpd::register_problem_response();
-    httpd::register_reserved_header_guard();
-    httpd::register_httpd_version_check();
+    httpd::register_common_hooks();
     register_status_hooks();
     register_body_filter();
     register_receipt_filter();
