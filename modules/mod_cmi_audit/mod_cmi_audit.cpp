@@ -56,7 +56,8 @@ extern "C" int header_parser(request_rec* r) {
 // Requests refused before fixups get begin and end together in log_transaction.
 // Lets go of the operation's result entry in the log's ring when the request
 // ends without an end record (an aborted request, a dying child's pool).
-apr_status_t release_entry(void* data) {
+// Nothing here can throw (atomics on the ring): no barrier needed.
+extern "C" apr_status_t release_entry(void* data) noexcept {
     auto* st = static_cast<RequestState*>(data);
     if (st->has_entry && !st->entry_released) {
         st->entry_released = true;
