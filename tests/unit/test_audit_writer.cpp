@@ -156,6 +156,20 @@ WriterConfig unit_config(bool sync) {
     return cfg;
 }
 
+// A rig and its log writer, driven by the test itself (node "unit").
+struct WriterRig : Rig {
+    Counting ev;
+    LogWriter w;
+    explicit WriterRig(bool sync) : w(ring, *chain, fd, unit_config(sync), ev) {}
+    // Begin records "0" .. "n-1" queued and written: the last one's entry.
+    std::uint32_t write_begins(int n) {
+        std::uint32_t e = 0;
+        for (int i = 0; i < n; ++i) ring.publish_begin(fields("begin", std::to_string(i)), getpid(), e);
+        w.write_ready();
+        return e;
+    }
+};
+
 // The log writer in a child process; with `take_lock`, as a restarted one
 // (it takes the writer lock a killed predecessor may hold, checks the file).
 pid_t start_writer(Rig& rig, WriterEvents& ev, const WriterConfig& cfg, bool take_lock = false) {
@@ -299,40 +313,34 @@ public:
 
     void group_commit_shares_fdatasync() {
         // In one process: three begins queued, one write, one sync, all durable.
-        Rig rig;
-        Counting ev;
-        const WriterConfig cfg = unit_config(true);
-        LogWriter w(rig.ring, *rig.chain, rig.fd, cfg, ev);
+        WriterRig rig(true);
         std::uint32_t e[3];
         for (int i = 0; i < 3; ++i)
             CPPUNIT_ASSERT(rig.ring.publish_begin(fields("begin", std::to_string(i)), getpid(), e[i], true) ==
                            Ring::Admit::ok);
-        CPPUNIT_ASSERT_EQUAL(std::size_t{3}, w.write_ready());
+        CPPUNIT_ASSERT_EQUAL(std::size_t{3}, rig.w.write_ready());
         for (int i = 0; i < 3; ++i) CPPUNIT_ASSERT_EQUAL(std::uint32_t{kEntryWritten}, rig.ring.entry(e[i]).state.load());
-        CPPUNIT_ASSERT(w.unsynced());
-        w.sync();
-        CPPUNIT_ASSERT_EQUAL(1u, ev.syncs);
+        CPPUNIT_ASSERT(rig.w.unsynced());
+        rig.w.sync();
+        CPPUNIT_ASSERT_EQUAL(1u, rig.ev.syncs);
         for (int i = 0; i < 3; ++i) {
             CPPUNIT_ASSERT_EQUAL(std::uint32_t{kEntryDurable}, rig.ring.entry(e[i]).state.load());
             CPPUNIT_ASSERT_EQUAL(static_cast<std::uint64_t>(i + 1), rig.ring.entry(e[i]).seq);
         }
-        CPPUNIT_ASSERT(!w.unsynced());
+        CPPUNIT_ASSERT(!rig.w.unsynced());
         CPPUNIT_ASSERT_EQUAL(static_cast<std::int64_t>(rig.content().size()), rig.chain->synced);
     }
 
     void torn_write_is_cut_and_recorded() {
-        Rig rig;
-        Counting ev;
-        const WriterConfig cfg = unit_config(false);
-        LogWriter w(rig.ring, *rig.chain, rig.fd, cfg, ev);
+        WriterRig rig(false);
         std::uint32_t e = 0;
         rig.ring.publish_begin(fields("begin", "a"), getpid(), e);
-        w.write_ready();
+        rig.w.write_ready();
         const std::string torn = "{\"v\":1,\"seq\":2,\"node\":\"half a rec";
         CPPUNIT_ASSERT_EQUAL(static_cast<ssize_t>(torn.size()), pwrite(rig.fd, torn.data(), torn.size(), rig.chain->size));
-        CPPUNIT_ASSERT(w.check_file());
+        CPPUNIT_ASSERT(rig.w.check_file());
         rig.ring.publish_begin(fields("begin", "b"), getpid(), e);
-        w.write_ready();
+        rig.w.write_ready();
         const auto lines = rig.lines();
         CPPUNIT_ASSERT_EQUAL(std::size_t{3}, lines.size());
         const auto rec = record(lines[1]);
@@ -343,13 +351,8 @@ public:
     }
 
     void lines_appended_by_someone_else_are_not_adopted() {
-        Rig rig;
-        Counting ev;
-        const WriterConfig cfg = unit_config(false);
-        LogWriter w(rig.ring, *rig.chain, rig.fd, cfg, ev);
-        std::uint32_t e = 0;
-        for (int i = 0; i < 3; ++i) rig.ring.publish_begin(fields("begin", std::to_string(i)), getpid(), e);
-        w.write_ready();
+        WriterRig rig(false);
+        std::uint32_t e = rig.write_begins(3);
         const FileHead h = read_head(*rig.chain);
         // A forged record, correctly chained to the last line.
         Record forged;
@@ -361,9 +364,9 @@ public:
         forged.prev = h.hash;
         const std::string line = serialize(forged) + "\n";
         CPPUNIT_ASSERT_EQUAL(static_cast<ssize_t>(line.size()), pwrite(rig.fd, line.data(), line.size(), h.size));
-        CPPUNIT_ASSERT(w.check_file());
+        CPPUNIT_ASSERT(rig.w.check_file());
         rig.ring.publish_begin(fields("begin", "after"), getpid(), e);
-        w.write_ready();
+        rig.w.write_ready();
         const auto lines = rig.lines();
         CPPUNIT_ASSERT_EQUAL(std::size_t{6}, lines.size());
         const auto disc = record(lines[4]);
@@ -374,25 +377,20 @@ public:
         CPPUNIT_ASSERT_EQUAL(h.seq + 1, disc["discontinuity"]["found"]["seq"].get<std::uint64_t>());
         const auto err = verify(rig.content());
         CPPUNIT_ASSERT(err);
-        CPPUNIT_ASSERT(ev.messages.back().rfind("1 the log was changed", 0) == 0);
+        CPPUNIT_ASSERT(rig.ev.messages.back().rfind("1 the log was changed", 0) == 0);
         CPPUNIT_ASSERT_EQUAL(std::uint64_t{1}, rig.chain->discontinuities.load());
     }
 
     void file_cut_back_is_not_adopted() {
-        Rig rig;
-        Counting ev;
-        const WriterConfig cfg = unit_config(false);
-        LogWriter w(rig.ring, *rig.chain, rig.fd, cfg, ev);
-        std::uint32_t e = 0;
-        for (int i = 0; i < 6; ++i) rig.ring.publish_begin(fields("begin", std::to_string(i)), getpid(), e);
-        w.write_ready();
+        WriterRig rig(false);
+        std::uint32_t e = rig.write_begins(6);
         const FileHead h = read_head(*rig.chain);
         auto lines = rig.lines();
         const off_t keep = static_cast<off_t>(lines[0].size() + lines[1].size());
         CPPUNIT_ASSERT_EQUAL(0, ftruncate(rig.fd, keep));
         rig.ring.publish_begin(fields("begin", "after"), getpid(), e);
-        CPPUNIT_ASSERT(w.check_file());
-        w.write_ready();
+        CPPUNIT_ASSERT(rig.w.check_file());
+        rig.w.write_ready();
         lines = rig.lines();
         CPPUNIT_ASSERT_EQUAL(std::size_t{4}, lines.size());
         const auto disc = record(lines[2]);
@@ -537,13 +535,8 @@ public:
     void startup_plans() {
         const auto signer = cmi::Signer::from_pem(ed25519_pem());
         const auto key = cmi::SignatureVerifier::from_pem(signer.public_pem());
-        Rig rig;
-        Counting ev;
-        const WriterConfig cfg = unit_config(false);
-        LogWriter w(rig.ring, *rig.chain, rig.fd, cfg, ev);
-        std::uint32_t e = 0;
-        for (int i = 0; i < 5; ++i) rig.ring.publish_begin(fields("begin", std::to_string(i)), getpid(), e);
-        w.write_ready();
+        WriterRig rig(false);
+        rig.write_begins(5);
         const auto lines = rig.lines();
         auto saved_at = [&](std::size_t n, bool stopped) {
             SavedHead s;
@@ -591,10 +584,7 @@ public:
     void records_that_are_not_printable_never_reach_the_log() {
         // The ring is shared with every child: whatever is in it, a line of the
         // log is printable ASCII with no line feed inside.
-        Rig rig;
-        Counting ev;
-        const WriterConfig cfg = unit_config(false);
-        LogWriter w(rig.ring, *rig.chain, rig.fd, cfg, ev);
+        WriterRig rig(false);
         const std::string ok = fields("begin", "ok");
         std::uint32_t e = 0;
         for (const std::string& bad : {ok.substr(0, 20) + "\n" + ok.substr(20), ok + std::string(1, '\x7f'),
@@ -602,7 +592,7 @@ public:
             rig.ring.publish_begin(bad, getpid(), e);
             rig.ring.publish_begin(ok, getpid(), e);
         }
-        w.write_ready();
+        rig.w.write_ready();
         const auto lines = rig.lines();
         CPPUNIT_ASSERT_EQUAL(std::size_t{5}, lines.size());
         for (const auto& l : lines) CPPUNIT_ASSERT_EQUAL(std::string("ok"), record(l)["txid"].get<std::string>());
