@@ -71,7 +71,8 @@ const char* add_signer_eku(cmd_parms* cmd, DirConfig& c, const char* arg) {
     return nullptr;
 }
 
-constexpr char kCrlHint[] = "give a readable file of the CRLs (PEM) of the CAs that issue content signer certificates";
+constexpr char kCrlHint[] =
+    "give a readable file of the CRLs (PEM) of the CAs that issue content signer certificates";
 constexpr auto set_crl = httpd::set_arg<httpd::file_arg<RevocationList>, kCrlHint, &DirConfig::crl>;
 
 // Methods are case-sensitive tokens (RFC 9110 §9.1).

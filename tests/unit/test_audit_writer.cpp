@@ -55,6 +55,8 @@ struct Rig {
           chain(reinterpret_cast<ChainState*>(static_cast<char*>(mem) + Ring::bytes_needed(l))),
           shared(reinterpret_cast<Shared*>(static_cast<char*>(mem) + Ring::bytes_needed(l) + sizeof(ChainState))) {
         init_chain_state(*chain);
+        shared->stop = 0;
+        shared->go = 0;
         char tmpl[] = "/tmp/cmi-audit-writer-XXXXXX";
         fd = mkstemp(tmpl);
         path = tmpl;
@@ -156,6 +158,21 @@ WriterConfig unit_config(bool sync) {
     return cfg;
 }
 
+// One operation as a child makes it: its begin record (with `durable`, on
+// storage before `after_begin` runs with its entry) and its end record, the
+// entry let go. 0, or the exit status that says what failed: 2 the begin, 3
+// the end, or after_begin's own.
+int operation(Ring& ring, const std::string& txid, std::int64_t timeout_ns, bool durable = false,
+              const std::function<int(std::uint32_t)>& after_begin = {}) {
+    std::uint32_t e = 0;
+    if (admit_begin(ring, fields("begin", txid), getpid(), timeout_ns, e, durable) != Ring::Admit::ok) return 2;
+    if (after_begin)
+        if (const int rc = after_begin(e)) return rc;
+    if (admit_end(ring, fields("end", txid), e, getpid(), timeout_ns) != Ring::Admit::ok) return 3;
+    ring.release_entry(e, true);
+    return 0;
+}
+
 // A rig and its log writer, driven by the test itself (node "unit").
 struct WriterRig : Rig {
     Counting ev;
@@ -220,7 +237,6 @@ public:
     void one_chain_from_many_processes() {
         Reaper reaper;
         Rig rig;
-        rig.shared->stop = 0;
         Counting ev;
         WriterConfig cfg = unit_config(false);
         cfg.poll_ns = 200000;
@@ -229,15 +245,8 @@ public:
         std::vector<pid_t> producers;
         for (int p = 0; p < kProducers; ++p) {
             producers.push_back(fork_run([&rig, p] {
-                for (int i = 0; i < kOps; ++i) {
-                    const std::string txid = std::to_string(p) + "-" + std::to_string(i);
-                    std::uint32_t e = 0;
-                    if (admit_begin(rig.ring, fields("begin", txid), getpid(), 5000000000LL, e) != Ring::Admit::ok)
-                        _exit(2);
-                    if (admit_end(rig.ring, fields("end", txid), e, getpid(), 5000000000LL) != Ring::Admit::ok)
-                        _exit(3);
-                    rig.ring.release_entry(e, true);
-                }
+                for (int i = 0; i < kOps; ++i)
+                    if (const int rc = operation(rig.ring, std::to_string(p) + "-" + std::to_string(i), 5000000000LL)) _exit(rc);
             }));
         }
         for (const pid_t pid : producers) CPPUNIT_ASSERT_EQUAL(0, wait_exit(pid));
@@ -262,7 +271,6 @@ public:
     void durable_waiters_learn_seq_and_line_hash() {
         Reaper reaper;
         Rig rig;
-        rig.shared->stop = 0;
         Counting ev;
         WriterConfig cfg = unit_config(true);
         cfg.commit_delay_ns = 500000;
@@ -274,18 +282,13 @@ public:
         for (int p = 0; p < 3; ++p) {
             producers.push_back(fork_run([&rig, p, pipefd] {
                 for (int i = 0; i < 40; ++i) {
-                    std::uint32_t e = 0;
-                    if (admit_begin(rig.ring, fields("begin", std::to_string(p * 100 + i)), getpid(), 5000000000LL, e,
-                                    true) != Ring::Admit::ok)
-                        _exit(2);
-                    if (await_entry(rig.ring, e, Await::durable, 5000000000LL) != kEntryDurable) _exit(4);
-                    const Entry& en = rig.ring.entry(e);
-                    const std::string msg = std::to_string(en.seq) + " " + cmi::hex(en.sha256, 32) + "\n";
-                    if (write(pipefd[1], msg.data(), msg.size()) != static_cast<ssize_t>(msg.size())) _exit(5);
-                    if (admit_end(rig.ring, fields("end", std::to_string(p * 100 + i)), e, getpid(), 5000000000LL) !=
-                        Ring::Admit::ok)
-                        _exit(3);
-                    rig.ring.release_entry(e, true);
+                    const int rc = operation(rig.ring, std::to_string(p * 100 + i), 5000000000LL, true, [&](std::uint32_t e) {
+                        if (await_entry(rig.ring, e, Await::durable, 5000000000LL) != kEntryDurable) return 4;
+                        const Entry& en = rig.ring.entry(e);
+                        const std::string msg = std::to_string(en.seq) + " " + cmi::hex(en.sha256, 32) + "\n";
+                        return write(pipefd[1], msg.data(), msg.size()) != static_cast<ssize_t>(msg.size()) ? 5 : 0;
+                    });
+                    if (rc) _exit(rc);
                 }
             }));
         }
@@ -404,7 +407,6 @@ public:
     void killed_writer_loses_nothing() {
         Reaper reaper;
         Rig rig({128 * 1024, 512});
-        rig.shared->stop = 0;
         Counting ev;
         WriterConfig cfg = unit_config(false);
         cfg.poll_ns = 100000;
@@ -445,7 +447,6 @@ public:
         // the batch leaves begin records whose producers wait for durability;
         // the next writer finishes them (resume), none waits in vain.
         Rig rig({128 * 1024, 512});
-        rig.shared->stop = 0;
         Counting ev;
         auto restart = [&] { return start_writer(rig, ev, unit_config(true), true); };
         pid_t writer = restart();
@@ -453,14 +454,12 @@ public:
         for (int p = 0; p < 4; ++p) {
             producers.push_back(fork_run([&rig, p] {
                 for (int i = 0; i < 300; ++i) {
-                    std::uint32_t e = 0;
-                    const std::string txid = std::to_string(p * 1000 + i);
-                    if (admit_begin(rig.ring, fields("begin", txid), getpid(), 20000000000LL, e, true) != Ring::Admit::ok)
-                        _exit(2);
                     // Longer than any gap between writers here: a timeout means a waiter was left behind.
-                    if (await_entry(rig.ring, e, Await::durable, 15000000000LL) != kEntryDurable) _exit(4);
-                    if (admit_end(rig.ring, fields("end", txid), e, getpid(), 20000000000LL) != Ring::Admit::ok) _exit(3);
-                    rig.ring.release_entry(e, true);
+                    const auto durable = [&](std::uint32_t e) {
+                        return await_entry(rig.ring, e, Await::durable, 15000000000LL) != kEntryDurable ? 4 : 0;
+                    };
+                    const int rc = operation(rig.ring, std::to_string(p * 1000 + i), 20000000000LL, true, durable);
+                    if (rc) _exit(rc);
                 }
             }));
         }
