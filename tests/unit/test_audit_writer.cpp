@@ -150,11 +150,12 @@ nlohmann::json record(const std::string& line) { return nlohmann::json::parse(li
 
 std::string ed25519_pem() { return testpki::private_key_pem(testpki::ed25519_key().get()); }
 
-// The writers' configuration here: node "unit", syncing or not.
-WriterConfig unit_config(bool sync) {
+// The writers' configuration here: node "unit", syncing or not, and what `tune` changes.
+WriterConfig unit_config(bool sync, const std::function<void(WriterConfig&)>& tune = {}) {
     WriterConfig cfg;
     cfg.node = "unit";
     cfg.sync = sync;
+    if (tune) tune(cfg);
     return cfg;
 }
 
@@ -184,6 +185,16 @@ struct WriterRig : Rig {
         for (int i = 0; i < n; ++i) ring.publish_begin(fields("begin", std::to_string(i)), getpid(), e);
         w.write_ready();
         return e;
+    }
+    // `bytes` written into the log at `at` behind the writer's back; the writer
+    // checks the file and writes one more begin record: the log's lines then.
+    std::vector<std::string> write_after_tampering(const std::string& bytes, off_t at) {
+        CPPUNIT_ASSERT_EQUAL(static_cast<ssize_t>(bytes.size()), pwrite(fd, bytes.data(), bytes.size(), at));
+        CPPUNIT_ASSERT(w.check_file());
+        std::uint32_t e = 0;
+        ring.publish_begin(fields("begin", "after"), getpid(), e);
+        w.write_ready();
+        return lines();
     }
 };
 
@@ -238,15 +249,14 @@ public:
         Reaper reaper;
         Rig rig;
         Counting ev;
-        WriterConfig cfg = unit_config(false);
-        cfg.poll_ns = 200000;
-        const pid_t writer = start_writer(rig, ev, cfg);
+        const pid_t writer = start_writer(rig, ev, unit_config(false, [](WriterConfig& c) { c.poll_ns = 200000; }));
         constexpr int kProducers = 4, kOps = 500;
         std::vector<pid_t> producers;
         for (int p = 0; p < kProducers; ++p) {
             producers.push_back(fork_run([&rig, p] {
                 for (int i = 0; i < kOps; ++i)
-                    if (const int rc = operation(rig.ring, std::to_string(p) + "-" + std::to_string(i), 5000000000LL)) _exit(rc);
+                    if (const int rc = operation(rig.ring, std::to_string(p) + "-" + std::to_string(i), 5000000000LL))
+                        _exit(rc);
             }));
         }
         for (const pid_t pid : producers) CPPUNIT_ASSERT_EQUAL(0, wait_exit(pid));
@@ -272,9 +282,8 @@ public:
         Reaper reaper;
         Rig rig;
         Counting ev;
-        WriterConfig cfg = unit_config(true);
-        cfg.commit_delay_ns = 500000;
-        const pid_t writer = start_writer(rig, ev, cfg);
+        const pid_t writer =
+            start_writer(rig, ev, unit_config(true, [](WriterConfig& c) { c.commit_delay_ns = 500000; }));
         // Each producer reports seq and hash of its begin lines through a pipe.
         int pipefd[2];
         CPPUNIT_ASSERT_EQUAL(0, pipe(pipefd));
@@ -336,15 +345,9 @@ public:
 
     void torn_write_is_cut_and_recorded() {
         WriterRig rig(false);
-        std::uint32_t e = 0;
-        rig.ring.publish_begin(fields("begin", "a"), getpid(), e);
-        rig.w.write_ready();
+        rig.write_begins(1);
         const std::string torn = "{\"v\":1,\"seq\":2,\"node\":\"half a rec";
-        CPPUNIT_ASSERT_EQUAL(static_cast<ssize_t>(torn.size()), pwrite(rig.fd, torn.data(), torn.size(), rig.chain->size));
-        CPPUNIT_ASSERT(rig.w.check_file());
-        rig.ring.publish_begin(fields("begin", "b"), getpid(), e);
-        rig.w.write_ready();
-        const auto lines = rig.lines();
+        const auto lines = rig.write_after_tampering(torn, rig.chain->size);
         CPPUNIT_ASSERT_EQUAL(std::size_t{3}, lines.size());
         const auto rec = record(lines[1]);
         CPPUNIT_ASSERT_EQUAL(std::string("recovered"), rec["ev"].get<std::string>());
@@ -355,7 +358,7 @@ public:
 
     void lines_appended_by_someone_else_are_not_adopted() {
         WriterRig rig(false);
-        std::uint32_t e = rig.write_begins(3);
+        rig.write_begins(3);
         const FileHead h = read_head(*rig.chain);
         // A forged record, correctly chained to the last line.
         Record forged;
@@ -365,12 +368,7 @@ public:
         forged.method = "DELETE";
         forged.uri = "/cmi/everything";
         forged.prev = h.hash;
-        const std::string line = serialize(forged) + "\n";
-        CPPUNIT_ASSERT_EQUAL(static_cast<ssize_t>(line.size()), pwrite(rig.fd, line.data(), line.size(), h.size));
-        CPPUNIT_ASSERT(rig.w.check_file());
-        rig.ring.publish_begin(fields("begin", "after"), getpid(), e);
-        rig.w.write_ready();
-        const auto lines = rig.lines();
+        const auto lines = rig.write_after_tampering(serialize(forged) + "\n", h.size);
         CPPUNIT_ASSERT_EQUAL(std::size_t{6}, lines.size());
         const auto disc = record(lines[4]);
         CPPUNIT_ASSERT_EQUAL(std::string("discontinuity"), disc["ev"].get<std::string>());
