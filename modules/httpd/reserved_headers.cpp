@@ -3,10 +3,16 @@
 #include "httpd/httpd_includes.hpp"
 #include "libcmi/reserved_names.hpp"
 
+#include <util_filter.h>
+
+#include <strings.h>
+
 namespace cmi::httpd {
 namespace {
 
-// Index of the first reserved name in headers_in at or after `from`, or -1.
+constexpr const char* kTrailerFilter = "CMI_RESERVED_TRAILERS";
+
+// Index of the first reserved name in `headers` at or after `from`, or -1.
 int next_reserved(const apr_table_t* headers, int from) noexcept {
     const apr_array_header_t* arr = apr_table_elts(headers);
     const auto* e = reinterpret_cast<const apr_table_entry_t*>(arr->elts);
@@ -16,16 +22,48 @@ int next_reserved(const apr_table_t* headers, int from) noexcept {
 }
 
 // No C++ here can throw (no allocation; the matcher is noexcept): no barrier needed.
-extern "C" int strip_reserved_headers(request_rec* r) noexcept {
-    for (int i = next_reserved(r->headers_in, 0); i >= 0; i = next_reserved(r->headers_in, i)) {
-        const char* name = reinterpret_cast<const apr_table_entry_t*>(apr_table_elts(r->headers_in)->elts)[i].key;
+void strip(request_rec* r, apr_table_t* headers, const char* what) noexcept {
+    if (!headers) return;
+    for (int i = next_reserved(headers, 0); i >= 0; i = next_reserved(headers, i)) {
+        const char* name = reinterpret_cast<const apr_table_entry_t*>(apr_table_elts(headers)->elts)[i].key;
         // The name is the client's (bounded by LimitRequestFieldSize, escaped by the logger); never the value.
         ap_log_rerror(__FILE__, __LINE__, APLOG_NO_MODULE, APLOG_INFO, 0, r,
-                      "removed the client's request header '%s': its name poses as one of mod_cmi's "
+                      "removed the client's request %s '%s': its name poses as one of mod_cmi's "
                       "variables, which backends must be able to trust",
-                      name);
-        apr_table_unset(r->headers_in, name);  // every header of that name (pool memory: name stays valid)
+                      what, name);
+        apr_table_unset(headers, name);  // every header of that name (pool memory: name stays valid)
     }
+}
+
+// Trailers of a chunked (or HTTP/2) body arrive after post_read_request, when
+// the body's end is read: into r->trailers_in, and with `MergeTrailers On` into
+// r->headers_in too — before a module that read the whole body first (spool
+// mode, a manifest, mod_proxy's prefetch) hands the headers on. This filter sits
+// above the protocol's body filter and strips both tables once the end has passed.
+extern "C" apr_status_t strip_reserved_trailers(ap_filter_t* f, apr_bucket_brigade* bb, ap_input_mode_t mode,
+                                                apr_read_type_e block, apr_off_t readbytes) noexcept {
+    const apr_status_t rv = ap_get_brigade(f->next, bb, mode, block, readbytes);
+    if (rv != APR_SUCCESS || mode == AP_MODE_SPECULATIVE) return rv;
+    for (apr_bucket* b = APR_BRIGADE_FIRST(bb); b != APR_BRIGADE_SENTINEL(bb); b = APR_BUCKET_NEXT(b))
+        if (APR_BUCKET_IS_EOS(b)) {
+            strip(f->r, f->r->trailers_in, "trailer");
+            strip(f->r, f->r->headers_in, "trailer (merged into its headers)");
+            ap_remove_input_filter(f);
+            break;
+        }
+    return rv;
+}
+
+bool has_trailer_filter(request_rec* r) noexcept {
+    for (ap_filter_t* f = r->input_filters; f; f = f->next)
+        if (f->frec && f->frec->name && strcasecmp(f->frec->name, kTrailerFilter) == 0) return true;
+    return false;
+}
+
+// Also for each internal redirect (its post_read_request): resource filters are not carried over.
+extern "C" int strip_reserved_headers(request_rec* r) noexcept {
+    strip(r, r->headers_in, "header");
+    if (!has_trailer_filter(r)) ap_add_input_filter(kTrailerFilter, nullptr, r, r->connection);
     return DECLINED;
 }
 
@@ -33,6 +71,8 @@ extern "C" int strip_reserved_headers(request_rec* r) noexcept {
 
 void register_reserved_header_guard() {
     ap_hook_post_read_request(strip_reserved_headers, nullptr, nullptr, APR_HOOK_REALLY_FIRST);
+    // Above HTTP_IN (AP_FTYPE_PROTOCOL), so the trailers are in place when it sees the end.
+    ap_register_input_filter(kTrailerFilter, strip_reserved_trailers, nullptr, AP_FTYPE_CONTENT_SET);
 }
 
 }  // namespace cmi::httpd

@@ -11,10 +11,14 @@
 namespace cmi::audit {
 
 // A slot starts with this header, at a kAlign-aligned position (so it never
-// wraps around the end of the ring).
+// wraps around the end of the ring). Its first word holds the state and the
+// slot's position together and is stored last (release): a slot's place on a
+// later lap still holds an earlier lap's header that said "ready", and a
+// reader must never take that word with fields a producer is rewriting — it
+// sees the old word (another position: not this slot yet) or the new one,
+// and then every field and byte written before it.
 struct SlotHeader {
-    std::atomic<std::uint32_t> state;  // kSlotPending, then kSlotReady
-    std::uint32_t pos;                 // the slot's virtual position / kAlign (low 32 bits)
+    std::atomic<std::uint64_t> tag;    // (position / kAlign) << 32 | kSlotPending or kSlotReady
     std::uint32_t size;                // bytes, header included, a multiple of kAlign
     std::uint32_t payload;             // bytes of fields
     std::uint32_t entry;               // entry index + 1, 0: none
@@ -43,6 +47,18 @@ std::uint64_t pow2_at_least(std::uint64_t v) {
 }
 
 std::size_t control_bytes() { return round_up(sizeof(RingControl), 64); }
+
+std::uint64_t tag_of(std::uint64_t pos, std::uint32_t state) {
+    return static_cast<std::uint64_t>(static_cast<std::uint32_t>(pos / kAlign)) << 32 | state;
+}
+
+// The state of the header at `pos` if it is this slot's (kSlotPending or
+// kSlotReady), else 0 (no header yet, or an earlier lap's).
+std::uint32_t state_at(std::uint64_t tag, std::uint64_t pos) {
+    const auto state = static_cast<std::uint32_t>(tag);
+    if ((tag >> 32) != static_cast<std::uint32_t>(pos / kAlign)) return 0;
+    return state == kSlotPending || state == kSlotReady ? state : 0;
+}
 
 bool alive(std::int32_t pid) { return pid > 0 && (kill(pid, 0) == 0 || errno != ESRCH); }
 
@@ -203,7 +219,6 @@ std::uint64_t Ring::reserve_slot(std::uint32_t size, SlotKind kind, std::uint32_
                                  std::int32_t pid, std::size_t payload, bool durable) {
     const std::uint64_t pos = c_->head.fetch_add(size, std::memory_order_seq_cst);
     SlotHeader* h = header(pos);
-    h->pos = static_cast<std::uint32_t>(pos / kAlign);
     h->size = size;
     h->payload = static_cast<std::uint32_t>(payload);
     h->entry = entry;
@@ -211,7 +226,7 @@ std::uint64_t Ring::reserve_slot(std::uint32_t size, SlotKind kind, std::uint32_
     h->flags = durable ? kSlotDurable : 0;
     h->pid = pid;
     h->reserve = static_cast<std::uint32_t>(reserve);
-    h->state.store(kSlotPending, std::memory_order_release);
+    h->tag.store(tag_of(pos, kSlotPending), std::memory_order_release);
     return pos;
 }
 
@@ -263,7 +278,7 @@ Ring::Admit Ring::publish_begin(std::string_view fields, std::int32_t pid, std::
         const std::uint64_t pos =
             reserve_slot(static_cast<std::uint32_t>(size), SlotKind::begin, index + 1, 0, pid, fields.size(), durable);
         copy_in(pos, fields);
-        header(pos)->state.store(kSlotReady, std::memory_order_seq_cst);
+        header(pos)->tag.store(tag_of(pos, kSlotReady), std::memory_order_seq_cst);
     }
     nudge_writer();
     entry_out = index;
@@ -284,7 +299,7 @@ Ring::Admit Ring::publish_end(std::string_view fields, std::uint32_t entry, std:
         const std::uint64_t pos = reserve_slot(static_cast<std::uint32_t>(size), SlotKind::end, 0, kEndReserve, pid,
                                                fields.size());
         copy_in(pos, fields);
-        header(pos)->state.store(kSlotReady, std::memory_order_seq_cst);
+        header(pos)->tag.store(tag_of(pos, kSlotReady), std::memory_order_seq_cst);
     }
     nudge_writer();
     return Admit::ok;
@@ -320,9 +335,8 @@ std::uint32_t Ring::reclaim_dead_producers() {
 
 bool Ring::view_at(std::uint64_t pos, SlotView& v) const {
     const SlotHeader* h = header(pos);
-    const std::uint32_t state = h->state.load(std::memory_order_acquire);
-    if ((state != kSlotReady && state != kSlotPending) || h->pos != static_cast<std::uint32_t>(pos / kAlign) ||
-        h->size < kAlign || h->size % kAlign != 0 || h->size > cap_ / 4 || h->payload > h->size - kAlign)
+    const std::uint32_t state = state_at(h->tag.load(std::memory_order_acquire), pos);
+    if (!state || h->size < kAlign || h->size % kAlign != 0 || h->size > cap_ / 4 || h->payload > h->size - kAlign)
         return false;
     v.pos = pos;
     v.size = h->size;
@@ -340,9 +354,8 @@ std::optional<SlotView> Ring::peek(std::uint64_t& pos, std::int64_t now_ns, Hole
         const std::uint64_t head = c_->head.load(std::memory_order_acquire);
         if (pos >= head) return std::nullopt;
         SlotHeader* h = header(pos);
-        const std::uint32_t state = h->state.load(std::memory_order_acquire);
-        const bool mine = (state == kSlotReady || state == kSlotPending) &&
-                          h->pos == static_cast<std::uint32_t>(pos / kAlign) && h->size >= kAlign &&
+        const std::uint32_t state = state_at(h->tag.load(std::memory_order_acquire), pos);
+        const bool mine = state && h->size >= kAlign &&
                           h->size % kAlign == 0 && h->size <= cap_ / 4 && h->payload <= h->size - kAlign;
         if (mine && state == kSlotReady) {
             SlotView v;
@@ -379,8 +392,7 @@ std::optional<SlotView> Ring::peek(std::uint64_t& pos, std::int64_t now_ns, Hole
         std::uint64_t next = pos;
         for (; next < head; next += kAlign) {
             const SlotHeader* n = header(next);
-            const std::uint32_t s = n->state.load(std::memory_order_acquire);
-            if ((s == kSlotReady || s == kSlotPending) && n->pos == static_cast<std::uint32_t>(next / kAlign)) break;
+            if (state_at(n->tag.load(std::memory_order_acquire), next)) break;
         }
         if (next == pos) continue;  // it got its header meanwhile
         if (next >= head) return std::nullopt;  // nothing after it yet: keep waiting

@@ -33,6 +33,8 @@ Expectation check_cms(request_rec* r, const DirConfig& dc, const char* header) {
     e.signature_id = cms.signature_id;
     const std::int64_t from = cms.signing_time ? *cms.signing_time : apr_time_sec(r->request_time);
     e.signature_until = apr_time_from_sec(from + max_age + kClockSkew + 1);
+    const std::string* issuer = find_signer_variable(cms.signer_vars, "SIGNER_I_DN");
+    e.signature_owner = "cms\n" + cms.signer_dn + "\n" + (issuer ? *issuer : std::string());
     e.alg = cms.alg;
     e.digest = cms.message_digest;
     e.signer = dc.signer_identity ? signer_identity(r, dc.signer_identity, cms.signer_vars) : cms.signer_cn;
@@ -87,7 +89,7 @@ HeaderVerdict check_headers(request_rec* r, const DirConfig& dc) {
                                                               (user ? std::string(" '") + user + "'." : "."));
         }
         if (e.has_nonce) record_nonce(r, e.keyid, e.nonce, e.nonce_until, e.nonce_made_after);
-        if (!e.signature_id.empty()) bind_signature_to_target(r, e.signature_id, e.signature_until);
+        if (!e.signature_id.empty()) bind_signature_to_target(r, e.signature_id, e.signature_until, e.signature_owner);
         return {DECLINED, httpd::pool_new<RequestState>(r->pool, std::move(e))};
     } catch (const ValidationError& ve) {
         publish(r, httpd::kContentValidationKey, "invalid");

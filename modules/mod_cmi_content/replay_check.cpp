@@ -106,7 +106,8 @@ void record_nonce(request_rec* r, const std::string& keyid, const std::string& n
     remember_in_this_request(r, key);
 }
 
-void bind_signature_to_target(request_rec* r, const std::string& signature_id, apr_time_t until) {
+void bind_signature_to_target(request_rec* r, const std::string& signature_id, apr_time_t until,
+                              const std::string& signer) {
     using Result = httpd::ReplayCache::Result;
     const std::string used = cache_key("cmi-content-cms:", signature_id, "");
     const std::string here = cache_key("cmi-content-cms-target:", signature_id, canonical_target(r));
@@ -117,8 +118,11 @@ void bind_signature_to_target(request_rec* r, const std::string& signature_id, a
     // The atomic check-and-store on the signature decides who is first; only the
     // first request records its target. (If that second store fails, the request
     // fails closed and the signature stays bound to no target: sign again.)
-    if (answered(r, cache, cache.check_and_store(r, used, until), what, whose) == Result::fresh) {
-        answered(r, cache, cache.check_and_store(r, here, until), what, whose);
+    // Both entries are charged to the signer: one provider signing fresh content
+    // cannot fill the cache and lock the others out.
+    const httpd::ReplayUse use{signer};
+    if (answered(r, cache, cache.check_and_store(r, used, until, use), what, whose) == Result::fresh) {
+        answered(r, cache, cache.check_and_store(r, here, until, use), what, whose);
     } else if (answered(r, cache, cache.lookup(r, here), what, whose) == Result::fresh) {
         throw ValidationError("signature-reused",
                               "this content signature was already accepted for another target (method, URL); a "

@@ -22,7 +22,9 @@ void record_nonce(request_rec* r, const std::string& keyid, const std::string& n
 // Binds a CMS signature (CmsExpectation::signature_id) to the request's target
 // (request_target.hpp) until `until`: the same signature again on the same
 // target is an idempotent retry, on another one ValidationError
-// signature-reused; validation-unavailable when the store cannot be asked.
-void bind_signature_to_target(request_rec* r, const std::string& signature_id, apr_time_t until);
+// signature-reused; validation-unavailable when the store cannot be asked or
+// `signer` (whom both entries are charged to) holds its share of it.
+void bind_signature_to_target(request_rec* r, const std::string& signature_id, apr_time_t until,
+                              const std::string& signer);
 
 }  // namespace cmi::content

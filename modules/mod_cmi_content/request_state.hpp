@@ -22,6 +22,7 @@ struct Expectation {
     // CMS: what the signature is (cms_signature.hpp), bound to its first target until then.
     std::string signature_id;
     apr_time_t signature_until = 0;
+    std::string signature_owner;  // whom its replay cache entries are charged to: the certificate's subject at its CA
 };
 
 // Seconds a client clock may be ahead or behind (RFC 9421 created, CMS signingTime).

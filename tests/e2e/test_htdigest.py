@@ -233,6 +233,18 @@ class Terminal:
                 break
         assert text in self.output, self.output
 
+    def wait_reading(self, timeout: float = 20):
+        """Until the tool blocks reading its terminal: a ^C sent between the prompt
+        and the read would only be acted on after the read, as with any shell."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with open(f"/proc/{self.pid}/syscall") as f:
+                call = f.read().split()
+            if call and call[0] == "0" and int(call[1], 16) == 0:  # read(0, …)
+                return
+            time.sleep(0.02)
+        raise AssertionError("cmi-htdigest never blocked reading its terminal")
+
     def echo(self) -> bool:
         return bool(termios.tcgetattr(self.fd)[3] & termios.ECHO)
 
@@ -307,6 +319,7 @@ def test_an_interrupt_at_the_prompt_restores_the_terminal(server, at):
             t.send(b"half typed\n")
             t.expect(b"Again: ")
         assert not t.echo()
+        t.wait_reading()
         t.send(b"\x03")  # ^C
         assert t.exit_code() == 130
         assert t.echo(), "the terminal was left with echo off"

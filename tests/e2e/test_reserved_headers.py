@@ -16,6 +16,7 @@ import pytest
 
 from conftest import SOURCE_DIR
 from cmi_e2e.clients import curl
+from cmi_e2e.content import cms_sign, raw_tls_request, www_owned_dir
 from cmi_e2e.problems import UUID7
 
 SPOOFED = [(name, f"spoof-{i}") for i, name in enumerate([
@@ -52,6 +53,14 @@ LogLevel info ssl:warn http2:warn proxy:warn proxy_http:warn
 <Location /rsv/none>
     ProxyPass http://127.0.0.1:{port}/none
 </Location>
+# The whole body read before the proxy sends the headers on: trailers are in by then.
+<Location /rsv/spool>
+    CMIContentValidation Required
+    CMIContentTrustAnchors "{ca}"
+    CMIContentSpool On
+    CMIContentSpoolDir "{spool}"
+    ProxyPass http://127.0.0.1:{port}/spool
+</Location>
 """
 
 
@@ -59,6 +68,7 @@ class Echo(BaseHTTPRequestHandler):
     """Answers every request with the header lines it received, in order."""
 
     def do_GET(self):
+        self.rfile.read(int(self.headers.get("Content-Length", "0")))
         body = json.dumps([[k, v] for k, v in self.headers.items()]).encode()
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
@@ -85,9 +95,12 @@ def backend():
 @pytest.fixture(scope="module")
 def server(httpd, backend):
     modules = httpd.stock_dir
-    httpd.configure(LOCATIONS.format(port=backend, ca=httpd.pki.ca_cert),
+    spool = www_owned_dir(httpd.root / "rsv-spool")
+    httpd.configure(LOCATIONS.format(port=backend, ca=httpd.pki.ca_cert, spool=spool),
                     server_snippet=f'LoadModule proxy_module "{modules}/mod_proxy.so"\n'
-                                   f'LoadModule proxy_http_module "{modules}/mod_proxy_http.so"\n')
+                                   f'LoadModule proxy_http_module "{modules}/mod_proxy_http.so"\n'
+                                   # trailers become headers when the body's end is read
+                                   "MergeTrailers On\n")
     return httpd
 
 
@@ -162,3 +175,20 @@ def test_every_environment_key_of_the_notes_contract_is_stripped(server):
     assert r.status == 200, r.body
     leaked = [(n, v) for n, v in r.json() if v.startswith("contract-")]
     assert leaked == [], f"the backend got {leaked}"
+
+
+@pytest.mark.parametrize("location", ["spool", "none"])
+def test_spoofed_names_in_request_trailers_do_not_reach_the_backend(server, location, tmp_path):
+    """Trailers of a chunked body arrive when its end is read, long after post_read_request;
+    with `MergeTrailers On` httpd adds them to the request's headers then. Where the whole body
+    is read before the proxy sends the headers on (spool mode, a manifest), CMI_Transaction_ID,
+    CMI-Content-Validation and CMI.User sent as trailers reached the backend."""
+    body = b"hello"
+    head = (f"POST /rsv/{location}/x HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n"
+            f"Connection: close\r\nCMI-Content-Signature: {cms_sign(body, server.pki.client, tmp_path)}\r\n"
+            + "".join(f"{name}: {value}\r\n" for name, value in KEPT) + "\r\n").encode()
+    trailers = "".join(f"{name}: {value}\r\n" for name, value in SPOOFED).encode()
+    answer = raw_tls_request(server.https_port, server.pki.ca_cert,
+                             head + b"5\r\nhello\r\n0\r\n" + trailers + b"\r\n", read_first=False)
+    assert answer.startswith(b"HTTP/1.1 200"), answer[:300]
+    assert_no_spoofed_header(json.loads(answer.split(b"\r\n\r\n", 1)[1]))

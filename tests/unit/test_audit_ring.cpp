@@ -6,6 +6,8 @@
 #include <cppunit/extensions/HelperMacros.h>
 
 #include <csignal>
+#include <cstdio>
+#include <sched.h>
 #include <functional>
 #include <cstring>
 #include <string>
@@ -76,6 +78,7 @@ class AuditRingTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(disk_credit_is_needed);
     CPPUNIT_TEST(end_record_always_fits_after_its_begin);
     CPPUNIT_TEST(many_producer_processes_keep_their_order);
+    CPPUNIT_TEST(headers_reused_on_later_laps_are_never_read_half_written);
     CPPUNIT_TEST(dead_producer_before_publishing_is_skipped);
     CPPUNIT_TEST(hole_of_a_producer_killed_before_its_header);
     CPPUNIT_TEST(slow_producer_is_never_overtaken);
@@ -231,6 +234,65 @@ public:
         for (const pid_t pid : pids) CPPUNIT_ASSERT_EQUAL(0, wait_exit(pid));
         CPPUNIT_ASSERT_EQUAL(256u, s.ring.free_entries());
         CPPUNIT_ASSERT_EQUAL(std::int64_t{0}, s.ring.control().committed.load());
+    }
+
+    // A slot's position on a later lap holds an earlier lap's header, which
+    // said "ready": while a producer rewrites it, the writer must see either
+    // the old header (not its position: wait) or the whole new one, never a
+    // mix (a payload length of the old record over the new bytes: a record
+    // cut short or lost). Many laps of a small ring, records of every length.
+    void headers_reused_on_later_laps_are_never_read_half_written() {
+        SharedRing s({64 * 1024, 256});
+        constexpr int kProducers = 3, kRecords = 40000;
+        std::vector<pid_t> pids;
+        for (int p = 0; p < kProducers; ++p) {
+            pids.push_back(fork_run([&s, p] {
+                for (int i = 0; i < kRecords; ++i) {
+                    const std::size_t fill = static_cast<std::size_t>((i * 7 + p * 13) % 97);
+                    const std::string text = "p" + std::to_string(p) + " " + std::to_string(i) + " " +
+                                             std::to_string(fill) + " " + std::string(fill, 'a' + i % 26) + "$";
+                    std::uint32_t e = 0;
+                    Ring::Admit a;
+                    while ((a = s.ring.publish_begin(text, getpid(), e)) != Ring::Admit::ok) {
+                        if (a == Ring::Admit::too_large) _exit(3);
+                        sched_yield();
+                    }
+                    s.ring.release_entry(e, false);
+                }
+            }));
+        }
+        std::vector<int> next(kProducers, 0);
+        std::uint64_t pos = 0;
+        int total = 0;
+        std::uint64_t lost = 0;
+        HoleWatch watch;
+        while (total < kProducers * kRecords) {
+            auto v = s.ring.peek(pos, cmi::monotonic_ns(), watch, lost);
+            CPPUNIT_ASSERT_EQUAL(std::uint64_t{0}, lost);
+            if (!v) {
+                s.ring.release_to(pos);
+                sched_yield();
+                continue;
+            }
+            const std::string text = payload(*v);
+            // "p<P> <i> <fill> <fill letters>$": the whole record, as written.
+            char letter = 0;
+            int p = -1, i = -1, fill = -1, used = 0;
+            CPPUNIT_ASSERT_MESSAGE(text, std::sscanf(text.c_str(), "p%d %d %d %n", &p, &i, &fill, &used) == 3);
+            CPPUNIT_ASSERT_MESSAGE(text, p >= 0 && p < kProducers && fill >= 0);
+            letter = static_cast<char>('a' + i % 26);
+            CPPUNIT_ASSERT_EQUAL_MESSAGE(text, static_cast<std::size_t>(used + fill + 1), text.size());
+            CPPUNIT_ASSERT_EQUAL_MESSAGE(text, std::string(static_cast<std::size_t>(fill), letter) + "$",
+                                         text.substr(static_cast<std::size_t>(used)));
+            CPPUNIT_ASSERT_EQUAL(next[p], i);
+            next[p] = i + 1;
+            s.ring.finish_entry(v->entry - 1, kEntryWritten);
+            pos = v->pos + v->size;
+            ++total;
+            if (total % 64 == 0) s.ring.release_to(pos);
+        }
+        s.ring.release_to(pos);
+        for (const pid_t pid : pids) CPPUNIT_ASSERT_EQUAL(0, wait_exit(pid));
     }
 
     void dead_producer_before_publishing_is_skipped() {

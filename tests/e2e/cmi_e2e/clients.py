@@ -2,6 +2,7 @@
 import json
 import subprocess
 import tempfile
+import time
 from pathlib import Path
 from dataclasses import dataclass, field
 
@@ -49,11 +50,13 @@ def curl(url: str, *args: str, ca=None, cert=None, data: bytes | None = None,
     too (error 92, nothing written, although httpd sent HEADERS, DATA with END_STREAM
     and then RST_STREAM NO_ERROR): the request is then sent again, a few times.
     Only for requests whose repetition changes nothing (a refusal, an idempotent PUT)."""
-    for _ in range(5):
+    tries = 20  # a loaded machine makes the same-read case common: five were seen to fail
+    for attempt in range(tries):
         resp = _curl_once(url, *args, ca=ca, cert=cert, data=data, timeout=timeout, early_answer_ok=early_answer_ok)
         if resp is not None:
             return resp
-    raise RuntimeError(f"curl failed ({CURL_H2_STREAM_RESET}) five times without a response")
+        time.sleep(0.05 * attempt)  # another moment, another interleaving of the two frames
+    raise RuntimeError(f"curl failed ({CURL_H2_STREAM_RESET}) {tries} times without a response")
 
 
 def _curl_once(url: str, *args: str, ca=None, cert=None, data: bytes | None = None,
