@@ -3,16 +3,16 @@ running server never continues a chain it did not write, and a log rewritten
 while httpd is stopped (its <log>.head rewritten to match) is reported at
 start-up. Either way `cmi-audit verify --key` over what is on disk fails."""
 import base64
-import hashlib
 import json
 import os
 import signal
 
 import pytest
+import requests
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
 from cmi_e2e.audit import (AUDITED_LOCATION, audited_gets, audited_page, cmi_audit, line_hash, read_lines,
-                           read_records)
+                           read_records, records_of)
 from test_audit_signing import make_key
 
 
