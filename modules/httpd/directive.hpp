@@ -129,6 +129,20 @@ const char* set_flag(cmd_parms*, void* cfg, int on) noexcept {
     return nullptr;
 }
 
+// A TAKE1 directive's handler that stores Parse(cmd, arg, Hint) at a member
+// path of the per-directory configuration (as set_flag), converted to the
+// member's type. Parse is one of the argument parsers below (or one of the same
+// shape); Hint is its message, a constexpr char array:
+// set_arg<file_arg<TrustAnchors>, kAnchorsHint, &DirConfig::anchors>,
+// set_arg<number_in<1, 86400>, kMaxAgeHint, &DirConfig::signature_max_age>.
+template <auto Parse, const char* Hint, auto First, auto... Rest>
+const char* set_arg(cmd_parms* cmd, void* cfg, const char* arg) {
+    auto* c = static_cast<typename member_class<decltype(First)>::type*>(cfg);
+    auto& field = ((c->*First) .* ... .* Rest);
+    field = static_cast<std::remove_reference_t<decltype(field)>>(Parse(cmd, arg, Hint));
+    return nullptr;
+}
+
 // A non-empty argument, copied into the configuration pool; else
 // std::invalid_argument(`if_empty`).
 const char* text_arg(cmd_parms* cmd, const char* arg, const char* if_empty);
@@ -136,6 +150,12 @@ const char* text_arg(cmd_parms* cmd, const char* arg, const char* if_empty);
 // A whole number from `min` to `max`; else std::invalid_argument
 // "'<arg>' is not <what>" (`what` says what it should be and how to write it).
 long long number_arg(const char* arg, long long min, long long max, const char* what);
+
+// number_arg from `Min` to `Max`, in the shape of set_arg's Parse.
+template <long long Min, long long Max>
+long long number_in(cmd_parms*, const char* arg, const char* what) {
+    return number_arg(arg, Min, Max, what);
+}
 
 // A file the server reads as it starts (a path relative to ServerRoot), made
 // into a T owned by the configuration pool; a T that cannot be made (its

@@ -21,20 +21,6 @@ namespace {
 constexpr off_t kMaxExtraBytes = 4 << 20;      // more than this after the head: not a torn write
 constexpr off_t kMaxScanBack = 64 << 20;       // how far back start-up looks for the saved head's line
 
-std::string pread_exact(int fd, off_t at, off_t len) {
-    std::string buf(static_cast<std::size_t>(len), '\0');
-    std::size_t got = 0;
-    while (got < buf.size()) {
-        const ssize_t n = pread(fd, buf.data() + got, buf.size() - got, at + static_cast<off_t>(got));
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) throw std::system_error(errno, std::generic_category(), "pread");
-        if (n == 0) break;
-        got += static_cast<std::size_t>(n);
-    }
-    buf.resize(got);
-    return buf;
-}
-
 off_t file_size(int fd) {
     struct stat st {};
     if (fstat(fd, &st) != 0) throw std::system_error(errno, std::generic_category(), "fstat");

@@ -220,6 +220,20 @@ bool ChainVerifier::feed_streams(const std::vector<std::pair<std::istream*, std:
     return !error_;
 }
 
+std::string pread_exact(int fd, off_t at, off_t len) {
+    std::string buf(static_cast<std::size_t>(len), '\0');
+    std::size_t got = 0;
+    while (got < buf.size()) {
+        const ssize_t n = pread(fd, buf.data() + got, buf.size() - got, at + static_cast<off_t>(got));
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) throw std::system_error(errno, std::generic_category(), "pread");
+        if (n == 0) break;
+        got += static_cast<std::size_t>(n);
+    }
+    buf.resize(got);
+    return buf;
+}
+
 LogTail read_tail(int fd) {
     struct stat st {};
     if (fstat(fd, &st) != 0) throw std::system_error(errno, std::generic_category(), "fstat");
@@ -228,20 +242,11 @@ LogTail read_tail(int fd) {
     const off_t size = st.st_size;
 
     // Grow a window back from the end until it holds the last complete line.
-    std::vector<char> buf;
+    std::string buf;
     off_t window = 64 * 1024;
     for (;;) {
         const off_t start = window >= size ? 0 : size - window;
-        buf.resize(static_cast<std::size_t>(size - start));
-        std::size_t got = 0;
-        while (got < buf.size()) {
-            const ssize_t n = pread(fd, buf.data() + got, buf.size() - got, start + static_cast<off_t>(got));
-            if (n < 0 && errno == EINTR) continue;
-            if (n < 0) throw std::system_error(errno, std::generic_category(), "pread");
-            if (n == 0) break;
-            got += static_cast<std::size_t>(n);
-        }
-        buf.resize(got);
+        buf = pread_exact(fd, start, size - start);
         // The last line feed ends the last complete line.
         std::size_t end = buf.size();
         while (end > 0 && buf[end - 1] != '\n') --end;

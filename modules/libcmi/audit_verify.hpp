@@ -81,6 +81,10 @@ struct LogTail {
     std::string error;           // non-empty: the last complete line is not a record
 };
 
+// Up to `len` bytes of `fd` from offset `at` (fewer at the end of the file).
+// Throws std::system_error on an I/O error.
+std::string pread_exact(int fd, off_t at, off_t len);
+
 // Reads the tail of the regular file open on `fd` (no seek position used).
 // Throws std::system_error on an I/O error.
 LogTail read_tail(int fd);

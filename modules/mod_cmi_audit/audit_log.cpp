@@ -1,5 +1,6 @@
 #include "mod_cmi_audit/audit_log.hpp"
 
+#include "httpd/barrier.hpp"
 #include "httpd/pool_object.hpp"
 #include "httpd/status_counters.hpp"
 #include "libcmi/audit_group_commit.hpp"
@@ -317,16 +318,18 @@ void AuditLog::start_logger() {
         // logger is stopped before the head is saved for the last time.
         apr_pool_cleanup_register(
             pconf_, this,
-            [](void* p) -> apr_status_t {
+            [](void* p) noexcept -> apr_status_t {
                 auto* log = static_cast<AuditLog*>(p);
                 if (getpid() != log->parent_pid_) return APR_SUCCESS;
-                if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_EXITING) {
-                    log->stop_logger(true);  // httpd stops: write everything left
-                } else if (auto* kept = static_cast<Retained*>(ap_retained_data_get(kRetainedKey))) {
-                    kept->writer_pid = log->logger_->detach();  // a restart: it writes on meanwhile
-                } else {
-                    log->stop_logger(false);
-                }
+                httpd::server_barrier(log->server_, cmi_audit_module, "log writer cleanup", [log] {
+                    if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_EXITING) {
+                        log->stop_logger(true);  // httpd stops: write everything left
+                    } else if (auto* kept = static_cast<Retained*>(ap_retained_data_get(kRetainedKey))) {
+                        kept->writer_pid = log->logger_->detach();  // a restart: it writes on meanwhile
+                    } else {
+                        log->stop_logger(false);
+                    }
+                });
                 return APR_SUCCESS;
             },
             apr_pool_cleanup_null);

@@ -26,11 +26,6 @@
 #include <string>
 #include <sys/types.h>
 
-namespace cmi {
-class Signer;
-class SignatureVerifier;
-}  // namespace cmi
-
 namespace cmi::audit {
 
 struct ServerConfig;

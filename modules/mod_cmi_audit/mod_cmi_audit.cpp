@@ -1,11 +1,10 @@
 // mod_cmi_audit — CMI non-repudiation (OMA CMI §6.3): transaction ids and a
 // durable, hash-chained operation log of every audited request.
 #include "httpd/barrier.hpp"
+#include "httpd/common_hooks.hpp"
 #include "httpd/httpd_includes.hpp"
 #include "httpd/pool_object.hpp"
-#include "httpd/httpd_version.hpp"
 #include "httpd/problem_response.hpp"
-#include "httpd/reserved_headers.hpp"
 #include "httpd/transaction.hpp"
 #include "mod_cmi_audit/audit_config.hpp"
 #include "mod_cmi_audit/audit_log.hpp"
@@ -81,7 +80,8 @@ extern "C" int header_parser(request_rec* r) {
 // Requests refused before fixups get begin and end together in log_transaction.
 // Lets go of the operation's result entry in the log's ring when the request
 // ends without an end record (an aborted request, a dying child's pool).
-apr_status_t release_entry(void* data) {
+// Nothing here can throw (atomics on the ring): no barrier needed.
+extern "C" apr_status_t release_entry(void* data) noexcept {
     auto* st = static_cast<RequestState*>(data);
     if (st->has_entry && !st->entry_released) {
         st->entry_released = true;
@@ -262,9 +262,7 @@ extern "C" void child_init(apr_pool_t*, server_rec* s) {
 }
 
 void register_hooks(apr_pool_t*) {
-    httpd::register_problem_response();
-    httpd::register_reserved_header_guard();
-    httpd::register_httpd_version_check();
+    httpd::register_common_hooks();
     register_status_hooks();
     register_body_filter();
     register_receipt_filter();

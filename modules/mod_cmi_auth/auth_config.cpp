@@ -99,11 +99,9 @@ const char* set_digest_algorithms(cmd_parms* cmd, DirConfig& c, int argc, char* 
     return nullptr;
 }
 
-const char* set_nonce_lifetime(cmd_parms*, DirConfig& c, const char* arg) {
-    c.nonce_lifetime =
-        static_cast<int>(httpd::number_arg(arg, 1, 86400, "a lifetime; use a number of seconds from 1 to 86400"));
-    return nullptr;
-}
+constexpr char kNonceLifetimeHint[] = "a lifetime; use a number of seconds from 1 to 86400";
+constexpr auto set_nonce_lifetime =
+    httpd::set_arg<httpd::number_in<1, 86400>, kNonceLifetimeHint, &DirConfig::nonce_lifetime>;
 
 const char* set_replay_quota(cmd_parms* cmd, void*, const char* arg) {
     if (const char* err = ap_check_cmd_context(cmd, NOT_IN_DIR_CONTEXT)) return err;

@@ -2,12 +2,11 @@
 // accepts several standard mechanisms on one location, tried in
 // CMIAuthMechanisms order; the first that presents credentials decides.
 #include "httpd/barrier.hpp"
+#include "httpd/common_hooks.hpp"
 #include "httpd/httpd_includes.hpp"
 #include "httpd/notes.hpp"
-#include "httpd/httpd_version.hpp"
 #include "httpd/problem_response.hpp"
 #include "httpd/request_chain.hpp"
-#include "httpd/reserved_headers.hpp"
 #include "mod_cmi_auth/auth_config.hpp"
 #include "mod_cmi_auth/auth_status.hpp"
 #include "mod_cmi_auth/authz.hpp"
@@ -288,9 +287,7 @@ void register_hooks(apr_pool_t* p) {
     // This module is unloaded at every restart; lasso must not be: glib keeps
     // its registered GTypes, which would point into unmapped code.
     dlopen("liblasso.so.3", RTLD_NOW | RTLD_NODELETE);
-    httpd::register_problem_response();
-    httpd::register_reserved_header_guard();
-    httpd::register_httpd_version_check();
+    httpd::register_common_hooks();
     register_status_hooks();
     httpd::register_replay_cache_hooks<cmi_auth_module, &ServerConfig::replay_cache, kMutexType>();
     ap_hook_post_config(post_config, nullptr, nullptr, APR_HOOK_MIDDLE);

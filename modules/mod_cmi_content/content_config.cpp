@@ -45,28 +45,18 @@ const char* add_digest_alg(cmd_parms*, DirConfig& c, const char* arg) {
     return nullptr;
 }
 
-const char* set_trust_anchors(cmd_parms* cmd, DirConfig& c, const char* arg) {
-    c.anchors = httpd::file_arg<TrustAnchors>(
-        cmd, arg, "give a readable PEM bundle of the CA certificates content signers must chain to");
-    return nullptr;
-}
+constexpr char kAnchorsHint[] = "give a readable PEM bundle of the CA certificates content signers must chain to";
+constexpr auto set_trust_anchors = httpd::set_arg<httpd::file_arg<TrustAnchors>, kAnchorsHint, &DirConfig::anchors>;
 
-const char* set_signer_keys(cmd_parms* cmd, DirConfig& c, const char* arg) {
-    c.signer_keys_dir =
-        directory_arg(cmd, arg, "holding <keyid>.pem public keys or certificates");
-    return nullptr;
-}
+constexpr char kSignerKeysHint[] = "holding <keyid>.pem public keys or certificates";
+constexpr auto set_signer_keys = httpd::set_arg<directory_arg, kSignerKeysHint, &DirConfig::signer_keys_dir>;
 
-const char* set_spool_dir(cmd_parms* cmd, DirConfig& c, const char* arg) {
-    c.spool_dir = directory_arg(cmd, arg, "writable by the httpd user");
-    return nullptr;
-}
+constexpr char kSpoolDirHint[] = "writable by the httpd user";
+constexpr auto set_spool_dir = httpd::set_arg<directory_arg, kSpoolDirHint, &DirConfig::spool_dir>;
 
-const char* set_signature_max_age(cmd_parms*, DirConfig& c, const char* arg) {
-    c.signature_max_age =
-        static_cast<long>(httpd::number_arg(arg, 1, 86400, "an age; use a number of seconds from 1 to 86400"));
-    return nullptr;
-}
+constexpr char kMaxAgeHint[] = "an age; use a number of seconds from 1 to 86400";
+constexpr auto set_signature_max_age =
+    httpd::set_arg<httpd::number_in<1, 86400>, kMaxAgeHint, &DirConfig::signature_max_age>;
 
 const char* set_signer_identity(cmd_parms* cmd, DirConfig& c, const char* arg) {
     c.signer_identity = parse_signer_identity(cmd, arg);
@@ -81,11 +71,9 @@ const char* add_signer_eku(cmd_parms* cmd, DirConfig& c, const char* arg) {
     return nullptr;
 }
 
-const char* set_crl(cmd_parms* cmd, DirConfig& c, const char* arg) {
-    c.crl = httpd::file_arg<RevocationList>(
-        cmd, arg, "give a readable file of the CRLs (PEM) of the CAs that issue content signer certificates");
-    return nullptr;
-}
+constexpr char kCrlHint[] =
+    "give a readable file of the CRLs (PEM) of the CAs that issue content signer certificates";
+constexpr auto set_crl = httpd::set_arg<httpd::file_arg<RevocationList>, kCrlHint, &DirConfig::crl>;
 
 // Methods are case-sensitive tokens (RFC 9110 §9.1).
 const char* add_extension_method(cmd_parms* cmd, DirConfig& c, const char* arg) {

@@ -2,10 +2,9 @@
 // Upload: the request body must carry a valid signed hash (CMS or RFC 9421 +
 // RFC 9530), checked while it streams to the handler or before it runs.
 #include "httpd/barrier.hpp"
+#include "httpd/common_hooks.hpp"
 #include "httpd/httpd_includes.hpp"
-#include "httpd/httpd_version.hpp"
 #include "httpd/problem_response.hpp"
-#include "httpd/reserved_headers.hpp"
 #include "mod_cmi_content/content_status.hpp"
 #include "mod_cmi_content/body_filter.hpp"
 #include "mod_cmi_content/body_guard.hpp"
@@ -76,9 +75,7 @@ extern "C" void manifest_child_init(apr_pool_t*, server_rec* s) {
 }
 
 void register_hooks(apr_pool_t*) {
-    httpd::register_problem_response();
-    httpd::register_reserved_header_guard();
-    httpd::register_httpd_version_check();
+    httpd::register_common_hooks();
     register_status_hooks();
     register_manifest_filter();
     ap_hook_child_init(manifest_child_init, nullptr, nullptr, APR_HOOK_MIDDLE);

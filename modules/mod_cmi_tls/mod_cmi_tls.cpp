@@ -1,10 +1,9 @@
 // mod_cmi_tls — CMI connection security (OMA CMI §6.2): refuse non-TLS and
 // weak-TLS access per location, before any authentication.
 #include "httpd/barrier.hpp"
+#include "httpd/common_hooks.hpp"
 #include "httpd/httpd_includes.hpp"
-#include "httpd/httpd_version.hpp"
 #include "httpd/problem_response.hpp"
-#include "httpd/reserved_headers.hpp"
 #include "httpd/status_counters.hpp"
 #include "httpd/transaction.hpp"
 #include "mod_cmi_tls/tls_config.hpp"
@@ -101,9 +100,7 @@ extern "C" void insert_error_filter(request_rec* r) {
 }
 
 void register_hooks(apr_pool_t*) {
-    httpd::register_problem_response();
-    httpd::register_reserved_header_guard();
-    httpd::register_httpd_version_check();
+    httpd::register_common_hooks();
     httpd::register_status_table<kStatus>();
     ap_hook_access_checker(access_checker, nullptr, nullptr, APR_HOOK_FIRST);
     ap_hook_fixups(fixups, nullptr, nullptr, APR_HOOK_REALLY_FIRST);

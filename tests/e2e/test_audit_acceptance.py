@@ -17,22 +17,13 @@ import pytest
 import requests
 from urllib3.util.retry import Retry
 
-from cmi_e2e.audit import cmi_audit, read_records, records_of
+from cmi_e2e.audit import cmi_audit, operation_locations, read_records, records_of
 from cmi_e2e.problems import assert_problem
 from test_audit_signing import make_key, rechain
 
 UUID7 = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
 
-LOCATIONS = """
-<Location /audit>
-    CMIAudit On
-    CMIAuditOperation Report
-</Location>
-<Location /dav>
-    CMIAudit On
-    CMIAuditOperation ContentUpload
-    CMIAuditReceipts On
-</Location>
+LOCATIONS = operation_locations("    CMIAuditReceipts On\n") + """
 <Location /basic>
     CMIAudit On
     AuthType Basic

@@ -6,24 +6,17 @@ import subprocess
 import time
 
 import pytest
-import requests
 
-from cmi_e2e.audit import cmi_audit, line_hash, read_lines, read_records, records_of
-
-LOCATIONS = """
-<Location /audit>
-    CMIAudit On
-</Location>
-"""
+from cmi_e2e.audit import (AUDITED_LOCATION, audited_gets, audited_page, cmi_audit, line_hash, read_lines,
+                           read_records)
 
 
 @pytest.fixture
 def server(httpd, tmp_path_factory):
     d = tmp_path_factory.mktemp("continuity")
-    (httpd.docroot / "audit").mkdir(exist_ok=True)
-    (httpd.docroot / "audit" / "hello.txt").write_text("hello audit\n")
+    audited_page(httpd)
     log = httpd.root / "logs" / f"audit-{d.name}.log"
-    httpd.configure(LOCATIONS, server_snippet=f'CMIAuditLog "{log}"')
+    httpd.configure(AUDITED_LOCATION, server_snippet=f'CMIAuditLog "{log}"')
     httpd.audit_log = log
     yield httpd
     for p in (log, log.with_name(log.name + ".1"), log.with_name(log.name + ".head")):
@@ -32,16 +25,7 @@ def server(httpd, tmp_path_factory):
 
 
 def logged_get(server, n=1):
-    ids = []
-    for _ in range(n):
-        # Connection: close: a stop right after it finds no keep-alive connection
-        # half-way into the event MPM's pollset (AH03093 at shutdown).
-        r = requests.get(server.url("/audit/hello.txt"), verify=str(server.pki.ca_cert), timeout=30,
-                         headers={"Connection": "close"})
-        assert r.status_code == 200
-        ids.append(r.headers["CMI-Transaction-ID"])
-        assert len(records_of(server.audit_log, ids[-1])) == 2
-    return ids
+    return audited_gets(server, server.audit_log, n)
 
 
 def verify(server, *files):

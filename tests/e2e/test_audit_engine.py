@@ -11,7 +11,8 @@ import time
 import pytest
 import requests
 
-from cmi_e2e.audit import cmi_audit, read_records, records_of
+from cmi_e2e.audit import audited_page, cmi_audit, read_records, records_of
+from cmi_e2e.httpd import child_processes
 from cmi_e2e.problems import assert_problem
 
 LOCATIONS = """
@@ -26,8 +27,7 @@ LINE = re.compile(r"^(cmi_audit\.[\w.-]+): (\d+)$", re.M)
 
 
 def configure(httpd, log, extra=""):
-    (httpd.docroot / "audit").mkdir(exist_ok=True)
-    (httpd.docroot / "audit" / "hello.txt").write_text("hello audit\n")
+    audited_page(httpd)
     httpd.configure(LOCATIONS, server_snippet=f'CMIAuditLog "{log}"\n{extra}')
     httpd.audit_log = log
     return httpd
@@ -45,18 +45,7 @@ def server(httpd, tmp_path_factory):
 
 
 def processes(parent):
-    out = []
-    for p in os.listdir("/proc"):
-        if not p.isdigit():
-            continue
-        try:
-            status = open(f"/proc/{p}/status").read()
-        except OSError:
-            continue
-        fields = dict(line.split(":\t", 1) for line in status.splitlines() if ":\t" in line)
-        if fields.get("PPid", "").strip() == str(parent):
-            out.append((int(p), fields["Name"].strip(), int(fields["Uid"].split()[0])))
-    return out
+    return [(c["pid"], c["Name"], int(c["Uid"].split()[0])) for c in child_processes(parent)]
 
 
 def logger_pid(server, timeout=10):

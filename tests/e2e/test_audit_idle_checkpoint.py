@@ -4,7 +4,7 @@ import time
 
 import requests
 
-from cmi_e2e.audit import cmi_audit, read_records, records_of
+from cmi_e2e.audit import audited_page, cmi_audit, read_records, records_of
 from test_audit_signing import make_key
 
 LOCATIONS = """
@@ -17,8 +17,7 @@ LOCATIONS = """
 def test_idle_server_writes_a_checkpoint(httpd, tmp_path):
     key, pub = make_key(tmp_path, "ed25519")
     log = httpd.root / "logs" / "audit-idle.log"
-    (httpd.docroot / "audit").mkdir(exist_ok=True)
-    (httpd.docroot / "audit" / "hello.txt").write_text("hello audit\n")
+    audited_page(httpd)
     # Every 1000 records or 2 s: two requests never reach 1000.
     httpd.configure(LOCATIONS, server_snippet=f'CMIAuditLog "{log}"\nCMIAuditSigningKey "{key}"\n'
                                               f'CMIAuditCheckpoint 1000 2')

@@ -8,7 +8,8 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 
-from cmi_e2e.audit import cmi_audit, line_hash, read_lines, read_records, records_of, wait_for_lines
+from cmi_e2e.audit import audited_page, cmi_audit, operation_locations, line_hash, read_lines, read_records, records_of, wait_for_lines
+from cmi_e2e.httpd import child_processes
 from cmi_e2e.problems import assert_problem
 
 SERVER = """
@@ -16,15 +17,7 @@ CMIAuditLog "{log}"
 CMIAuditNode e2e-node
 """
 
-LOCATIONS = """
-<Location /audit>
-    CMIAudit On
-    CMIAuditOperation Report
-</Location>
-<Location /dav>
-    CMIAudit On
-    CMIAuditOperation ContentUpload
-</Location>
+LOCATIONS = operation_locations() + """
 <Location /audit-tls>
     CMIAudit On
     CMIRequireTLS On
@@ -34,8 +27,7 @@ LOCATIONS = """
 
 @pytest.fixture
 def server(httpd):
-    (httpd.docroot / "audit").mkdir(exist_ok=True)
-    (httpd.docroot / "audit" / "hello.txt").write_text("hello audit\n")
+    audited_page(httpd)
     (httpd.docroot / "audit-tls").mkdir(exist_ok=True)
     (httpd.docroot / "audit-tls" / "x.txt").write_text("x\n")
     httpd.audit_log = httpd.root / "logs" / "audit.log"
@@ -420,19 +412,7 @@ def test_torn_line_while_running_is_recovered(server):
 
 
 def worker_pids(parent):
-    import os
-    pids = []
-    for p in os.listdir("/proc"):
-        if not p.isdigit():
-            continue
-        try:
-            status = open(f"/proc/{p}/status").read()
-        except OSError:
-            continue
-        fields = dict(line.split(":\t", 1) for line in status.splitlines() if ":\t" in line)
-        if fields.get("PPid", "").strip() == str(parent) and int(fields.get("Threads", "1")) > 1:
-            pids.append(int(p))
-    return pids
+    return [c["pid"] for c in child_processes(parent) if int(c.get("Threads", "1")) > 1]
 
 
 def test_sigkill_of_a_child_under_load(server):

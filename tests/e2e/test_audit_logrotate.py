@@ -21,11 +21,8 @@ LOG = "/var/log/apache2/cmi/cmi-audit.log"
 
 @pytest.fixture(scope="module")
 def site():
-    s = deployed_site(SOURCE_DIR, BUILD_DIR)
-    try:
+    with deployed_site(SOURCE_DIR, BUILD_DIR) as s:
         yield s
-    finally:
-        s.cleanup()
 
 
 def directives(rule) -> dict:

@@ -8,7 +8,7 @@ import subprocess
 import pytest
 import requests
 
-from cmi_e2e.audit import cmi_audit, read_lines, records_of
+from cmi_e2e.audit import audited_page, cmi_audit, read_lines, records_of
 from test_audit_signing import make_key, rechain
 
 LOCATIONS = """
@@ -32,8 +32,7 @@ def server(request, httpd, tmp_path_factory):
     d = tmp_path_factory.mktemp(f"receipt-{request.param}")
     key, pub = make_key(d, request.param)
     log = httpd.root / "logs" / f"audit-receipts-{d.name}.log"
-    (httpd.docroot / "audit").mkdir(exist_ok=True)
-    (httpd.docroot / "audit" / "hello.txt").write_text("hello audit\n")
+    audited_page(httpd)
     httpd.configure(LOCATIONS, server_snippet=f'CMIAuditLog "{log}"\nCMIAuditSigningKey "{key}"')
     httpd.audit_log, httpd.audit_pub, httpd.key_alg = log, pub, request.param
     return httpd

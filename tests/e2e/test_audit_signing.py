@@ -6,7 +6,7 @@ import subprocess
 import pytest
 import requests
 
-from cmi_e2e.audit import cmi_audit, read_lines, records_of
+from cmi_e2e.audit import audited_page, cmi_audit, read_lines, records_of
 
 LOCATIONS = """
 <Location /audit>
@@ -33,8 +33,7 @@ def signed(request, httpd, tmp_path_factory):
     key, pub = make_key(d, request.param)
     _, other_pub = make_key(tmp_path_factory.mktemp("other"), request.param)
     log = httpd.root / "logs" / f"audit-signed-{d.name}.log"  # a fresh log per key
-    (httpd.docroot / "audit").mkdir(exist_ok=True)
-    (httpd.docroot / "audit" / "hello.txt").write_text("hello audit\n")
+    audited_page(httpd)
     httpd.configure(LOCATIONS, server_snippet=f'CMIAuditLog "{log}"\nCMIAuditSigningKey "{key}"\n'
                                               f'CMIAuditCheckpoint 5 60')
     for _ in range(8):

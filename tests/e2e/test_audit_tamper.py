@@ -3,7 +3,6 @@ running server never continues a chain it did not write, and a log rewritten
 while httpd is stopped (its <log>.head rewritten to match) is reported at
 start-up. Either way `cmi-audit verify --key` over what is on disk fails."""
 import base64
-import hashlib
 import json
 import os
 import signal
@@ -12,24 +11,18 @@ import pytest
 import requests
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
-from cmi_e2e.audit import cmi_audit, line_hash, read_lines, read_records, records_of
+from cmi_e2e.audit import (AUDITED_LOCATION, audited_gets, audited_page, cmi_audit, line_hash, read_lines,
+                           read_records, records_of)
 from test_audit_signing import make_key
-
-LOCATIONS = """
-<Location /audit>
-    CMIAudit On
-</Location>
-"""
 
 
 @pytest.fixture
 def server(httpd, tmp_path_factory):
     d = tmp_path_factory.mktemp("tamper")
     key, pub = make_key(d, "ed25519")
-    (httpd.docroot / "audit").mkdir(exist_ok=True)
-    (httpd.docroot / "audit" / "hello.txt").write_text("hello audit\n")
+    audited_page(httpd)
     log = httpd.root / "logs" / f"audit-{d.name}.log"
-    httpd.configure(LOCATIONS, server_snippet=f'CMIAuditLog "{log}"\nCMIAuditSigningKey "{key}"\n'
+    httpd.configure(AUDITED_LOCATION, server_snippet=f'CMIAuditLog "{log}"\nCMIAuditSigningKey "{key}"\n'
                                               f'CMIAuditCheckpoint 5 60')
     httpd.audit_log, httpd.audit_pub = log, pub
     yield httpd
@@ -38,19 +31,10 @@ def server(httpd, tmp_path_factory):
             p.unlink()
 
 
-def requests_logged_in(server, log, n):
-    ids = []
-    for _ in range(n):
-        r = requests.get(server.url("/audit/hello.txt"), verify=str(server.pki.ca_cert), timeout=30,
-                         headers={"Connection": "close"})
-        assert r.status_code == 200
-        ids.append(r.headers["CMI-Transaction-ID"])
-        assert len(records_of(log, ids[-1])) == 2
-    return ids
 
 
 def requests_logged(server, n):
-    return requests_logged_in(server, server.audit_log, n)
+    return audited_gets(server, server.audit_log, n)
 
 
 def verify_key(server):
@@ -329,7 +313,7 @@ def test_log_renamed_away_and_replaced_is_named_at_once(server):
     kept = lines[:7]
     server.audit_log.write_bytes(b"".join(kept) + forged_after(kept))
     assert server.wait_for_log("the path names another file", offset, 10), server.log_since(offset)
-    ids = requests_logged_in(server, aside, 2)  # the genuine records go on, to the renamed file
+    ids = audited_gets(server, aside, 2)  # the genuine records go on, to the renamed file
     server.signal_restart(graceful=True)
     assert len(discontinuities(server)) == 1
     assert verify_key(server).returncode == 1

@@ -455,12 +455,19 @@ def test_unknown_scheme_counts_as_no_credentials(server):
 
 # --- authz: Require cmi-mechanism -----------------------------------------------
 
-def test_require_mechanism_refuses_digest_user_with_403(server):
+def digest_user_refused(server, where: str):
+    """alice, authenticated by Digest, refused with 403 `forbidden` on `where`, no secret in
+    the answer; (the response, its problem document)."""
     server.expect_error(r"AH01631: user alice: authorization failure")
-    r, _ = digest_get(server, "only-cert", "alice", SHA_USERS["alice"], "SHA-256")
+    r, _ = digest_get(server, where, "alice", SHA_USERS["alice"], "SHA-256")
     doc = assert_problem(r, 403, "forbidden")
-    assert "digest" in doc["detail"]
     assert "secret" not in r.text
+    return r, doc
+
+
+def test_require_mechanism_refuses_digest_user_with_403(server):
+    _, doc = digest_user_refused(server, "only-cert")
+    assert "digest" in doc["detail"]
 
 
 def test_require_mechanism_accepts_cert(server):
@@ -473,12 +480,9 @@ def test_require_mechanism_refuses_with_403_by_default(server):
     # unauthorized user with 401; for AuthType CMI that user gets 403
     # `forbidden` (docs/architecture.md §Problem types), without challenges: other credentials of the
     # same user would not help.
-    server.expect_error(r"AH01631: user alice: authorization failure")
-    r, _ = digest_get(server, "only-cert-401", "alice", SHA_USERS["alice"], "SHA-256")
-    doc = assert_problem(r, 403, "forbidden")
+    r, doc = digest_user_refused(server, "only-cert-401")
     assert "alice" in doc["detail"]
     assert "WWW-Authenticate" not in r.headers
-    assert "secret" not in r.text
     def refused(line):
         return '"GET /auth/only-cert-401/hello.txt HTTP/1.1" 403' in line and " alice [" in line
     assert any(refused(line) for line in access_log_lines(server, refused))

@@ -189,13 +189,20 @@ def test_flipped_last_byte_with_content_length(server, tmp):
     assert no_file(server, "flipped-last.bin")
 
 
+def flipped_upload(server, tmp, size: int, at: int):
+    """`size` random bytes, signed, then byte `at` flipped, in a file for curl -T; (the
+    file, the CMI-Content-Signature value)."""
+    data = bytearray(os.urandom(size))
+    header = cms_sign(bytes(data), server.pki.client, tmp)
+    data[at] ^= 0x01
+    (tmp / "upload.bin").write_bytes(data)
+    return tmp / "upload.bin", header
+
+
 def test_flipped_byte_in_chunked_upload(server, tmp):
     server.expect_error(DAV_ERROR)
-    data = bytearray(os.urandom(150_000))
-    header = cms_sign(bytes(data), server.pki.client, tmp)
-    data[-1] ^= 0x01
-    (tmp / "upload.bin").write_bytes(data)
-    r = curl(server.url("/dav/flipped-chunked.bin"), "--http1.1", "-T", str(tmp / "upload.bin"),
+    upload, header = flipped_upload(server, tmp, 150_000, -1)
+    r = curl(server.url("/dav/flipped-chunked.bin"), "--http1.1", "-T", str(upload),
              "-H", "Transfer-Encoding: chunked", "-H", f"CMI-Content-Signature: {header}",
              ca=server.pki.ca_cert)
     assert_problem(r, 422, "digest-mismatch")
@@ -204,11 +211,8 @@ def test_flipped_byte_in_chunked_upload(server, tmp):
 
 def test_flipped_byte_over_http2(server, tmp):
     server.expect_error(DAV_ERROR)
-    data = bytearray(os.urandom(70_000))
-    header = cms_sign(bytes(data), server.pki.client, tmp)
-    data[0] ^= 0x01
-    (tmp / "upload.bin").write_bytes(data)
-    r = curl(server.url("/dav/flipped-h2.bin"), "--http2", "-T", str(tmp / "upload.bin"),
+    upload, header = flipped_upload(server, tmp, 70_000, 0)
+    r = curl(server.url("/dav/flipped-h2.bin"), "--http2", "-T", str(upload),
              "-H", f"CMI-Content-Signature: {header}", ca=server.pki.ca_cert)
     assert r.http_version == "2"
     assert_problem(r, 422, "digest-mismatch")

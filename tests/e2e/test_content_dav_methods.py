@@ -382,19 +382,20 @@ def test_row_delete(server, tmp_path, proto):
     assert not (server.i22 / "signed" / f"del-{tag(proto)}.bin").exists()
 
 
-def xml_body_needs_a_signature(server, tmp_path, method, path, proto, body):
-    """A WebDAV request whose body is protocol XML: refused unsigned, like any body in a
-    validated location; returns mod_dav's answer to the signed one."""
+def xml_body_needs_a_signature(server, tmp_path, method, name, proto, body, content):
+    """On a signed file /dav/i22/signed/<name>-<proto>.bin holding `content`, a WebDAV
+    request whose body is protocol XML: refused unsigned, like any body in a validated
+    location; (the file's path, mod_dav's answer to the signed one)."""
+    path = f"/dav/i22/signed/{name}-{tag(proto)}.bin"
+    put_signed(server, tmp_path, path, content)
     xml = {"Content-Type": "application/xml"}
     assert_problem(dav(server, method, path, proto, data=body, headers=xml), 400, "signature-required")
-    return dav(server, method, path, proto, data=body, headers={**xml, **signed(server, tmp_path, body)})
+    return path, dav(server, method, path, proto, data=body, headers={**xml, **signed(server, tmp_path, body)})
 
 
 @pytest.mark.parametrize("proto", PROTOS)
 def test_row_lock_and_unlock(server, tmp_path, proto):
-    path = f"/dav/i22/signed/lock-{tag(proto)}.bin"
-    put_signed(server, tmp_path, path, b"locked content")
-    r = xml_body_needs_a_signature(server, tmp_path, "LOCK", path, proto, LOCKINFO)
+    path, r = xml_body_needs_a_signature(server, tmp_path, "LOCK", "lock", proto, LOCKINFO, b"locked content")
     assert r.status == 200, r.body
     token = r.header("Lock-Token")
     # A refresh has no body: nothing to validate.
@@ -411,9 +412,7 @@ def test_row_lock_and_unlock(server, tmp_path, proto):
 
 @pytest.mark.parametrize("proto", PROTOS)
 def test_row_proppatch(server, tmp_path, proto):
-    path = f"/dav/i22/signed/props-{tag(proto)}.bin"
-    put_signed(server, tmp_path, path, b"with properties")
-    r = xml_body_needs_a_signature(server, tmp_path, "PROPPATCH", path, proto, PROPPATCH)
+    _, r = xml_body_needs_a_signature(server, tmp_path, "PROPPATCH", "props", proto, PROPPATCH, b"with properties")
     assert r.status == 207, r.body
     assert re.search(rb"200 OK", r.body)
 

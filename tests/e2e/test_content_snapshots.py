@@ -17,7 +17,7 @@ import pytest
 import requests
 
 from cmi_e2e.content import www_owned_dir
-from cmi_e2e.manifest import cms_b64, item, manifest
+from cmi_e2e.manifest import cms_b64, item, manifest, stage_file
 from cmi_e2e.problems import assert_problem
 
 CONFIG = """
@@ -92,12 +92,7 @@ def sha(data: bytes) -> str:
 
 
 def stage(server, name: str, data: bytes) -> Path:
-    """A provider's staging tool writing straight into the staging area."""
-    path = server.snap_staging / name
-    path.unlink(missing_ok=True)
-    path.write_bytes(data)
-    path.chmod(0o644)
-    return path
+    return stage_file(server.snap_staging, name, data)
 
 
 def clear_markers(server):

@@ -19,11 +19,8 @@ CLIENT_GUIDE = SOURCE_DIR / "docs" / "client-guide.md"
 
 @pytest.fixture(scope="module")
 def site():
-    s = deployed_site(SOURCE_DIR, BUILD_DIR)
-    try:
+    with deployed_site(SOURCE_DIR, BUILD_DIR) as s:
         yield s
-    finally:
-        s.cleanup()
 
 
 def test_recipe_order_certificates_before_the_site():

@@ -14,7 +14,7 @@ import pytest
 import requests
 
 from cmi_e2e.content import write_cgi, www_owned_dir
-from cmi_e2e.manifest import cms_b64, item, manifest
+from cmi_e2e.manifest import cms_b64, item, manifest, stage_file
 
 ROUNDS = 50
 
@@ -115,11 +115,7 @@ def tmp(tmp_path):
 
 
 def stage(server, name: str, data: bytes) -> Path:
-    path = server.release_staging / name
-    path.unlink(missing_ok=True)
-    path.write_bytes(data)
-    path.chmod(0o644)
-    return path
+    return stage_file(server.release_staging, name, data)
 
 
 def signed_manifest(server, tmp, name: str, data: bytes, ids=("a",)) -> bytes:

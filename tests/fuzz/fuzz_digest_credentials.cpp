@@ -1,5 +1,5 @@
 // libFuzzer target: the Authorization: Digest parameter parser (RFC 7616).
-// fuzz-sources: libcmi/digest_auth.cpp
+// fuzz-sources: libcmi/digest_auth.cpp libcmi/sha256.cpp libcmi/ossl.cpp
 #include "libcmi/digest_auth.hpp"
 
 #include <cstddef>

@@ -55,6 +55,8 @@ struct Rig {
           chain(reinterpret_cast<ChainState*>(static_cast<char*>(mem) + Ring::bytes_needed(l))),
           shared(reinterpret_cast<Shared*>(static_cast<char*>(mem) + Ring::bytes_needed(l) + sizeof(ChainState))) {
         init_chain_state(*chain);
+        shared->stop = 0;
+        shared->go = 0;
         char tmpl[] = "/tmp/cmi-audit-writer-XXXXXX";
         fd = mkstemp(tmpl);
         path = tmpl;
@@ -148,13 +150,53 @@ nlohmann::json record(const std::string& line) { return nlohmann::json::parse(li
 
 std::string ed25519_pem() { return testpki::private_key_pem(testpki::ed25519_key().get()); }
 
-// The writers' configuration here: node "unit", syncing or not.
-WriterConfig unit_config(bool sync) {
+// The writers' configuration here: node "unit", syncing or not, and what `tune` changes.
+WriterConfig unit_config(bool sync, const std::function<void(WriterConfig&)>& tune = {}) {
     WriterConfig cfg;
     cfg.node = "unit";
     cfg.sync = sync;
+    if (tune) tune(cfg);
     return cfg;
 }
+
+// One operation as a child makes it: its begin record (with `durable`, on
+// storage before `after_begin` runs with its entry) and its end record, the
+// entry let go. 0, or the exit status that says what failed: 2 the begin, 3
+// the end, or after_begin's own.
+int operation(Ring& ring, const std::string& txid, std::int64_t timeout_ns, bool durable = false,
+              const std::function<int(std::uint32_t)>& after_begin = {}) {
+    std::uint32_t e = 0;
+    if (admit_begin(ring, fields("begin", txid), getpid(), timeout_ns, e, durable) != Ring::Admit::ok) return 2;
+    if (after_begin)
+        if (const int rc = after_begin(e)) return rc;
+    if (admit_end(ring, fields("end", txid), e, getpid(), timeout_ns) != Ring::Admit::ok) return 3;
+    ring.release_entry(e, true);
+    return 0;
+}
+
+// A rig and its log writer, driven by the test itself (node "unit").
+struct WriterRig : Rig {
+    Counting ev;
+    LogWriter w;
+    explicit WriterRig(bool sync) : w(ring, *chain, fd, unit_config(sync), ev) {}
+    // Begin records "0" .. "n-1" queued and written: the last one's entry.
+    std::uint32_t write_begins(int n) {
+        std::uint32_t e = 0;
+        for (int i = 0; i < n; ++i) ring.publish_begin(fields("begin", std::to_string(i)), getpid(), e);
+        w.write_ready();
+        return e;
+    }
+    // `bytes` written into the log at `at` behind the writer's back; the writer
+    // checks the file and writes one more begin record: the log's lines then.
+    std::vector<std::string> write_after_tampering(const std::string& bytes, off_t at) {
+        CPPUNIT_ASSERT_EQUAL(static_cast<ssize_t>(bytes.size()), pwrite(fd, bytes.data(), bytes.size(), at));
+        CPPUNIT_ASSERT(w.check_file());
+        std::uint32_t e = 0;
+        ring.publish_begin(fields("begin", "after"), getpid(), e);
+        w.write_ready();
+        return lines();
+    }
+};
 
 // The log writer in a child process; with `take_lock`, as a restarted one
 // (it takes the writer lock a killed predecessor may hold, checks the file).
@@ -206,24 +248,15 @@ public:
     void one_chain_from_many_processes() {
         Reaper reaper;
         Rig rig;
-        rig.shared->stop = 0;
         Counting ev;
-        WriterConfig cfg = unit_config(false);
-        cfg.poll_ns = 200000;
-        const pid_t writer = start_writer(rig, ev, cfg);
+        const pid_t writer = start_writer(rig, ev, unit_config(false, [](WriterConfig& c) { c.poll_ns = 200000; }));
         constexpr int kProducers = 4, kOps = 500;
         std::vector<pid_t> producers;
         for (int p = 0; p < kProducers; ++p) {
             producers.push_back(fork_run([&rig, p] {
-                for (int i = 0; i < kOps; ++i) {
-                    const std::string txid = std::to_string(p) + "-" + std::to_string(i);
-                    std::uint32_t e = 0;
-                    if (admit_begin(rig.ring, fields("begin", txid), getpid(), 5000000000LL, e) != Ring::Admit::ok)
-                        _exit(2);
-                    if (admit_end(rig.ring, fields("end", txid), e, getpid(), 5000000000LL) != Ring::Admit::ok)
-                        _exit(3);
-                    rig.ring.release_entry(e, true);
-                }
+                for (int i = 0; i < kOps; ++i)
+                    if (const int rc = operation(rig.ring, std::to_string(p) + "-" + std::to_string(i), 5000000000LL))
+                        _exit(rc);
             }));
         }
         for (const pid_t pid : producers) CPPUNIT_ASSERT_EQUAL(0, wait_exit(pid));
@@ -248,11 +281,9 @@ public:
     void durable_waiters_learn_seq_and_line_hash() {
         Reaper reaper;
         Rig rig;
-        rig.shared->stop = 0;
         Counting ev;
-        WriterConfig cfg = unit_config(true);
-        cfg.commit_delay_ns = 500000;
-        const pid_t writer = start_writer(rig, ev, cfg);
+        const pid_t writer =
+            start_writer(rig, ev, unit_config(true, [](WriterConfig& c) { c.commit_delay_ns = 500000; }));
         // Each producer reports seq and hash of its begin lines through a pipe.
         int pipefd[2];
         CPPUNIT_ASSERT_EQUAL(0, pipe(pipefd));
@@ -260,18 +291,13 @@ public:
         for (int p = 0; p < 3; ++p) {
             producers.push_back(fork_run([&rig, p, pipefd] {
                 for (int i = 0; i < 40; ++i) {
-                    std::uint32_t e = 0;
-                    if (admit_begin(rig.ring, fields("begin", std::to_string(p * 100 + i)), getpid(), 5000000000LL, e,
-                                    true) != Ring::Admit::ok)
-                        _exit(2);
-                    if (await_entry(rig.ring, e, Await::durable, 5000000000LL) != kEntryDurable) _exit(4);
-                    const Entry& en = rig.ring.entry(e);
-                    const std::string msg = std::to_string(en.seq) + " " + cmi::hex(en.sha256, 32) + "\n";
-                    if (write(pipefd[1], msg.data(), msg.size()) != static_cast<ssize_t>(msg.size())) _exit(5);
-                    if (admit_end(rig.ring, fields("end", std::to_string(p * 100 + i)), e, getpid(), 5000000000LL) !=
-                        Ring::Admit::ok)
-                        _exit(3);
-                    rig.ring.release_entry(e, true);
+                    const int rc = operation(rig.ring, std::to_string(p * 100 + i), 5000000000LL, true, [&](std::uint32_t e) {
+                        if (await_entry(rig.ring, e, Await::durable, 5000000000LL) != kEntryDurable) return 4;
+                        const Entry& en = rig.ring.entry(e);
+                        const std::string msg = std::to_string(en.seq) + " " + cmi::hex(en.sha256, 32) + "\n";
+                        return write(pipefd[1], msg.data(), msg.size()) != static_cast<ssize_t>(msg.size()) ? 5 : 0;
+                    });
+                    if (rc) _exit(rc);
                 }
             }));
         }
@@ -299,41 +325,29 @@ public:
 
     void group_commit_shares_fdatasync() {
         // In one process: three begins queued, one write, one sync, all durable.
-        Rig rig;
-        Counting ev;
-        const WriterConfig cfg = unit_config(true);
-        LogWriter w(rig.ring, *rig.chain, rig.fd, cfg, ev);
+        WriterRig rig(true);
         std::uint32_t e[3];
         for (int i = 0; i < 3; ++i)
             CPPUNIT_ASSERT(rig.ring.publish_begin(fields("begin", std::to_string(i)), getpid(), e[i], true) ==
                            Ring::Admit::ok);
-        CPPUNIT_ASSERT_EQUAL(std::size_t{3}, w.write_ready());
+        CPPUNIT_ASSERT_EQUAL(std::size_t{3}, rig.w.write_ready());
         for (int i = 0; i < 3; ++i) CPPUNIT_ASSERT_EQUAL(std::uint32_t{kEntryWritten}, rig.ring.entry(e[i]).state.load());
-        CPPUNIT_ASSERT(w.unsynced());
-        w.sync();
-        CPPUNIT_ASSERT_EQUAL(1u, ev.syncs);
+        CPPUNIT_ASSERT(rig.w.unsynced());
+        rig.w.sync();
+        CPPUNIT_ASSERT_EQUAL(1u, rig.ev.syncs);
         for (int i = 0; i < 3; ++i) {
             CPPUNIT_ASSERT_EQUAL(std::uint32_t{kEntryDurable}, rig.ring.entry(e[i]).state.load());
             CPPUNIT_ASSERT_EQUAL(static_cast<std::uint64_t>(i + 1), rig.ring.entry(e[i]).seq);
         }
-        CPPUNIT_ASSERT(!w.unsynced());
+        CPPUNIT_ASSERT(!rig.w.unsynced());
         CPPUNIT_ASSERT_EQUAL(static_cast<std::int64_t>(rig.content().size()), rig.chain->synced);
     }
 
     void torn_write_is_cut_and_recorded() {
-        Rig rig;
-        Counting ev;
-        const WriterConfig cfg = unit_config(false);
-        LogWriter w(rig.ring, *rig.chain, rig.fd, cfg, ev);
-        std::uint32_t e = 0;
-        rig.ring.publish_begin(fields("begin", "a"), getpid(), e);
-        w.write_ready();
+        WriterRig rig(false);
+        rig.write_begins(1);
         const std::string torn = "{\"v\":1,\"seq\":2,\"node\":\"half a rec";
-        CPPUNIT_ASSERT_EQUAL(static_cast<ssize_t>(torn.size()), pwrite(rig.fd, torn.data(), torn.size(), rig.chain->size));
-        CPPUNIT_ASSERT(w.check_file());
-        rig.ring.publish_begin(fields("begin", "b"), getpid(), e);
-        w.write_ready();
-        const auto lines = rig.lines();
+        const auto lines = rig.write_after_tampering(torn, rig.chain->size);
         CPPUNIT_ASSERT_EQUAL(std::size_t{3}, lines.size());
         const auto rec = record(lines[1]);
         CPPUNIT_ASSERT_EQUAL(std::string("recovered"), rec["ev"].get<std::string>());
@@ -343,13 +357,8 @@ public:
     }
 
     void lines_appended_by_someone_else_are_not_adopted() {
-        Rig rig;
-        Counting ev;
-        const WriterConfig cfg = unit_config(false);
-        LogWriter w(rig.ring, *rig.chain, rig.fd, cfg, ev);
-        std::uint32_t e = 0;
-        for (int i = 0; i < 3; ++i) rig.ring.publish_begin(fields("begin", std::to_string(i)), getpid(), e);
-        w.write_ready();
+        WriterRig rig(false);
+        rig.write_begins(3);
         const FileHead h = read_head(*rig.chain);
         // A forged record, correctly chained to the last line.
         Record forged;
@@ -359,12 +368,7 @@ public:
         forged.method = "DELETE";
         forged.uri = "/cmi/everything";
         forged.prev = h.hash;
-        const std::string line = serialize(forged) + "\n";
-        CPPUNIT_ASSERT_EQUAL(static_cast<ssize_t>(line.size()), pwrite(rig.fd, line.data(), line.size(), h.size));
-        CPPUNIT_ASSERT(w.check_file());
-        rig.ring.publish_begin(fields("begin", "after"), getpid(), e);
-        w.write_ready();
-        const auto lines = rig.lines();
+        const auto lines = rig.write_after_tampering(serialize(forged) + "\n", h.size);
         CPPUNIT_ASSERT_EQUAL(std::size_t{6}, lines.size());
         const auto disc = record(lines[4]);
         CPPUNIT_ASSERT_EQUAL(std::string("discontinuity"), disc["ev"].get<std::string>());
@@ -374,25 +378,20 @@ public:
         CPPUNIT_ASSERT_EQUAL(h.seq + 1, disc["discontinuity"]["found"]["seq"].get<std::uint64_t>());
         const auto err = verify(rig.content());
         CPPUNIT_ASSERT(err);
-        CPPUNIT_ASSERT(ev.messages.back().rfind("1 the log was changed", 0) == 0);
+        CPPUNIT_ASSERT(rig.ev.messages.back().rfind("1 the log was changed", 0) == 0);
         CPPUNIT_ASSERT_EQUAL(std::uint64_t{1}, rig.chain->discontinuities.load());
     }
 
     void file_cut_back_is_not_adopted() {
-        Rig rig;
-        Counting ev;
-        const WriterConfig cfg = unit_config(false);
-        LogWriter w(rig.ring, *rig.chain, rig.fd, cfg, ev);
-        std::uint32_t e = 0;
-        for (int i = 0; i < 6; ++i) rig.ring.publish_begin(fields("begin", std::to_string(i)), getpid(), e);
-        w.write_ready();
+        WriterRig rig(false);
+        std::uint32_t e = rig.write_begins(6);
         const FileHead h = read_head(*rig.chain);
         auto lines = rig.lines();
         const off_t keep = static_cast<off_t>(lines[0].size() + lines[1].size());
         CPPUNIT_ASSERT_EQUAL(0, ftruncate(rig.fd, keep));
         rig.ring.publish_begin(fields("begin", "after"), getpid(), e);
-        CPPUNIT_ASSERT(w.check_file());
-        w.write_ready();
+        CPPUNIT_ASSERT(rig.w.check_file());
+        rig.w.write_ready();
         lines = rig.lines();
         CPPUNIT_ASSERT_EQUAL(std::size_t{4}, lines.size());
         const auto disc = record(lines[2]);
@@ -406,7 +405,6 @@ public:
     void killed_writer_loses_nothing() {
         Reaper reaper;
         Rig rig({128 * 1024, 512});
-        rig.shared->stop = 0;
         Counting ev;
         WriterConfig cfg = unit_config(false);
         cfg.poll_ns = 100000;
@@ -447,7 +445,6 @@ public:
         // the batch leaves begin records whose producers wait for durability;
         // the next writer finishes them (resume), none waits in vain.
         Rig rig({128 * 1024, 512});
-        rig.shared->stop = 0;
         Counting ev;
         auto restart = [&] { return start_writer(rig, ev, unit_config(true), true); };
         pid_t writer = restart();
@@ -455,14 +452,12 @@ public:
         for (int p = 0; p < 4; ++p) {
             producers.push_back(fork_run([&rig, p] {
                 for (int i = 0; i < 300; ++i) {
-                    std::uint32_t e = 0;
-                    const std::string txid = std::to_string(p * 1000 + i);
-                    if (admit_begin(rig.ring, fields("begin", txid), getpid(), 20000000000LL, e, true) != Ring::Admit::ok)
-                        _exit(2);
                     // Longer than any gap between writers here: a timeout means a waiter was left behind.
-                    if (await_entry(rig.ring, e, Await::durable, 15000000000LL) != kEntryDurable) _exit(4);
-                    if (admit_end(rig.ring, fields("end", txid), e, getpid(), 20000000000LL) != Ring::Admit::ok) _exit(3);
-                    rig.ring.release_entry(e, true);
+                    const auto durable = [&](std::uint32_t e) {
+                        return await_entry(rig.ring, e, Await::durable, 15000000000LL) != kEntryDurable ? 4 : 0;
+                    };
+                    const int rc = operation(rig.ring, std::to_string(p * 1000 + i), 20000000000LL, true, durable);
+                    if (rc) _exit(rc);
                 }
             }));
         }
@@ -551,13 +546,8 @@ public:
     void startup_plans() {
         const auto signer = cmi::Signer::from_pem(ed25519_pem());
         const auto key = cmi::SignatureVerifier::from_pem(signer.public_pem());
-        Rig rig;
-        Counting ev;
-        const WriterConfig cfg = unit_config(false);
-        LogWriter w(rig.ring, *rig.chain, rig.fd, cfg, ev);
-        std::uint32_t e = 0;
-        for (int i = 0; i < 5; ++i) rig.ring.publish_begin(fields("begin", std::to_string(i)), getpid(), e);
-        w.write_ready();
+        WriterRig rig(false);
+        rig.write_begins(5);
         const auto lines = rig.lines();
         auto saved_at = [&](std::size_t n, bool stopped) {
             SavedHead s;
@@ -609,10 +599,7 @@ public:
     void records_that_are_not_printable_never_reach_the_log() {
         // The ring is shared with every child: whatever is in it, a line of the
         // log is printable ASCII with no line feed inside.
-        Rig rig;
-        Counting ev;
-        const WriterConfig cfg = unit_config(false);
-        LogWriter w(rig.ring, *rig.chain, rig.fd, cfg, ev);
+        WriterRig rig(false);
         const std::string ok = fields("begin", "ok");
         std::uint32_t e = 0;
         for (const std::string& bad : {ok.substr(0, 20) + "\n" + ok.substr(20), ok + std::string(1, '\x7f'),
@@ -620,7 +607,7 @@ public:
             rig.ring.publish_begin(bad, getpid(), e);
             rig.ring.publish_begin(ok, getpid(), e);
         }
-        w.write_ready();
+        rig.w.write_ready();
         const auto lines = rig.lines();
         CPPUNIT_ASSERT_EQUAL(std::size_t{5}, lines.size());
         for (const auto& l : lines) CPPUNIT_ASSERT_EQUAL(std::string("ok"), record(l)["txid"].get<std::string>());

@@ -238,6 +238,12 @@ cat >> {self.root}/var/log/syslog
             time.sleep(0.05)
         os.kill(pid, 9)
 
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.cleanup()
+
     def cleanup(self):
         self.stop()
         if os.environ.get("CMI_KEEP_E2E_ROOT") is None:

@@ -25,6 +25,22 @@ SANITIZER = re.compile(r"(AddressSanitizer|UndefinedBehaviorSanitizer|LeakSaniti
 ERROR_LEVELS = re.compile(r"\] \[[a-z0-9_]+:(error|crit|alert|emerg)\] ")
 
 
+def child_processes(parent: int) -> list[dict]:
+    """The processes whose parent is `parent`: /proc/<pid>/status as a dict (plus "pid")."""
+    out = []
+    for p in os.listdir("/proc"):
+        if not p.isdigit():
+            continue
+        try:
+            status = open(f"/proc/{p}/status").read()
+        except OSError:
+            continue
+        fields = dict(line.split(":\t", 1) for line in status.splitlines() if ":\t" in line)
+        if fields.get("PPid", "").strip() == str(parent):
+            out.append({**{k: v.strip() for k, v in fields.items()}, "pid": int(p)})
+    return out
+
+
 def terminate(proc: subprocess.Popen, timeout: float, kill=None) -> None:
     """SIGTERM, and after `timeout` seconds `kill()` (default: SIGKILL to proc) if it has not exited."""
     if proc.poll() is not None:

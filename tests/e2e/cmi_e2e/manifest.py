@@ -3,6 +3,7 @@ the xmlsec1 CLI for an enveloped XML-DSig."""
 import base64
 import hashlib
 import subprocess
+from pathlib import Path
 
 from .content import cms_sign
 
@@ -49,6 +50,16 @@ def xmlsec1_sign(xml: str, cred, tmp) -> str:
     subprocess.run(["xmlsec1", "--sign", "--privkey-pem", f"{cred.key},{cred.cert}",
                     "--output", str(out), str(tmpl)], check=True, capture_output=True)
     return out.read_text()
+
+
+def stage_file(staging: Path, name: str, data: bytes) -> Path:
+    """A provider's staging tool writing a new file straight into the staging area
+    (a file of that name is replaced, not rewritten: a snapshot of it stays as it was)."""
+    path = staging / name
+    path.unlink(missing_ok=True)
+    path.write_bytes(data)
+    path.chmod(0o644)
+    return path
 
 
 class IngestRig:
