@@ -42,6 +42,8 @@ const char* header(request_rec* r, const char* name) {
 
 // The keyid's form and the signature's times (CMIContentSignatureMaxAge).
 void check_params(request_rec* r, const DirConfig& dc, const httpsig::Params& params) {
+    if (!dc.signer_keys_dir)
+        throw std::logic_error("CMIContentSignerKeys is not set for this location; RFC 9421 signatures cannot be verified");
     if (!httpsig::valid_keyid(params.keyid))
         throw ValidationError("signature-malformed", "keyid must match [A-Za-z0-9][A-Za-z0-9._-]{0,127}");
     httpsig::check_times(params, apr_time_sec(r->request_time), kClockSkew, signature_max_age(dc));
@@ -117,8 +119,6 @@ Expectation check_http_signature(request_rec* r, const DirConfig& dc) {
 }
 
 void judge_http_signature_again(request_rec* r, const DirConfig& dc, const Expectation& kept) {
-    if (!dc.signer_keys_dir)
-        throw std::logic_error("CMIContentSignerKeys is not set for this location; RFC 9421 signatures cannot be verified");
     check_params(r, dc, kept.http_signature.params);
     bool accepted = false;
     for (const DigestAlg alg : digest_algs(dc)) accepted = accepted || alg == kept.alg;
