@@ -6,6 +6,7 @@ Logins go through the real server (Digest SHA-256, children running as www-data)
 import grp
 import hashlib
 import os
+import signal
 import pty
 import pwd
 import stat
@@ -221,6 +222,9 @@ class Terminal:
     def __init__(self, server, *args):
         self.pid, self.fd = pty.fork()
         if self.pid == 0:  # the child: the pty is its controlling terminal and stdin
+            # As from an administrator's shell: ^C not ignored (a suite run in the
+            # background inherits SIGINT ignored, and a shell cannot trap that).
+            signal.signal(signal.SIGINT, signal.SIG_DFL)
             os.execv(tool(server), [tool(server), *map(str, args)])
         self.output = b""
 
