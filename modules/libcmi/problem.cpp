@@ -30,6 +30,7 @@ constexpr ProblemType kTypes[] = {
     {"copy-refused", 403, "Copy or move into a validated location refused"},
     {"method-refused", 405, "Method not allowed where content is validated"},
     {"partial-update-refused", 400, "Partial update not accepted where content is validated"},
+    {"redirect-refused", 403, "Internal redirect into another content policy refused"},
 };
 
 }  // namespace

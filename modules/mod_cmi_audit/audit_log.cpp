@@ -15,6 +15,8 @@
 #include <ap_mpm.h>
 #include <apr_shm.h>
 
+#include <cstdint>
+
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
@@ -135,12 +137,24 @@ AuditLog::AuditLog(apr_pool_t* pconf, server_rec* s, const ServerConfig& cfg, co
     set_process();  // the parent produces records itself under -X (one process)
 }
 
+namespace {
+// The chain state and the ring want cache-line alignment (their atomics are
+// alignas(64)); apr_shm's base address is only 8-aligned (APR keeps the size
+// in front of it), so the segment has a line more and starts at the next one.
+constexpr std::size_t kShmAlign = 64;
+
+char* aligned_base(apr_shm_t* shm) {
+    const auto at = reinterpret_cast<std::uintptr_t>(apr_shm_baseaddr_get(shm));
+    return reinterpret_cast<char*>((at + kShmAlign - 1) & ~std::uintptr_t{kShmAlign - 1});
+}
+}  // namespace
+
 void AuditLog::open_shared() {
     auto* kept = static_cast<Retained*>(ap_retained_data_get(kRetainedKey));
     if (!kept || !kept->shm) {
         kept = static_cast<Retained*>(ap_retained_data_create(kRetainedKey, sizeof(Retained)));
         const RingLimits l = limits();
-        const apr_status_t rv = apr_shm_create(&kept->shm, chain_bytes() + Ring::bytes_needed(l), nullptr,
+        const apr_status_t rv = apr_shm_create(&kept->shm, kShmAlign + chain_bytes() + Ring::bytes_needed(l), nullptr,
                                                server_->process->pool);  // the parent's lifetime
         if (rv != APR_SUCCESS) {
             kept->shm = nullptr;
@@ -148,11 +162,11 @@ void AuditLog::open_shared() {
         }
         // Anonymous shared memory comes zeroed: only the control parts are
         // laid out (touching the whole ring would commit all of it at once).
-        auto* base = static_cast<char*>(apr_shm_baseaddr_get(kept->shm));
+        char* base = aligned_base(kept->shm);
         init_chain_state(*reinterpret_cast<ChainState*>(base));
         Ring::create(base + chain_bytes(), l);
     }
-    auto* base = static_cast<char*>(apr_shm_baseaddr_get(kept->shm));
+    char* base = aligned_base(kept->shm);
     chain_ = reinterpret_cast<ChainState*>(base);
     ring_.emplace(Ring::attach(base + chain_bytes()));
 }

@@ -6,6 +6,7 @@
 #include "httpd/request_chain.hpp"
 #include "httpd/transaction.hpp"
 #include "mod_cmi_content/content_config.hpp"
+#include "mod_cmi_content/redirect_policy.hpp"
 
 namespace cmi::content {
 namespace {
@@ -23,7 +24,9 @@ struct BodyGuard {
     Verdict verdict = Verdict::undecided;
     ap_filter_rec_t* frec = nullptr;
     void* ctx = nullptr;
-    const ap_conf_vector_t* judged = nullptr;  // the configuration an `open` verdict was reached under
+    const ap_conf_vector_t* judged = nullptr;  // the configuration the verdict was last reached or confirmed under
+    JudgedBody policy;                         // guarded: the policy it was judged by and the signature it passed
+    bool seal_added = false;
 };
 
 struct Seal {
@@ -71,7 +74,8 @@ extern "C" apr_status_t sealed_filter(ap_filter_t* f, apr_bucket_brigade*, ap_in
 
 void seal(request_rec* r, BodyGuard& g) {
     g.verdict = Verdict::sealed;
-    if (g.frec) return;
+    if (g.seal_added) return;
+    g.seal_added = true;
     ap_filter_t* f = ap_add_input_filter(kSealedFilterName, httpd::pool_new<Seal>(httpd::first_request(r)->pool), r,
                                          r->connection);
     g.frec = f->frec;
@@ -132,23 +136,53 @@ void guard_body(request_rec* r, ap_filter_t* f) {
     g.ctx = f->ctx;
 }
 
+void keep_signer(request_rec* r, const Expectation* signer) {
+    guard_of(r).policy.signer = signer;
+}
+
+namespace {
+
+const DirConfig& content_config(request_rec* r) {
+    return *static_cast<const DirConfig*>(ap_get_module_config(r->per_dir_config, &cmi_content_module));
+}
+
+// A guarded body handed to r's location: that location's policy must hold too.
+int judge_where_it_lands(request_rec* r, BodyGuard& g) {
+    const DirConfig& now = content_config(r);
+    const int status = judge_in_new_location(r, now, g.policy);
+    if (status != DECLINED && status != OK) {
+        seal(r, g);  // refused here: no later handler of the chain reads it either
+        r->connection->keepalive = AP_CONN_CLOSE;
+        return status;
+    }
+    if (validates_body(r)) g.policy.policy = &now;
+    g.judged = r->per_dir_config;
+    return status;
+}
+
+}  // namespace
+
 int validate_body_once(request_rec* r, int (*validate)(request_rec*)) {
     if (r->main) return DECLINED;
     BodyGuard& g = guard_of(r);
-    if (g.verdict == Verdict::guarded || g.verdict == Verdict::sealed) return DECLINED;
+    if (g.verdict == Verdict::sealed) return DECLINED;
+    if (g.verdict == Verdict::guarded) return judge_where_it_lands(r, g);
     const int status = validate(r);
-    if (status != DECLINED && status != OK) g.verdict = Verdict::sealed;  // refused: nobody reads it
-    else if (g.verdict == Verdict::undecided || g.verdict == Verdict::open) {
-        g.verdict = Verdict::open;
-        g.judged = r->per_dir_config;
+    if (status != DECLINED && status != OK) {
+        g.verdict = Verdict::sealed;  // refused: nobody reads it
+        return status;
     }
+    if (g.verdict == Verdict::undecided) g.verdict = Verdict::open;
+    if (g.verdict == Verdict::guarded) g.policy.policy = &content_config(r);
+    g.judged = r->per_dir_config;
     return status;
 }
 
 int judge_moved_request(request_rec* r, int (*judge)(request_rec*)) {
     if (r->main) return DECLINED;
     const BodyGuard* g = find_guard(r);
-    if (!g || g->verdict != Verdict::open || g->judged == r->per_dir_config) return DECLINED;
+    if (!g || (g->verdict != Verdict::open && g->verdict != Verdict::guarded) || g->judged == r->per_dir_config)
+        return DECLINED;
     return judge(r);
 }
 

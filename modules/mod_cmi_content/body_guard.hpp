@@ -7,6 +7,7 @@
 // front of every request of the chain that could read the body.
 #pragma once
 #include "httpd/httpd_includes.hpp"
+#include "mod_cmi_content/request_state.hpp"
 
 namespace cmi::content {
 
@@ -17,14 +18,20 @@ void register_body_guard();
 // of r's chain reads the body through this filter instance.
 void guard_body(request_rec* r, ap_filter_t* f);
 
+// The signature the body of r's chain passed (r->pool-owned), kept for the
+// locations a redirect may hand it to (redirect_policy.hpp).
+void keep_signer(request_rec* r, const Expectation* signer);
+
 // fixups: runs `validate` on r unless the body of r's received request already
 // has its guard (a redirected request inherits it: one validation, one nonce,
-// one read of the body); records what was decided.
+// one read of the body); records what was decided. A redirected request whose
+// location has another content policy has the kept signer judged by it
+// (redirect_policy.hpp); refused, the body is sealed.
 int validate_body_once(request_rec* r, int (*validate)(request_rec*));
 
 // Late fixups (after mod_dir's): when r's configuration changed after the body
-// was judged open (ap_internal_fast_redirect: DirectoryIndex, FallbackResource
-// hand r a subrequest's location), `judge` runs again for the new location.
+// was judged (ap_internal_fast_redirect: DirectoryIndex, FallbackResource hand r
+// a subrequest's location), `judge` runs again for the new location.
 int judge_moved_request(request_rec* r, int (*judge)(request_rec*));
 
 // Whether r's location validates r's body (mod_cmi_content.cpp).

@@ -15,4 +15,11 @@ struct HeaderVerdict {
 
 HeaderVerdict check_headers(request_rec* r, const DirConfig& dc);
 
+// A body whose signature `kept` passed check_headers under one location, handed
+// (internal or fast redirect) to a location `dc` with another policy: the signer
+// judged again by `dc` as check_headers would judge it there — formats, trust
+// anchors, EKU, CRL, keys, max age, digest algorithms, bound signer — without the
+// body, and without recording its nonce or target again. DECLINED, or the refusal.
+int judge_signer_again(request_rec* r, const DirConfig& dc, const Expectation& kept);
+
 }  // namespace cmi::content

@@ -40,6 +40,33 @@ const char* header(request_rec* r, const char* name) {
     return v;
 }
 
+// The keyid's form and the signature's times (CMIContentSignatureMaxAge).
+void check_params(request_rec* r, const DirConfig& dc, const httpsig::Params& params) {
+    if (!dc.signer_keys_dir)
+        throw std::logic_error("CMIContentSignerKeys is not set for this location; RFC 9421 signatures cannot be verified");
+    if (!httpsig::valid_keyid(params.keyid))
+        throw ValidationError("signature-malformed", "keyid must match [A-Za-z0-9][A-Za-z0-9._-]{0,127}");
+    httpsig::check_times(params, apr_time_sec(r->request_time), kClockSkew, signature_max_age(dc));
+}
+
+// The signer: the key of its keyid in CMIContentSignerKeys, fit to sign content
+// (CMIContentSignerEKU, CMIContentCRL), and the signature verifies over `base`
+// with it. Throws ValidationError.
+ossl::Pkey judge_signer(request_rec* r, const DirConfig& dc, const httpsig::Signature& sig, const std::string& base) {
+    const std::string key_file = std::string(dc.signer_keys_dir) + "/" + sig.params.keyid + ".pem";
+    const std::string pem = httpsig::read_key_file(key_file);
+    ossl::Pkey key = httpsig::public_key_from_pem(pem);
+    if (!key) throw ValidationError("signer-untrusted", "keyid '" + sig.params.keyid + "' is not a known content signer");
+    httpsig::check_signer_key(pem, key.get(), apr_time_sec(r->request_time), sig.params.keyid, dc.signer_purposes,
+                              dc.crl);
+    const httpsig::Alg alg = httpsig::resolve_alg(sig.params.alg, key.get());
+    if (!httpsig::verify_base(alg, key.get(), base, sig.value))
+        throw ValidationError("signature-invalid", std::string("the ") + httpsig::alg_name(alg) +
+                                                       " signature does not verify with the key of keyid '" +
+                                                       sig.params.keyid + "'");
+    return key;
+}
+
 }  // namespace
 
 bool has_http_signature(request_rec* r) {
@@ -53,38 +80,26 @@ Expectation check_http_signature(request_rec* r, const DirConfig& dc) {
     const char* sig_field = header(r, "Signature");
     const char* digest_field = header(r, "Content-Digest");
 
-    const httpsig::Signature sig = httpsig::parse_signature_fields(input, sig_field);
+    Expectation e;
+    e.http_signature = httpsig::parse_signature_fields(input, sig_field);
+    const httpsig::Signature& sig = e.http_signature;
     // Only a signature over the body digest and the method binds this content to this operation.
     httpsig::require_component(sig.params, "content-digest");
     httpsig::require_component(sig.params, "@method");
     // ... and its target: else a captured request could be replayed to any path.
     httpsig::require_target(sig.params, server_config(r->server).several_hosts);
-    if (!httpsig::valid_keyid(sig.params.keyid))
-        throw ValidationError("signature-malformed", "keyid must match [A-Za-z0-9][A-Za-z0-9._-]{0,127}");
-    const long max_age = signature_max_age(dc);
-    httpsig::check_times(sig.params, apr_time_sec(r->request_time), kClockSkew, max_age);
+    check_params(r, dc, sig.params);
 
     ClaimedDigest claimed;
     try {
         claimed = parse_content_digest(digest_field, digest_algs(dc));
-    } catch (const ContentDigestError& e) {
-        throw ValidationError("signature-malformed", e.what());
+    } catch (const ContentDigestError& ex) {
+        throw ValidationError("signature-malformed", ex.what());
     }
 
-    const std::string key_file = std::string(dc.signer_keys_dir) + "/" + sig.params.keyid + ".pem";
-    const std::string pem = httpsig::read_key_file(key_file);
-    ossl::Pkey key = httpsig::public_key_from_pem(pem);
-    if (!key) throw ValidationError("signer-untrusted", "keyid '" + sig.params.keyid + "' is not a known content signer");
-    httpsig::check_signer_key(pem, key.get(), apr_time_sec(r->request_time), sig.params.keyid, dc.signer_purposes,
-                              dc.crl);
-    const httpsig::Alg alg = httpsig::resolve_alg(sig.params.alg, key.get());
-    const std::string base = httpsig::signature_base(sig.params, request_view(r));
-    if (!httpsig::verify_base(alg, key.get(), base, sig.value))
-        throw ValidationError("signature-invalid", std::string("the ") + httpsig::alg_name(alg) +
-                                                       " signature does not verify with the key of keyid '" +
-                                                       sig.params.keyid + "'");
-    publish_http_signature_evidence(r, base, sig.value, sig.params.keyid, key.get());
-    Expectation e;
+    e.http_base = httpsig::signature_base(sig.params, request_view(r));
+    ossl::Pkey key = judge_signer(r, dc, sig, e.http_base);
+    publish_http_signature_evidence(r, e.http_base, sig.value, sig.params.keyid, key.get());
     e.format = "http-signature";
     e.alg = claimed.alg;
     e.digest = claimed.value;
@@ -93,7 +108,7 @@ Expectation check_http_signature(request_rec* r, const DirConfig& dc) {
     if (sig.params.nonce) {
         // The signature is accepted until created + max age (or expires, if
         // sooner), each plus the clock skew: the nonce must be remembered as long.
-        int64_t until = *sig.params.created + max_age;
+        int64_t until = *sig.params.created + signature_max_age(dc);
         if (sig.params.expires && *sig.params.expires < until) until = *sig.params.expires;
         e.has_nonce = true;
         e.nonce = *sig.params.nonce;
@@ -101,6 +116,16 @@ Expectation check_http_signature(request_rec* r, const DirConfig& dc) {
         e.nonce_made_after = apr_time_from_sec(*sig.params.created - kClockSkew);
     }
     return e;
+}
+
+void judge_http_signature_again(request_rec* r, const DirConfig& dc, const Expectation& kept) {
+    check_params(r, dc, kept.http_signature.params);
+    bool accepted = false;
+    for (const DigestAlg alg : digest_algs(dc)) accepted = accepted || alg == kept.alg;
+    if (!accepted)
+        throw ValidationError("signature-malformed", std::string("Content-Digest: ") + digest_alg_name(kept.alg) +
+                                                         " is not accepted here (CMIContentDigestAlgorithms)");
+    judge_signer(r, dc, kept.http_signature, kept.http_base);
 }
 
 }  // namespace cmi::content

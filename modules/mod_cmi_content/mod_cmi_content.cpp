@@ -48,6 +48,7 @@ int validate(request_rec* r) {
 
     const HeaderVerdict v = check_headers(r, dc);
     if (v.status != DECLINED || !v.state) return v.status;
+    keep_signer(r, &v.state->expect);
     if (spools(dc)) return spool_and_verify(r, dc, *v.state);
     add_body_filter(r, v.state);
     return DECLINED;

@@ -3,6 +3,7 @@
 #pragma once
 #include "httpd/httpd_includes.hpp"
 #include "libcmi/digest.hpp"
+#include "libcmi/http_signature.hpp"
 
 #include <string>
 
@@ -23,6 +24,13 @@ struct Expectation {
     std::string signature_id;
     apr_time_t signature_until = 0;
     std::string signature_owner;  // whom its replay cache entries are charged to: the certificate's subject at its CA
+    // What a location with another policy judges the signer by after an internal
+    // redirect, without the body (redirect_policy.hpp): the CMS as sent, or the
+    // RFC 9421 signature and the base it verified over (the redirected request has
+    // another target).
+    std::string cms_der;
+    httpsig::Signature http_signature;
+    std::string http_base;
 };
 
 // Seconds a client clock may be ahead or behind (RFC 9421 created, CMS signingTime).

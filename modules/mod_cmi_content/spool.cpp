@@ -40,20 +40,23 @@ void register_spool_filter() {
     register_read_ahead_filter(kReplayFilterName);
 }
 
-int spool_and_verify(request_rec* r, const DirConfig& dc, RequestState& st) {
+namespace {
+
+// Reads r's body into an unlinked spool file, `seen` called on every piece; once
+// `verdict` (DECLINED or a refusal status) lets it, the handler reads the copy.
+template <class Seen, class Verdict>
+int spool(request_rec* r, const DirConfig& dc, Seen&& seen, Verdict&& verdict) {
     apr_file_t* file = open_spool(r, dc);
     apr_off_t size = 0;
     if (const int status = read_body(r, [&](const char* data, apr_size_t len) {
-            st.digest.update(data, len);
+            seen(data, len);
             if (apr_file_write_full(file, data, len, nullptr) != APR_SUCCESS)
                 throw std::runtime_error("cannot write the spool file");
             size += static_cast<apr_off_t>(len);
         });
         status != OK)
         return status;
-    std::string detail;
-    if (const char* code = conclude(r, st, detail)) return httpd::refuse(r, cmi_content_module, code, detail);
-
+    if (const int status = verdict(); status != DECLINED) return status;
     apr_off_t start = 0;
     if (apr_file_seek(file, APR_SET, &start) != APR_SUCCESS) throw std::runtime_error("cannot rewind the spool file");
     apr_bucket_brigade* body = apr_brigade_create(r->pool, r->connection->bucket_alloc);
@@ -61,6 +64,22 @@ int spool_and_verify(request_rec* r, const DirConfig& dc, RequestState& st) {
     APR_BRIGADE_INSERT_TAIL(body, apr_bucket_eos_create(r->connection->bucket_alloc));
     replay_to_handler(r, kReplayFilterName, body, size);
     return DECLINED;
+}
+
+}  // namespace
+
+int spool_and_verify(request_rec* r, const DirConfig& dc, RequestState& st) {
+    return spool(
+        r, dc, [&](const char* data, apr_size_t len) { st.digest.update(data, len); },
+        [&] {
+            std::string detail;
+            const char* code = conclude(r, st, detail);
+            return code ? httpd::refuse(r, cmi_content_module, code, detail) : DECLINED;
+        });
+}
+
+int spool_verified_body(request_rec* r, const DirConfig& dc) {
+    return spool(r, dc, [](const char*, apr_size_t) {}, [] { return DECLINED; });
 }
 
 }  // namespace cmi::content

@@ -14,4 +14,9 @@ void register_spool_filter();
 // the handler may run (reading from the spool), or the status to return.
 int spool_and_verify(request_rec* r, const DirConfig& dc, RequestState& st);
 
+// A body verified as it streams (by the filter of the request it was redirected
+// from, in r's input chain), read whole into a spool file before r's handler runs:
+// the handler of a spooling location sees no byte of a body that fails.
+int spool_verified_body(request_rec* r, const DirConfig& dc);
+
 }  // namespace cmi::content

@@ -2,17 +2,25 @@
 internal redirects (mod_actions, mod_rewrite [PT], ErrorDocument, mod_dir) and
 subrequests — no redirected handler reads a body that bypassed it, and a valid body
 reaches the redirected handler whole (stream, spool and manifest modes, HTTP/1.1 and
-HTTP/2). mod_cmi_audit's body digest follows the same way."""
+HTTP/2). mod_cmi_audit's body digest follows the same way.
+A redirect into a location with another content policy (trust anchors, bound signer,
+formats, EKU, CRL, signer keys, max age, Decoupled Upload) is judged by that policy too
+(issue 17 red team): re-judged from what the first verification kept, never by reading
+the body again."""
 import base64
+import datetime
 import hashlib
 import os
 
 import pytest
 import requests
+from cryptography.x509.oid import ExtendedKeyUsageOID as EKU
 
 from cmi_e2e.audit import records_of
 from cmi_e2e.clients import curl
+from cmi_e2e.cms_build import CmsSigner
 from cmi_e2e.content import cms_sign, flip_last_byte, write_cgi, www_owned_dir
+from cmi_e2e.httpsig import new_key, public_pem, sign_request
 from cmi_e2e.problems import assert_problem
 
 NS = "urn:mod-cmi:manifest:1"
@@ -104,6 +112,77 @@ Alias /idx/ "{idx}/"
     SetHandler cmi-ingest
     Action cmi-ingest /cgi-r/echo.sh virtual
 </Location>
+
+# The location a redirect lands in applies its own policy. Uploads come in under /pt/
+# (CA-A and CA-B trusted, RFC 9421 keys A, clientAuth allowed, signatures an hour old
+# accepted) and are handed on to /pt/<policy>/in/echo, each stricter in one way.
+ScriptAliasMatch "^/pt/[a-z-]+/in/echo" "{cgi}/echo.sh"
+<Location /pt/>
+    CMIContentValidation Required
+    CMIContentTrustAnchors "{anchors_ab}"
+    CMIContentSignerKeys "{keys_a}"
+    CMIContentSignerEKU clientAuth
+    CMIContentSignatureMaxAge 3600
+</Location>
+<Location /pt/ca-b/>
+    CMIContentTrustAnchors "{ca_b}"
+</Location>
+<Location /pt/bound/>
+    AuthType Basic
+    AuthName "cmi"
+    AuthBasicProvider file
+    AuthUserFile "{htpasswd_ab}"
+    Require valid-user
+    CMIContentBindSigner On
+</Location>
+<Location /pt/hs-only/>
+    CMIContentFormats http-signature
+</Location>
+<Location /pt/keys-b/>
+    CMIContentSignerKeys "{keys_b}"
+</Location>
+<Location /pt/crl/>
+    CMIContentCRL "{crl}"
+</Location>
+<Location /pt/eku/>
+    CMIContentSignerEKU 1.3.6.1.4.1.55555.1
+</Location>
+<Location /pt/age/>
+    CMIContentSignatureMaxAge 300
+</Location>
+<Location /pt/spool/>
+    CMIContentSpool On
+    CMIContentSpoolDir "{spool_rp}"
+</Location>
+<Location /pt/ingest-b/>
+    CMIDecoupledManifest On
+    CMIStagingRoot "{staging_b}"
+</Location>
+{pt_routes}
+# A manifest handed to a Decoupled Upload location with another staging root.
+<Location /ingest-a/>
+    CMIDecoupledManifest On
+    CMIStagingRoot "{staging}"
+    CMIContentTrustAnchors "{ca}"
+    SetHandler pt-ingest-b
+    Action pt-ingest-b /pt/ingest-b/in/echo virtual
+</Location>
+"""
+
+# /pt/from-<policy>/ (mod_rewrite [PT]), /pt/act-<policy>/ (mod_actions), /pt/fb-<policy>/ (mod_dir
+# FallbackResource: a fast redirect) hand every request to /pt/<policy>/in/echo.
+PT_POLICIES = ("ca-b", "bound", "hs-only", "keys-b", "crl", "eku", "age", "spool", "ingest-b")
+PT_ROUTE = """<Location /pt/from-{p}/>
+    RewriteEngine On
+    RewriteRule .* /pt/{p}/in/echo [PT]
+</Location>
+<Location /pt/act-{p}/>
+    SetHandler pt-{p}
+    Action pt-{p} /pt/{p}/in/echo virtual
+</Location>
+<Location /pt/fb-{p}/>
+    FallbackResource /pt/{p}/in/echo
+</Location>
 """
 
 ECHO_CGI = """h=$(sha256sum | cut -d' ' -f1)
@@ -131,14 +210,45 @@ def server(httpd):
     write_cgi(idx / "upload.cgi", ECHO_CGI.format(marker=markers / "read"))
     htpasswd = root / "conf" / "htpasswd-redirects"
     htpasswd.write_text("provider-a:{SHA}5en6G6MezRroT3XKqkdPOmY/BfQ=\n")  # secret
+    pt = policy_rig(httpd)
     httpd.audit_log = root / "logs" / "audit-redirects.log"
     mods = "".join(f'LoadModule {m}_module "{httpd.stock_dir}/mod_{m}.so"\n'
                    for m in ("actions", "rewrite", "reflector"))
     httpd.configure(CONFIG.format(cgi=cgi, ca=httpd.pki.ca_cert, spool=spool, staging=staging, htpasswd=htpasswd,
-                                  idx=idx),
+                                  idx=idx, pt_routes="".join(PT_ROUTE.format(p=p) for p in PT_POLICIES), **pt.paths),
                     server_snippet=mods + f'CMIAuditLog "{httpd.audit_log}"\n')
     httpd.redirect_marker, httpd.redirect_staging = markers / "read", staging
+    httpd.pt = pt
     return httpd
+
+
+class PolicyRig:
+    """The keys, certificates and files of the /pt/ locations."""
+
+
+def policy_rig(httpd) -> PolicyRig:
+    pki, root, rig = httpd.pki, httpd.root, PolicyRig()
+    ca_b = pki.new_ca("rp-ca-b", "mod_cmi redirect CA B")
+    ca_b_pem = pki.dir / "rp-ca-b.pem"
+    anchors_ab = root / "conf" / "rp-anchors-ab.pem"
+    anchors_ab.write_bytes(pki.ca_cert.read_bytes() + ca_b_pem.read_bytes())
+    rig.signer_b = pki.issue("rp-signer-b", "provider-b", [EKU.EMAIL_PROTECTION], issuer=ca_b)
+    rig.clientauth = pki.issue("rp-clientauth", "provider-clientauth", [EKU.CLIENT_AUTH])
+    rig.key_a, rig.key_b = new_key("ed25519"), new_key("ed25519")
+    keys_a, keys_b = root / "conf" / "rp-keys-a", root / "conf" / "rp-keys-b"
+    for d, key in ((keys_a, rig.key_a), (keys_b, rig.key_b)):  # the same keyid, another key
+        d.mkdir(exist_ok=True)
+        (d / "rp-signer.pem").write_bytes(public_pem(key))
+    htpasswd_ab = root / "conf" / "htpasswd-rp"
+    htpasswd_ab.write_text("provider-a:{SHA}5en6G6MezRroT3XKqkdPOmY/BfQ=\n"
+                           "provider-b:{SHA}5en6G6MezRroT3XKqkdPOmY/BfQ=\n")  # secret
+    for p in PT_POLICIES:  # FallbackResource needs the directory it falls back from
+        www_owned_dir(root / "htdocs" / "pt" / f"fb-{p}")
+    rig.staging_b = www_owned_dir(root / "var" / "staging-rp-b")
+    rig.paths = dict(anchors_ab=anchors_ab, ca_b=ca_b_pem, keys_a=keys_a, keys_b=keys_b, htpasswd_ab=htpasswd_ab,
+                     crl=pki.crl(root / "conf" / "rp-client.crl.pem", revoked=[pki.client]),
+                     staging_b=rig.staging_b, spool_rp=www_owned_dir(root / "var" / "spool-rp"))
+    return rig
 
 
 def sha(data: bytes) -> str:
@@ -296,15 +406,20 @@ def test_valid_body_through_rewrite_to_dav_is_created(server, tmp):
     assert (server.dav_dir / "redirected" / "valid.bin").read_bytes() == body
 
 
-def test_valid_manifest_reaches_the_redirected_ingest_whole(server, tmp):
+def staged_manifest(server, tmp, staging) -> bytes:
+    """A manifest of one file staged in `staging`, signed by provider-a."""
     data = os.urandom(10_000)
-    (server.redirect_staging / "a.bin").write_bytes(data)
-    os.chmod(server.redirect_staging / "a.bin", 0o644)
+    (staging / "a.bin").write_bytes(data)
+    os.chmod(staging / "a.bin", 0o644)
     cms = cms_sign(data, server.pki.client, tmp)
     digest = base64.b64encode(hashlib.sha256(data).digest()).decode()
-    body = (f'<Manifest xmlns="{NS}"><ContentItem id="a"><Location>a.bin</Location>'
+    return (f'<Manifest xmlns="{NS}"><ContentItem id="a"><Location>a.bin</Location>'
             f'<Digest algorithm="sha-256">{digest}</Digest><SignedHash format="cms">{cms}</SignedHash>'
             '</ContentItem></Manifest>').encode()
+
+
+def test_valid_manifest_reaches_the_redirected_ingest_whole(server, tmp):
+    body = staged_manifest(server, tmp, server.redirect_staging)
     server.redirect_marker.unlink(missing_ok=True)
     r = requests.post(server.url("/ingest-act/"), data=body, headers={"Content-Type": "application/xml"},
                       verify=str(server.pki.ca_cert), timeout=60)
@@ -322,3 +437,143 @@ def test_audit_digest_follows_the_redirect(server, tmp):
     assert end["request"]["digest"] == "sha-256=:" + base64.b64encode(hashlib.sha256(body).digest()).decode() + ":"
     assert end["validation"]["result"] == "valid"
 
+
+
+# --- the location a redirect lands in applies its own content policy --------------------------
+# Each body below is valid under /pt/, where the request comes in, and refused by the
+# location it is handed to (as that location refuses it when asked directly); the
+# handler there never runs.
+
+ROUTES = ("from", "act", "fb")  # mod_rewrite [PT], mod_actions, mod_dir's fast redirect
+
+
+def pt_put(server, route, policy, body, headers, **kw):
+    method = "POST" if route == "fb" else "PUT"  # FallbackResource: a POST to a missing file
+    return put(server, f"/pt/{route}-{policy}/upload.bin", body, headers, method=method, **kw)
+
+
+def signed(server, tmp, cred=None, size=30_000):
+    body = os.urandom(size)
+    return body, {"CMI-Content-Signature": cms_sign(body, cred or server.pki.client, tmp)}
+
+
+def http_signed(server, route, policy, key, nonce=None, size=30_000):
+    body = os.urandom(size)
+    method = "POST" if route == "fb" else "PUT"
+    url = server.url(f"/pt/{route}-{policy}/upload.bin")
+    return body, sign_request(method, url, body, key, "rp-signer", "ed25519", nonce=nonce)
+
+
+def assert_refused_there(r, server, status, code, policy):
+    """Refused as /pt/<policy>/ refuses, and its CGI never ran."""
+    doc = assert_problem(r, status, code)
+    assert what_the_cgi_read(server) is None, f"the handler of /pt/{policy}/ ran"
+    return doc
+
+
+@pytest.mark.parametrize("route", ROUTES)
+def test_redirect_into_a_location_trusting_another_ca_is_refused(server, tmp, route):
+    # provider-a's CA is trusted where the upload comes in, not where it lands.
+    body, headers = signed(server, tmp)
+    assert_refused_there(pt_put(server, route, "ca-b", body, headers), server, 403, "signer-untrusted", "ca-b")
+    # A signer of CA-B satisfies both: re-judged, accepted, the body reaches the CGI whole.
+    body, headers = signed(server, tmp, server.pt.signer_b)
+    r = pt_put(server, route, "ca-b", body, headers)
+    assert r.status_code == 200, r.text
+    assert cgi_env(r.text)["body"] == sha(body) == what_the_cgi_read(server)
+
+
+@pytest.mark.parametrize("route", ROUTES)
+def test_redirect_into_a_location_binding_another_signer_is_refused(server, tmp, route):
+    # provider-b logs in at /pt/bound/ (CMIContentBindSigner On) with provider-a's content.
+    auth = {"Authorization": "Basic " + base64.b64encode(b"provider-b:secret").decode()}
+    body, headers = signed(server, tmp)
+    r = pt_put(server, route, "bound", body, {**headers, **auth})
+    assert_refused_there(r, server, 403, "signer-not-bound", "bound")
+    body, headers = signed(server, tmp, server.pki.client_b)
+    r = pt_put(server, route, "bound", body, {**headers, **auth})
+    if route == "fb":
+        # mod_dir's fast redirect takes the subrequest's location but not the user it
+        # authenticated (ap_internal_fast_redirect copies no r->user): nobody to bind to.
+        assert_refused_there(r, server, 403, "signer-not-bound", "bound")
+        return
+    assert r.status_code == 200, r.text
+    assert cgi_env(r.text)["body"] == sha(body)
+
+
+@pytest.mark.parametrize("route", ROUTES)
+def test_cms_upload_redirected_into_an_http_signature_only_location_is_refused(server, tmp, route):
+    body, headers = signed(server, tmp)
+    assert_refused_there(pt_put(server, route, "hs-only", body, headers), server, 400, "signature-required",
+                         "hs-only")
+    # An RFC 9421 upload with a nonce is accepted there: the nonce is recorded once, not
+    # taken for its own replay when the redirect is judged.
+    body, headers = http_signed(server, route, "hs-only", server.pt.key_a, nonce=os.urandom(12).hex())
+    r = pt_put(server, route, "hs-only", body, headers)
+    assert r.status_code == 200, r.text
+    assert cgi_env(r.text)["body"] == sha(body) == what_the_cgi_read(server)
+
+
+@pytest.mark.parametrize("route", ROUTES)
+def test_redirect_into_a_location_with_another_key_for_the_keyid_is_refused(server, tmp, route):
+    body, headers = http_signed(server, route, "keys-b", server.pt.key_a)
+    assert_refused_there(pt_put(server, route, "keys-b", body, headers), server, 422, "signature-invalid", "keys-b")
+
+
+@pytest.mark.parametrize("route", ROUTES)
+def test_redirect_into_a_location_with_a_crl_revoking_the_signer_is_refused(server, tmp, route):
+    body, headers = signed(server, tmp)
+    assert_refused_there(pt_put(server, route, "crl", body, headers), server, 403, "signer-untrusted", "crl")
+    body, headers = signed(server, tmp, server.pki.client_b)  # not revoked
+    assert pt_put(server, route, "crl", body, headers).status_code == 200
+
+
+@pytest.mark.parametrize("route", ROUTES)
+def test_redirect_into_a_location_without_the_signers_eku_is_refused(server, tmp, route):
+    body, headers = signed(server, tmp, server.pt.clientauth)  # clientAuth only: allowed under /pt/
+    assert_refused_there(pt_put(server, route, "eku", body, headers), server, 403, "signer-untrusted", "eku")
+
+
+@pytest.mark.parametrize("route", ROUTES)
+def test_redirect_into_a_location_with_a_shorter_max_age_is_refused(server, tmp, route):
+    # Signed 20 minutes ago: within /pt/'s hour, outside /pt/age/'s 300 s.
+    body = os.urandom(30_000)
+    then = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(minutes=20)
+    headers = {"CMI-Content-Signature": CmsSigner(server.pki.client).sign(body, signing_time=then)}
+    assert_refused_there(pt_put(server, route, "age", body, headers), server, 422, "signature-invalid", "age")
+
+
+@pytest.mark.parametrize("route", ROUTES)
+def test_redirect_from_stream_into_spool_mode_never_runs_the_handler_on_a_tampered_body(server, tmp, route):
+    # Verified as it streams where it comes in; /pt/spool/ promises its handler a body
+    # that has passed: it is read whole (and fails) before the CGI runs.
+    body, headers = tampered(server, tmp)
+    assert_refused_there(pt_put(server, route, "spool", body, headers), server, 422, "digest-mismatch", "spool")
+    body, headers = signed(server, tmp)
+    r = pt_put(server, route, "spool", body, headers)
+    assert r.status_code == 200, r.text
+    env = cgi_env(r.text)
+    assert env["body"] == sha(body) == what_the_cgi_read(server)
+    assert env["validation"] == "valid" and env["length"] == str(len(body))
+
+
+@pytest.mark.parametrize("route", ROUTES)
+def test_upload_redirected_into_a_manifest_location_is_refused(server, tmp, route):
+    # A signed upload is no validated manifest: the ingest handler there would take its
+    # body for one whose items were checked.
+    body, headers = signed(server, tmp)
+    offset = server.log_size()
+    doc = assert_refused_there(pt_put(server, route, "ingest-b", body, headers), server, 403, "redirect-refused",
+                               "ingest-b")
+    assert "/pt/ingest-b/in/echo" in doc["detail"]
+    assert "CMI30014" in server.log_since(offset)
+
+
+def test_manifest_redirected_into_another_staging_root_is_refused(server, tmp):
+    body = staged_manifest(server, tmp, server.redirect_staging)
+    server.redirect_marker.unlink(missing_ok=True)
+    offset = server.log_size()
+    r = requests.post(server.url("/ingest-a/"), data=body, headers={"Content-Type": "application/xml"},
+                      verify=str(server.pki.ca_cert), timeout=60)
+    assert_refused_there(r, server, 403, "redirect-refused", "ingest-b")
+    assert "CMI30014" in server.log_since(offset)
