@@ -67,6 +67,7 @@ def hammer(server, paths):
         return set().union(*pool.map(one, chunks))
 
 
+@pytest.mark.longrun  # RSS: meaningless under ASan (quarantine, shadow memory); ./dev test runs it
 def test_child_memory_stays_bounded_under_distinct_queries(server):
     # Warm every worker thread up with the same URL: what malloc keeps from
     # parsing 65 KB documents is not what is measured.
