@@ -88,6 +88,28 @@ pid_t fork_run(const std::function<void()>& f) {
     return pid;
 }
 
+// `producers` processes, each publishing the begin records text(p, 0..records-1)
+// in order (let go of at once; retried while the ring is full); their pids.
+std::vector<pid_t> start_producers(Ring& ring, int producers, int records,
+                                   const std::function<std::string(int, int)>& text) {
+    std::vector<pid_t> pids;
+    for (int p = 0; p < producers; ++p) {
+        pids.push_back(fork_run([&ring, &text, p, records] {
+            for (int i = 0; i < records; ++i) {
+                const std::string t = text(p, i);
+                std::uint32_t e = 0;
+                Ring::Admit a;
+                while ((a = ring.publish_begin(t, getpid(), e)) != Ring::Admit::ok) {
+                    if (a == Ring::Admit::too_large) _exit(3);
+                    sched_yield();
+                }
+                ring.release_entry(e, false);
+            }
+        }));
+    }
+    return pids;
+}
+
 int wait_exit(pid_t pid) {
     int status = 0;
     waitpid(pid, &status, 0);
@@ -227,22 +249,9 @@ public:
     void many_producer_processes_keep_their_order() {
         SharedRing s({128 * 1024, 256});
         constexpr int kProducers = 4, kRecords = 3000;
-        std::vector<pid_t> pids;
-        for (int p = 0; p < kProducers; ++p) {
-            pids.push_back(fork_run([&s, p] {
-                for (int i = 0; i < kRecords; ++i) {
-                    const std::string text = "p" + std::to_string(p) + " " + std::to_string(i) +
-                                             std::string(static_cast<std::size_t>(i % 300), '.');
-                    std::uint32_t e = 0;
-                    Ring::Admit a;
-                    while ((a = s.ring.publish_begin(text, getpid(), e)) != Ring::Admit::ok) {
-                        if (a == Ring::Admit::too_large) _exit(3);
-                        usleep(50);
-                    }
-                    s.ring.release_entry(e, false);
-                }
-            }));
-        }
+        const std::vector<pid_t> pids = start_producers(s.ring, kProducers, kRecords, [](int p, int i) {
+            return "p" + std::to_string(p) + " " + std::to_string(i) + std::string(static_cast<std::size_t>(i % 300), '.');
+        });
         std::vector<int> next(kProducers, 0);
         std::uint64_t pos = 0;
         int total = 0;
@@ -272,23 +281,11 @@ public:
     void headers_reused_on_later_laps_are_never_read_half_written() {
         SharedRing s({64 * 1024, 256});
         constexpr int kProducers = 3, kRecords = 40000;
-        std::vector<pid_t> pids;
-        for (int p = 0; p < kProducers; ++p) {
-            pids.push_back(fork_run([&s, p] {
-                for (int i = 0; i < kRecords; ++i) {
-                    const std::size_t fill = static_cast<std::size_t>((i * 7 + p * 13) % 97);
-                    const std::string text = "p" + std::to_string(p) + " " + std::to_string(i) + " " +
-                                             std::to_string(fill) + " " + std::string(fill, 'a' + i % 26) + "$";
-                    std::uint32_t e = 0;
-                    Ring::Admit a;
-                    while ((a = s.ring.publish_begin(text, getpid(), e)) != Ring::Admit::ok) {
-                        if (a == Ring::Admit::too_large) _exit(3);
-                        sched_yield();
-                    }
-                    s.ring.release_entry(e, false);
-                }
-            }));
-        }
+        const std::vector<pid_t> pids = start_producers(s.ring, kProducers, kRecords, [](int p, int i) {
+            const std::size_t fill = static_cast<std::size_t>((i * 7 + p * 13) % 97);
+            return "p" + std::to_string(p) + " " + std::to_string(i) + " " + std::to_string(fill) + " " +
+                   std::string(fill, static_cast<char>('a' + i % 26)) + "$";
+        });
         std::vector<int> next(kProducers, 0);
         std::uint64_t pos = 0;
         int total = 0;
