@@ -333,18 +333,18 @@ std::uint32_t Ring::reclaim_dead_producers() {
 
 // --- the writer ---------------------------------------------------------------------
 
-bool Ring::view_at(std::uint64_t pos, SlotView& v) const {
+std::uint32_t Ring::view_at(std::uint64_t pos, SlotView& v) const {
     const SlotHeader* h = header(pos);
     const std::uint32_t state = state_at(h->tag.load(std::memory_order_acquire), pos);
     if (!state || h->size < kAlign || h->size % kAlign != 0 || h->size > cap_ / 4 || h->payload > h->size - kAlign)
-        return false;
+        return 0;
     v.pos = pos;
     v.size = h->size;
     v.kind = static_cast<SlotKind>(h->kind);
     v.entry = state == kSlotReady ? h->entry : 0;
     v.reserve = h->reserve;
     v.durable = (h->flags & kSlotDurable) != 0;
-    return true;
+    return state;
 }
 
 bool Ring::pending(std::uint64_t pos) const { return c_->head.load(std::memory_order_seq_cst) > pos; }
@@ -353,25 +353,17 @@ std::optional<SlotView> Ring::peek(std::uint64_t& pos, std::int64_t now_ns, Hole
     for (;;) {
         const std::uint64_t head = c_->head.load(std::memory_order_acquire);
         if (pos >= head) return std::nullopt;
-        SlotHeader* h = header(pos);
-        const std::uint32_t state = state_at(h->tag.load(std::memory_order_acquire), pos);
-        const bool mine = state && h->size >= kAlign &&
-                          h->size % kAlign == 0 && h->size <= cap_ / 4 && h->payload <= h->size - kAlign;
-        if (mine && state == kSlotReady) {
-            SlotView v;
-            v.pos = pos;
-            v.size = h->size;
-            v.kind = static_cast<SlotKind>(h->kind);
-            v.entry = h->entry;
-            v.reserve = h->reserve;
-            v.durable = (h->flags & kSlotDurable) != 0;
+        const SlotHeader* h = header(pos);
+        SlotView v;
+        const std::uint32_t state = view_at(pos, v);
+        if (state == kSlotReady) {
             const std::uint64_t at = (pos + kAlign) & (cap_ - 1);
             const std::size_t first = std::min<std::size_t>(h->payload, cap_ - at);
             v.first = std::string_view(data_ + at, first);
             v.second = std::string_view(data_, h->payload - first);
             return v;
         }
-        if (mine) {  // pending: its producer is copying it in, or died doing so
+        if (state) {  // pending: its producer is copying it in, or died doing so
             if (alive(h->pid)) return std::nullopt;
             if (h->entry) finish_entry(h->entry - 1, kEntryFailed);
             pos += h->size;

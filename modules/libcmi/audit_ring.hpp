@@ -227,7 +227,8 @@ private:
     // Whether a live producer process is between a reservation and its publication.
     bool someone_reserving() const;
     SlotHeader* header(std::uint64_t pos) const;
-    bool view_at(std::uint64_t pos, SlotView& v) const;
+    // The slot at `pos` (all but its payload) and its state; 0: no header of this slot there.
+    std::uint32_t view_at(std::uint64_t pos, SlotView& v) const;
 
     RingControl* c_;
     Entry* entries_;
