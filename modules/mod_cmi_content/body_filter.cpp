@@ -44,6 +44,17 @@ apr_status_t hold_back_last_byte(request_rec* r, apr_bucket_brigade* bb, apr_buc
     return APR_SUCCESS;
 }
 
+// Ends a response already under way as broken, the way mod_proxy does when a
+// backend fails mid-body: HTTP/1.1 closes the connection, HTTP/2 resets the stream.
+void abort_response(request_rec* r) {
+    conn_rec* c = r->connection;
+    c->keepalive = AP_CONN_CLOSE;
+    apr_bucket_brigade* out = apr_brigade_create(r->pool, c->bucket_alloc);
+    APR_BRIGADE_INSERT_TAIL(out, ap_bucket_error_create(HTTP_BAD_GATEWAY, nullptr, r->pool, c->bucket_alloc));
+    APR_BRIGADE_INSERT_TAIL(out, apr_bucket_eos_create(c->bucket_alloc));
+    ap_pass_brigade(r->output_filters, out);
+}
+
 apr_status_t verify_filter_body(ap_filter_t* f, apr_bucket_brigade* bb, ap_input_mode_t mode,
                                 apr_read_type_e block, apr_off_t readbytes) {
     auto* ctx = static_cast<FilterCtx*>(f->ctx);
@@ -86,13 +97,22 @@ apr_status_t verify_filter_body(ap_filter_t* f, apr_bucket_brigade* bb, ap_input
     if (const char* code = conclude(r, *ctx->st, detail)) {
         ctx->failed = true;
         apr_brigade_cleanup(bb);
-        if (r->status != HTTP_OK || r->sent_bodyct) {
-            // The handler has already answered (e.g. mod_dav's 409) and httpd
-            // is only discarding the rest of the body: nothing used it, and a
-            // second response cannot be sent. Record the verdict and end cleanly.
+        if (r->status != HTTP_OK || r->eos_sent) {
+            // The handler has already answered in full (e.g. mod_dav's 409) and
+            // httpd is only discarding the rest of the body: nothing used it,
+            // and a second response cannot be sent. Record the verdict and end
+            // cleanly.
             httpd::refuse(r, cmi_content_module, code, detail + " (after the handler had answered)");
             APR_BRIGADE_INSERT_TAIL(bb, apr_bucket_eos_create(f->c->bucket_alloc));
             return APR_SUCCESS;
+        }
+        if (r->sent_bodyct) {
+            // A handler that answers while it reads (mod_reflector, a streaming
+            // proxy): a clean end would tell it the body was whole. Fail its
+            // read and cut the response; the connection cannot be reused.
+            httpd::refuse(r, cmi_content_module, code, detail + " (the response was cut short)");
+            abort_response(r);
+            return AP_FILTER_ERROR;
         }
         send_refusal_from_filter(r, httpd::refuse(r, cmi_content_module, code, detail));
         return AP_FILTER_ERROR;
