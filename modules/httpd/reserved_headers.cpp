@@ -5,12 +5,14 @@
 
 #include <util_filter.h>
 
-#include <strings.h>
-
 namespace cmi::httpd {
 namespace {
 
 constexpr const char* kTrailerFilter = "CMI_RESERVED_TRAILERS";
+// Its handle, set by register_hooks at each load. Every CMI module registers
+// the filter under this name and httpd's registry keeps one record per name
+// (the last registration's function): all of them get the same handle.
+ap_filter_rec_t* g_trailer_filter = nullptr;
 
 // Index of the first reserved name in `headers` at or after `from`, or -1.
 int next_reserved(const apr_table_t* headers, int from) noexcept {
@@ -56,14 +58,14 @@ extern "C" apr_status_t strip_reserved_trailers(ap_filter_t* f, apr_bucket_briga
 
 bool has_trailer_filter(request_rec* r) noexcept {
     for (ap_filter_t* f = r->input_filters; f; f = f->next)
-        if (f->frec && f->frec->name && strcasecmp(f->frec->name, kTrailerFilter) == 0) return true;
+        if (f->frec == g_trailer_filter) return true;
     return false;
 }
 
 // Also for each internal redirect (its post_read_request): resource filters are not carried over.
 extern "C" int strip_reserved_headers(request_rec* r) noexcept {
     strip(r, r->headers_in, "header");
-    if (!has_trailer_filter(r)) ap_add_input_filter(kTrailerFilter, nullptr, r, r->connection);
+    if (!has_trailer_filter(r)) ap_add_input_filter_handle(g_trailer_filter, nullptr, r, r->connection);
     return DECLINED;
 }
 
@@ -72,7 +74,7 @@ extern "C" int strip_reserved_headers(request_rec* r) noexcept {
 void register_reserved_header_guard() {
     ap_hook_post_read_request(strip_reserved_headers, nullptr, nullptr, APR_HOOK_REALLY_FIRST);
     // Above HTTP_IN (AP_FTYPE_PROTOCOL), so the trailers are in place when it sees the end.
-    ap_register_input_filter(kTrailerFilter, strip_reserved_trailers, nullptr, AP_FTYPE_CONTENT_SET);
+    g_trailer_filter = ap_register_input_filter(kTrailerFilter, strip_reserved_trailers, nullptr, AP_FTYPE_CONTENT_SET);
 }
 
 }  // namespace cmi::httpd

@@ -11,7 +11,9 @@ const char* transaction_id(request_rec* r) {
     request_rec* first = first_request(r);
     id = apr_table_get(first->notes, kTransactionIdKey);
     if (!id) {
-        id = apr_pstrdup(first->pool, process_txid_generator().next().c_str());
+        char fresh[TxidGenerator::kLength + 1];
+        process_txid_generator().next_into(fresh);
+        id = apr_pstrmemdup(first->pool, fresh, TxidGenerator::kLength);
         apr_table_setn(first->notes, kTransactionIdKey, id);
         apr_table_setn(first->subprocess_env, kTransactionIdKey, id);
     }

@@ -30,6 +30,15 @@ char folded(char c) noexcept {
 }  // namespace
 
 bool is_reserved_header_name(std::string_view header_name) noexcept {
+    // Every name of ours starts with "cmi": most headers are told apart by
+    // their first letters or digits.
+    std::size_t at = 0;
+    for (const char want : {'c', 'm', 'i'}) {
+        char f = '\0';
+        while (at < header_name.size() && !(f = folded(header_name[at]))) ++at;
+        if (f != want) return false;
+        ++at;
+    }
     char buf[kMaxCompared + 1];
     size_t n = 0;
     for (char c : header_name) {

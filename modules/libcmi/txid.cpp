@@ -56,9 +56,21 @@ constexpr char kHex[] = "0123456789abcdef";
 
 }  // namespace
 
-std::string TxidGenerator::next() { return next_at(now_ms()); }
+std::string TxidGenerator::next() {
+    char out[kLength + 1];
+    format_at(now_ms(), out);
+    return std::string(out, kLength);
+}
 
 std::string TxidGenerator::next_at(std::uint64_t unix_ms) {
+    char out[kLength + 1];
+    format_at(unix_ms, out);
+    return std::string(out, kLength);
+}
+
+void TxidGenerator::next_into(char (&out)[kLength + 1]) { format_at(now_ms(), out); }
+
+void TxidGenerator::format_at(std::uint64_t unix_ms, char (&out)[kLength + 1]) {
     unsigned char rnd[10];
     random_bytes(rnd, sizeof rnd);
 
@@ -82,14 +94,14 @@ std::string TxidGenerator::next_at(std::uint64_t unix_ms) {
     b[8] = static_cast<unsigned char>(0x80 | (rnd[2] & 0x3f));
     for (int i = 9; i < 16; ++i) b[i] = rnd[i - 6];
 
-    std::string s;
-    s.reserve(36);
+    // 8-4-4-4-12 hex digits.
+    char* p = out;
     for (int i = 0; i < 16; ++i) {
-        if (i == 4 || i == 6 || i == 8 || i == 10) s.push_back('-');
-        s.push_back(kHex[b[i] >> 4]);
-        s.push_back(kHex[b[i] & 15]);
+        if (i == 4 || i == 6 || i == 8 || i == 10) *p++ = '-';
+        *p++ = kHex[b[i] >> 4];
+        *p++ = kHex[b[i] & 15];
     }
-    return s;
+    *p = '\0';
 }
 
 TxidGenerator& process_txid_generator() {

@@ -2,6 +2,7 @@
 // (RFC 9562 §6.2 method 1), so ids from one generator are strictly increasing.
 #pragma once
 #include <atomic>
+#include <cstddef>
 #include <cstdint>
 #include <string>
 
@@ -13,8 +14,13 @@ public:
     std::string next();
     // Same, with an explicit clock (milliseconds since the Unix epoch); for tests.
     std::string next_at(std::uint64_t unix_ms);
+    // The next id into `out`, NUL-terminated (no allocation: one per request).
+    static constexpr std::size_t kLength = 36;
+    void next_into(char (&out)[kLength + 1]);
 
 private:
+    void format_at(std::uint64_t unix_ms, char (&out)[kLength + 1]);
+
     // (unix_ms << 12) | counter of the last id handed out.
     std::atomic<std::uint64_t> last_{0};
 };

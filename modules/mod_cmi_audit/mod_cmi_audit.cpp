@@ -31,12 +31,11 @@ bool audited_request(const request_rec* r) { return r->per_dir_config && audited
 struct Fields {
     std::string text;
     std::string_view ev;
-    const char* txid;
     PieceSpans spans;  // where the request's description is in `text`
 };
 
-Fields serialized(const RecordView& rec, request_rec* r) {
-    Fields f{std::string(), rec.ev, httpd::transaction_id(r), PieceSpans()};
+Fields serialized(const RecordView& rec) {
+    Fields f{std::string(), rec.ev, PieceSpans()};
     f.text.reserve(1024);
     serialize_fields(rec, f.text, &f.spans);
     return f;
@@ -53,7 +52,7 @@ void keep_description(request_rec* r, RequestState& st, const Fields& begin) {
 void log_not_recorded(request_rec* r, const AuditLog& log, const Fields& rec, const std::string& why) {
     ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
                   CMILOGNO(40001) "audit log %s: %.*s record NOT recorded (%s) [CMI-Transaction-ID %s]: %s", log.path(),
-                  static_cast<int>(rec.ev.size()), rec.ev.data(), why.c_str(), rec.txid,
+                  static_cast<int>(rec.ev.size()), rec.ev.data(), why.c_str(), httpd::transaction_id(r),
                   assemble_line(0, rec.text, std::string()).c_str());
 }
 
@@ -114,7 +113,7 @@ AuditLog::Begin queue_begin(request_rec* r, AuditLog& log, RequestState& st, con
 AuditLog::Begin begin_with_evidence(request_rec* r, AuditLog& log, RequestState& st, RecordView& rec, bool durable,
                                     Fields& fields) {
     const std::string why = keep_evidence(r, rec);
-    fields = serialized(rec, r);
+    fields = serialized(rec);
     if (!why.empty()) {
         AuditLog::Begin res;
         res.failed = true;
@@ -205,7 +204,7 @@ int write_end(request_rec* r) {
     RecordView end = end_record(r, last, st->described == r ? &st->description : nullptr);
     if (st->body) end.request = body_view(*st->body);
     if (st->receipt) end.receipt = std::string_view(st->receipt);
-    const Fields fields = serialized(end, r);
+    const Fields fields = serialized(end);
     if (!st->begun || !st->has_entry || st->entry_released) {
         log_not_recorded(r, *log, fields, "its begin record is missing");
         return DECLINED;

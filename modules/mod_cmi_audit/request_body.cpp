@@ -9,6 +9,9 @@ namespace cmi::audit {
 namespace {
 
 constexpr const char* kFilterName = "CMI_AUDIT_BODY";
+// Its handle, set by register_hooks at each load of the module (adding by
+// handle skips the name lookup in httpd's filter registry).
+ap_filter_rec_t* g_body_filter = nullptr;
 
 extern "C" apr_status_t body_filter(ap_filter_t* f, apr_bucket_brigade* bb, ap_input_mode_t mode,
                                     apr_read_type_e block, apr_off_t readbytes) {
@@ -39,12 +42,12 @@ extern "C" apr_status_t body_filter(ap_filter_t* f, apr_bucket_brigade* bb, ap_i
 
 void register_body_filter() {
     // Above HTTP_IN: the body after de-chunking, as the handler gets it.
-    ap_register_input_filter(kFilterName, body_filter, nullptr, AP_FTYPE_RESOURCE);
+    g_body_filter = ap_register_input_filter(kFilterName, body_filter, nullptr, AP_FTYPE_RESOURCE);
 }
 
 BodyTally* add_body_filter(request_rec* r) {
     auto* tally = httpd::pool_new<BodyTally>(r->pool);
-    tally->frec = ap_add_input_filter(kFilterName, tally, r, r->connection)->frec;
+    tally->frec = ap_add_input_filter_handle(g_body_filter, tally, r, r->connection)->frec;
     return tally;
 }
 
