@@ -9,6 +9,7 @@
 #include "mod_cmi_audit/audit_config.hpp"
 #include "mod_cmi_audit/audit_log.hpp"
 #include "mod_cmi_audit/audit_status.hpp"
+#include "mod_cmi_audit/connection_tls.hpp"
 #include "mod_cmi_audit/request_body.hpp"
 #include "mod_cmi_audit/request_evidence.hpp"
 #include "mod_cmi_audit/request_facts.hpp"
@@ -265,6 +266,7 @@ void register_hooks(apr_pool_t*) {
     register_status_hooks();
     register_body_filter();
     register_receipt_filter();
+    register_tls_handshake_hook();
     ap_hook_post_config(post_config, nullptr, nullptr, APR_HOOK_MIDDLE);
     ap_hook_header_parser(header_parser, nullptr, nullptr, APR_HOOK_REALLY_FIRST);
     ap_hook_fixups(fixups, nullptr, nullptr, APR_HOOK_REALLY_LAST);

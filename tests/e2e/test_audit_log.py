@@ -340,6 +340,57 @@ def test_client_certificate_facts(server):
     assert "CN=provider-a" in begin["tls"]["client_dn"]
 
 
+CERT_LOCATION = """
+<Location /audit/cert>
+    SSLVerifyClient require
+    SSLVerifyDepth 3
+</Location>
+"""
+
+
+@pytest.mark.parametrize("version", ["TLSv1_3", "TLSv1_2"])
+def test_tls_facts_follow_a_certificate_asked_for_mid_connection(httpd, version):
+    """The TLS facts are kept per connection; a location that requires a client
+    certificate makes mod_ssl ask for one on the open connection (TLS 1.3
+    post-handshake authentication, TLS 1.2 renegotiation). The records of that
+    request, and of the next ones on the connection, must name the certificate,
+    never the facts kept from before it."""
+    import http.client
+    import ssl
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    audited_page(httpd)
+    (httpd.docroot / "audit" / "cert").mkdir(exist_ok=True)
+    (httpd.docroot / "audit" / "cert" / "hello.txt").write_text("hello cert\n")
+    httpd.audit_log = httpd.root / "logs" / "audit.log"
+    httpd.configure(LOCATIONS + CERT_LOCATION, server_snippet=SERVER.format(log=httpd.audit_log),
+                    vhost_snippet="    SSLVerifyClient none\n")
+    cred = httpd.pki.client
+    ctx = ssl.create_default_context(cafile=str(httpd.pki.ca_cert))
+    ctx.load_cert_chain(str(cred.cert), str(cred.key))
+    ctx.post_handshake_auth = True
+    ctx.minimum_version = ctx.maximum_version = getattr(ssl.TLSVersion, version)
+    conn = http.client.HTTPSConnection("localhost", httpd.https_port, context=ctx, timeout=30)
+    ids, sock = [], None
+    for path in ("/audit/hello.txt", "/audit/cert/hello.txt", "/audit/hello.txt"):
+        conn.request("GET", path)
+        resp = conn.getresponse()
+        resp.read()
+        assert resp.status == 200, (path, resp.status)
+        assert sock is None or conn.sock is sock, "not one connection"
+        sock = conn.sock
+        ids.append(resp.headers["CMI-Transaction-ID"])
+    conn.close()
+    fp = x509.load_pem_x509_certificate(cred.cert.read_bytes()).fingerprint(hashes.SHA256()).hex()
+    facts = [[rec["tls"] for rec in records_of(httpd.audit_log, txid)] for txid in ids]
+    assert all(len(f) == 2 for f in facts)
+    assert all(t["client_cert_sha256"] is None and t["client_dn"] is None for t in facts[0]), facts[0]
+    for later in facts[1:]:
+        assert all(t["client_cert_sha256"] == fp and "CN=provider-a" in t["client_dn"] for t in later), later
+    assert all(t["protocol"] == version.replace("_", ".") for f in facts for t in f)
+    assert verify(httpd).returncode == 0
+
+
 def test_rotation_with_graceful_restart_under_load(server):
     import os
     import signal
