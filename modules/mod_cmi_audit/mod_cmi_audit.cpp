@@ -111,9 +111,9 @@ AuditLog::Begin queue_begin(request_rec* r, AuditLog& log, RequestState& st, con
 // queue_begin, once the evidence of origin the record names is in the store
 // (request_evidence.hpp); evidence that cannot be kept fails the begin.
 // `fields`: the record as serialized (for the error log).
-AuditLog::Begin begin_with_evidence(request_rec* r, AuditLog& log, RequestState& st, RecordView& rec, bool durable,
-                                    Fields& fields) {
-    const std::string why = keep_evidence(r, rec);
+AuditLog::Begin begin_with_evidence(request_rec* r, AuditLog& log, RequestState& st, RecordView& rec,
+                                    const RecordNotes& notes, bool durable, Fields& fields) {
+    const std::string why = keep_evidence(r, rec, notes.evidence);
     fields = serialized(rec);
     if (!why.empty()) {
         AuditLog::Begin res;
@@ -135,9 +135,10 @@ int write_begin(request_rec* r) {
     RequestState& st = state(r);
     if (st.begun || st.begin_failed) return DECLINED;  // an internal redirect: one begin per operation
 
-    RecordView rec = begin_record(r);
+    const RecordNotes notes = record_notes(r);
+    RecordView rec = begin_record(r, notes);
     Fields fields;
-    const AuditLog::Begin res = begin_with_evidence(r, *log, st, rec, syncs(server_config(r->server)), fields);
+    const AuditLog::Begin res = begin_with_evidence(r, *log, st, rec, notes, syncs(server_config(r->server)), fields);
     if (res.ok()) return DECLINED;
     if (fails_open(dir_config(r))) {
         log_not_recorded(r, *log, fields, res.error + "; the request proceeds (CMIAuditFailMode open)");
@@ -197,12 +198,13 @@ int write_end(request_rec* r) {
         // Its begin and end go together; nothing waits for them (the response is out).
         if (!audited_request(r) && !audited_request(last)) return DECLINED;
         st = &state(r);
-        RecordView begin = begin_record(r);
+        const RecordNotes notes = record_notes(r);
+        RecordView begin = begin_record(r, notes);
         Fields fields;
-        const AuditLog::Begin res = begin_with_evidence(r, *log, *st, begin, false, fields);
+        const AuditLog::Begin res = begin_with_evidence(r, *log, *st, begin, notes, false, fields);
         if (!res.ok()) log_not_recorded(r, *log, fields, res.error);
     }
-    RecordView end = end_record(r, last, st->described == r ? &st->description : nullptr);
+    RecordView end = end_record(r, last, record_notes(last), st->described == r ? &st->description : nullptr);
     if (st->body) end.request = body_view(*st->body);
     if (st->receipt) end.receipt = std::string_view(st->receipt);
     const Fields fields = serialized(end);

@@ -13,7 +13,6 @@
 #include <cerrno>
 #include <cstdint>
 #include <cstring>
-#include <strings.h>
 #include <fcntl.h>
 #include <stdexcept>
 #include <sys/stat.h>
@@ -101,27 +100,9 @@ const EvidenceStore* open_evidence_store(apr_pool_t* pconf, server_rec* s, const
     return httpd::pool_new<EvidenceStore>(pconf, dir, fd);
 }
 
-namespace {
-
-// Whether r's notes (or those of a request before it) hold anything under
-// the evidence prefix: most requests have none, and one pass over the notes
-// is cheaper than looking each key up.
-bool has_evidence_notes(const request_rec* r) {
-    constexpr std::string_view prefix = httpd::kEvidencePrefix;
-    for (const request_rec* q = r; q; q = q->prev ? q->prev : q->main) {
-        const apr_array_header_t* arr = apr_table_elts(q->notes);
-        const auto* e = reinterpret_cast<const apr_table_entry_t*>(arr->elts);
-        for (int i = 0; i < arr->nelts; ++i)
-            if (e[i].key && !strncasecmp(e[i].key, prefix.data(), prefix.size())) return true;
-    }
-    return false;
-}
-
-}  // namespace
-
-std::string keep_evidence(request_rec* r, RecordView& rec) {
+std::string keep_evidence(request_rec* r, RecordView& rec, bool has_notes) {
     const ServerConfig& sc = server_config(r->server);
-    if (!sc.evidence || !has_evidence_notes(r)) return std::string();
+    if (!sc.evidence || !has_notes) return std::string();
     try {
         std::vector<EvidenceFile> files;
         Keeper keeper(*sc.evidence, syncs(sc), files);

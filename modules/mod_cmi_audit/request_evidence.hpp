@@ -23,7 +23,9 @@ const EvidenceStore* open_evidence_store(apr_pool_t* pconf, server_rec* s, const
 
 // Keeps the evidence of r's operation, if any, and lists it in rec.evidence
 // (a list in r's pool; made durable first with CMIAuditSync On). Returns why
-// it could not be kept, or "" (also when there is none).
-std::string keep_evidence(request_rec* r, RecordView& rec);
+// it could not be kept, or "" (also when there is none). `has_notes`: whether
+// r's chain has any CMI_EVIDENCE_* note (RecordNotes::evidence); most
+// requests have none.
+std::string keep_evidence(request_rec* r, RecordView& rec, bool has_notes);
 
 }  // namespace cmi::audit

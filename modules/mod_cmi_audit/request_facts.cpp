@@ -1,12 +1,9 @@
 #include "mod_cmi_audit/request_facts.hpp"
 
-#include "httpd/request_chain.hpp"
-#include "httpd/notes.hpp"
 #include "httpd/transaction.hpp"
 #include "mod_cmi_audit/audit_config.hpp"
 #include "mod_cmi_audit/audit_log.hpp"
 #include "mod_cmi_audit/connection_tls.hpp"
-#include "mod_cmi_audit/request_ids.hpp"
 #include "mod_cmi_audit/request_state.hpp"
 
 #include <cstring>
@@ -29,23 +26,23 @@ const std::optional<RecordView::Tls>& tls_facts_once(request_rec* r) {
     return st.tls;
 }
 
-std::optional<RecordView::Auth> auth_facts(const request_rec* r) {
+std::optional<RecordView::Auth> auth_facts(const request_rec* r, const RecordNotes& n) {
     RecordView::Auth a;
-    a.user = str(httpd::chain_note(r, httpd::kUserKey));
+    a.user = str(n.user);
     if (!a.user) a.user = str(r->user);
-    a.mech = str(httpd::chain_note(r, httpd::kAuthMechKey));
+    a.mech = str(n.auth_mech);
     if (!a.mech && a.user) a.mech = str(r->ap_auth_type);
-    a.issuer = str(httpd::chain_note(r, httpd::kAuthIssuerKey));
+    a.issuer = str(n.auth_issuer);
     if (!a.user && !a.mech && !a.issuer) return std::nullopt;
     return a;
 }
 
-std::optional<RecordView::Validation> validation_facts(const request_rec* r) {
+std::optional<RecordView::Validation> validation_facts(const RecordNotes& n) {
     RecordView::Validation v;
-    v.result = str(httpd::chain_note(r, httpd::kContentValidationKey));
-    v.format = str(httpd::chain_note(r, httpd::kContentFormatKey));
-    v.signer = str(httpd::chain_note(r, httpd::kContentSignerKey));
-    v.items = str(httpd::chain_note(r, httpd::kContentItemsKey));
+    v.result = str(n.validation);
+    v.format = str(n.format);
+    v.signer = str(n.signer);
+    v.items = str(n.items);
     if (!v.result && !v.format && !v.signer && !v.items) return std::nullopt;
     return v;
 }
@@ -60,13 +57,14 @@ RecordView::Str destination(request_rec* r) {
     return std::string_view(u.path);
 }
 
-RecordView common(request_rec* r, std::string_view ev) {
+// `client_txid`: record_notes(r)'s.
+RecordView common(request_rec* r, std::string_view ev, const char* client_txid) {
     const ServerConfig& sc = server_config(r->server);
     RecordView rec;
     rec.node = sc.node ? sc.node : (sc.log ? sc.log->default_node() : "");
     rec.ev = ev;
     rec.txid = str(httpd::transaction_id(r));
-    rec.client_txid = str(client_transaction_id(r));
+    rec.client_txid = str(client_txid);
     rec.op = str(dir_config(r).operation);
     rec.peer = str(r->connection->client_ip);
     rec.tls = tls_facts_once(r);
@@ -85,14 +83,15 @@ std::optional<std::string_view> recorded_uri(const request_rec* r) {
     return std::string_view(u, std::strcspn(u, "?"));
 }
 
-RecordView begin_record(request_rec* r) {
-    RecordView rec = common(r, "begin");
+RecordView begin_record(request_rec* r, const RecordNotes& notes) {
+    RecordView rec = common(r, "begin", notes.client_txid);
     rec.time_us = r->request_time;
-    rec.auth = auth_facts(r);
+    rec.auth = auth_facts(r, notes);
     return rec;
 }
 
-RecordView end_record(request_rec* first, request_rec* last, const RecordView::Pieces* described) {
+RecordView end_record(request_rec* first, request_rec* last, const RecordNotes& notes,
+                      const RecordView::Pieces* described) {
     RecordView rec;
     if (described) {  // the begin record's description of `first`: only what is not in it
         const ServerConfig& sc = server_config(first->server);
@@ -100,14 +99,14 @@ RecordView end_record(request_rec* first, request_rec* last, const RecordView::P
         rec.ev = "end";
         rec.pieces = described;
     } else {
-        rec = common(first, "end");
+        rec = common(first, "end", first == last ? notes.client_txid : record_notes(first).client_txid);
     }
     const apr_time_t now = apr_time_now();
     rec.time_us = now;
-    rec.auth = auth_facts(last);
-    rec.validation = validation_facts(last);
+    rec.auth = auth_facts(last, notes);
+    rec.validation = validation_facts(notes);
     rec.status = last->status;
-    rec.refusal = str(httpd::chain_note(last, httpd::kRefusalKey));
+    rec.refusal = str(notes.refusal);
     rec.response_bytes = static_cast<std::uint64_t>(last->bytes_sent);
     rec.duration_us = now - first->request_time;
     return rec;

@@ -9,7 +9,6 @@
 namespace cmi::audit {
 namespace {
 
-constexpr const char* kClientTxidNote = "CMI_CLIENT_TRANSACTION_ID";
 constexpr const char* kClientTxidCheckedNote = "CMI_AUDIT_CLIENT_TXID_CHECKED";
 
 // Validates the client's id once per request; the reason a bad one is ignored

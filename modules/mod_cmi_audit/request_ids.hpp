@@ -6,6 +6,9 @@
 
 namespace cmi::audit {
 
+// The note that holds the validated client transaction id.
+inline constexpr const char* kClientTxidNote = "CMI_CLIENT_TRANSACTION_ID";
+
 // Publishes the ids of r; idempotent, so internal redirects may call it again.
 void publish_request_ids(request_rec* r);
 
