@@ -236,6 +236,12 @@ apr_status_t ReplayCache::init_local(apr_pool_t* pconf, server_rec* s, const cha
         apr_rfc822_date(since, now);
         switch (f.how) {
         case replay::TableFile::Opened::created:
+            apr_rfc822_date(since, f.unknown_before);
+            ap_log_error(CMI_LOG_MARK(*owner_), APLOG_INFO, 0, s,
+                         "replay cache %s: no table at %s yet: made one; one-time items made before the system "
+                         "started (%s) are refused",
+                         spec_, path_, since);
+            break;
         case replay::TableFile::Opened::reopened:
             break;
         case replay::TableFile::Opened::resized:

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <stdexcept>
 
@@ -95,15 +96,60 @@ TableFile write_new(const std::string& path, std::string_view label, const Geome
     return out;
 }
 
-}  // namespace
+// Microseconds since the epoch at which the system started, or `now` when it
+// cannot be told (fail closed: nothing made before now is taken as new).
+std::int64_t system_start(std::int64_t now) {
+    FILE* f = std::fopen("/proc/stat", "re");
+    if (!f) return now;
+    char line[256];
+    long long btime = -1;
+    while (std::fgets(line, sizeof line, f))
+        if (std::sscanf(line, "btime %lld", &btime) == 1) break;
+    std::fclose(f);
+    const std::int64_t at = btime > 0 ? static_cast<std::int64_t>(btime) * 1000000 : now;
+    return at < now ? at : now;
+}
 
-TableFile open_table_file(const std::string& path, std::string_view label, const Geometry& g, std::uint32_t quota,
-                          const unsigned char (&random)[36], std::int64_t now) {
+std::string kept_path(const std::string& path) { return path + ".kept"; }
+
+bool was_kept(const std::string& path) {
+    struct stat st {};
+    return ::lstat(kept_path(path).c_str(), &st) == 0;
+}
+
+// Leaves `<path>.kept` beside the table (once; never through a link).
+void mark_kept(const std::string& path) {
+    const std::string kept = kept_path(path);
+    const int fd = ::open(kept.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        if (errno == EEXIST) return;
+        fail("cannot create", kept, errno);
+    }
+    static constexpr char kNote[] =
+        "A mod_cmi replay table is kept beside this file. If the table is missing while this file is here, "
+        "it was lost, and httpd refuses one-time items made before its next start.\n";
+    const ssize_t n = ::write(fd, kNote, sizeof kNote - 1);
+    const int err = errno;
+    ::close(fd);
+    if (n != static_cast<ssize_t>(sizeof kNote - 1)) fail("cannot write", kept, n < 0 ? err : EIO);
+}
+
+TableFile open_or_make(const std::string& path, std::string_view label, const Geometry& g, std::uint32_t quota,
+                       const unsigned char (&random)[36], std::int64_t now) {
     OpenFile fd(::open(path.c_str(), O_RDWR | O_NOFOLLOW | O_CLOEXEC));
     if (fd.get() < 0) {
         if (errno != ENOENT) fail("cannot open", path, errno);
-        TableFile out = write_new(path, label, g, quota, random, 0, nullptr, now);
+        if (was_kept(path)) {
+            TableFile out = write_new(path, label, g, quota, random, now, nullptr, now);
+            out.how = TableFile::Opened::replaced;
+            out.why = "missing, though a table was kept there (deleted, or its directory emptied?)";
+            out.unknown_before = now;
+            return out;
+        }
+        const std::int64_t since = system_start(now);
+        TableFile out = write_new(path, label, g, quota, random, since, nullptr, now);
         out.how = TableFile::Opened::created;
+        out.unknown_before = since;
         return out;
     }
     struct stat st {};
@@ -134,6 +180,16 @@ TableFile open_table_file(const std::string& path, std::string_view label, const
     TableFile out = write_new(path, label, g, quota, random, now, nullptr, now);
     out.how = TableFile::Opened::replaced;
     out.why = size ? "not a replay table (damaged?)" : "empty";
+    out.unknown_before = now;
+    return out;
+}
+
+}  // namespace
+
+TableFile open_table_file(const std::string& path, std::string_view label, const Geometry& g, std::uint32_t quota,
+                          const unsigned char (&random)[36], std::int64_t now) {
+    TableFile out = open_or_make(path, label, g, quota, random, now);
+    mark_kept(path);
     return out;
 }
 

@@ -26,6 +26,7 @@ struct TableFile {
     Opened how = Opened::created;
     Table::Restored moved;  // resized: what the old table passed on
     std::string why;        // replaced: what was wrong with the old file
+    std::int64_t unknown_before = 0;  // created, replaced: when the new table's memory begins
 };
 
 // Opens (or makes) the table of `label` at `path` with geometry `g`. The file
@@ -34,6 +35,14 @@ struct TableFile {
 // rewritten table is written beside it and renamed into place, so a crash
 // meanwhile leaves the old file. Throws std::runtime_error naming the
 // problem, e.g. a file that holds another cache's table.
+//
+// A start must not re-open a replay window. A missing file is a first start
+// only if no table was ever kept there: `<path>.kept`, made beside the first
+// table and left in place, says one was. Then the file was lost (deleted, or
+// its directory emptied) and the new table refuses items made before now, as
+// for a damaged one. Without it, the new table refuses items made before the
+// system started: what a reboot that empties a tmpfs such as /run loses (both
+// files) could only have been used before then.
 TableFile open_table_file(const std::string& path, std::string_view label, const Geometry& g, std::uint32_t quota,
                           const unsigned char (&random)[36], std::int64_t now);
 

@@ -17,6 +17,7 @@ namespace {
 // signing, documentSigning (RFC 9336) and any.
 constexpr const char* kContentPurposes[] = {"1.3.6.1.5.5.7.3.4", "1.3.6.1.5.5.7.3.3", "1.3.6.1.5.5.7.3.36",
                                             "2.5.29.37.0"};
+constexpr const char* kServerAuth = "1.3.6.1.5.5.7.3.1";
 constexpr std::size_t kMinRsaBits = 2048;
 constexpr int kMinEcBits = 256;
 
@@ -58,6 +59,13 @@ void KeyPurposes::add(const std::string& name) {
                                         "(e.g. clientAuth or 1.3.6.1.5.5.7.3.2)");
     std::string d = dotted(o.get());
     if (d.empty()) throw std::invalid_argument("'" + name + "' is not a usable OID");
+    // Every TLS server certificate of the trusted CAs carries it: allowing it
+    // would let any web server's key sign content again.
+    if (d == kServerAuth)
+        throw std::invalid_argument("'" + name + (name == "serverAuth" ? "'" : "' (serverAuth)") +
+                                    " would let any TLS server certificate of the trusted "
+                                    "CAs sign content; give the signers certificates for content signing "
+                                    "(emailProtection, documentSigning) or list a purpose of their own");
     oids_.push_back(std::move(d));
 }
 

@@ -364,6 +364,15 @@ def test_row_extension_method_configured_is_validated(server, tmp_path, proto):
     assert r.status in (405, 501)  # validated; mod_dav itself does not implement PATCH
 
 
+@pytest.mark.parametrize("method", ["COPY", "PUT", "HEAD"])
+def test_extension_methods_cannot_name_a_method_with_its_own_rules(server, method):
+    # Listing COPY would change nothing (COPY keeps its own rules): httpd -t says so
+    # rather than let an administrator believe it let COPY through unchecked.
+    server.configtest_refuses("CMIContentExtensionMethods", f"'{method}' is one of HTTP's and WebDAV's own methods",
+                              snippet=f"<Location /x/>\n    CMIContentValidation Required\n"
+                                      f"    CMIContentExtensionMethods PATCH {method}\n</Location>\n")
+
+
 @pytest.mark.parametrize("proto", PROTOS)
 def test_row_mkcol(server, proto):
     r = dav(server, "MKCOL", f"/dav/i22/signed/mk-{tag(proto)}/", proto)

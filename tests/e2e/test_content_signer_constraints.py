@@ -182,7 +182,10 @@ def test_configtest_names_a_bad_crl_or_oid(server, tmp_path):
     bad = tmp_path / "not-a-crl.pem"
     bad.write_text("nothing here\n")
     for line, fragment in ((f'CMIContentCRL "{bad}"', "CMIContentCRL"),
-                           ("CMIContentSignerEKU not-an-oid", "CMIContentSignerEKU")):
+                           ("CMIContentSignerEKU not-an-oid", "CMIContentSignerEKU"),
+                           # any TLS server certificate of the CAs would sign content again
+                           ("CMIContentSignerEKU serverAuth", "would let any TLS server certificate"),
+                           ("CMIContentSignerEKU 1.3.6.1.5.5.7.3.1", "would let any TLS server certificate")):
         server.configtest_refuses(fragment, snippet=f"<Location /x/>\n    {line}\n</Location>\n")
 
 

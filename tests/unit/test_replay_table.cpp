@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
@@ -66,6 +67,8 @@ class ReplayTableTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(bad_geometry_is_refused);
     CPPUNIT_TEST(file_keeps_the_table_for_the_next_httpd);
     CPPUNIT_TEST(file_of_another_size_is_moved);
+    CPPUNIT_TEST(first_table_remembers_from_the_system_start);
+    CPPUNIT_TEST(missing_file_where_a_table_was_kept_guards);
     CPPUNIT_TEST(damaged_file_is_replaced_and_guards);
     CPPUNIT_TEST(unsafe_files_are_refused);
     CPPUNIT_TEST_SUITE_END();
@@ -87,7 +90,7 @@ public:
         TableFile a = open_table_file(path, "cmi-auth", g, 10, kRandom, kNow);
         CPPUNIT_ASSERT(a.how == TableFile::Opened::created);
         Table t = Table::attach(a.base);
-        CPPUNIT_ASSERT_EQUAL(std::int64_t{0}, t.unknown_before());  // nothing was lost before it
+        CPPUNIT_ASSERT(t.unknown_before() <= kNow);  // the system's start (kNow is earlier: kNow)
         auto u = nobody();
         CPPUNIT_ASSERT(t.check_and_store("used", kNow + 60 * kSec, kNow, u) == Verdict::fresh);
         const std::uint32_t generation = t.generation();
@@ -116,6 +119,52 @@ public:
                        Verdict::replayed);
         unmap(b);
         CPPUNIT_ASSERT(!std::filesystem::exists(path + ".new"));
+    }
+
+    static std::int64_t real_now() {
+        return std::chrono::duration_cast<std::chrono::microseconds>(
+                   std::chrono::system_clock::now().time_since_epoch())
+            .count();
+    }
+
+    void first_table_remembers_from_the_system_start() {
+        // No table was ever kept here: what came before the system started (a
+        // reboot emptied /run) may have been used; what came after, not here.
+        const std::string path = dir_ / "auth.cache";
+        const std::int64_t now = real_now();
+        TableFile a = open_table_file(path, "cmi-auth", {16, 16}, 10, kRandom, now);
+        CPPUNIT_ASSERT(a.how == TableFile::Opened::created);
+        const std::int64_t since = Table::attach(a.base).unknown_before();
+        CPPUNIT_ASSERT(since > 0 && since < now);
+        CPPUNIT_ASSERT_EQUAL(since, a.unknown_before);
+        CPPUNIT_ASSERT(std::filesystem::exists(path + ".kept"));
+        unmap(a);
+    }
+
+    void missing_file_where_a_table_was_kept_guards() {
+        // The table file deleted while httpd was stopped: what it knew is gone.
+        const std::string path = dir_ / "auth.cache";
+        const std::int64_t now = real_now();
+        TableFile a = open_table_file(path, "cmi-auth", {16, 16}, 10, kRandom, now);
+        auto u = nobody();
+        Table::attach(a.base).check_and_store("used", now + 60 * kSec, now, u);
+        unmap(a);
+        std::filesystem::remove(path);
+        TableFile b = open_table_file(path, "cmi-auth", {16, 16}, 10, kRandom, now + kSec);
+        CPPUNIT_ASSERT(b.how == TableFile::Opened::replaced);
+        CPPUNIT_ASSERT_EQUAL(now + kSec, Table::attach(b.base).unknown_before());
+        CPPUNIT_ASSERT(b.why.find("missing") != std::string::npos);
+        unmap(b);
+        // A symbolic link planted as the marker is not followed into a target.
+        std::filesystem::remove(path);
+        std::filesystem::remove(path + ".kept");
+        const std::string target = dir_ / "target";
+        std::ofstream(target) << "x";
+        std::filesystem::create_symlink(target, path + ".kept");
+        TableFile c = open_table_file(path, "cmi-auth", {16, 16}, 10, kRandom, now + 2 * kSec);
+        CPPUNIT_ASSERT(c.how == TableFile::Opened::replaced);  // a marker is there: fail closed
+        CPPUNIT_ASSERT_EQUAL(std::uintmax_t{1}, std::filesystem::file_size(target));  // untouched
+        unmap(c);
     }
 
     void damaged_file_is_replaced_and_guards() {

@@ -131,7 +131,7 @@ public:
         CPPUNIT_ASSERT(p.contains("1.3.6.1.5.5.7.3.2"));
         CPPUNIT_ASSERT(p.contains("1.2.3.4.5"));
         CPPUNIT_ASSERT(!p.contains("1.3.6.1.5.5.7.3.1"));
-        for (const char* bad : {"", "not-an-oid", "1..2", "client Auth"})
+        for (const char* bad : {"", "not-an-oid", "1..2", "client Auth", "serverAuth", "1.3.6.1.5.5.7.3.1"})
             CPPUNIT_ASSERT_THROW_MESSAGE(bad, p.add(bad), std::invalid_argument);
     }
 

@@ -277,7 +277,8 @@ Alias /dav/ "{self.dav_dir}/"
         next start makes new, empty ones (a test that damaged them cleans up)."""
         self.stop()
         for name in ("cmi-auth-replay.cache", "cmi-content-replay.cache"):
-            (self.root / "run" / name).unlink(missing_ok=True)
+            for suffix in ("", ".kept"):  # as at a first start: no table was ever kept there
+                (self.root / "run" / (name + suffix)).unlink(missing_ok=True)
 
     def signal_restart(self, graceful: bool = True, timeout: float = 30):
         """A graceful (SIGUSR1) or plain (SIGHUP) restart of the running httpd, as
