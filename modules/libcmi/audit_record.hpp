@@ -96,7 +96,9 @@ struct Record {
 
 // A begin or end record whose strings belong to someone else (a request's
 // pool): what mod_cmi_audit makes for every request without copying a byte.
-// Serialized exactly as a Record with the same values.
+// Serialized exactly as a Record with the same values. tls.client_cert_sha256
+// (hex) and request.digest (RFC 9530, base64) are written without looking for
+// bytes to escape: only the module's own values go there.
 struct RecordView {
     using Str = std::optional<std::string_view>;
     struct Tls {

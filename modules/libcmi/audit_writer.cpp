@@ -2,6 +2,8 @@
 
 #include "libcmi/log_id.hpp"
 
+#include "libcmi/ascii_scan.hpp"
+
 #include "libcmi/audit_chain.hpp"
 #include "libcmi/audit_verify.hpp"
 #include "libcmi/futex.hpp"
@@ -51,23 +53,7 @@ int pwrite_all(int fd, std::string_view data, off_t at, std::size_t& written) {
 
 // Records are printable ASCII by construction (audit_record.cpp); the ring is
 // shared with every child, so the writer checks before a line enters the log.
-bool printable(std::string_view s) {
-    // Eight bytes at a time: any byte below 0x20, or above 0x7e (0x7f and >= 0x80).
-    constexpr std::uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
-    std::size_t i = 0;
-    for (; i + 8 <= s.size(); i += 8) {
-        std::uint64_t w;
-        std::memcpy(&w, s.data() + i, 8);
-        const std::uint64_t below = (w - ones * 0x20) & ~w & highs;
-        const std::uint64_t above = ((w + ones * (0x7f - 0x7e)) | w) & highs;
-        if (below | above) return false;
-    }
-    for (; i < s.size(); ++i) {
-        const auto c = static_cast<unsigned char>(s[i]);
-        if (c < 0x20 || c > 0x7e) return false;
-    }
-    return true;
-}
+bool printable(std::string_view s) { return ascii_run<false>(s.data(), s.size()) == s.size(); }
 
 // Lower-case hex of a digest into `out` (64 characters), reusing its buffer.
 void hex_into(std::string& out, const unsigned char d[32]) {

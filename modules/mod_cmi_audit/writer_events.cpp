@@ -4,11 +4,13 @@
 #include "mod_cmi_audit/audit_config.hpp"
 
 namespace cmi::audit {
-namespace {
-
-httpd::StatusCounters* counters(server_rec* s) { return httpd::StatusCounters::find(s, cmi_audit_module); }
-
-}  // namespace
+httpd::StatusCounters* ModuleEvents::counters() {
+    if (!looked_up_) {
+        counters_ = httpd::StatusCounters::find(server_, cmi_audit_module);
+        looked_up_ = true;
+    }
+    return counters_;
+}
 
 std::string txid_of_line(const std::string& line) {
     static const std::string key = "\"txid\":\"";
@@ -19,15 +21,15 @@ std::string txid_of_line(const std::string& line) {
 }
 
 void ModuleEvents::written(SlotKind, std::uint32_t count) {
-    if (auto* c = counters(server_)) c->add("records.written", count);
+    if (auto* c = counters()) c->add("records.written", count);
 }
 
 void ModuleEvents::failed(SlotKind, std::uint32_t count) {
-    if (auto* c = counters(server_)) c->add("records.failed", count);
+    if (auto* c = counters()) c->add("records.failed", count);
 }
 
 void ModuleEvents::synced(std::int64_t ns, std::uint32_t records) {
-    auto* c = counters(server_);
+    auto* c = counters();
     if (!c) return;
     const auto us = static_cast<std::uint64_t>(ns > 0 ? ns / 1000 : 0);
     c->add("fdatasyncs");
@@ -45,7 +47,7 @@ void ModuleEvents::not_recorded(SlotKind kind, const std::string& record, const 
 // The writer's messages carry their ids (libcmi/audit_writer.cpp).
 void ModuleEvents::message(int level, const char* id, const std::string& text) {
     if (level == APLOG_ALERT)  // the writer's alerts are discontinuities
-        if (auto* c = counters(server_)) c->add("discontinuities");
+        if (auto* c = counters()) c->add("discontinuities");
     ap_log_error(APLOG_MARK, level, 0, server_, "%saudit log %s: %s", id, path_, text.c_str());
 }
 

@@ -3,6 +3,10 @@
 #include "httpd/httpd_includes.hpp"
 #include "libcmi/audit_writer.hpp"
 
+namespace cmi::httpd {
+class StatusCounters;
+}
+
 namespace cmi::audit {
 
 class ModuleEvents : public WriterEvents {
@@ -15,8 +19,14 @@ public:
     void message(int level, const char* id, const std::string& text) override;
 
 private:
+    httpd::StatusCounters* counters();
+
     server_rec* server_;
     const char* path_;
+    // The module's table, looked up once (a lookup formats its key and
+    // searches the pool's userdata: ~1k instructions per batch).
+    httpd::StatusCounters* counters_ = nullptr;
+    bool looked_up_ = false;
 };
 
 // "[CMI-Transaction-ID x]" for a record's line ("-" when it has none).

@@ -9,6 +9,8 @@
 #include <nlohmann/json.hpp>
 
 #include <string>
+#include <utility>
+#include <vector>
 
 using cmi::audit::Record;
 
@@ -159,9 +161,14 @@ public:
                                              0xf4, 0xf5, 0xff, 'a', '/', '{'};
         for (int n = 0; n < 20000; ++n) {
             std::string v;
-            const int len = static_cast<int>(rng() % 12);
+            // Short strings, and (every fourth) long plain runs with a few
+            // odd bytes: the scan for plain runs goes sixteen bytes at a time.
+            const bool runs = n % 4 == 1;
+            const int len = static_cast<int>(runs ? rng() % 70 : rng() % 12);
             for (int k = 0; k < len; ++k)
-                v += static_cast<char>(rng() % 3 ? interesting[rng() % sizeof interesting] : rng() % 256);
+                v += static_cast<char>(runs && rng() % 10 ? 'a' + rng() % 26
+                                       : rng() % 3    ? interesting[rng() % sizeof interesting]
+                                                      : rng() % 256);
             if (n % 7 == 0) v += "\xf0\x9f\x98\x80\xe2\x80\xae\xc3\xa9";  // well-formed 4-, 3-, 2-byte
             Record r = sample();
             r.uri = v;
