@@ -400,6 +400,24 @@ std::string rfc3339_us(std::int64_t unix_us) {
     return std::string(buf, rfc3339_us(unix_us, buf));
 }
 
+namespace {
+
+// The date and time of day of the last second this thread formatted: the
+// begin and end records of a request, and the requests a thread serves in
+// one second, share it (only the microseconds are new).
+struct LastSecond {
+    std::int64_t secs;
+    bool valid;
+    char text[20];  // YYYY-MM-DDTHH:MM:SS.
+};
+thread_local LastSecond t_last{0, false, {}};
+
+void put_digits(char* at, std::int64_t v, int digits) {
+    for (int i = digits - 1; i >= 0; --i, v /= 10) at[i] = static_cast<char>('0' + v % 10);
+}
+
+}  // namespace
+
 // Calendar arithmetic rather than gmtime_r: glibc's gmtime_r takes the
 // process-wide tz lock, which every worker thread contends for twice a request.
 // Days since 1970-01-01 to a proleptic Gregorian date (H. Hinnant's civil_from_days).
@@ -409,6 +427,13 @@ std::size_t rfc3339_us(std::int64_t unix_us, char (&out)[40]) {
     if (micros < 0) {
         micros += 1000000;
         --secs;
+    }
+    LastSecond& last = t_last;
+    if (last.valid && last.secs == secs) {
+        std::memcpy(out, last.text, 20);
+        put_digits(out + 20, micros, 6);
+        out[26] = 'Z';
+        return 27;
     }
     std::int64_t days = secs / 86400;
     std::int64_t sod = secs % 86400;
@@ -434,9 +459,7 @@ std::size_t rfc3339_us(std::int64_t unix_us, char (&out)[40]) {
     }
     // YYYY-MM-DDTHH:MM:SS.uuuuuuZ by hand (snprintf was a third of a record's cost).
     char* buf = out;
-    auto put = [buf](int at, std::int64_t v, int digits) {
-        for (int i = digits - 1; i >= 0; --i, v /= 10) buf[at + i] = static_cast<char>('0' + v % 10);
-    };
+    auto put = [buf](int at, std::int64_t v, int digits) { put_digits(buf + at, v, digits); };
     put(0, year, 4);
     buf[4] = '-';
     put(5, month, 2);
@@ -451,6 +474,9 @@ std::size_t rfc3339_us(std::int64_t unix_us, char (&out)[40]) {
     buf[19] = '.';
     put(20, micros, 6);
     buf[26] = 'Z';
+    std::memcpy(last.text, buf, 20);
+    last.secs = secs;
+    last.valid = true;
     return 27;
 }
 

@@ -123,6 +123,15 @@ public:
         CPPUNIT_ASSERT_EQUAL(std::string("1969-12-31T23:59:59.999999Z"), cmi::audit::rfc3339_us(-1));
         CPPUNIT_ASSERT_EQUAL(std::string("2000-02-29T12:00:00.000000Z"), cmi::audit::rfc3339_us(951825600000000));
         CPPUNIT_ASSERT_EQUAL(std::string("2100-03-01T00:00:00.000000Z"), cmi::audit::rfc3339_us(4107542400000000));
+        // The second a thread formatted last is reused: the same second again,
+        // another, a negative one, a year printf formats, and back.
+        for (const auto& [us, want] : std::vector<std::pair<std::int64_t, std::string>>{
+                 {1700000000000000, "2023-11-14T22:13:20.000000Z"}, {1700000000999999, "2023-11-14T22:13:20.999999Z"},
+                 {1700000001000000, "2023-11-14T22:13:21.000000Z"}, {1700000000000007, "2023-11-14T22:13:20.000007Z"},
+                 {-1000001, "1969-12-31T23:59:58.999999Z"}, {-1000000, "1969-12-31T23:59:59.000000Z"},
+                 {-999999, "1969-12-31T23:59:59.000001Z"}, {253402300800000001, "10000-01-01T00:00:00.000001Z"},
+                 {253402300800000002, "10000-01-01T00:00:00.000002Z"}, {1700000000123456, "2023-11-14T22:13:20.123456Z"}})
+            CPPUNIT_ASSERT_EQUAL(want, cmi::audit::rfc3339_us(us));
         // The calendar arithmetic agrees with gmtime_r from 1900 to 2400, a day and a bit at a time.
         for (std::int64_t s = -2208988800LL; s < 13569465600LL; s += 86400 + 3607) {
             const std::time_t t = static_cast<std::time_t>(s);
