@@ -37,19 +37,56 @@ void strip(request_rec* r, apr_table_t* headers, const char* what) noexcept {
     }
 }
 
+// Whether `e` is one of the reserved entries of `trailers` (the same name
+// string: what apr_table_overlay copied).
+bool is_reserved_trailer(const apr_table_entry_t& e, const apr_table_t* trailers) noexcept {
+    const apr_array_header_t* arr = apr_table_elts(trailers);
+    const auto* t = reinterpret_cast<const apr_table_entry_t*>(arr->elts);
+    for (int i = 0; i < arr->nelts; ++i)
+        if (t[i].key == e.key) return is_reserved_header_name(e.key);
+    return false;
+}
+
+// `MergeTrailers On`: httpd and mod_http2 add the trailers to r->headers_in with
+// apr_table_overlay, entries whose name is the trailer's own string. Those of
+// reserved names go; the request's headers keep what modules set since
+// post_read_request (mod_cmi_audit's CMI-Transaction-ID, an administrator's
+// RequestHeader), which a strip by name would take too.
+void strip_merged_trailers(request_rec* r) noexcept {
+    const apr_array_header_t* arr = apr_table_elts(r->headers_in);
+    const auto* e = reinterpret_cast<const apr_table_entry_t*>(arr->elts);
+    apr_table_t* kept = apr_table_make(r->pool, arr->nelts);
+    for (int i = 0; i < arr->nelts; ++i) {
+        if (!e[i].key) continue;
+        if (is_reserved_trailer(e[i], r->trailers_in)) {
+            ap_log_rerror(__FILE__, __LINE__, APLOG_NO_MODULE, APLOG_INFO, 0, r,
+                          "removed the client's request trailer (merged into its headers) '%s': its name poses as "
+                          "one of mod_cmi's variables, which backends must be able to trust",
+                          e[i].key);
+            continue;
+        }
+        apr_table_addn(kept, e[i].key, e[i].val);
+    }
+    r->headers_in = kept;
+}
+
 // Trailers of a chunked (or HTTP/2) body arrive after post_read_request, when
 // the body's end is read: into r->trailers_in, and with `MergeTrailers On` into
 // r->headers_in too — before a module that read the whole body first (spool
 // mode, a manifest, mod_proxy's prefetch) hands the headers on. This filter sits
-// above the protocol's body filter and strips both tables once the end has passed.
+// above the protocol's body filter and strips both once the end has passed.
+// Without a reserved trailer there is nothing to do (most bodies have no trailer).
 extern "C" apr_status_t strip_reserved_trailers(ap_filter_t* f, apr_bucket_brigade* bb, ap_input_mode_t mode,
                                                 apr_read_type_e block, apr_off_t readbytes) noexcept {
     const apr_status_t rv = ap_get_brigade(f->next, bb, mode, block, readbytes);
     if (rv != APR_SUCCESS || mode == AP_MODE_SPECULATIVE) return rv;
     for (apr_bucket* b = APR_BRIGADE_FIRST(bb); b != APR_BRIGADE_SENTINEL(bb); b = APR_BUCKET_NEXT(b))
         if (APR_BUCKET_IS_EOS(b)) {
-            strip(f->r, f->r->trailers_in, "trailer");
-            strip(f->r, f->r->headers_in, "trailer (merged into its headers)");
+            request_rec* r = f->r;
+            if (r->trailers_in && next_reserved(r->trailers_in, 0) >= 0) {
+                strip_merged_trailers(r);  // before the trailers' own entries go
+                strip(r, r->trailers_in, "trailer");
+            }
             ap_remove_input_filter(f);
             break;
         }
