@@ -9,7 +9,7 @@ const char* transaction_id(request_rec* r) {
     const char* id = apr_table_get(r->notes, kTransactionIdKey);
     if (id) return id;
     request_rec* first = first_request(r);
-    id = apr_table_get(first->notes, kTransactionIdKey);
+    if (first != r) id = apr_table_get(first->notes, kTransactionIdKey);
     if (!id) {
         char fresh[TxidGenerator::kLength + 1];
         process_txid_generator().next_into(fresh);
