@@ -60,15 +60,35 @@ public:
 
     // Our own keys, string literals: nothing to escape, length known.
     template <std::size_t N>
-    void key(const char (&k)[N]) {
-        char* p = out_.room(N + 2 + (first_ ? 0 : 1));  // [,]"key":
-        if (!first_) *p++ = ',';
-        first_ = false;
-        *p++ = '"';
-        std::memcpy(p, k, N - 1);
-        p += N - 1;
-        *p++ = '"';
-        *p = ':';
+    void key(const char (&k)[N]) { head(k, 0); }
+
+    // A member, "key":value, written with one bounds check where the value
+    // needs no escaping (most members); else as key() then string().
+    template <std::size_t N>
+    void member(const char (&k)[N], std::string_view v) {
+        if (ascii_run<true>(v.data(), v.size()) != v.size()) {
+            key(k);
+            return string(v);
+        }
+        quoted(head(k, v.size() + 2), v);
+    }
+    template <std::size_t N>
+    void member(const char (&k)[N], const std::string& v) { member(k, std::string_view(v)); }
+    template <std::size_t N, class S>
+    void member(const char (&k)[N], const std::optional<S>& v) {
+        if (v) member(k, std::string_view(*v));
+        else std::memcpy(head(k, 4), "null", 4);
+    }
+    template <std::size_t N>
+    void member_number(const char (&k)[N], std::uint64_t v) { digits(k, std::to_chars(num_, num_ + sizeof num_, v).ptr); }
+    template <std::size_t N>
+    void member_number(const char (&k)[N], std::int64_t v) { digits(k, std::to_chars(num_, num_ + sizeof num_, v).ptr); }
+    template <std::size_t N>
+    void member_number(const char (&k)[N], int v) { digits(k, std::to_chars(num_, num_ + sizeof num_, v).ptr); }
+    template <std::size_t N, class T>
+    void member_number(const char (&k)[N], const std::optional<T>& v) {
+        if (v) member_number(k, *v);
+        else std::memcpy(head(k, 4), "null", 4);
     }
     void null() { out_.put("null", 4); }
     void string(std::string_view v) {
@@ -82,12 +102,7 @@ public:
     // A string this program made of plain ASCII (a time, a hex or base64
     // digest, a literal): written as it is, without looking for bytes to
     // escape. Never for anything a client or the configuration gave.
-    void ours(std::string_view v) {
-        char* p = out_.room(v.size() + 2);
-        *p = '"';
-        std::memcpy(p + 1, v.data(), v.size());
-        p[v.size() + 1] = '"';
-    }
+    void ours(std::string_view v) { quoted(out_.room(v.size() + 2), v); }
     void ours(const std::string& v) { ours(std::string_view(v)); }
     void ours(const std::optional<std::string_view>& v) {
         if (v) ours(*v);
@@ -146,6 +161,30 @@ public:
 
 private:
     static constexpr char kHex[] = "0123456789abcdef";
+
+    // Writes [,]"key": with `extra` bytes of room after it; returns where they start.
+    template <std::size_t N>
+    char* head(const char (&k)[N], std::size_t extra) {
+        char* p = out_.room(N + 2 + (first_ ? 0 : 1) + extra);
+        if (!first_) *p++ = ',';
+        first_ = false;
+        *p++ = '"';
+        std::memcpy(p, k, N - 1);
+        p += N - 1;
+        *p++ = '"';
+        *p++ = ':';
+        return p;
+    }
+    static void quoted(char* p, std::string_view v) {
+        *p = '"';
+        std::memcpy(p + 1, v.data(), v.size());
+        p[v.size() + 1] = '"';
+    }
+    template <std::size_t N>
+    void digits(const char (&k)[N], const char* end) {
+        const auto n = static_cast<std::size_t>(end - num_);
+        std::memcpy(head(k, n), num_, n);
+    }
 
     void u16(unsigned v) {
         char* p = out_.room(6);
@@ -229,6 +268,7 @@ private:
 
     Out& out_;
     bool first_ = true;
+    char num_[24];
 };
 
 }  // namespace
@@ -278,60 +318,60 @@ void write_fields(Writer& w, const R& rec, PieceSpans& spans) {
         if constexpr (std::is_same_v<R, RecordView>) o.ours(v);
         else o.string(v);
     };
-    w.key("node"); w.string(rec.node);
+    w.member("node", rec.node);
     w.key("ev"); w.ours(rec.ev);  // a literal of ours
     group(w, p ? &p->ids : nullptr, spans.ids, [&] {
-        w.key("txid"); w.string(rec.txid);
-        w.key("client_txid"); w.string(rec.client_txid);
-        w.key("op"); w.string(rec.op);
+        w.member("txid", rec.txid);
+        w.member("client_txid", rec.client_txid);
+        w.member("op", rec.op);
     });
     char time[40];
     w.key("time"); w.ours(std::string_view(time, rfc3339_us(rec.time_us, time)));
     group(w, p ? &p->connection : nullptr, spans.connection, [&] {
-        w.key("peer"); w.string(rec.peer);
+        w.member("peer", rec.peer);
         w.key("tls");
         w.object(rec.tls.has_value(), [&](Writer& o) {
-            o.key("protocol"); o.string(rec.tls->protocol);
-            o.key("cipher"); o.string(rec.tls->cipher);
+            o.member("protocol", rec.tls->protocol);
+            o.member("cipher", rec.tls->cipher);
             o.key("client_cert_sha256"); module_made(o, rec.tls->client_cert_sha256);
-            o.key("client_dn"); o.string(rec.tls->client_dn);
+            o.member("client_dn", rec.tls->client_dn);
         });
     });
     w.key("auth");
     w.object(rec.auth.has_value(), [&](Writer& o) {
-        o.key("mech"); o.string(rec.auth->mech);
-        o.key("user"); o.string(rec.auth->user);
-        o.key("issuer"); o.string(rec.auth->issuer);
+        o.member("mech", rec.auth->mech);
+        o.member("user", rec.auth->user);
+        o.member("issuer", rec.auth->issuer);
     });
     group(w, p ? &p->request_line : nullptr, spans.request_line, [&] {
-        w.key("method"); w.string(rec.method);
-        w.key("uri"); w.string(rec.uri);
-        w.key("destination"); w.string(rec.destination);
-        w.key("content_type"); w.string(rec.content_type);
+        w.member("method", rec.method);
+        w.member("uri", rec.uri);
+        w.member("destination", rec.destination);
+        w.member("content_type", rec.content_type);
     });
     w.key("request");
     w.object(rec.request.has_value(), [&](Writer& o) {
-        o.key("bytes"); o.number(rec.request->bytes);
+        o.member_number("bytes", rec.request->bytes);
         o.key("digest"); module_made(o, rec.request->digest);
     });
     w.key("validation");
     w.object(rec.validation.has_value(), [&](Writer& o) {
-        o.key("result"); o.string(rec.validation->result);
-        o.key("format"); o.string(rec.validation->format);
-        o.key("signer"); o.string(rec.validation->signer);
-        o.key("items"); o.string(rec.validation->items);
+        o.member("result", rec.validation->result);
+        o.member("format", rec.validation->format);
+        o.member("signer", rec.validation->signer);
+        o.member("items", rec.validation->items);
     });
-    w.key("status"); w.number(rec.status);
-    w.key("refusal"); w.string(rec.refusal);
-    w.key("response_bytes"); w.number(rec.response_bytes);
-    w.key("duration_us"); w.number(rec.duration_us);
-    w.key("receipt"); w.string(rec.receipt);
+    w.member_number("status", rec.status);
+    w.member("refusal", rec.refusal);
+    w.member_number("response_bytes", rec.response_bytes);
+    w.member_number("duration_us", rec.duration_us);
+    w.member("receipt", rec.receipt);
     w.key("evidence");
     w.array(evidence_of(rec), [](Writer& o, const EvidenceFile& e) {
-        o.key("kind"); o.string(e.kind);
-        o.key("name"); o.string(e.name);
-        o.key("sha256"); o.string(e.sha256);
-        o.key("bytes"); o.number(e.bytes);
+        o.member("kind", e.kind);
+        o.member("name", e.name);
+        o.member("sha256", e.sha256);
+        o.member_number("bytes", e.bytes);
     });
 }
 
@@ -346,41 +386,41 @@ std::string serialize_fields(const Record& rec) {
     if (rec.checkpoint) {
         w.key("checkpoint");
         w.object(true, [&](Writer& o) {
-            o.key("alg"); o.string(rec.checkpoint->alg);
-            o.key("keyid"); o.string(rec.checkpoint->keyid);
-            o.key("sig"); o.string(rec.checkpoint->sig);
+            o.member("alg", rec.checkpoint->alg);
+            o.member("keyid", rec.checkpoint->keyid);
+            o.member("sig", rec.checkpoint->sig);
         });
     }
     if (rec.recovered) {
         w.key("recovered");
         w.object(true, [&](Writer& o) {
-            o.key("bytes"); o.number(rec.recovered->bytes);
-            o.key("sha256"); o.string(rec.recovered->sha256);
+            o.member_number("bytes", rec.recovered->bytes);
+            o.member("sha256", rec.recovered->sha256);
         });
     }
     if (rec.discontinuity) {
         const auto& d = *rec.discontinuity;
         w.key("discontinuity");
         w.object(true, [&](Writer& o) {
-            o.key("reason"); o.string(d.reason);
+            o.member("reason", d.reason);
             o.key("expected");
             o.object(true, [&](Writer& e) {
-                e.key("seq"); e.number(d.expected_seq);
-                e.key("hash"); e.string(d.expected_hash);
+                e.member_number("seq", d.expected_seq);
+                e.member("hash", d.expected_hash);
             });
             o.key("found");
             o.object(true, [&](Writer& f) {
-                f.key("seq"); f.number(d.found_seq);
-                f.key("hash"); f.string(d.found_hash);
-                f.key("size"); f.number(d.found_size);
+                f.member_number("seq", d.found_seq);
+                f.member("hash", d.found_hash);
+                f.member_number("size", d.found_size);
             });
         });
     }
     if (rec.unconfirmed) {
         w.key("unconfirmed");
         w.object(true, [&](Writer& o) {
-            o.key("after"); o.number(rec.unconfirmed->after);
-            o.key("through"); o.number(rec.unconfirmed->through);
+            o.member_number("after", rec.unconfirmed->after);
+            o.member_number("through", rec.unconfirmed->through);
         });
     }
     buffer.finish();
