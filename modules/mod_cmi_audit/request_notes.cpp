@@ -33,6 +33,9 @@ constexpr Key kKeys[] = {
 };
 constexpr std::string_view kPrefix = "CMI_";  // every key above starts with it
 
+// ASCII lower case (strcasecmp's, in the C locale httpd runs in).
+char folded(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
+
 }  // namespace
 
 RecordNotes record_notes(const request_rec* r) {
@@ -45,10 +48,14 @@ RecordNotes record_notes(const request_rec* r) {
             const char* k = e[i].key;
             if (!k || (k[0] != 'C' && k[0] != 'c') || strncasecmp(k, kPrefix.data(), kPrefix.size()) != 0) continue;
             const std::size_t len = std::strlen(k);
-            if (!strncasecmp(k, evidence.data(), evidence.size())) n.evidence = true;
+            // The letter after the prefix tells most keys apart (our own
+            // CMI_TRANSACTION_ID is in every request) before a full compare.
+            const char after = folded(k[kPrefix.size()]);
+            if (after == 'e' && !strncasecmp(k, evidence.data(), evidence.size())) n.evidence = true;
             for (const Key& want : kKeys) {
                 // Only the first note of that name counts (apr_table_get's).
-                if (want.len == len && !(n.*want.field) && !strcasecmp(k, want.name)) {
+                if (want.len == len && folded(want.name[kPrefix.size()]) == after && !(n.*want.field) &&
+                    !strcasecmp(k, want.name)) {
                     n.*want.field = e[i].val;
                     break;
                 }
