@@ -3,6 +3,7 @@
 #include "libcmi/log_id.hpp"
 
 #include "libcmi/ascii_scan.hpp"
+#include "libcmi/hex_pairs.hpp"
 
 #include "libcmi/audit_chain.hpp"
 #include "libcmi/audit_verify.hpp"
@@ -56,23 +57,10 @@ int pwrite_all(int fd, std::string_view data, off_t at, std::size_t& written) {
 bool printable(std::string_view s) { return ascii_run<false>(s.data(), s.size()) == s.size(); }
 
 // Lower-case hex of a digest into `out` (64 characters), reusing its buffer.
-// Two digits a byte from a table (one load and one store instead of two each).
-struct HexPairs {
-    char pair[256][2];
-    constexpr HexPairs() : pair() {
-        constexpr char digits[] = "0123456789abcdef";
-        for (int b = 0; b < 256; ++b) {
-            pair[b][0] = digits[b >> 4];
-            pair[b][1] = digits[b & 15];
-        }
-    }
-};
-constexpr HexPairs kHexPairs;
-
 void hex_into(std::string& out, const unsigned char d[32]) {
     out.resize(64);
     char* p = out.data();
-    for (int i = 0; i < 32; ++i) std::memcpy(p + 2 * i, kHexPairs.pair[d[i]], 2);
+    for (int i = 0; i < 32; ++i) put_hex_pair(p + 2 * i, d[i]);
 }
 
 }  // namespace

@@ -1,5 +1,7 @@
 #include "libcmi/txid.hpp"
 
+#include "libcmi/hex_pairs.hpp"
+
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
 
@@ -52,8 +54,6 @@ std::uint64_t now_ms() {
         duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count());
 }
 
-constexpr char kHex[] = "0123456789abcdef";
-
 }  // namespace
 
 std::string TxidGenerator::next() {
@@ -98,8 +98,8 @@ void TxidGenerator::format_at(std::uint64_t unix_ms, char (&out)[kLength + 1]) {
     char* p = out;
     for (int i = 0; i < 16; ++i) {
         if (i == 4 || i == 6 || i == 8 || i == 10) *p++ = '-';
-        *p++ = kHex[b[i] >> 4];
-        *p++ = kHex[b[i] & 15];
+        put_hex_pair(p, b[i]);
+        p += 2;
     }
     *p = '\0';
 }
