@@ -10,8 +10,10 @@ request_rec* first_request(request_rec* r) {
     }
 }
 
+const request_rec* earlier_request(const request_rec* r) { return r->prev ? r->prev : r->main; }
+
 const char* chain_note(const request_rec* r, const char* key) {
-    for (const request_rec* q = r; q; q = q->prev ? q->prev : q->main)
+    for (const request_rec* q = r; q; q = earlier_request(q))
         if (const char* v = apr_table_get(q->notes, key)) return v;
     return nullptr;
 }

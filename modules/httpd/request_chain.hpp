@@ -10,6 +10,10 @@ namespace cmi::httpd {
 // and internal redirects to the request they replaced.
 request_rec* first_request(request_rec* r);
 
+// The request before r in its chain: the one it was redirected from, else the
+// main request of a subrequest; nullptr for the first. chain_note's order.
+const request_rec* earlier_request(const request_rec* r);
+
 // A note set on r or on any request before it: the requests it redirected
 // from (internal redirects start with fresh notes) and the main request of a
 // subrequest. nullptr when none has it.

@@ -56,22 +56,21 @@ bool is_reserved_trailer(const apr_table_entry_t& e, const apr_table_t* trailers
 void strip_merged_trailers(request_rec* r) noexcept {
     const apr_array_header_t* arr = apr_table_elts(r->headers_in);
     const auto* e = reinterpret_cast<const apr_table_entry_t*>(arr->elts);
-    int first = 0;
-    while (first < arr->nelts && !(e[first].key && is_reserved_trailer(e[first], r->trailers_in))) ++first;
-    if (first == arr->nelts) return;  // MergeTrailers Off: none there
     apr_table_t* kept = apr_table_make(r->pool, arr->nelts);
+    bool removed = false;
     for (int i = 0; i < arr->nelts; ++i) {
         if (!e[i].key) continue;
-        if (i >= first && is_reserved_trailer(e[i], r->trailers_in)) {
+        if (is_reserved_trailer(e[i], r->trailers_in)) {
             ap_log_rerror(__FILE__, __LINE__, APLOG_NO_MODULE, APLOG_INFO, 0, r,
                           "removed the client's request trailer (merged into its headers) '%s': its name poses as "
                           "one of mod_cmi's variables, which backends must be able to trust",
                           e[i].key);
+            removed = true;
             continue;
         }
         apr_table_addn(kept, e[i].key, e[i].val);
     }
-    r->headers_in = kept;
+    if (removed) r->headers_in = kept;  // MergeTrailers Off: nothing merged, the table stays
 }
 
 // Trailers of a chunked (or HTTP/2) body arrive after post_read_request, when

@@ -79,12 +79,8 @@ public:
         if (v) member(k, std::string_view(*v));
         else std::memcpy(head(k, 4), "null", 4);
     }
-    template <std::size_t N>
-    void member_number(const char (&k)[N], std::uint64_t v) { digits(k, std::to_chars(num_, num_ + sizeof num_, v).ptr); }
-    template <std::size_t N>
-    void member_number(const char (&k)[N], std::int64_t v) { digits(k, std::to_chars(num_, num_ + sizeof num_, v).ptr); }
-    template <std::size_t N>
-    void member_number(const char (&k)[N], int v) { digits(k, std::to_chars(num_, num_ + sizeof num_, v).ptr); }
+    template <std::size_t N, class T, class = std::enable_if_t<std::is_integral_v<T>>>
+    void member_number(const char (&k)[N], T v) { digits(k, std::to_chars(num_, num_ + sizeof num_, v).ptr); }
     template <std::size_t N, class T>
     void member_number(const char (&k)[N], const std::optional<T>& v) {
         if (v) member_number(k, *v);
@@ -108,28 +104,9 @@ public:
         if (v) ours(*v);
         else null();
     }
-    void ours(const std::optional<std::string>& v) {
-        if (v) ours(std::string_view(*v));
-        else null();
-    }
     void string(const std::string& v) { string(std::string_view(v)); }
     void string(const std::optional<std::string>& v) {
         if (v) string(*v);
-        else null();
-    }
-    void string(const std::optional<std::string_view>& v) {
-        if (v) string(*v);
-        else null();
-    }
-    template <class T>
-    void number(T v) {
-        char buf[24];
-        const auto r = std::to_chars(buf, buf + sizeof buf, v);
-        out_.put(buf, static_cast<std::size_t>(r.ptr - buf));
-    }
-    template <class T>
-    void number(const std::optional<T>& v) {
-        if (v) number(*v);
         else null();
     }
     // {"k":v,...} written by f(Writer&), or null.

@@ -136,21 +136,21 @@ void mark_kept(const std::string& path) {
 
 TableFile open_or_make(const std::string& path, std::string_view label, const Geometry& g, std::uint32_t quota,
                        const unsigned char (&random)[36], std::int64_t now) {
+    // A new table without entries, refusing items made before `unknown_before`.
+    auto empty_table = [&](TableFile::Opened how, const char* why, std::int64_t unknown_before) {
+        TableFile out = write_new(path, label, g, quota, random, unknown_before, nullptr, now);
+        out.how = how;
+        out.why = why;
+        out.unknown_before = unknown_before;
+        return out;
+    };
     OpenFile fd(::open(path.c_str(), O_RDWR | O_NOFOLLOW | O_CLOEXEC));
     if (fd.get() < 0) {
         if (errno != ENOENT) fail("cannot open", path, errno);
-        if (was_kept(path)) {
-            TableFile out = write_new(path, label, g, quota, random, now, nullptr, now);
-            out.how = TableFile::Opened::replaced;
-            out.why = "missing, though a table was kept there (deleted, or its directory emptied?)";
-            out.unknown_before = now;
-            return out;
-        }
-        const std::int64_t since = system_start(now);
-        TableFile out = write_new(path, label, g, quota, random, since, nullptr, now);
-        out.how = TableFile::Opened::created;
-        out.unknown_before = since;
-        return out;
+        if (was_kept(path))
+            return empty_table(TableFile::Opened::replaced,
+                               "missing, though a table was kept there (deleted, or its directory emptied?)", now);
+        return empty_table(TableFile::Opened::created, "", system_start(now));
     }
     struct stat st {};
     check_owner(fd.get(), path, st);
@@ -177,11 +177,7 @@ TableFile open_or_make(const std::string& path, std::string_view label, const Ge
         }
     }
     // Not a table (damaged, cut short): what it recorded is lost.
-    TableFile out = write_new(path, label, g, quota, random, now, nullptr, now);
-    out.how = TableFile::Opened::replaced;
-    out.why = size ? "not a replay table (damaged?)" : "empty";
-    out.unknown_before = now;
-    return out;
+    return empty_table(TableFile::Opened::replaced, size ? "not a replay table (damaged?)" : "empty", now);
 }
 
 }  // namespace

@@ -56,11 +56,7 @@ std::uint64_t now_ms() {
 
 }  // namespace
 
-std::string TxidGenerator::next() {
-    char out[kLength + 1];
-    format_at(now_ms(), out);
-    return std::string(out, kLength);
-}
+std::string TxidGenerator::next() { return next_at(now_ms()); }
 
 std::string TxidGenerator::next_at(std::uint64_t unix_ms) {
     char out[kLength + 1];

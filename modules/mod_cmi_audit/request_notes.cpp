@@ -1,6 +1,7 @@
 #include "mod_cmi_audit/request_notes.hpp"
 
 #include "httpd/notes.hpp"
+#include "httpd/request_chain.hpp"
 #include "mod_cmi_audit/request_ids.hpp"
 
 #include <cstring>
@@ -33,15 +34,12 @@ constexpr Key kKeys[] = {
 };
 constexpr std::string_view kPrefix = "CMI_";  // every key above starts with it
 
-// ASCII lower case (strcasecmp's, in the C locale httpd runs in).
-char folded(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
-
 }  // namespace
 
 RecordNotes record_notes(const request_rec* r) {
     RecordNotes n;
     constexpr std::string_view evidence = httpd::kEvidencePrefix;
-    for (const request_rec* q = r; q; q = q->prev ? q->prev : q->main) {
+    for (const request_rec* q = r; q; q = httpd::earlier_request(q)) {
         const apr_array_header_t* arr = apr_table_elts(q->notes);
         const auto* e = reinterpret_cast<const apr_table_entry_t*>(arr->elts);
         for (int i = 0; i < arr->nelts; ++i) {
@@ -50,11 +48,11 @@ RecordNotes record_notes(const request_rec* r) {
             const std::size_t len = std::strlen(k);
             // The letter after the prefix tells most keys apart (our own
             // CMI_TRANSACTION_ID is in every request) before a full compare.
-            const char after = folded(k[kPrefix.size()]);
+            const int after = apr_tolower(k[kPrefix.size()]);
             if (after == 'e' && !strncasecmp(k, evidence.data(), evidence.size())) n.evidence = true;
             for (const Key& want : kKeys) {
                 // Only the first note of that name counts (apr_table_get's).
-                if (want.len == len && folded(want.name[kPrefix.size()]) == after && !(n.*want.field) &&
+                if (want.len == len && apr_tolower(want.name[kPrefix.size()]) == after && !(n.*want.field) &&
                     !strcasecmp(k, want.name)) {
                     n.*want.field = e[i].val;
                     break;

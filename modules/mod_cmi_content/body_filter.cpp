@@ -45,7 +45,8 @@ apr_status_t hold_back_last_byte(request_rec* r, apr_bucket_brigade* bb, apr_buc
 }
 
 // Ends a response already under way as broken, the way mod_proxy does when a
-// backend fails mid-body: HTTP/1.1 closes the connection, HTTP/2 resets the stream.
+// backend fails mid-body (an error bucket of 502, then EOS): the connection is
+// not kept alive, so the client sees the response cut short.
 void abort_response(request_rec* r) {
     conn_rec* c = r->connection;
     c->keepalive = AP_CONN_CLOSE;

@@ -2,6 +2,7 @@
 
 #include "httpd/barrier.hpp"
 #include "httpd/pool_object.hpp"
+#include "mod_cmi_content/method_policy.hpp"
 #include "mod_cmi_content/signer_identity.hpp"
 
 #include <apr_file_info.h>
@@ -82,13 +83,10 @@ const char* add_extension_method(cmd_parms* cmd, DirConfig& c, const char* arg) 
     // HTTP's and WebDAV's own methods have their own rules in a validated
     // location; listing one here would change nothing, which an administrator
     // would not expect (e.g. hoping to let a COPY through unchecked).
-    static constexpr const char* kOwnRules[] = {"GET", "HEAD", "OPTIONS", "TRACE", "POST", "PUT", "DELETE",
-                                                "PROPFIND", "PROPPATCH", "MKCOL", "COPY", "MOVE", "LOCK", "UNLOCK"};
-    for (const char* own : kOwnRules)
-        if (std::strcmp(arg, own) == 0)
-            throw std::invalid_argument(std::string("'") + arg + "' is one of HTTP's and WebDAV's own methods, which a "
-                                        "validated location already handles by its own rules (see docs/directives.md); "
-                                        "list only other methods here (e.g. PATCH)");
+    if (has_own_rules(ap_method_number_of(arg)))
+        throw std::invalid_argument(std::string("'") + arg + "' is one of HTTP's and WebDAV's own methods, which a "
+                                    "validated location already handles by its own rules (see docs/directives.md); "
+                                    "list only other methods here (e.g. PATCH)");
     auto* methods = const_cast<MethodNames*>(c.extension_methods);
     if (!methods) c.extension_methods = methods = httpd::pool_new<MethodNames>(cmd->pool);
     methods->names.emplace_back(arg);

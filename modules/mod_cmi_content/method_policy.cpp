@@ -21,8 +21,9 @@ const DirConfig& dir_config(request_rec* r) {
     return *static_cast<const DirConfig*>(ap_get_module_config(r->per_dir_config, &cmi_content_module));
 }
 
-// HTTP's and WebDAV's (RFC 4918) methods: each has its row in the policy table.
-bool table_method(int m) {
+}  // namespace
+
+bool has_own_rules(int m) {
     switch (m) {
     case M_GET: case M_PUT: case M_POST: case M_DELETE: case M_OPTIONS: case M_TRACE:
     case M_PROPFIND: case M_PROPPATCH: case M_MKCOL: case M_COPY: case M_MOVE: case M_LOCK: case M_UNLOCK:
@@ -31,6 +32,8 @@ bool table_method(int m) {
         return false;
     }
 }
+
+namespace {
 
 int refuse_method(request_rec* r, const DirConfig& dc) {
     ap_allow_standard_methods(r, REPLACE_ALLOW, M_GET, M_PUT, M_POST, M_DELETE, M_OPTIONS, M_PROPFIND, M_PROPPATCH,
@@ -148,7 +151,7 @@ int apply_method_policy(request_rec* r) {
     const DirConfig& dc = dir_config(r);
     if (!validates(dc)) return DECLINED;
     if (apr_table_get(r->headers_in, "Content-Range")) return refuse_partial_update(r);
-    if (table_method(r->method_number)) return DECLINED;
+    if (has_own_rules(r->method_number)) return DECLINED;
     if (dc.extension_methods && dc.extension_methods->contains(r->method)) return DECLINED;
     return refuse_method(r, dc);
 }

@@ -21,6 +21,10 @@ namespace cmi::content {
 // mod_dav's own answer to a refused destination into the problem document.
 void register_method_policy();
 
+// Whether method number `m` is one of HTTP's and WebDAV's (RFC 4918) own
+// methods: each has its row in the policy table (HEAD is M_GET's).
+bool has_own_rules(int m);
+
 // The policy for r as its location now is (also run again after mod_dir's fast redirects).
 int apply_method_policy(request_rec* r);
 

@@ -131,46 +131,50 @@ def lost_tables(server):
     server.start()                 # other tests make in their first minute
 
 
-def test_a_deleted_table_refuses_what_was_made_before_it(server, lost_tables):
-    # The table files deleted while httpd was stopped (not damaged: gone). The
-    # `.kept` marker beside them says tables were kept there, so a start does not
-    # take the missing files for a first start and re-open the replay window.
+TABLES = ("cmi-auth-replay.cache", "cmi-content-replay.cache")
+
+
+def lose_tables_after_use(server, lose) -> tuple:
+    """A one-time assertion and a signed upload, each used once; then, while httpd is
+    stopped, `lose(path)` on each default table file. Returns them and the start's log."""
     xml = assertion(server)
     upload = signed_upload(server)
     assert login(server, xml).status_code == 200
     assert send_upload(server, upload).status_code == 201
     server.stop()
-    for name in ("cmi-auth-replay.cache", "cmi-content-replay.cache"):
-        assert (server.root / "run" / f"{name}.kept").exists()
-        (server.root / "run" / name).unlink()
+    for name in TABLES:
+        lose(server.root / "run" / name)
     offset = server.log_size()
     server.start()
-    log = server.log_since(offset)
-    assert log.count("missing, though a table was kept there") == 2, log
+    return xml, upload, server.log_since(offset)
+
+
+def assert_made_before_refused(server, xml, upload):
     doc = assert_problem(login(server, xml), 401, "authentication-failed")
     assert "issued before the replay cache's memory begins" in doc["detail"]
     doc = assert_problem(send_upload(server, upload), 422, "signature-invalid")
     assert "before the replay cache's memory begins" in doc["detail"]
+
+
+def test_a_deleted_table_refuses_what_was_made_before_it(server, lost_tables):
+    # The table files deleted while httpd was stopped (not damaged: gone). The
+    # `.kept` marker beside them says tables were kept there, so a start does not
+    # take the missing files for a first start and re-open the replay window.
+    def delete(path):
+        assert path.with_name(path.name + ".kept").exists()
+        path.unlink()
+
+    xml, upload, log = lose_tables_after_use(server, delete)
+    assert log.count("missing, though a table was kept there") == 2, log
+    assert_made_before_refused(server, xml, upload)
 
 
 def test_a_lost_table_refuses_what_was_made_before_it(server, lost_tables):
     # The table's file was damaged while httpd was stopped: what it knew is
     # gone, so items made before the new table (plus the clock skew) are refused.
-    xml = assertion(server)
-    upload = signed_upload(server)
-    assert login(server, xml).status_code == 200
-    assert send_upload(server, upload).status_code == 201
-    server.stop()
-    for name in ("cmi-auth-replay.cache", "cmi-content-replay.cache"):
-        (server.root / "run" / name).write_bytes(b"\0" * 64)
-    offset = server.log_size()
-    server.start()
-    log = server.log_since(offset)
+    xml, upload, log = lose_tables_after_use(server, lambda path: path.write_bytes(b"\0" * 64))
     assert log.count("made a new table: one-time items made before") == 2, log
-    doc = assert_problem(login(server, xml), 401, "authentication-failed")
-    assert "issued before the replay cache's memory begins" in doc["detail"]
-    doc = assert_problem(send_upload(server, upload), 422, "signature-invalid")
-    assert "before the replay cache's memory begins" in doc["detail"]
+    assert_made_before_refused(server, xml, upload)
     # Made after it: accepted (no clock skew at /saml-once/noskew).
     time.sleep(1.1)
     assert login(server, assertion(server), d="saml-once/noskew").status_code == 200
